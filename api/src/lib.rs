@@ -1,0 +1,22 @@
+//! The DTX league API (poem + poem-openapi): REST under `/api/`, sessions
+//! and Discord login, OpenAPI docs at `/api/docs`.
+//!
+//! Handlers are thin: they parse input into domain values, check the
+//! caller's role, read or write through sea-orm, and invalidate the cache.
+
+pub mod auth;
+pub mod cache;
+pub mod cached;
+pub mod error;
+pub mod kv;
+pub mod pagination;
+pub mod routes;
+pub mod seed;
+pub mod server;
+pub mod settings;
+pub mod state;
+pub mod validate;
+
+pub use server::{app, serve};
+pub use settings::ApiSettings;
+pub use state::AppState;

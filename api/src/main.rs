@@ -1,0 +1,78 @@
+//! `api`: serve the DTX API (default), migrate the database, or load demo data.
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use poem::listener::{Listener, TcpListener};
+
+use api::{ApiSettings, AppState};
+
+#[derive(Parser)]
+#[command(name = "api", version, about = "DTX league API server. With no REDIS_URL it runs everything in one process on SQLite.")]
+struct Cli {
+    #[command(flatten)]
+    settings: ApiSettings,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Bring the database schema up to date, then exit.
+    Migrate,
+    /// Load a small demo league (players, a tournament, teams, games), then exit.
+    SeedDemo,
+    /// Print the OpenAPI document, then exit.
+    Openapi,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    let settings = cli.settings;
+    worker::telemetry::init_logging(settings.core.log_format);
+    if let Err(err) = settings.validate() {
+        eprintln!("error: {err}");
+        std::process::exit(2);
+    }
+    rustls::crypto::ring::default_provider().install_default().ok();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Openapi => {
+            println!("{}", api::server::spec_json(settings.test_endpoints));
+        }
+        Command::Migrate => {
+            worker::infra::connect_and_migrate(&settings.core.database_url).await?;
+            println!("database schema is up to date");
+        }
+        Command::SeedDemo => {
+            let db = worker::infra::connect_and_migrate(&settings.core.database_url).await?;
+            let bar = ProgressBar::new(api::seed::STEPS)
+                .with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("valid template"));
+            let seeded = api::seed::seed_demo(&db, settings.core.default_league_id, |step| {
+                bar.set_message(step.to_owned());
+                bar.inc(1);
+            })
+            .await?;
+            bar.finish_and_clear();
+            if seeded.created {
+                println!("demo league loaded: {} players, tournament id {}", seeded.users, seeded.tournament_id);
+            } else {
+                println!("demo league already present (tournament id {})", seeded.tournament_id);
+            }
+        }
+        Command::Serve => {
+            if settings.test_endpoints {
+                tracing::warn!("DTX_TEST_ENDPOINTS is on: anyone can log in as anyone via POST /api/tests/login");
+            }
+            let acceptor = TcpListener::bind(settings.bind)
+                .into_acceptor()
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on BIND={}: {e}", settings.bind))?;
+            let state = AppState::connect(settings).await?;
+            api::serve(state, acceptor, worker::shutdown::signal()).await?;
+        }
+    }
+    Ok(())
+}

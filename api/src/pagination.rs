@@ -1,0 +1,54 @@
+//! `?page=1&page_size=20` (max 100) → `{"count", "page", "page_size", "results"}`.
+
+use poem_openapi::Object;
+use poem_openapi::types::{ParseFromJSON, ToJSON, Type};
+use sea_orm::{ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QuerySelect, Select};
+
+use crate::error::ApiResult;
+
+pub const DEFAULT_PAGE_SIZE: u64 = 20;
+pub const MAX_PAGE_SIZE: u64 = 100;
+
+/// One page of a list.
+#[derive(Debug, Object)]
+pub struct Page<T: Type + ParseFromJSON + ToJSON> {
+    /// Items in the whole list.
+    pub count: u64,
+    pub page: u64,
+    pub page_size: u64,
+    pub results: Vec<T>,
+}
+
+/// Validated paging parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    pub page: u64,
+    pub page_size: u64,
+}
+
+impl PageRequest {
+    /// Parameters are range-checked by their OpenAPI validators already.
+    pub fn new(page: Option<u64>, page_size: Option<u64>) -> Self {
+        Self { page: page.unwrap_or(1).max(1), page_size: page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE) }
+    }
+
+    pub fn offset(&self) -> u64 {
+        (self.page - 1) * self.page_size
+    }
+
+    /// Runs `select` (already ordered, with an id tiebreak) for this page.
+    pub async fn fetch<E, M, C>(&self, db: &C, select: Select<E>) -> ApiResult<(u64, Vec<M>)>
+    where
+        E: EntityTrait<Model = M>,
+        M: FromQueryResult + Send + Sync,
+        C: ConnectionTrait,
+    {
+        let count = select.clone().count(db).await?;
+        let rows = select.offset(self.offset()).limit(self.page_size).all(db).await?;
+        Ok((count, rows))
+    }
+
+    pub fn wrap<T: Type + ParseFromJSON + ToJSON>(&self, count: u64, results: Vec<T>) -> Page<T> {
+        Page { count, page: self.page, page_size: self.page_size, results }
+    }
+}

@@ -1,0 +1,95 @@
+//! `/api/auth/discord/login`, `/api/auth/discord/callback`, `/api/auth/logout`.
+
+use std::time::Duration;
+
+use poem_openapi::param::Query;
+use poem_openapi::{ApiResponse, OpenApi};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{Viewer, discord, pkce, session};
+use crate::error::{ApiError, ApiResult};
+use crate::routes::Tag;
+use crate::state::AppState;
+
+/// How long a login may take between redirect and callback.
+const LOGIN_TTL: Duration = Duration::from_secs(600);
+
+#[derive(Serialize, Deserialize)]
+struct PendingLogin {
+    verifier: String,
+}
+
+#[derive(ApiResponse)]
+pub enum Redirect {
+    /// Go there.
+    #[oai(status = 302)]
+    Found(#[oai(header = "Location")] String, #[oai(header = "Set-Cookie")] Option<String>),
+}
+
+#[derive(ApiResponse)]
+pub enum LoggedOut {
+    /// Session ended (if there was one) and cookie cleared.
+    #[oai(status = 204)]
+    NoContent(#[oai(header = "Set-Cookie")] String),
+}
+
+pub struct AuthApi;
+
+#[OpenApi(tag = "Tag::Auth")]
+impl AuthApi {
+    /// Start Discord login: redirects to Discord with `state` and a PKCE challenge.
+    #[oai(path = "/auth/discord/login", method = "get")]
+    async fn login(&self, state: poem::web::Data<&AppState>) -> ApiResult<Redirect> {
+        let client_id = state.settings.discord_client_id.as_deref().ok_or_else(discord::not_configured)?;
+        let oauth_state = pkce::random_token();
+        let verifier = pkce::random_token();
+        let pending = serde_json::to_string(&PendingLogin { verifier: verifier.clone() }).expect("serializable");
+        state.kv.put(&format!("oauth:{oauth_state}"), &pending, LOGIN_TTL).await?;
+        let url = discord::authorize_url(&state.settings, client_id, &oauth_state, &pkce::s256_challenge(&verifier));
+        Ok(Redirect::Found(url, None))
+    }
+
+    /// Discord sends the browser back here; on success the session cookie is
+    /// set and the browser goes to FRONTEND_URL.
+    #[oai(path = "/auth/discord/callback", method = "get")]
+    async fn callback(
+        &self,
+        state: poem::web::Data<&AppState>,
+        #[oai(validator(max_length = 512))] code: Query<Option<String>>,
+        #[oai(name = "state", validator(max_length = 128))] oauth_state: Query<Option<String>>,
+        #[oai(validator(max_length = 128))] error: Query<Option<String>>,
+    ) -> ApiResult<Redirect> {
+        if state.settings.discord_client_id.is_none() {
+            return Err(discord::not_configured());
+        }
+        let pending = match oauth_state.0.as_deref() {
+            Some(s) if !s.is_empty() => state.kv.take(&format!("oauth:{s}")).await?,
+            _ => None,
+        };
+        let Some(pending) = pending.and_then(|p| serde_json::from_str::<PendingLogin>(&p).ok()) else {
+            return Err(ApiError::bad_request("invalid_oauth_state", "unknown or expired login state; start the login again"));
+        };
+        if let Some(error) = error.0 {
+            return Err(ApiError::bad_request("oauth_denied", format!("Discord login was not completed: {error}")));
+        }
+        let code = code.0.filter(|c| !c.is_empty()).ok_or_else(|| ApiError::bad_request("missing_code", "no authorization code"))?;
+        let token = discord::exchange_code(&state.http, &state.settings, &code, &pending.verifier).await?;
+        let me = discord::fetch_me(&state.http, &state.settings, &token).await?;
+        let guild_nickname = discord::fetch_guild_nickname(&state.http, &state.settings, &token).await;
+        let user = discord::link_user(&state.db, &me, guild_nickname).await?;
+        state.cache.invalidate(&[crate::cache::ns::USERS, crate::cache::ns::TOURNAMENTS]).await;
+        tracing::info!(user_id = user.id, "discord login");
+        let cookie = session::start(&state, user.id).await?;
+        Ok(Redirect::Found(state.settings.frontend_url.clone(), Some(cookie)))
+    }
+
+    /// End the session.
+    #[oai(path = "/auth/logout", method = "post")]
+    async fn logout(&self, state: poem::web::Data<&AppState>, viewer: Viewer) -> ApiResult<LoggedOut> {
+        let cookie = match &viewer.token {
+            Some(token) => session::end(&state, token).await?,
+            None => session::end(&state, "").await?,
+        };
+        Ok(LoggedOut::NoContent(cookie))
+    }
+}

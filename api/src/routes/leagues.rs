@@ -1,0 +1,161 @@
+//! `/api/leagues`: Steam leagues (staff write).
+
+use chrono::{DateTime, Utc};
+use entity::league;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
+
+use crate::auth::Viewer;
+use crate::error::{ApiError, ApiResult};
+use crate::pagination::{Page, PageRequest};
+use crate::routes::{Created, Deleted, Tag};
+use crate::state::AppState;
+use crate::validate;
+
+#[derive(Debug, Object)]
+pub struct LeagueView {
+    pub id: i64,
+    pub steam_league_id: i64,
+    pub name: String,
+    pub description: String,
+    pub timezone: String,
+    pub sync_enabled: bool,
+    pub last_synced: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<league::Model> for LeagueView {
+    fn from(l: league::Model) -> Self {
+        Self {
+            id: l.id,
+            steam_league_id: l.steam_league_id,
+            name: l.name,
+            description: l.description,
+            timezone: l.timezone,
+            sync_enabled: l.sync_enabled,
+            last_synced: l.last_synced,
+            created_at: l.created_at,
+            updated_at: l.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct LeagueCreate {
+    #[oai(validator(minimum(value = "1"), maximum(value = "2147483647")))]
+    pub steam_league_id: i64,
+    #[oai(validator(min_length = 1, max_length = 255))]
+    pub name: String,
+    #[oai(validator(max_length = 10000))]
+    pub description: Option<String>,
+    /// Default UTC.
+    pub timezone: Option<String>,
+    /// Default true.
+    pub sync_enabled: Option<bool>,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct LeaguePatch {
+    #[oai(validator(minimum(value = "1"), maximum(value = "2147483647")))]
+    pub steam_league_id: Option<i64>,
+    #[oai(validator(min_length = 1, max_length = 255))]
+    pub name: Option<String>,
+    #[oai(validator(max_length = 10000))]
+    pub description: Option<String>,
+    pub timezone: Option<String>,
+    pub sync_enabled: Option<bool>,
+}
+
+fn conflict(err: sea_orm::DbErr) -> ApiError {
+    let api = ApiError::from(err);
+    if api.status == poem::http::StatusCode::CONFLICT {
+        ApiError::conflict("league_exists", "a league with this steam_league_id exists")
+    } else {
+        api
+    }
+}
+
+pub async fn find_league(state: &AppState, id: i64) -> ApiResult<league::Model> {
+    league::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| ApiError::not_found("league"))
+}
+
+pub struct LeaguesApi;
+
+#[OpenApi(tag = "Tag::Leagues")]
+impl LeaguesApi {
+    /// List leagues (by name).
+    #[oai(path = "/leagues", method = "get")]
+    async fn list(
+        &self,
+        state: poem::web::Data<&AppState>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))] page: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))] page_size: Query<Option<u64>>,
+    ) -> ApiResult<Json<Page<LeagueView>>> {
+        let req = PageRequest::new(page.0, page_size.0);
+        let select = league::Entity::find().order_by_asc(league::Column::Name).order_by_asc(league::Column::Id);
+        let (count, rows) = req.fetch(&state.db, select).await?;
+        Ok(Json(req.wrap(count, rows.into_iter().map(Into::into).collect())))
+    }
+
+    /// Create a league (staff).
+    #[oai(path = "/leagues", method = "post")]
+    async fn create(&self, state: poem::web::Data<&AppState>, viewer: Viewer, body: Json<LeagueCreate>) -> ApiResult<Created<LeagueView>> {
+        viewer.require_staff()?;
+        let body = body.0;
+        let active = league::ActiveModel {
+            steam_league_id: Set(body.steam_league_id),
+            name: Set(validate::line("name", &body.name, 255)?),
+            description: Set(validate::text("description", body.description.as_deref().unwrap_or(""), 10_000)?),
+            timezone: Set(validate::timezone(body.timezone.as_deref().unwrap_or("UTC"))?),
+            sync_enabled: Set(body.sync_enabled.unwrap_or(true)),
+            ..Default::default()
+        };
+        let created = active.insert(&state.db).await.map_err(conflict)?;
+        Ok(Created::Created(Json(created.into())))
+    }
+
+    /// One league.
+    #[oai(path = "/leagues/:id", method = "get")]
+    async fn get(&self, state: poem::web::Data<&AppState>, id: Path<i64>) -> ApiResult<Json<LeagueView>> {
+        Ok(Json(find_league(&state, id.0).await?.into()))
+    }
+
+    /// Change a league (staff).
+    #[oai(path = "/leagues/:id", method = "patch")]
+    async fn patch(&self, state: poem::web::Data<&AppState>, viewer: Viewer, id: Path<i64>, body: Json<LeaguePatch>) -> ApiResult<Json<LeagueView>> {
+        viewer.require_staff()?;
+        let body = body.0;
+        let mut active: league::ActiveModel = find_league(&state, id.0).await?.into();
+        if let Some(v) = body.steam_league_id {
+            active.steam_league_id = Set(v);
+        }
+        if let Some(v) = body.name {
+            active.name = Set(validate::line("name", &v, 255)?);
+        }
+        if let Some(v) = body.description {
+            active.description = Set(validate::text("description", &v, 10_000)?);
+        }
+        if let Some(v) = body.timezone {
+            active.timezone = Set(validate::timezone(&v)?);
+        }
+        if let Some(v) = body.sync_enabled {
+            active.sync_enabled = Set(v);
+        }
+        Ok(Json(active.update(&state.db).await.map_err(conflict)?.into()))
+    }
+
+    /// Delete a league (staff). Its tournaments stay, without a league.
+    #[oai(path = "/leagues/:id", method = "delete")]
+    async fn delete(&self, state: poem::web::Data<&AppState>, viewer: Viewer, id: Path<i64>) -> ApiResult<Deleted> {
+        viewer.require_staff()?;
+        let league = find_league(&state, id.0).await?;
+        league::Entity::delete_by_id(league.id).exec(&state.db).await?;
+        state.cache.invalidate(&[crate::cache::ns::TOURNAMENTS]).await;
+        Ok(Deleted::NoContent)
+    }
+}

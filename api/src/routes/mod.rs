@@ -1,0 +1,66 @@
+//! The REST API under `/api/`: one module per resource, assembled here.
+
+use poem_openapi::payload::Json;
+use poem_openapi::types::ToJSON;
+use poem_openapi::{ApiResponse, Tags};
+
+pub mod auth;
+pub mod games;
+pub mod health;
+pub mod leagues;
+pub mod teams;
+pub mod test_login;
+pub mod tournaments;
+pub mod users;
+
+#[derive(Tags)]
+pub enum Tag {
+    /// Liveness and dependency health.
+    Health,
+    /// Login, logout and the current user.
+    Auth,
+    Users,
+    Leagues,
+    Tournaments,
+    Teams,
+    Games,
+    /// Only with DTX_TEST_ENDPOINTS=1, never in production.
+    Testing,
+}
+
+/// 201 with the created resource.
+#[derive(ApiResponse)]
+pub enum Created<T: ToJSON> {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<T>),
+}
+
+/// 204, nothing to say.
+#[derive(ApiResponse)]
+pub enum Deleted {
+    /// Deleted.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+/// Every API of the server except the test-only ones.
+pub fn all() -> (
+    health::HealthApi,
+    auth::AuthApi,
+    users::UsersApi,
+    leagues::LeaguesApi,
+    tournaments::TournamentsApi,
+    teams::TeamsApi,
+    games::GamesApi,
+) {
+    (
+        health::HealthApi,
+        auth::AuthApi,
+        users::UsersApi,
+        leagues::LeaguesApi,
+        tournaments::TournamentsApi,
+        teams::TeamsApi,
+        games::GamesApi,
+    )
+}

@@ -1,0 +1,85 @@
+//! The HTTP application: routes, docs, middleware, and serving it.
+
+use poem::http::StatusCode;
+use poem::listener::{Acceptor, TcpAcceptor};
+use poem::middleware::{RequestId, ReuseId, Tracing};
+use poem::endpoint::BoxEndpoint;
+use poem::{Endpoint, EndpointExt, Request, Route};
+use poem_openapi::{OpenApi, OpenApiService};
+
+use crate::error::{ApiError, render_error};
+use crate::routes;
+use crate::routes::test_login::TestLoginApi;
+use crate::state::AppState;
+
+/// The OpenAPI service of `apis`.
+fn openapi<T: OpenApi>(apis: T) -> OpenApiService<T, ()> {
+    OpenApiService::new(apis, "DTX league API", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Dota 2 community leagues: users, leagues, tournaments, teams, games, drafts and jobs. \
+             Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`. Writes from a browser \
+             session need an allowed Origin.",
+        )
+        .server("/api")
+}
+
+/// The OpenAPI document as JSON; test endpoints appear only when mounted.
+pub fn spec_json(test_endpoints: bool) -> String {
+    if test_endpoints { openapi((routes::all(), TestLoginApi)).spec() } else { openapi(routes::all()).spec() }
+}
+
+/// The whole application, ready to serve. The test-login API is mounted
+/// only when enabled, so it does not exist (404) otherwise.
+pub fn app(state: AppState) -> BoxEndpoint<'static> {
+    if state.settings.test_endpoints {
+        mount(openapi((routes::all(), TestLoginApi)), state)
+    } else {
+        mount(openapi(routes::all()), state)
+    }
+}
+
+fn mount<T: OpenApi + 'static>(api: OpenApiService<T, ()>, state: AppState) -> BoxEndpoint<'static> {
+    let docs = api.swagger_ui();
+    let spec = api.spec_endpoint();
+    let max_body = state.settings.max_body_bytes;
+    Route::new()
+        .at("/api/openapi.json", spec)
+        .nest("/api/docs", docs)
+        .nest("/api", api)
+        .around(crate::auth::csrf::middleware)
+        .around(move |next, req| limit_body(next, req, max_body))
+        .data(state)
+        .with(Tracing)
+        .with(RequestId::default().reuse_id(ReuseId::Use))
+        .catch_all_error(render_error)
+        .boxed()
+}
+
+/// Refuses bodies over `max` bytes with 413, whether or not they declare a
+/// length (poem's `SizeLimit` needs a Content-Length even on GETs).
+async fn limit_body<E: Endpoint>(next: E, mut req: Request, max: usize) -> poem::Result<E::Output> {
+    let too_large = || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("bodies are limited to {max} bytes"));
+    if let Some(len) = req.header("content-length").and_then(|v| v.parse::<u64>().ok()) {
+        if len > max as u64 {
+            return Err(too_large().into());
+        }
+    } else if req.header("transfer-encoding").is_some() {
+        let body = req.take_body();
+        let bytes = body.into_bytes_limit(max).await.map_err(|_| too_large())?;
+        req.set_body(bytes);
+    }
+    next.call(req).await
+}
+
+/// Serves the app on an acceptor until `shutdown` resolves.
+pub async fn serve(
+    state: AppState,
+    acceptor: TcpAcceptor,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let local = acceptor.local_addr();
+    tracing::info!(addr = ?local.first(), "api listening; docs at /api/docs");
+    poem::Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app(state), shutdown, Some(std::time::Duration::from_secs(10)))
+        .await
+}

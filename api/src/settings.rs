@@ -1,0 +1,156 @@
+//! Settings of the api process (on top of [`worker::CoreSettings`]).
+
+use std::net::SocketAddr;
+
+use clap::{Args, builder::BoolishValueParser};
+use worker::Secret;
+use worker::config::{ConfigError, DeployEnv, check_http_url};
+
+#[derive(Debug, Clone, Args)]
+pub struct ApiSettings {
+    #[command(flatten)]
+    pub core: worker::CoreSettings,
+
+    /// Address to listen on.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:8000")]
+    pub bind: SocketAddr,
+
+    /// Public base URL of this api (OAuth redirect URI, secure cookies when https).
+    /// Default: http://BIND.
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Where the browser goes after login.
+    #[arg(long, env = "FRONTEND_URL", default_value = "http://localhost:5173")]
+    pub frontend_url: String,
+
+    /// Comma-separated origins allowed to send cookie-authenticated writes and open WebSockets.
+    #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',', default_value = "http://localhost:5173")]
+    pub allowed_origins: Vec<String>,
+
+    /// Discord OAuth2 application id. Unset = Discord login answers "not configured".
+    #[arg(long, env = "DISCORD_CLIENT_ID")]
+    pub discord_client_id: Option<String>,
+
+    /// Discord OAuth2 application secret.
+    #[arg(long, env = "DISCORD_CLIENT_SECRET", hide_env_values = true)]
+    pub discord_client_secret: Option<Secret>,
+
+    /// Mount POST /api/tests/login (refused with DTX_ENV=production).
+    #[arg(long, env = "DTX_TEST_ENDPOINTS", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub test_endpoints: bool,
+
+    /// Turn read caching off.
+    #[arg(long, env = "DISABLE_CACHE", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub disable_cache: bool,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+
+    /// Run the worker pool in this process (default: on without REDIS_URL, off with it).
+    #[arg(long, env = "DTX_EMBEDDED_WORKER", value_parser = BoolishValueParser::new())]
+    pub embedded_worker: Option<bool>,
+
+    /// Run the scheduler in this process (default: on without REDIS_URL, off with it).
+    #[arg(long, env = "DTX_EMBEDDED_SCHEDULER", value_parser = BoolishValueParser::new())]
+    pub embedded_scheduler: Option<bool>,
+}
+
+impl ApiSettings {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.core.validate()?;
+        if self.test_endpoints && self.core.env == DeployEnv::Production {
+            return Err(ConfigError::new(
+                "DTX_TEST_ENDPOINTS",
+                "test endpoints cannot be enabled when DTX_ENV=production",
+            ));
+        }
+        check_http_url("FRONTEND_URL", &self.frontend_url)?;
+        check_http_url("PUBLIC_URL", &self.public_url())?;
+        for origin in &self.allowed_origins {
+            check_http_url("ALLOWED_ORIGINS", origin)?;
+        }
+        if self.discord_client_id.is_some() != self.discord_client_secret.is_some() {
+            return Err(ConfigError::new(
+                "DISCORD_CLIENT_SECRET",
+                "DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET must be set together",
+            ));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError::new("MAX_BODY_BYTES", "must be at least 1024"));
+        }
+        Ok(())
+    }
+
+    /// The public base URL, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    pub fn runs_embedded_worker(&self) -> bool {
+        self.embedded_worker.unwrap_or(self.core.is_embedded())
+    }
+
+    pub fn runs_embedded_scheduler(&self) -> bool {
+        self.embedded_scheduler.unwrap_or(self.core.is_embedded())
+    }
+
+    /// Whether `origin` may send cookie-authenticated writes.
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        let origin = origin.trim_end_matches('/');
+        origin == self.public_url() || self.allowed_origins.iter().any(|o| o.trim_end_matches('/') == origin)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        api: ApiSettings,
+    }
+
+    pub fn parse(args: &[&str]) -> ApiSettings {
+        let mut argv = vec!["api", "--database-url", "sqlite::memory:"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).expect("parses").api
+    }
+
+    #[test]
+    fn production_refuses_test_endpoints() {
+        let s = parse(&["--env", "production", "--test-endpoints", "true"]);
+        assert_eq!(s.validate().unwrap_err().variable, "DTX_TEST_ENDPOINTS");
+        parse(&["--test-endpoints", "true"]).validate().unwrap();
+    }
+
+    #[test]
+    fn half_configured_discord_is_an_error() {
+        let s = parse(&["--discord-client-id", "1"]);
+        assert_eq!(s.validate().unwrap_err().variable, "DISCORD_CLIENT_SECRET");
+    }
+
+    #[test]
+    fn embedded_defaults_follow_redis() {
+        let s = parse(&[]);
+        assert!(s.runs_embedded_worker() && s.runs_embedded_scheduler());
+        let s = parse(&["--redis-url", "redis://127.0.0.1/"]);
+        assert!(!s.runs_embedded_worker() && !s.runs_embedded_scheduler());
+    }
+
+    #[test]
+    fn origins() {
+        let s = parse(&["--allowed-origins", "https://dtx.example,http://localhost:3000"]);
+        assert!(s.origin_allowed("https://dtx.example"));
+        assert!(s.origin_allowed("http://127.0.0.1:8000"));
+        assert!(!s.origin_allowed("https://evil.example"));
+    }
+}

@@ -1,0 +1,120 @@
+//! `users`: players, captains, staff. `steam_account_id` and `updated_at` are
+//! kept in sync on every save (see [`ActiveModelBehavior`]).
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::steam_id::account_id_of;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    #[sea_orm(unique)]
+    pub username: String,
+    #[sea_orm(unique)]
+    pub discord_id: Option<String>,
+    pub discord_username: Option<String>,
+    #[sea_orm(unique)]
+    pub steam_id: Option<i64>,
+    pub steam_account_id: Option<i64>,
+    /// Discord avatar hash (not a URL).
+    pub avatar: Option<String>,
+    pub avatar_checked_at: Option<DateTimeUtc>,
+    pub nickname: Option<String>,
+    pub discord_nickname: Option<String>,
+    pub guild_nickname: Option<String>,
+    pub mmr: Option<i32>,
+    pub league_mmr: Option<i32>,
+    pub pos_carry: i16,
+    pub pos_mid: i16,
+    pub pos_offlane: i16,
+    pub pos_soft_support: i16,
+    pub pos_hard_support: i16,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub last_login: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+#[async_trait::async_trait]
+impl ActiveModelBehavior for ActiveModel {
+    async fn before_save<C: ConnectionTrait>(mut self, _db: &C, insert: bool) -> Result<Self, DbErr> {
+        let now = chrono::Utc::now();
+        if insert && self.created_at.is_not_set() {
+            self.created_at = sea_orm::Set(now);
+        }
+        self.updated_at = sea_orm::Set(now);
+        if let sea_orm::ActiveValue::Set(steam_id) | sea_orm::ActiveValue::Unchanged(steam_id) = &self.steam_id {
+            let derived = steam_id.map(account_id_of);
+            if self.steam_account_id.as_ref() != &derived {
+                self.steam_account_id = sea_orm::Set(derived);
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// Discord's CDN, the base of every avatar URL.
+pub const DISCORD_CDN: &str = "https://cdn.discordapp.com";
+
+impl Model {
+    /// The avatar URL shown to clients (SPEC §2): the custom avatar when a
+    /// hash is known, Discord's default avatar otherwise, null without a
+    /// Discord account.
+    pub fn avatar_url(&self) -> Option<String> {
+        avatar_url(DISCORD_CDN, self.discord_id.as_deref(), self.avatar.as_deref())
+    }
+}
+
+/// See [`Model::avatar_url`]; `cdn` is a parameter so the avatar check can
+/// point it at a test server.
+pub fn avatar_url(cdn: &str, discord_id: Option<&str>, avatar: Option<&str>) -> Option<String> {
+    let discord_id = discord_id.filter(|id| !id.is_empty())?;
+    Some(match avatar.filter(|hash| !hash.is_empty()) {
+        Some(hash) => {
+            let ext = if hash.starts_with("a_") { "gif" } else { "png" };
+            format!("{cdn}/avatars/{discord_id}/{hash}.{ext}")
+        }
+        None => {
+            let index = discord_id.parse::<u64>().map(|id| (id >> 22) % 6).unwrap_or(0);
+            format!("{cdn}/embed/avatars/{index}.png")
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn custom_avatar_png_and_animated_gif() {
+        assert_eq!(
+            avatar_url(DISCORD_CDN, Some("42"), Some("abc")).as_deref(),
+            Some("https://cdn.discordapp.com/avatars/42/abc.png")
+        );
+        assert_eq!(
+            avatar_url(DISCORD_CDN, Some("42"), Some("a_abc")).as_deref(),
+            Some("https://cdn.discordapp.com/avatars/42/a_abc.gif")
+        );
+    }
+
+    #[test]
+    fn default_avatar_from_snowflake() {
+        assert_eq!(
+            avatar_url(DISCORD_CDN, Some("198618246868500481"), None).as_deref(),
+            Some("https://cdn.discordapp.com/embed/avatars/4.png")
+        );
+    }
+
+    #[test]
+    fn no_discord_account_no_avatar() {
+        assert_eq!(avatar_url(DISCORD_CDN, None, Some("abc")), None);
+        assert_eq!(avatar_url(DISCORD_CDN, Some(""), Some("abc")), None);
+    }
+}

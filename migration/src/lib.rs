@@ -1,0 +1,15 @@
+//! The DTX schema (SPEC §2) as one sea-orm migrator. The same statements run
+//! on SQLite and PostgreSQL; `up` → `down` → `up` is tested on both.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_schema;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_schema::Migration)]
+    }
+}

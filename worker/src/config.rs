@@ -1,0 +1,212 @@
+//! Settings shared by every binary (SPEC §14). Each value comes from a flag
+//! or its environment variable (a `.env` file is read first); `--help` lists
+//! both. Bad values stop start-up with a message naming the variable; a
+//! missing secret only disables the feature that needs it.
+
+use clap::{Args, ValueEnum};
+
+use crate::secret::Secret;
+
+/// Whether this is a production deployment (test endpoints are refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeployEnv {
+    Development,
+    Test,
+    Production,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Which database engine a `DATABASE_URL` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CoreSettings {
+    /// Database URL: `sqlite://path?mode=rwc` (embedded) or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://dtx.sqlite3?mode=rwc")]
+    pub database_url: String,
+
+    /// Redis URL. Unset = embedded mode (no Redis; in-process queue, locks, caches).
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key and channel, so deployments and test runs can share one Redis.
+    #[arg(long, env = "DTX_REDIS_PREFIX", default_value = "dtx")]
+    pub redis_prefix: String,
+
+    /// Deployment environment.
+    #[arg(long, env = "DTX_ENV", value_enum, default_value = "development")]
+    pub env: DeployEnv,
+
+    /// Log format: text or json. Levels come from RUST_LOG (default `info`).
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Steam Web API key. Unset = Steam jobs report "not configured".
+    #[arg(long, env = "STEAM_API_KEY", hide_env_values = true)]
+    pub steam_api_key: Option<Secret>,
+
+    /// Steam Web API base URL.
+    #[arg(long, env = "STEAM_API_BASE", default_value = "https://api.steampowered.com")]
+    pub steam_api_base: String,
+
+    /// OpenDota API base URL (third source for match details).
+    #[arg(long, env = "OPENDOTA_API_BASE", default_value = "https://api.opendota.com")]
+    pub opendota_api_base: String,
+
+    /// Steam calls per second, shared by all processes.
+    #[arg(long, env = "STEAM_RATE_PER_SEC", default_value_t = 1.0)]
+    pub steam_rate_per_sec: f64,
+
+    /// Discord bot token (avatar checks, event posts). Unset = those jobs report "not configured".
+    #[arg(long, env = "DISCORD_BOT_TOKEN", hide_env_values = true)]
+    pub discord_bot_token: Option<Secret>,
+
+    /// Discord guild whose member nicknames are read at login.
+    #[arg(long, env = "DISCORD_GUILD_ID")]
+    pub discord_guild_id: Option<String>,
+
+    /// Discord API base URL.
+    #[arg(long, env = "DISCORD_API_BASE", default_value = "https://discord.com/api")]
+    pub discord_api_base: String,
+
+    /// Discord CDN base URL (avatars).
+    #[arg(long, env = "DISCORD_CDN_BASE", default_value = "https://cdn.discordapp.com")]
+    pub discord_cdn_base: String,
+
+    /// The Steam league id used when none is given.
+    #[arg(long, env = "DEFAULT_LEAGUE_ID", default_value_t = 17929)]
+    pub default_league_id: i64,
+
+    /// Games a player needs in a league before it counts toward league MMR.
+    #[arg(long, env = "LEAGUE_MMR_MIN_GAMES", default_value_t = 5)]
+    pub league_mmr_min_games: u32,
+
+    /// Jobs each worker process runs at once.
+    #[arg(long, env = "WORKER_CONCURRENCY", default_value_t = 4)]
+    pub worker_concurrency: u32,
+}
+
+/// A setting that cannot be used, named by its environment variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {variable}: {reason}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(variable: &'static str, reason: impl Into<String>) -> Self {
+        Self { variable, reason: reason.into() }
+    }
+}
+
+impl CoreSettings {
+    /// Checks what clap's types cannot: URL shapes and ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.db_kind()?;
+        if let Some(url) = &self.redis_url {
+            redis::Client::open(url.as_str()).map_err(|e| ConfigError::new("REDIS_URL", e.to_string()))?;
+        }
+        if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
+            return Err(ConfigError::new("DTX_REDIS_PREFIX", "must be non-empty without spaces"));
+        }
+        for (variable, value) in [
+            ("STEAM_API_BASE", &self.steam_api_base),
+            ("OPENDOTA_API_BASE", &self.opendota_api_base),
+            ("DISCORD_API_BASE", &self.discord_api_base),
+            ("DISCORD_CDN_BASE", &self.discord_cdn_base),
+        ] {
+            check_http_url(variable, value)?;
+        }
+        if !(self.steam_rate_per_sec > 0.0 && self.steam_rate_per_sec.is_finite()) {
+            return Err(ConfigError::new("STEAM_RATE_PER_SEC", "must be a positive number"));
+        }
+        if self.worker_concurrency == 0 {
+            return Err(ConfigError::new("WORKER_CONCURRENCY", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The database engine of `DATABASE_URL`.
+    pub fn db_kind(&self) -> Result<DbKind, ConfigError> {
+        db_kind_of(&self.database_url)
+    }
+
+    /// Embedded mode: no Redis, everything in one process.
+    pub fn is_embedded(&self) -> bool {
+        self.redis_url.is_none()
+    }
+}
+
+/// The database engine a URL names.
+pub fn db_kind_of(url: &str) -> Result<DbKind, ConfigError> {
+    if url.starts_with("sqlite:") {
+        Ok(DbKind::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(DbKind::Postgres)
+    } else {
+        Err(ConfigError::new("DATABASE_URL", "must start with sqlite: or postgres://"))
+    }
+}
+
+/// An absolute http(s) URL.
+pub fn check_http_url(variable: &'static str, value: &str) -> Result<url::Url, ConfigError> {
+    let url = url::Url::parse(value).map_err(|e| ConfigError::new(variable, format!("{value:?}: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::new(variable, format!("{value:?} is not an http(s) URL")));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        core: CoreSettings,
+    }
+
+    fn parse(args: &[&str]) -> CoreSettings {
+        let mut argv = vec!["test"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).expect("parses").core
+    }
+
+    #[test]
+    fn defaults_are_valid_and_embedded() {
+        let s = parse(&["--database-url", "sqlite://x.db?mode=rwc"]);
+        s.validate().unwrap();
+        assert_eq!(s.db_kind().unwrap(), DbKind::Sqlite);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let s = parse(&["--database-url", "mysql://x"]);
+        assert_eq!(s.validate().unwrap_err().variable, "DATABASE_URL");
+        let s = parse(&["--database-url", "sqlite::memory:", "--steam-api-base", "ftp://x"]);
+        assert_eq!(s.validate().unwrap_err().variable, "STEAM_API_BASE");
+        let s = parse(&["--database-url", "sqlite::memory:", "--steam-rate-per-sec", "0"]);
+        assert_eq!(s.validate().unwrap_err().variable, "STEAM_RATE_PER_SEC");
+        let s = parse(&["--database-url", "sqlite::memory:", "--redis-url", "nope://"]);
+        assert_eq!(s.validate().unwrap_err().variable, "REDIS_URL");
+    }
+
+    #[test]
+    fn secrets_stay_hidden_in_debug() {
+        let s = parse(&["--database-url", "sqlite::memory:", "--steam-api-key", "SUPERSECRET"]);
+        assert!(!format!("{s:?}").contains("SUPERSECRET"));
+    }
+}

@@ -1,0 +1,54 @@
+//! Connections to the database and Redis, made once per process.
+
+use std::time::Duration;
+
+use migration::MigratorTrait;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+use crate::config::{DbKind, db_kind_of};
+
+/// Opens the database. SQLite gets WAL and a busy timeout so the api and the
+/// in-process worker can write concurrently; its pool stays small because
+/// SQLite has one writer anyway.
+pub async fn connect_db(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let mut opt = ConnectOptions::new(url.to_owned());
+    opt.sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5));
+    match db_kind_of(url) {
+        Ok(DbKind::Sqlite) => {
+            // A memory database lives as long as its one connection does.
+            if url.contains(":memory:") {
+                opt.max_connections(1).min_connections(1).max_lifetime(None).idle_timeout(None);
+            } else {
+                opt.max_connections(8);
+            }
+            let db = Database::connect(opt).await?;
+            use sea_orm::ConnectionTrait;
+            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA busy_timeout = 5000", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"] {
+                db.execute_unprepared(pragma).await?;
+            }
+            Ok(db)
+        }
+        _ => {
+            opt.max_connections(32).min_connections(1);
+            Database::connect(opt).await
+        }
+    }
+}
+
+/// Opens the database and brings its schema up to date.
+pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let db = connect_db(url).await?;
+    migration::Migrator::up(&db, None).await?;
+    Ok(db)
+}
+
+/// A Redis connection manager (reconnects by itself after an outage).
+pub async fn connect_redis(url: &str) -> redis::RedisResult<redis::aio::ConnectionManager> {
+    let client = redis::Client::open(url)?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(3)))
+        .set_response_timeout(Some(Duration::from_secs(3)));
+    redis::aio::ConnectionManager::new_with_config(client, config).await
+}
