@@ -50,11 +50,8 @@ impl ActiveModelBehavior for ActiveModel {
             self.created_at = sea_orm::Set(now);
         }
         self.updated_at = sea_orm::Set(now);
-        if let sea_orm::ActiveValue::Set(steam_id) | sea_orm::ActiveValue::Unchanged(steam_id) = &self.steam_id {
-            let derived = steam_id.map(account_id_of);
-            if self.steam_account_id.as_ref() != &derived {
-                self.steam_account_id = sea_orm::Set(derived);
-            }
+        if let sea_orm::ActiveValue::Set(steam_id) = &self.steam_id {
+            self.steam_account_id = sea_orm::Set(steam_id.map(account_id_of));
         }
         Ok(self)
     }

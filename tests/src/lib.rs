@@ -1,1 +1,334 @@
+//! The end-to-end harness: starts the real api on a random port against a
+//! fresh database (a SQLite file, or a PostgreSQL database of its own) and,
+//! when asked, Redis under a key prefix of its own — so tests run in
+//! parallel — and drives it over HTTP.
+//!
+//! PostgreSQL and Redis are found at `DTX_TEST_PG_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`) and `DTX_TEST_REDIS_URL`
+//! (default `redis://127.0.0.1:6379/`).
 
+use std::net::SocketAddr;
+
+use api::{ApiSettings, AppState};
+use clap::Parser;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use reqwest::Method;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::Value;
+
+pub mod fixtures;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one test per database for each named `async fn(Backend)`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $name() { super::$name($crate::Backend::Sqlite).await } )+
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $name() { super::$name($crate::Backend::Postgres).await } )+
+        }
+    };
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("DTX_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("DTX_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
+}
+
+fn unique_name(kind: &str) -> String {
+    format!("dtx_test_{kind}_{:016x}", rand::random::<u64>())
+}
+
+/// A database made for one test, removed when dropped.
+pub struct TestDb {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(std::path::PathBuf),
+    PgDatabase(String),
+}
+
+impl TestDb {
+    pub async fn create(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let path = std::env::temp_dir().join(format!("{}.sqlite3", unique_name("db")));
+                Self { url: format!("sqlite://{}?mode=rwc", path.display()), cleanup: Cleanup::File(path) }
+            }
+            Backend::Postgres => {
+                let name = unique_name("db");
+                let admin = sea_orm::Database::connect(pg_admin_url()).await.expect("PostgreSQL reachable at DTX_TEST_PG_URL");
+                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+                admin.close().await.ok();
+                let mut url = url::Url::parse(&pg_admin_url()).expect("valid DTX_TEST_PG_URL");
+                url.set_path(&name);
+                Self { url: url.into(), cleanup: Cleanup::PgDatabase(name) }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::File(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Cleanup::PgDatabase(name) => {
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                run_blocking(async move {
+                    if let Ok(admin) = sea_orm::Database::connect(pg_admin_url()).await {
+                        let _ = admin.execute_unprepared(&sql).await;
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Runs async clean-up from `Drop`, on a runtime of its own.
+fn run_blocking(fut: impl std::future::Future<Output = ()> + Send + 'static) {
+    let _ = std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            rt.block_on(fut);
+        }
+    })
+    .join();
+}
+
+/// Options for [`TestApp::spawn_with`].
+#[derive(Default)]
+pub struct Options {
+    /// Use Redis (distributed mode) under a fresh key prefix.
+    pub redis: bool,
+    /// Extra command-line style settings, e.g. `["--discord-client-id", "1"]`.
+    pub args: Vec<String>,
+}
+
+/// A running api.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub state: AppState,
+    pub redis_prefix: Option<String>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    _db: TestDb,
+}
+
+#[derive(Parser)]
+#[command(args_override_self = true)]
+struct Cli {
+    #[command(flatten)]
+    settings: ApiSettings,
+}
+
+/// Settings as the api binary would parse them from `args`.
+pub fn settings_from(args: &[String]) -> ApiSettings {
+    let mut argv = vec!["api".to_owned()];
+    argv.extend_from_slice(args);
+    let settings = Cli::try_parse_from(argv).expect("test settings parse").settings;
+    settings.validate().expect("test settings are valid");
+    settings
+}
+
+impl TestApp {
+    /// Embedded mode on `backend`, test endpoints on.
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, Options::default()).await
+    }
+
+    pub async fn spawn_with(backend: Backend, options: Options) -> Self {
+        rustls::crypto::ring::default_provider().install_default().ok();
+        let db = TestDb::create(backend).await;
+        let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("bind a free port");
+        let addr = acceptor.local_addr()[0].as_socket_addr().copied().expect("tcp address");
+        let mut args: Vec<String> =
+            ["--database-url", &db.url, "--test-endpoints", "true", "--bind", &addr.to_string()].map(String::from).to_vec();
+        let redis_prefix = options.redis.then(|| unique_name("redis"));
+        if let Some(prefix) = &redis_prefix {
+            args.extend(["--redis-url".to_owned(), redis_url(), "--redis-prefix".to_owned(), prefix.clone()]);
+        }
+        args.extend(options.args);
+        let state = AppState::connect(settings_from(&args)).await.expect("app state");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let serving = state.clone();
+        tokio::spawn(async move {
+            api::serve(serving, acceptor, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
+            state,
+            redis_prefix,
+            shutdown: Some(tx),
+            _db: db,
+        }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.state.db
+    }
+
+    /// A caller without a session.
+    pub fn anon(&self) -> Caller<'_> {
+        Caller { app: self, cookie: None }
+    }
+
+    /// Logs in through `POST /api/tests/login`.
+    pub async fn login(&self, username: &str, is_staff: bool, is_superuser: bool) -> Caller<'_> {
+        let resp = self
+            .anon()
+            .post("/api/tests/login", serde_json::json!({ "username": username, "is_staff": is_staff, "is_superuser": is_superuser }))
+            .await;
+        assert_eq!(resp.status, 200, "test login failed: {}", resp.body);
+        let cookie = resp.session_cookie().expect("session cookie set");
+        Caller { app: self, cookie: Some(cookie) }
+    }
+
+    pub async fn user(&self, username: &str) -> Caller<'_> {
+        self.login(username, false, false).await
+    }
+
+    pub async fn staff(&self, username: &str) -> Caller<'_> {
+        self.login(username, true, false).await
+    }
+
+    pub async fn superuser(&self, username: &str) -> Caller<'_> {
+        self.login(username, true, true).await
+    }
+
+    /// Counts rows of a table (to prove a bad request wrote nothing).
+    pub async fn count(&self, table: &str) -> i64 {
+        let backend = self.db().get_database_backend();
+        let row = self
+            .db()
+            .query_one_raw(sea_orm::Statement::from_string(backend, format!("SELECT COUNT(*) AS n FROM {table}")))
+            .await
+            .expect("count query")
+            .expect("one row");
+        row.try_get::<i64>("", "n").expect("count")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(prefix) = self.redis_prefix.clone() {
+            run_blocking(async move {
+                if let Ok(client) = redis::Client::open(redis_url()) {
+                    if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+                        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut conn).await.unwrap_or_default();
+                        if !keys.is_empty() {
+                            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+                        }
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// Someone calling the API, with or without a session.
+pub struct Caller<'a> {
+    pub app: &'a TestApp,
+    pub cookie: Option<String>,
+}
+
+/// A response, body parsed as JSON (`Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    /// The `dtx_session=…` pair from `Set-Cookie`.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("dtx_session="))
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned)
+    }
+
+    /// Asserts the SPEC §3 error body and returns its code.
+    pub fn error_code(&self) -> String {
+        let code = self.body["error"]["code"].as_str().unwrap_or_else(|| panic!("not an error body: {}", self.text));
+        assert!(self.body["error"]["message"].is_string(), "error without message: {}", self.text);
+        code.to_owned()
+    }
+
+    pub fn id(&self) -> i64 {
+        self.body["id"].as_i64().unwrap_or_else(|| panic!("no id in {}", self.text))
+    }
+}
+
+impl Caller<'_> {
+    pub async fn send(&self, method: Method, path: &str, body: Option<(&str, Vec<u8>)>, headers: &[(&str, &str)]) -> Resp {
+        let mut req = self.app.http.request(method, format!("{}{path}", self.app.base));
+        if let Some(cookie) = &self.cookie {
+            req = req.header("cookie", cookie);
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        if let Some((content_type, bytes)) = body {
+            req = req.header("content-type", content_type).body(bytes);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        assert!(status < 500 || status == 503, "server error {status} for {path}: {text}");
+        Resp { status, headers, body, text }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(Method::GET, path, None, &[]).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.send(Method::DELETE, path, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, json: Value) -> Resp {
+        self.send(Method::POST, path, Some(("application/json", json.to_string().into_bytes())), &[]).await
+    }
+
+    pub async fn patch(&self, path: &str, json: Value) -> Resp {
+        self.send(Method::PATCH, path, Some(("application/json", json.to_string().into_bytes())), &[]).await
+    }
+
+    /// A raw body (malformed JSON, huge bodies).
+    pub async fn raw(&self, method: Method, path: &str, body: &[u8]) -> Resp {
+        self.send(method, path, Some(("application/json", body.to_vec())), &[]).await
+    }
+}
