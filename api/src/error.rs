@@ -75,8 +75,11 @@ impl ApiError {
     }
 
     pub fn unavailable(what: &str) -> Self {
-        let mut err =
-            Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", format!("{what} is unavailable, try again shortly"));
+        let mut err = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            format!("{what} is unavailable, try again shortly"),
+        );
         err.retry_after = Some(5);
         err
     }
@@ -111,7 +114,11 @@ impl ApiError {
 
     fn body(&self) -> ErrorBody {
         ErrorBody {
-            error: ErrorDetail { code: self.code.clone(), message: self.message.clone(), details: self.details.clone() },
+            error: ErrorDetail {
+                code: self.code.clone(),
+                message: self.message.clone(),
+                details: self.details.clone(),
+            },
         }
     }
 }
@@ -149,9 +156,18 @@ impl From<DbErr> for ApiError {
 /// as opposed to a bug in the query.
 fn is_connection_failure(err: &DbErr) -> bool {
     let text = err.to_string().to_ascii_lowercase();
-    ["connection refused", "connection reset", "broken pipe", "pool timed out", "pool closed", "terminating connection", "error communicating with database", "io error"]
-        .iter()
-        .any(|needle| text.contains(needle))
+    [
+        "connection refused",
+        "connection reset",
+        "broken pipe",
+        "pool timed out",
+        "pool closed",
+        "terminating connection",
+        "error communicating with database",
+        "io error",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
 }
 
 impl From<redis::RedisError> for ApiError {
@@ -183,6 +199,7 @@ const DOCUMENTED: &[(u16, &str)] = &[
     (404, "No such resource."),
     (409, "Conflicts with the current state (duplicate, not your turn)."),
     (413, "Request body too large."),
+    (415, "Body is not JSON (Content-Type)."),
     (422, "Well-formed but invalid (unknown reference, rule broken)."),
     (429, "Rate limited; see Retry-After."),
     (503, "A dependency (database, Redis) is down; see Retry-After."),

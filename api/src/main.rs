@@ -7,7 +7,11 @@ use poem::listener::{Listener, TcpListener};
 use api::{ApiSettings, AppState};
 
 #[derive(Parser)]
-#[command(name = "api", version, about = "DTX league API server. With no REDIS_URL it runs everything in one process on SQLite.")]
+#[command(
+    name = "api",
+    version,
+    about = "DTX league API server. With no REDIS_URL it runs everything in one process on SQLite."
+)]
 struct Cli {
     #[command(flatten)]
     settings: ApiSettings,

@@ -29,7 +29,10 @@ pub struct PageRequest {
 impl PageRequest {
     /// Parameters are range-checked by their OpenAPI validators already.
     pub fn new(page: Option<u64>, page_size: Option<u64>) -> Self {
-        Self { page: page.unwrap_or(1).max(1), page_size: page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE) }
+        Self {
+            page: page.unwrap_or(1).max(1),
+            page_size: page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE),
+        }
     }
 
     pub fn offset(&self) -> u64 {

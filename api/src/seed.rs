@@ -4,7 +4,10 @@
 
 use chrono::{Duration, Utc};
 use entity::steam_id::STEAM_ID64_OFFSET;
-use entity::{BracketType, GameStatus, TournamentState, TournamentType, game, league, team, team_member, tournament, tournament_user, user};
+use entity::{
+    BracketType, GameStatus, TournamentState, TournamentType, game, league, team, team_member, tournament,
+    tournament_user, user,
+};
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait};
 
 use crate::routes::users::new_user_defaults;
@@ -25,26 +28,31 @@ pub struct Seeded {
 }
 
 /// Loads the demo league; `progress` is told after each step (of `STEPS`).
-pub async fn seed_demo(db: &DatabaseConnection, steam_league_id: i64, progress: impl Fn(&str)) -> anyhow::Result<Seeded> {
+pub async fn seed_demo(
+    db: &DatabaseConnection,
+    steam_league_id: i64,
+    progress: impl Fn(&str),
+) -> anyhow::Result<Seeded> {
     if let Some(existing) = tournament::Entity::find().filter(tournament::Column::Name.eq(TOURNAMENT)).one(db).await? {
         return Ok(Seeded { users: ACCOUNTS.len(), tournament_id: existing.id, created: false });
     }
     let txn = db.begin().await?;
-    let league = match league::Entity::find().filter(league::Column::SteamLeagueId.eq(steam_league_id)).one(&txn).await? {
-        Some(l) => l,
-        None => {
-            league::ActiveModel {
-                steam_league_id: Set(steam_league_id),
-                name: Set("DTX League".into()),
-                description: Set("Demo league loaded by `api seed-demo`.".into()),
-                timezone: Set("UTC".into()),
-                sync_enabled: Set(true),
-                ..Default::default()
+    let league =
+        match league::Entity::find().filter(league::Column::SteamLeagueId.eq(steam_league_id)).one(&txn).await? {
+            Some(l) => l,
+            None => {
+                league::ActiveModel {
+                    steam_league_id: Set(steam_league_id),
+                    name: Set("DTX League".into()),
+                    description: Set("Demo league loaded by `api seed-demo`.".into()),
+                    timezone: Set("UTC".into()),
+                    sync_enabled: Set(true),
+                    ..Default::default()
+                }
+                .insert(&txn)
+                .await?
             }
-            .insert(&txn)
-            .await?
-        }
-    };
+        };
     progress("league");
     let mut users = Vec::new();
     for (i, account) in ACCOUNTS.iter().enumerate() {

@@ -1,9 +1,9 @@
 //! The HTTP application: routes, docs, middleware, and serving it.
 
+use poem::endpoint::BoxEndpoint;
 use poem::http::StatusCode;
 use poem::listener::{Acceptor, TcpAcceptor};
 use poem::middleware::{RequestId, ReuseId, Tracing};
-use poem::endpoint::BoxEndpoint;
 use poem::{Endpoint, EndpointExt, Request, Route};
 use poem_openapi::{OpenApi, OpenApiService};
 
@@ -58,7 +58,9 @@ fn mount<T: OpenApi + 'static>(api: OpenApiService<T, ()>, state: AppState) -> B
 /// Refuses bodies over `max` bytes with 413, whether or not they declare a
 /// length (poem's `SizeLimit` needs a Content-Length even on GETs).
 async fn limit_body<E: Endpoint>(next: E, mut req: Request, max: usize) -> poem::Result<E::Output> {
-    let too_large = || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("bodies are limited to {max} bytes"));
+    let too_large = || {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("bodies are limited to {max} bytes"))
+    };
     if let Some(len) = req.header("content-length").and_then(|v| v.parse::<u64>().ok()) {
         if len > max as u64 {
             return Err(too_large().into());

@@ -85,11 +85,7 @@ impl ApiSettings {
 
     /// The public base URL, without a trailing slash.
     pub fn public_url(&self) -> String {
-        self.public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.bind))
-            .trim_end_matches('/')
-            .to_owned()
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.bind)).trim_end_matches('/').to_owned()
     }
 
     pub fn runs_embedded_worker(&self) -> bool {

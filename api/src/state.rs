@@ -37,7 +37,9 @@ impl AppState {
             .map_err(|e| anyhow::anyhow!("cannot open DATABASE_URL: {e}"))?;
         let redis = match &settings.core.redis_url {
             Some(url) => Some(
-                worker::infra::connect_redis(url).await.map_err(|e| anyhow::anyhow!("cannot connect to REDIS_URL: {e}"))?,
+                worker::infra::connect_redis(url)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot connect to REDIS_URL: {e}"))?,
             ),
             None => None,
         };

@@ -8,6 +8,7 @@
 pub mod enums;
 pub mod steam_id;
 
+pub mod discord_event_template;
 pub mod draft;
 pub mod draft_event;
 pub mod draft_round;
@@ -22,7 +23,6 @@ pub mod league;
 pub mod league_player_stats;
 pub mod league_sync_state;
 pub mod player_match_stats;
-pub mod discord_event_template;
 pub mod scheduled_discord_event;
 pub mod steam_match;
 pub mod team;

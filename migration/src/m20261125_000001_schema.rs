@@ -21,13 +21,14 @@ const SET_NULL: ForeignKeyAction = ForeignKeyAction::SetNull;
 /// other; PostgreSQL gets the first one as a separate constraint.
 const TOURNAMENT_WINNER_FK: &str = "fk_tournaments_winning_team_id";
 
-fn fk(table: &'static str, col: &'static str, to: &'static str, to_col: &'static str, on_delete: ForeignKeyAction) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(format!("fk_{table}_{col}"))
-        .from(table, col)
-        .to(to, to_col)
-        .on_delete(on_delete)
-        .take()
+fn fk(
+    table: &'static str,
+    col: &'static str,
+    to: &'static str,
+    to_col: &'static str,
+    on_delete: ForeignKeyAction,
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create().name(format!("fk_{table}_{col}")).from(table, col).to(to, to_col).on_delete(on_delete).take()
 }
 
 fn created_updated(t: &mut TableCreateStatement) -> &mut TableCreateStatement {
@@ -135,7 +136,11 @@ fn tables(backend: DatabaseBackend) -> Vec<TableSpec> {
         .primary_key(Index::create().col("tournament_id").col("user_id"))
         .foreign_key(&mut fk("tournament_users", "tournament_id", "tournaments", "id", CASCADE))
         .foreign_key(&mut fk("tournament_users", "user_id", "users", "id", CASCADE));
-    specs.push(TableSpec { name: "tournament_users", create: t, indexes: vec![index("tournament_users", &["user_id"])] });
+    specs.push(TableSpec {
+        name: "tournament_users",
+        create: t,
+        indexes: vec![index("tournament_users", &["user_id"])],
+    });
 
     let mut t = Table::create();
     t.table("teams")
@@ -209,10 +214,18 @@ fn tables(backend: DatabaseBackend) -> Vec<TableSpec> {
     specs.push(TableSpec {
         name: "games",
         create: t,
-        indexes: ["tournament_id", "league_id", "radiant_team_id", "dire_team_id", "winning_team_id", "match_id", "status"]
-            .into_iter()
-            .map(|c| index("games", &[c]))
-            .collect(),
+        indexes: [
+            "tournament_id",
+            "league_id",
+            "radiant_team_id",
+            "dire_team_id",
+            "winning_team_id",
+            "match_id",
+            "status",
+        ]
+        .into_iter()
+        .map(|c| index("games", &[c]))
+        .collect(),
     });
 
     let mut t = Table::create();
@@ -298,7 +311,10 @@ fn tables(backend: DatabaseBackend) -> Vec<TableSpec> {
     specs.push(TableSpec {
         name: "hero_draft_teams",
         create: t,
-        indexes: vec![unique("hero_draft_teams", &["hero_draft_id", "team_id"]), index("hero_draft_teams", &["team_id"])],
+        indexes: vec![
+            unique("hero_draft_teams", &["hero_draft_id", "team_id"]),
+            index("hero_draft_teams", &["team_id"]),
+        ],
     });
 
     let mut t = Table::create();
@@ -351,8 +367,17 @@ fn tables(backend: DatabaseBackend) -> Vec<TableSpec> {
         .col(big_integer_null("user_id"))
         .col(integer("player_slot"));
     for stat in [
-        "hero_id", "kills", "deaths", "assists", "gold_per_min", "xp_per_min", "last_hits", "denies",
-        "hero_damage", "tower_damage", "hero_healing",
+        "hero_id",
+        "kills",
+        "deaths",
+        "assists",
+        "gold_per_min",
+        "xp_per_min",
+        "last_hits",
+        "denies",
+        "hero_damage",
+        "tower_damage",
+        "hero_healing",
     ] {
         t.col(integer(stat).default(0));
     }

@@ -4,7 +4,11 @@
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "scheduler", version, about = "DTX scheduler: enqueues periodic jobs; safe to run as several replicas.")]
+#[command(
+    name = "scheduler",
+    version,
+    about = "DTX scheduler: enqueues periodic jobs; safe to run as several replicas."
+)]
 struct Cli {
     #[command(flatten)]
     settings: worker::CoreSettings,

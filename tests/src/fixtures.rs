@@ -14,7 +14,10 @@ pub async fn user(staff: &Caller<'_>, username: &str, mmr: i32) -> i64 {
 /// Creates a tournament and returns its id.
 pub async fn tournament(staff: &Caller<'_>, name: &str) -> i64 {
     let resp = staff
-        .post("/api/tournaments", json!({ "name": name, "date_played": "2026-12-01T18:00:00Z", "tournament_type": "single_elimination" }))
+        .post(
+            "/api/tournaments",
+            json!({ "name": name, "date_played": "2026-12-01T18:00:00Z", "tournament_type": "single_elimination" }),
+        )
         .await;
     assert_eq!(resp.status, 201, "{}", resp.text);
     resp.id()

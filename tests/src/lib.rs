@@ -16,6 +16,7 @@ use reqwest::Method;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::Value;
 
+pub mod bench;
 pub mod fixtures;
 
 /// Which database a test runs on.
@@ -70,7 +71,8 @@ impl TestDb {
             }
             Backend::Postgres => {
                 let name = unique_name("db");
-                let admin = sea_orm::Database::connect(pg_admin_url()).await.expect("PostgreSQL reachable at DTX_TEST_PG_URL");
+                let admin =
+                    sea_orm::Database::connect(pg_admin_url()).await.expect("PostgreSQL reachable at DTX_TEST_PG_URL");
                 admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
                 admin.close().await.ok();
                 let mut url = url::Url::parse(&pg_admin_url()).expect("valid DTX_TEST_PG_URL");
@@ -159,7 +161,9 @@ impl TestApp {
         let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("bind a free port");
         let addr = acceptor.local_addr()[0].as_socket_addr().copied().expect("tcp address");
         let mut args: Vec<String> =
-            ["--database-url", &db.url, "--test-endpoints", "true", "--bind", &addr.to_string()].map(String::from).to_vec();
+            ["--database-url", &db.url, "--test-endpoints", "true", "--bind", &addr.to_string()]
+                .map(String::from)
+                .to_vec();
         let redis_prefix = options.redis.then(|| unique_name("redis"));
         if let Some(prefix) = &redis_prefix {
             args.extend(["--redis-url".to_owned(), redis_url(), "--redis-prefix".to_owned(), prefix.clone()]);
@@ -199,7 +203,10 @@ impl TestApp {
     pub async fn login(&self, username: &str, is_staff: bool, is_superuser: bool) -> Caller<'_> {
         let resp = self
             .anon()
-            .post("/api/tests/login", serde_json::json!({ "username": username, "is_staff": is_staff, "is_superuser": is_superuser }))
+            .post(
+                "/api/tests/login",
+                serde_json::json!({ "username": username, "is_staff": is_staff, "is_superuser": is_superuser }),
+            )
             .await;
         assert_eq!(resp.status, 200, "test login failed: {}", resp.body);
         let cookie = resp.session_cookie().expect("session cookie set");
@@ -238,13 +245,12 @@ impl Drop for TestApp {
         }
         if let Some(prefix) = self.redis_prefix.clone() {
             run_blocking(async move {
-                if let Ok(client) = redis::Client::open(redis_url()) {
-                    if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
-                        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut conn).await.unwrap_or_default();
-                        if !keys.is_empty() {
-                            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
-                        }
-                    }
+                let Ok(client) = redis::Client::open(redis_url()) else { return };
+                let Ok(mut conn) = client.get_multiplexed_async_connection().await else { return };
+                let keys: Vec<String> =
+                    redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut conn).await.unwrap_or_default();
+                if !keys.is_empty() {
+                    let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
                 }
             });
         }
@@ -291,7 +297,13 @@ impl Resp {
 }
 
 impl Caller<'_> {
-    pub async fn send(&self, method: Method, path: &str, body: Option<(&str, Vec<u8>)>, headers: &[(&str, &str)]) -> Resp {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let mut req = self.app.http.request(method, format!("{}{path}", self.app.base));
         if let Some(cookie) = &self.cookie {
             req = req.header("cookie", cookie);

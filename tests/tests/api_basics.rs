@@ -21,9 +21,25 @@ async fn docs_and_spec_are_served(backend: Backend) {
     assert!(spec.body["openapi"].as_str().unwrap().starts_with("3."));
     let paths = spec.body["paths"].as_object().unwrap();
     for path in [
-        "/health", "/users", "/users/{id}", "/users/search", "/me", "/leagues", "/leagues/{id}", "/tournaments",
-        "/tournaments/{id}", "/tournaments/{id}/players", "/tournaments/{id}/players/{user_id}", "/teams", "/teams/{id}",
-        "/games", "/games/{id}", "/auth/discord/login", "/auth/discord/callback", "/auth/logout", "/tests/login",
+        "/health",
+        "/users",
+        "/users/{id}",
+        "/users/search",
+        "/me",
+        "/leagues",
+        "/leagues/{id}",
+        "/tournaments",
+        "/tournaments/{id}",
+        "/tournaments/{id}/players",
+        "/tournaments/{id}/players/{user_id}",
+        "/teams",
+        "/teams/{id}",
+        "/games",
+        "/games/{id}",
+        "/auth/discord/login",
+        "/auth/discord/callback",
+        "/auth/logout",
+        "/tests/login",
     ] {
         assert!(paths.contains_key(path), "{path} is documented");
     }
@@ -54,7 +70,11 @@ async fn unknown_routes_get_the_error_body(backend: Backend) {
 }
 
 async fn test_login_is_absent_unless_enabled(backend: Backend) {
-    let app = TestApp::spawn_with(backend, tests::Options { args: vec!["--test-endpoints".into(), "false".into()], ..Default::default() }).await;
+    let app = TestApp::spawn_with(
+        backend,
+        tests::Options { args: vec!["--test-endpoints".into(), "false".into()], ..Default::default() },
+    )
+    .await;
     let resp = app.anon().post("/api/tests/login", serde_json::json!({"username": "x", "is_superuser": true})).await;
     assert_eq!(resp.status, 404);
     assert_eq!(resp.error_code(), "not_found");

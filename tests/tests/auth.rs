@@ -13,7 +13,10 @@ async fn mock_discord(discord_id: &str, username: &str) -> MockServer {
     Mock::given(method("POST"))
         .and(path("/oauth2/token"))
         .and(body_string_contains("code=good-code"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "tok", "token_type": "Bearer", "expires_in": 604800})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "tok", "token_type": "Bearer", "expires_in": 604800})),
+        )
         .mount(&server)
         .await;
     Mock::given(method("POST"))
@@ -39,11 +42,16 @@ async fn mock_discord(discord_id: &str, username: &str) -> MockServer {
 
 async fn app_with_discord(backend: Backend, discord: &MockServer, redis: bool) -> TestApp {
     let args = [
-        "--discord-client-id", "1234",
-        "--discord-client-secret", "shh",
-        "--discord-api-base", &discord.uri(),
-        "--discord-guild-id", "734185035623825559",
-        "--frontend-url", FRONTEND,
+        "--discord-client-id",
+        "1234",
+        "--discord-client-secret",
+        "shh",
+        "--discord-api-base",
+        &discord.uri(),
+        "--discord-guild-id",
+        "734185035623825559",
+        "--frontend-url",
+        FRONTEND,
     ];
     TestApp::spawn_with(backend, Options { redis, args: args.map(String::from).to_vec() }).await
 }
@@ -81,8 +89,10 @@ async fn discord_login_creates_links_and_never_renames(backend: Backend) {
     assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"), "{set_cookie}");
 
     // PKCE: the verifier sent to Discord matches the challenge of the redirect.
-    let token_call = discord.received_requests().await.unwrap().into_iter().find(|r| r.url.path() == "/oauth2/token").unwrap();
-    let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&token_call.body).into_owned().collect();
+    let token_call =
+        discord.received_requests().await.unwrap().into_iter().find(|r| r.url.path() == "/oauth2/token").unwrap();
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(&token_call.body).into_owned().collect();
     assert_eq!(s256_challenge(&form["code_verifier"]), challenge);
 
     let me = tests::Caller { app: &app, cookie: Some(cookie) };
@@ -125,14 +135,19 @@ async fn cross_site_cookie_writes_are_refused(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let staff = app.staff("admin").await;
     let body = Some(("application/json", br#"{"steam_league_id": 1, "name": "L"}"#.to_vec()));
-    let evil = staff.send(reqwest::Method::POST, "/api/leagues", body.clone(), &[("origin", "https://evil.example")]).await;
+    let evil =
+        staff.send(reqwest::Method::POST, "/api/leagues", body.clone(), &[("origin", "https://evil.example")]).await;
     assert_eq!((evil.status, evil.error_code().as_str()), (403, "cross_site_request"));
     assert_eq!(app.count("leagues").await, 0);
     let ok = staff.send(reqwest::Method::POST, "/api/leagues", body, &[("origin", "http://localhost:5173")]).await;
     assert_eq!(ok.status, 201);
 }
 
-on_both_databases!(discord_login_creates_links_and_never_renames, discord_login_not_configured, cross_site_cookie_writes_are_refused);
+on_both_databases!(
+    discord_login_creates_links_and_never_renames,
+    discord_login_not_configured,
+    cross_site_cookie_writes_are_refused
+);
 
 /// Distributed mode: sessions and caches live in Redis under the prefix.
 #[tokio::test]
@@ -151,19 +166,26 @@ async fn redis_mode_keeps_sessions_and_cache_in_redis() {
 
     let client = redis::Client::open(tests::redis_url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let sessions: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:kv:session:*")).query_async(&mut conn).await.unwrap();
+    let sessions: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{prefix}:kv:session:*")).query_async(&mut conn).await.unwrap();
     assert_eq!(sessions.len(), 1);
 
     let staff = app.staff("admin").await;
     let t = tests::fixtures::tournament(&staff, "Cached").await;
     assert_eq!(app.anon().get(&format!("/api/tournaments/{t}")).await.body["name"], "Cached");
-    let cached: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:cache:tournaments:*")).query_async(&mut conn).await.unwrap();
+    let cached: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{prefix}:cache:tournaments:*")).query_async(&mut conn).await.unwrap();
     assert!(!cached.is_empty(), "detail cached in Redis");
     staff.patch(&format!("/api/tournaments/{t}"), json!({"name": "Fresh"})).await;
-    assert_eq!(app.anon().get(&format!("/api/tournaments/{t}")).await.body["name"], "Fresh", "read after write is not stale");
+    assert_eq!(
+        app.anon().get(&format!("/api/tournaments/{t}")).await.body["name"],
+        "Fresh",
+        "read after write is not stale"
+    );
 
     let logout = me.post("/api/auth/logout", json!({})).await;
     assert_eq!(logout.status, 204);
-    let sessions: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:kv:session:*")).query_async(&mut conn).await.unwrap();
+    let sessions: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{prefix}:kv:session:*")).query_async(&mut conn).await.unwrap();
     assert_eq!(sessions.len(), 1, "only the staff session is left");
 }

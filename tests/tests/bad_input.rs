@@ -31,30 +31,83 @@ async fn malformed_and_mistyped_bodies(backend: Backend) {
         (Method::POST, "/api/users".into(), br#"{"username": "x", "steamid": 1}"#.to_vec(), 400, "bad_request"),
         (Method::POST, "/api/users".into(), br#"{"username": "x", "mmr": 99999999999}"#.to_vec(), 400, "bad_request"),
         (Method::POST, "/api/users".into(), br#"{"username": "x", "mmr": 30000}"#.to_vec(), 400, "bad_request"),
-        (Method::POST, "/api/users".into(), br#"{"username": "x", "positions": {"carry": 9}}"#.to_vec(), 400, "bad_request"),
+        (
+            Method::POST,
+            "/api/users".into(),
+            br#"{"username": "x", "positions": {"carry": 9}}"#.to_vec(),
+            400,
+            "bad_request",
+        ),
         (Method::POST, "/api/users".into(), "{\"username\": \"a\\u0000b\"}".as_bytes().to_vec(), 422, "invalid_field"),
         (Method::POST, "/api/users".into(), br#"{"username": "   "}"#.to_vec(), 422, "invalid_field"),
         (Method::POST, "/api/users".into(), br#"{"username": "x", "steamId": 12}"#.to_vec(), 422, "invalid_field"),
         (Method::POST, "/api/users".into(), br#"{"username": "x", "discordId": "abc"}"#.to_vec(), 422, "invalid_field"),
-        (Method::POST, "/api/tournaments".into(), br#"{"name": "x", "date_played": "yesterday"}"#.to_vec(), 400, "bad_request"),
-        (Method::POST, "/api/tournaments".into(), br#"{"name": "x", "date_played": "2026-12-01T00:00:00Z", "tournament_type": "knockout"}"#.to_vec(), 400, "bad_request"),
-        (Method::POST, "/api/tournaments".into(), br#"{"name": "x", "date_played": "2026-12-01T00:00:00Z", "league_id": 999}"#.to_vec(), 422, "unknown_league"),
-        (Method::POST, "/api/tournaments".into(), br#"{"name": "x", "date_played": "2026-12-01T00:00:00Z", "timezone": "Mars Base"}"#.to_vec(), 422, "invalid_field"),
+        (
+            Method::POST,
+            "/api/tournaments".into(),
+            br#"{"name": "x", "date_played": "yesterday"}"#.to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            Method::POST,
+            "/api/tournaments".into(),
+            br#"{"name": "x", "date_played": "2026-12-01T00:00:00Z", "tournament_type": "knockout"}"#.to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            Method::POST,
+            "/api/tournaments".into(),
+            br#"{"name": "x", "date_played": "2026-12-01T00:00:00Z", "league_id": 999}"#.to_vec(),
+            422,
+            "unknown_league",
+        ),
+        (
+            Method::POST,
+            "/api/tournaments".into(),
+            br#"{"name": "x", "date_played": "2026-12-01T00:00:00Z", "timezone": "Mars Base"}"#.to_vec(),
+            422,
+            "invalid_field",
+        ),
         (Method::POST, format!("/api/tournaments/{t}/players"), br#"{"user_ids": []}"#.to_vec(), 400, "bad_request"),
-        (Method::POST, format!("/api/tournaments/{t}/players"), br#"{"user_ids": [1, 424242]}"#.to_vec(), 422, "unknown_users"),
+        (
+            Method::POST,
+            format!("/api/tournaments/{t}/players"),
+            br#"{"user_ids": [1, 424242]}"#.to_vec(),
+            422,
+            "unknown_users",
+        ),
         (Method::POST, "/api/tournaments/424242/players".into(), br#"{"user_ids": [1]}"#.to_vec(), 404, "not_found"),
-        (Method::POST, "/api/teams".into(), br#"{"tournament_id": 424242, "name": "x"}"#.to_vec(), 422, "unknown_tournament"),
+        (
+            Method::POST,
+            "/api/teams".into(),
+            br#"{"tournament_id": 424242, "name": "x"}"#.to_vec(),
+            422,
+            "unknown_tournament",
+        ),
         (Method::POST, "/api/games".into(), br#"{"tournament_id": 424242}"#.to_vec(), 422, "unknown_tournament"),
         (Method::POST, "/api/leagues".into(), br#"{"steam_league_id": -5, "name": "x"}"#.to_vec(), 400, "bad_request"),
         (Method::PATCH, "/api/users/424242".into(), br#"{"mmr": 1}"#.to_vec(), 404, "not_found"),
-        (Method::PATCH, format!("/api/tournaments/{t}"), br#"{"winning_team_id": 424242}"#.to_vec(), 422, "unknown_team"),
+        (
+            Method::PATCH,
+            format!("/api/tournaments/{t}"),
+            br#"{"winning_team_id": 424242}"#.to_vec(),
+            422,
+            "unknown_team",
+        ),
         (Method::DELETE, "/api/teams/424242".into(), vec![], 404, "not_found"),
     ];
     let mut failures = Vec::new();
     for (method, path, body, status, code) in cases {
         let resp = staff.raw(method.clone(), &path, &body).await;
         if resp.status != status || resp.body["error"]["code"] != code {
-            failures.push(format!("{method} {path} {}: got {} {}", String::from_utf8_lossy(&body), resp.status, resp.text));
+            failures.push(format!(
+                "{method} {path} {}: got {} {}",
+                String::from_utf8_lossy(&body),
+                resp.status,
+                resp.text
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -97,7 +150,11 @@ async fn oversize_bodies_are_refused(backend: Backend) {
     stream.write_all(head.as_bytes()).await.unwrap();
     let chunk = vec![b' '; 64 * 1024];
     for _ in 0..40 {
-        let sent = stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await.and(stream.write_all(&chunk).await).and(stream.write_all(b"\r\n").await);
+        let sent = stream
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .await
+            .and(stream.write_all(&chunk).await)
+            .and(stream.write_all(b"\r\n").await);
         if sent.is_err() {
             break; // the server answered and closed early
         }
@@ -118,4 +175,9 @@ async fn wrong_content_type(backend: Backend) {
     let _ = json!({});
 }
 
-on_both_databases!(malformed_and_mistyped_bodies, bad_params_and_paths, oversize_bodies_are_refused, wrong_content_type);
+on_both_databases!(
+    malformed_and_mistyped_bodies,
+    bad_params_and_paths,
+    oversize_bodies_are_refused,
+    wrong_content_type
+);

@@ -6,8 +6,12 @@ use tests::{Backend, TestDb, on_both_databases};
 
 async fn tables(db: &sea_orm::DatabaseConnection) -> Vec<String> {
     let sql = match db.get_database_backend() {
-        DatabaseBackend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations' ORDER BY name",
-        _ => "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'seaql_migrations' ORDER BY table_name",
+        DatabaseBackend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations' ORDER BY name"
+        }
+        _ => {
+            "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'seaql_migrations' ORDER BY table_name"
+        }
     };
     db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
@@ -23,10 +27,28 @@ async fn up_down_up(backend: Backend) {
     Migrator::up(&db, None).await.unwrap();
     let created = tables(&db).await;
     for table in [
-        "users", "leagues", "tournaments", "tournament_users", "teams", "team_members", "games", "drafts", "draft_rounds",
-        "draft_events", "hero_drafts", "hero_draft_teams", "hero_draft_rounds", "hero_draft_events", "steam_matches",
-        "player_match_stats", "league_player_stats", "league_sync_states", "discord_event_templates",
-        "scheduled_discord_events", "job_runs", "kv_entries",
+        "users",
+        "leagues",
+        "tournaments",
+        "tournament_users",
+        "teams",
+        "team_members",
+        "games",
+        "drafts",
+        "draft_rounds",
+        "draft_events",
+        "hero_drafts",
+        "hero_draft_teams",
+        "hero_draft_rounds",
+        "hero_draft_events",
+        "steam_matches",
+        "player_match_stats",
+        "league_player_stats",
+        "league_sync_states",
+        "discord_event_templates",
+        "scheduled_discord_events",
+        "job_runs",
+        "kv_entries",
     ] {
         assert!(created.contains(&table.to_owned()), "{table} created");
     }

@@ -21,15 +21,26 @@ async fn roster_rules_and_captain_succession(backend: Backend) {
         .await;
     assert_eq!(team.status, 201, "{}", team.text);
     let team_id = team.id();
-    let members: Vec<i64> = team.body["members"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
+    let members: Vec<i64> =
+        team.body["members"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
     assert_eq!(members, vec![players[0], players[1], players[2]], "captain and deputy are members");
     assert_eq!(team.body["total_mmr"], 6000);
 
     let not_player = staff.post("/api/teams", json!({"tournament_id": t, "name": "B", "captain_id": outsider})).await;
     assert_eq!((not_player.status, not_player.error_code().as_str()), (422, "not_a_player"));
-    let taken = staff.post("/api/teams", json!({"tournament_id": t, "name": "B", "captain_id": players[3], "member_ids": [players[2]]})).await;
+    let taken = staff
+        .post(
+            "/api/teams",
+            json!({"tournament_id": t, "name": "B", "captain_id": players[3], "member_ids": [players[2]]}),
+        )
+        .await;
     assert_eq!((taken.status, taken.error_code().as_str()), (409, "already_on_a_team"));
-    let same = staff.post("/api/teams", json!({"tournament_id": t, "name": "B", "captain_id": players[3], "deputy_captain_id": players[3]})).await;
+    let same = staff
+        .post(
+            "/api/teams",
+            json!({"tournament_id": t, "name": "B", "captain_id": players[3], "deputy_captain_id": players[3]}),
+        )
+        .await;
     assert_eq!((same.status, same.error_code().as_str()), (422, "deputy_is_captain"));
     assert_eq!(app.count("teams").await, 1, "refused teams were not written");
 
@@ -42,9 +53,11 @@ async fn roster_rules_and_captain_succession(backend: Backend) {
     assert_eq!(team.body["members"].as_array().unwrap().len(), 2);
     assert_eq!(staff.delete(&format!("/api/tournaments/{t}/players/{}", players[0])).await.status, 404);
 
-    let patched = staff.patch(&format!("/api/teams/{team_id}"), json!({"member_ids": [players[4]], "placement": 1})).await;
+    let patched =
+        staff.patch(&format!("/api/teams/{team_id}"), json!({"member_ids": [players[4]], "placement": 1})).await;
     assert_eq!(patched.status, 200, "{}", patched.text);
-    let members: Vec<i64> = patched.body["members"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
+    let members: Vec<i64> =
+        patched.body["members"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
     assert_eq!(members, vec![players[1], players[4]], "members replaced, captain kept");
     assert_eq!(patched.body["placement"], 1);
 }
@@ -54,20 +67,28 @@ async fn games_belong_to_their_tournament(backend: Backend) {
     let staff = app.staff("admin").await;
     let t1 = fixtures::tournament(&staff, "One").await;
     let t2 = fixtures::tournament(&staff, "Two").await;
-    let (a, b, c) = (fixtures::user(&staff, "a", 1).await, fixtures::user(&staff, "b", 1).await, fixtures::user(&staff, "c", 1).await);
+    let (a, b, c) = (
+        fixtures::user(&staff, "a", 1).await,
+        fixtures::user(&staff, "b", 1).await,
+        fixtures::user(&staff, "c", 1).await,
+    );
     fixtures::add_players(&staff, t1, &[a, b]).await;
     fixtures::add_players(&staff, t2, &[c]).await;
     let ta = fixtures::team(&staff, t1, "A", a, 0).await;
     let tb = fixtures::team(&staff, t1, "B", b, 1).await;
     let tc = fixtures::team(&staff, t2, "C", c, 0).await;
 
-    let game = staff.post("/api/games", json!({"tournament_id": t1, "radiant_team_id": ta, "dire_team_id": tb, "round": 1})).await;
+    let game = staff
+        .post("/api/games", json!({"tournament_id": t1, "radiant_team_id": ta, "dire_team_id": tb, "round": 1}))
+        .await;
     assert_eq!(game.status, 201, "{}", game.text);
     assert_eq!((game.body["radiant_team_id"].as_i64(), game.body["dire_team_id"].as_i64()), (Some(ta), Some(tb)));
     let gid = game.id();
-    let foreign = staff.post("/api/games", json!({"tournament_id": t1, "radiant_team_id": ta, "dire_team_id": tc})).await;
+    let foreign =
+        staff.post("/api/games", json!({"tournament_id": t1, "radiant_team_id": ta, "dire_team_id": tc})).await;
     assert_eq!((foreign.status, foreign.error_code().as_str()), (422, "unknown_team"));
-    let itself = staff.post("/api/games", json!({"tournament_id": t1, "radiant_team_id": ta, "dire_team_id": ta})).await;
+    let itself =
+        staff.post("/api/games", json!({"tournament_id": t1, "radiant_team_id": ta, "dire_team_id": ta})).await;
     assert_eq!((itself.status, itself.error_code().as_str()), (422, "same_team"));
     let bad_winner = staff.patch(&format!("/api/games/{gid}"), json!({"winning_team_id": tc})).await;
     assert_eq!((bad_winner.status, bad_winner.error_code().as_str()), (422, "winner_not_playing"));
@@ -93,11 +114,15 @@ async fn reads_after_writes_are_fresh(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let staff = app.staff("admin").await;
     let league = staff.post("/api/leagues", json!({"steam_league_id": 17929, "name": "DTX"})).await.id();
-    let old = staff.post("/api/tournaments", json!({"name": "Old", "date_played": "2025-01-01T00:00:00Z", "league_id": league})).await.id();
+    let old = staff
+        .post("/api/tournaments", json!({"name": "Old", "date_played": "2025-01-01T00:00:00Z", "league_id": league}))
+        .await
+        .id();
     let new = fixtures::tournament(&staff, "New").await;
 
     let list = app.anon().get("/api/tournaments").await;
-    let names: Vec<&str> = list.body["results"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        list.body["results"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["New", "Old"], "newest first");
     let by_league = app.anon().get(&format!("/api/tournaments?league_id={league}")).await;
     assert_eq!(by_league.body["count"], 1);

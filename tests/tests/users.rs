@@ -17,9 +17,13 @@ async fn staff_creates_and_edits_users(backend: Backend) {
     let id = created.id();
     assert_eq!(created.body["steam_account_id"], 39_734_272, "derived from steamId");
     assert_eq!(created.body["avatarUrl"], "https://cdn.discordapp.com/embed/avatars/4.png");
-    assert_eq!(created.body["positions"], json!({"carry": 5, "mid": 3, "offlane": 0, "soft_support": 0, "hard_support": 0}));
+    assert_eq!(
+        created.body["positions"],
+        json!({"carry": 5, "mid": 3, "offlane": 0, "soft_support": 0, "hard_support": 0})
+    );
 
-    let patched = staff.patch(&format!("/api/users/{id}"), json!({"steamId": 76561198000000001_i64, "nickname": "Ana B"})).await;
+    let patched =
+        staff.patch(&format!("/api/users/{id}"), json!({"steamId": 76561198000000001_i64, "nickname": "Ana B"})).await;
     assert_eq!(patched.status, 200, "{}", patched.text);
     assert_eq!(patched.body["steam_account_id"], 39_734_273, "kept in sync on update");
     assert_eq!(patched.body["nickname"], "Ana B");
@@ -33,7 +37,10 @@ async fn staff_creates_and_edits_users(backend: Backend) {
 
     let list = app.anon().get("/api/users?page_size=1&page=2").await;
     assert_eq!(list.status, 200);
-    assert_eq!((list.body["count"].as_i64(), list.body["page"].as_i64(), list.body["page_size"].as_i64()), (Some(2), Some(2), Some(1)));
+    assert_eq!(
+        (list.body["count"].as_i64(), list.body["page"].as_i64(), list.body["page_size"].as_i64()),
+        (Some(2), Some(2), Some(1))
+    );
     assert_eq!(list.body["results"][0]["username"], "ana", "ordered by id: admin first, ana second");
 
     let deleted = staff.delete(&format!("/api/users/{id}")).await;
@@ -54,14 +61,19 @@ async fn anonymous_never_sees_private_fields(backend: Backend) {
     let own = me.get(&format!("/api/users/{id}")).await;
     assert_eq!((own.body["is_staff"].as_bool(), own.body["is_superuser"].as_bool()), (Some(true), Some(true)));
     let other = app.user("someone").await;
-    assert!(other.get(&format!("/api/users/{id}")).await.body.get("is_superuser").is_none(), "plain users do not see others' flags");
+    assert!(
+        other.get(&format!("/api/users/{id}")).await.body.get("is_superuser").is_none(),
+        "plain users do not see others' flags"
+    );
 }
 
 async fn me_and_profile_updates(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     assert_eq!(app.anon().get("/api/me").await.status, 401);
     let me = app.user("player").await;
-    let profile = me.patch("/api/me", json!({"nickname": "Pro", "steamId": 76561198000000005_i64, "positions": {"offlane": 4}})).await;
+    let profile = me
+        .patch("/api/me", json!({"nickname": "Pro", "steamId": 76561198000000005_i64, "positions": {"offlane": 4}}))
+        .await;
     assert_eq!(profile.status, 200, "{}", profile.text);
     assert_eq!(profile.body["nickname"], "Pro");
     assert_eq!(profile.body["positions"]["offlane"], 4);

@@ -12,9 +12,7 @@ use crate::config::{DbKind, db_kind_of};
 /// SQLite has one writer anyway.
 pub async fn connect_db(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut opt = ConnectOptions::new(url.to_owned());
-    opt.sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5));
+    opt.sqlx_logging(false).connect_timeout(Duration::from_secs(5)).acquire_timeout(Duration::from_secs(5));
     match db_kind_of(url) {
         Ok(DbKind::Sqlite) => {
             // A memory database lives as long as its one connection does.
@@ -25,7 +23,12 @@ pub async fn connect_db(url: &str) -> Result<DatabaseConnection, DbErr> {
             }
             let db = Database::connect(opt).await?;
             use sea_orm::ConnectionTrait;
-            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA busy_timeout = 5000", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"] {
+            for pragma in [
+                "PRAGMA journal_mode = WAL",
+                "PRAGMA busy_timeout = 5000",
+                "PRAGMA synchronous = NORMAL",
+                "PRAGMA foreign_keys = ON",
+            ] {
                 db.execute_unprepared(pragma).await?;
             }
             Ok(db)

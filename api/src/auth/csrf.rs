@@ -61,7 +61,8 @@ mod tests {
     #[test]
     fn reads_and_cookieless_writes_pass() {
         let settings = parse(&[]);
-        let get = Request::builder().header("cookie", "dtx_session=t").header("origin", "https://evil.example").finish();
+        let get =
+            Request::builder().header("cookie", "dtx_session=t").header("origin", "https://evil.example").finish();
         assert!(check(&get, &settings).is_ok());
         let anon = Request::builder().method(Method::POST).header("origin", "https://evil.example").finish();
         assert!(check(&anon, &settings).is_ok());

@@ -137,7 +137,11 @@ pub fn not_configured() -> ApiError {
 /// Finds the user of a Discord account by Discord id (never by name: names
 /// are recycled), or creates one. Refreshes the Discord fields but never
 /// renames an existing `username`.
-pub async fn link_user(db: &DatabaseConnection, discord: &DiscordUser, guild_nickname: Option<String>) -> ApiResult<user::Model> {
+pub async fn link_user(
+    db: &DatabaseConnection,
+    discord: &DiscordUser,
+    guild_nickname: Option<String>,
+) -> ApiResult<user::Model> {
     let now = Utc::now();
     if let Some(existing) = user::Entity::find().filter(user::Column::DiscordId.eq(&discord.id)).one(db).await? {
         let mut active: user::ActiveModel = existing.into();

@@ -67,12 +67,18 @@ impl AuthApi {
             _ => None,
         };
         let Some(pending) = pending.and_then(|p| serde_json::from_str::<PendingLogin>(&p).ok()) else {
-            return Err(ApiError::bad_request("invalid_oauth_state", "unknown or expired login state; start the login again"));
+            return Err(ApiError::bad_request(
+                "invalid_oauth_state",
+                "unknown or expired login state; start the login again",
+            ));
         };
         if let Some(error) = error.0 {
             return Err(ApiError::bad_request("oauth_denied", format!("Discord login was not completed: {error}")));
         }
-        let code = code.0.filter(|c| !c.is_empty()).ok_or_else(|| ApiError::bad_request("missing_code", "no authorization code"))?;
+        let code = code
+            .0
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| ApiError::bad_request("missing_code", "no authorization code"))?;
         let token = discord::exchange_code(&state.http, &state.settings, &code, &pending.verifier).await?;
         let me = discord::fetch_me(&state.http, &state.settings, &token).await?;
         let guild_nickname = discord::fetch_guild_nickname(&state.http, &state.settings, &token).await;

@@ -10,24 +10,30 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::teams::UpdateTo;
 use crate::pagination::{Page, PageRequest};
+use crate::routes::teams::UpdateTo;
 use crate::routes::{Created, Deleted, Tag};
 use crate::state::AppState;
 
 #[derive(Debug, Object)]
 pub struct GameView {
     pub id: i64,
+    #[oai(nullable)]
     pub tournament_id: Option<i64>,
+    #[oai(nullable)]
     pub league_id: Option<i64>,
     pub round: i32,
     pub position: i32,
     pub bracket_type: BracketType,
     pub status: GameStatus,
+    #[oai(nullable)]
     pub radiant_team_id: Option<i64>,
+    #[oai(nullable)]
     pub dire_team_id: Option<i64>,
+    #[oai(nullable)]
     pub winning_team_id: Option<i64>,
     /// The linked Steam match.
+    #[oai(nullable)]
     pub match_id: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -100,10 +106,11 @@ pub fn check_sides(sides: Sides) -> ApiResult<()> {
     if sides.radiant.is_some() && sides.radiant == sides.dire {
         return Err(ApiError::invalid("same_team", "radiant and dire must be different teams"));
     }
-    if let Some(w) = sides.winner {
-        if Some(w) != sides.radiant && Some(w) != sides.dire {
-            return Err(ApiError::invalid("winner_not_playing", "the winning team must be radiant or dire"));
-        }
+    if let Some(w) = sides.winner
+        && Some(w) != sides.radiant
+        && Some(w) != sides.dire
+    {
+        return Err(ApiError::invalid("winner_not_playing", "the winning team must be radiant or dire"));
     }
     Ok(())
 }
@@ -115,8 +122,15 @@ async fn check_teams<C: ConnectionTrait>(db: &C, tournament_id: Option<i64>, sid
         let team = team::Entity::find_by_id(team_id).one(db).await?;
         match (team, tournament_id) {
             (Some(t), Some(tid)) if t.tournament_id == tid => {}
-            (Some(_), None) => return Err(ApiError::invalid("teams_need_tournament", "a game with teams needs a tournament_id")),
-            _ => return Err(ApiError::invalid("unknown_team", format!("team {team_id} is not a team of this tournament"))),
+            (Some(_), None) => {
+                return Err(ApiError::invalid("teams_need_tournament", "a game with teams needs a tournament_id"));
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    "unknown_team",
+                    format!("team {team_id} is not a team of this tournament"),
+                ));
+            }
         }
     }
     Ok(())
@@ -161,7 +175,12 @@ impl GamesApi {
 
     /// Create a game (staff).
     #[oai(path = "/games", method = "post")]
-    async fn create(&self, state: poem::web::Data<&AppState>, viewer: Viewer, body: Json<GameCreate>) -> ApiResult<Created<GameView>> {
+    async fn create(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Viewer,
+        body: Json<GameCreate>,
+    ) -> ApiResult<Created<GameView>> {
         viewer.require_staff()?;
         let body = body.0;
         if let Some(tid) = body.tournament_id {
@@ -202,7 +221,13 @@ impl GamesApi {
 
     /// Change a game (staff).
     #[oai(path = "/games/:id", method = "patch")]
-    async fn patch(&self, state: poem::web::Data<&AppState>, viewer: Viewer, id: Path<i64>, body: Json<GamePatch>) -> ApiResult<Json<GameView>> {
+    async fn patch(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Viewer,
+        id: Path<i64>,
+        body: Json<GamePatch>,
+    ) -> ApiResult<Json<GameView>> {
         viewer.require_staff()?;
         let body = body.0;
         let g = find_game(&state.db, id.0).await?;

@@ -22,6 +22,7 @@ pub struct LeagueView {
     pub description: String,
     pub timezone: String,
     pub sync_enabled: bool,
+    #[oai(nullable)]
     pub last_synced: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -104,7 +105,12 @@ impl LeaguesApi {
 
     /// Create a league (staff).
     #[oai(path = "/leagues", method = "post")]
-    async fn create(&self, state: poem::web::Data<&AppState>, viewer: Viewer, body: Json<LeagueCreate>) -> ApiResult<Created<LeagueView>> {
+    async fn create(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Viewer,
+        body: Json<LeagueCreate>,
+    ) -> ApiResult<Created<LeagueView>> {
         viewer.require_staff()?;
         let body = body.0;
         let active = league::ActiveModel {
@@ -127,7 +133,13 @@ impl LeaguesApi {
 
     /// Change a league (staff).
     #[oai(path = "/leagues/:id", method = "patch")]
-    async fn patch(&self, state: poem::web::Data<&AppState>, viewer: Viewer, id: Path<i64>, body: Json<LeaguePatch>) -> ApiResult<Json<LeagueView>> {
+    async fn patch(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Viewer,
+        id: Path<i64>,
+        body: Json<LeaguePatch>,
+    ) -> ApiResult<Json<LeagueView>> {
         viewer.require_staff()?;
         let body = body.0;
         let mut active: league::ActiveModel = find_league(&state, id.0).await?.into();

@@ -13,7 +13,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Object, OpenApi};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 use serde_json::json;
 
@@ -31,9 +32,12 @@ pub struct TeamView {
     pub id: i64,
     pub tournament_id: i64,
     pub name: String,
+    #[oai(nullable)]
     pub captain_id: Option<i64>,
+    #[oai(nullable)]
     pub deputy_captain_id: Option<i64>,
     pub draft_order: i32,
+    #[oai(nullable)]
     pub placement: Option<i32>,
     /// Members, captain included, by id.
     pub members: Vec<UserView>,
@@ -94,8 +98,13 @@ pub async fn team_views<C: ConnectionTrait>(db: &C, teams: Vec<team::Model>) -> 
         .all(db)
         .await?;
     let user_ids: BTreeSet<i64> = links.iter().map(|l| l.user_id).collect();
-    let users: HashMap<i64, user::Model> =
-        user::Entity::find().filter(user::Column::Id.is_in(user_ids)).all(db).await?.into_iter().map(|u| (u.id, u)).collect();
+    let users: HashMap<i64, user::Model> = user::Entity::find()
+        .filter(user::Column::Id.is_in(user_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
     let mut members: HashMap<i64, Vec<UserView>> = HashMap::new();
     for link in &links {
         if let Some(u) = users.get(&link.user_id) {
@@ -124,7 +133,12 @@ pub async fn team_views<C: ConnectionTrait>(db: &C, teams: Vec<team::Model>) -> 
 }
 
 /// Checks that `members` may form team `team_id` (None = a new team) of the tournament.
-async fn check_roster(txn: &DatabaseTransaction, tournament_id: i64, team_id: Option<i64>, members: &BTreeSet<i64>) -> ApiResult<()> {
+async fn check_roster(
+    txn: &DatabaseTransaction,
+    tournament_id: i64,
+    team_id: Option<i64>,
+    members: &BTreeSet<i64>,
+) -> ApiResult<()> {
     let players: BTreeSet<i64> = tournament_user::Entity::find()
         .filter(tournament_user::Column::TournamentId.eq(tournament_id))
         .filter(tournament_user::Column::UserId.is_in(members.iter().copied()))
@@ -135,8 +149,11 @@ async fn check_roster(txn: &DatabaseTransaction, tournament_id: i64, team_id: Op
         .collect();
     let outsiders: Vec<i64> = members.difference(&players).copied().collect();
     if !outsiders.is_empty() {
-        return Err(ApiError::invalid("not_a_player", "team members must be players of the tournament (POST /api/tournaments/{id}/players)")
-            .with_details(json!({ "user_ids": outsiders })));
+        return Err(ApiError::invalid(
+            "not_a_player",
+            "team members must be players of the tournament (POST /api/tournaments/{id}/players)",
+        )
+        .with_details(json!({ "user_ids": outsiders })));
     }
     let other_teams: Vec<i64> = team::Entity::find()
         .filter(team::Column::TournamentId.eq(tournament_id))
@@ -205,7 +222,12 @@ impl TeamsApi {
 
     /// Create a team (staff). Captain and deputy become members.
     #[oai(path = "/teams", method = "post")]
-    async fn create(&self, state: poem::web::Data<&AppState>, viewer: Viewer, body: Json<TeamCreate>) -> ApiResult<Created<TeamView>> {
+    async fn create(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Viewer,
+        body: Json<TeamCreate>,
+    ) -> ApiResult<Created<TeamView>> {
         viewer.require_staff()?;
         let body = body.0;
         let name = validate::line("name", &body.name, 255)?;
@@ -241,7 +263,13 @@ impl TeamsApi {
 
     /// Change a team (staff).
     #[oai(path = "/teams/:id", method = "patch")]
-    async fn patch(&self, state: poem::web::Data<&AppState>, viewer: Viewer, id: Path<i64>, body: Json<TeamPatch>) -> ApiResult<Json<TeamView>> {
+    async fn patch(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Viewer,
+        id: Path<i64>,
+        body: Json<TeamPatch>,
+    ) -> ApiResult<Json<TeamView>> {
         viewer.require_staff()?;
         let body = body.0;
         let txn = state.db.begin().await?;

@@ -12,8 +12,8 @@ use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Object, OpenApi};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 use serde_json::json;
 
@@ -38,7 +38,9 @@ pub struct TournamentSummary {
     pub timezone: String,
     pub state: TournamentState,
     pub tournament_type: TournamentType,
+    #[oai(nullable)]
     pub league_id: Option<i64>,
+    #[oai(nullable)]
     pub winning_team_id: Option<i64>,
     /// Players in the pool.
     pub user_count: u64,
@@ -139,7 +141,8 @@ pub async fn detail<C: ConnectionTrait>(db: &C, id: i64) -> ApiResult<Tournament
         .into_iter()
         .map(|p| p.user_id)
         .collect();
-    let users = user::Entity::find().filter(user::Column::Id.is_in(player_ids)).order_by_asc(user::Column::Id).all(db).await?;
+    let users =
+        user::Entity::find().filter(user::Column::Id.is_in(player_ids)).order_by_asc(user::Column::Id).all(db).await?;
     let teams = team::Entity::find()
         .filter(team::Column::TournamentId.eq(id))
         .order_by_asc(team::Column::DraftOrder)
@@ -154,10 +157,10 @@ pub async fn detail<C: ConnectionTrait>(db: &C, id: i64) -> ApiResult<Tournament
 }
 
 async fn check_league<C: ConnectionTrait>(db: &C, league_id: Option<i64>) -> ApiResult<()> {
-    if let Some(id) = league_id {
-        if league::Entity::find_by_id(id).one(db).await?.is_none() {
-            return Err(ApiError::invalid("unknown_league", "league_id does not exist"));
-        }
+    if let Some(id) = league_id
+        && league::Entity::find_by_id(id).one(db).await?.is_none()
+    {
+        return Err(ApiError::invalid("unknown_league", "league_id does not exist"));
     }
     Ok(())
 }
@@ -210,7 +213,12 @@ impl TournamentsApi {
 
     /// Create a tournament (staff).
     #[oai(path = "/tournaments", method = "post")]
-    async fn create(&self, state: poem::web::Data<&AppState>, viewer: Viewer, body: Json<TournamentCreate>) -> ApiResult<Created<TournamentDetail>> {
+    async fn create(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Viewer,
+        body: Json<TournamentCreate>,
+    ) -> ApiResult<Created<TournamentDetail>> {
         viewer.require_staff()?;
         let body = body.0;
         check_league(&state.db, body.league_id).await?;
@@ -245,7 +253,13 @@ impl TournamentsApi {
 
     /// Change a tournament (staff).
     #[oai(path = "/tournaments/:id", method = "patch")]
-    async fn patch(&self, state: poem::web::Data<&AppState>, viewer: Viewer, id: Path<i64>, body: Json<TournamentPatch>) -> ApiResult<Json<TournamentDetail>> {
+    async fn patch(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Viewer,
+        id: Path<i64>,
+        body: Json<TournamentPatch>,
+    ) -> ApiResult<Json<TournamentDetail>> {
         viewer.require_staff()?;
         let body = body.0;
         let t = find_tournament(&state.db, id.0).await?;
@@ -288,7 +302,13 @@ impl TournamentsApi {
 
     /// Add players to the pool (staff). Unknown user ids: 422, nothing added.
     #[oai(path = "/tournaments/:id/players", method = "post")]
-    async fn add_players(&self, state: poem::web::Data<&AppState>, viewer: Viewer, id: Path<i64>, body: Json<PlayersAdd>) -> ApiResult<Json<TournamentDetail>> {
+    async fn add_players(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Viewer,
+        id: Path<i64>,
+        body: Json<PlayersAdd>,
+    ) -> ApiResult<Json<TournamentDetail>> {
         viewer.require_staff()?;
         let wanted: BTreeSet<i64> = body.0.user_ids.into_iter().collect();
         let txn = state.db.begin().await?;
@@ -304,10 +324,13 @@ impl TournamentsApi {
             .collect();
         let unknown: Vec<i64> = wanted.difference(&known).copied().collect();
         if !unknown.is_empty() {
-            return Err(ApiError::invalid("unknown_users", "some user ids do not exist").with_details(json!({ "user_ids": unknown })));
+            return Err(ApiError::invalid("unknown_users", "some user ids do not exist")
+                .with_details(json!({ "user_ids": unknown })));
         }
         tournament_user::Entity::insert_many(
-            wanted.iter().map(|&user_id| tournament_user::ActiveModel { tournament_id: Set(t.id), user_id: Set(user_id) }),
+            wanted
+                .iter()
+                .map(|&user_id| tournament_user::ActiveModel { tournament_id: Set(t.id), user_id: Set(user_id) }),
         )
         .on_conflict_do_nothing_on([tournament_user::Column::TournamentId, tournament_user::Column::UserId])
         .exec(&txn)
@@ -320,7 +343,13 @@ impl TournamentsApi {
     /// Remove a player (staff): they also leave their team; a removed captain
     /// is succeeded by the deputy (or none). Teams are never deleted here.
     #[oai(path = "/tournaments/:id/players/:user_id", method = "delete")]
-    async fn remove_player(&self, state: poem::web::Data<&AppState>, viewer: Viewer, id: Path<i64>, user_id: Path<i64>) -> ApiResult<Deleted> {
+    async fn remove_player(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Viewer,
+        id: Path<i64>,
+        user_id: Path<i64>,
+    ) -> ApiResult<Deleted> {
         viewer.require_staff()?;
         let txn = state.db.begin().await?;
         let removed = tournament_user::Entity::delete_many()

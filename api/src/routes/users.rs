@@ -11,7 +11,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Object, OpenApi};
 use sea_orm::sea_query::{Expr, Func};
-use sea_orm::{ActiveModelTrait, Condition, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect, Set, TryIntoModel};
+use sea_orm::{
+    ActiveModelTrait, Condition, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect, Set, TryIntoModel,
+};
 
 use crate::auth::Viewer;
 use crate::cache::ns;
@@ -52,23 +54,28 @@ pub struct PositionsInput {
 pub struct UserView {
     pub id: i64,
     pub username: String,
-    #[oai(rename = "discordId")]
+    #[oai(rename = "discordId", nullable)]
     pub discord_id: Option<String>,
-    #[oai(rename = "discordUsername")]
+    #[oai(rename = "discordUsername", nullable)]
     pub discord_username: Option<String>,
-    #[oai(rename = "steamId")]
+    #[oai(rename = "steamId", nullable)]
     pub steam_id: Option<i64>,
+    #[oai(nullable)]
     pub steam_account_id: Option<i64>,
     /// Discord avatar hash.
+    #[oai(nullable)]
     pub avatar: Option<String>,
-    #[oai(rename = "avatarUrl")]
+    #[oai(rename = "avatarUrl", nullable)]
     pub avatar_url: Option<String>,
+    #[oai(nullable)]
     pub nickname: Option<String>,
-    #[oai(rename = "discordNickname")]
+    #[oai(rename = "discordNickname", nullable)]
     pub discord_nickname: Option<String>,
-    #[oai(rename = "guildNickname")]
+    #[oai(rename = "guildNickname", nullable)]
     pub guild_nickname: Option<String>,
+    #[oai(nullable)]
     pub mmr: Option<i32>,
+    #[oai(nullable)]
     pub league_mmr: Option<i32>,
     pub positions: Positions,
     /// Only for staff and the user themself.
@@ -286,14 +293,20 @@ impl UsersApi {
 
     /// Create a user (staff; role flags need a superuser).
     #[oai(path = "/users", method = "post")]
-    async fn create(&self, state: poem::web::Data<&AppState>, viewer: Viewer, body: Json<UserCreate>) -> ApiResult<Created<UserView>> {
+    async fn create(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Viewer,
+        body: Json<UserCreate>,
+    ) -> ApiResult<Created<UserView>> {
         viewer.require_staff()?;
         let body = body.0;
         check_role_change(&viewer, body.is_staff, body.is_superuser)?;
         let mut active = new_user_defaults();
         active.username = Set(validate::line("username", &body.username, 150)?);
         active.discord_id = Set(body.discord_id.as_deref().map(validate::discord_id).transpose()?);
-        active.discord_username = Set(validate::optional_line("discordUsername", body.discord_username.as_deref(), 100)?);
+        active.discord_username =
+            Set(validate::optional_line("discordUsername", body.discord_username.as_deref(), 100)?);
         active.steam_id = Set(body.steam_id.map(validate::steam_id).transpose()?);
         active.mmr = Set(body.mmr);
         active.nickname = Set(validate::optional_line("nickname", body.nickname.as_deref(), 100)?);
@@ -326,9 +339,10 @@ impl UsersApi {
             user::Column::GuildNickname,
             user::Column::Nickname,
         ] {
-            any = any.add(Expr::expr(Func::lower(Expr::col(column))).like(
-                sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'),
-            ));
+            any = any.add(
+                Expr::expr(Func::lower(Expr::col(column)))
+                    .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\')),
+            );
         }
         let rows = user::Entity::find().filter(any).order_by_asc(user::Column::Id).limit(20).all(&state.db).await?;
         Ok(Json(rows.iter().map(|u| UserView::for_viewer(u, &viewer)).collect()))
@@ -343,7 +357,13 @@ impl UsersApi {
 
     /// Change a user (staff; role flags need a superuser).
     #[oai(path = "/users/:id", method = "patch")]
-    async fn patch(&self, state: poem::web::Data<&AppState>, viewer: Viewer, id: Path<i64>, body: Json<UserPatch>) -> ApiResult<Json<UserView>> {
+    async fn patch(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Viewer,
+        id: Path<i64>,
+        body: Json<UserPatch>,
+    ) -> ApiResult<Json<UserView>> {
         viewer.require_staff()?;
         let body = body.0;
         check_role_change(&viewer, body.is_staff, body.is_superuser)?;
@@ -395,7 +415,12 @@ impl UsersApi {
 
     /// Change your own nickname, Steam id and positions.
     #[oai(path = "/me", method = "patch", tag = "Tag::Auth")]
-    async fn patch_me(&self, state: poem::web::Data<&AppState>, viewer: Viewer, body: Json<ProfilePatch>) -> ApiResult<Json<UserView>> {
+    async fn patch_me(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Viewer,
+        body: Json<ProfilePatch>,
+    ) -> ApiResult<Json<UserView>> {
         let user = viewer.require_user()?.clone();
         let body = body.0;
         let mut active: user::ActiveModel = user.into();

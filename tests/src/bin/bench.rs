@@ -1,1 +1,52 @@
-fn main(){}
+//! Benchmarks (SPEC §16). Each prints its figures and the core count.
+//!
+//! `cargo run -p tests --release --bin bench -- api [--backend sqlite|postgres] [--seconds 10] [--connections 64]`
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tests::bench;
+
+#[derive(Parser)]
+#[command(name = "bench", about = "DTX benchmarks; each prints its figures")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendArg {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Tournament list and user read under concurrent connections.
+    Api {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: BackendArg,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Measure with the read cache off.
+        #[arg(long)]
+        no_cache: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    println!("machine: {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    runtime.block_on(async {
+        match cli.command {
+            Command::Api { backend, seconds, connections, no_cache } => {
+                let backend = match backend {
+                    BackendArg::Sqlite => tests::Backend::Sqlite,
+                    BackendArg::Postgres => tests::Backend::Postgres,
+                };
+                bench::api::run(backend, std::time::Duration::from_secs(seconds), connections, no_cache).await
+            }
+        }
+    })
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Schema-based fuzzing (schemathesis) of a live api against its own OpenAPI
+# document: no 5xx, responses match their documented schema, status and
+# content type. Logged in as a superuser so writes are exercised too.
+#
+# Usage: tests/fuzz.sh [seconds]   (needs a built `api` debug binary)
+set -euo pipefail
+seconds=${1:-60}
+target=${CARGO_TARGET_DIR:-target}
+venv="${DTX_FUZZ_VENV:-$HOME/.cache/dtx-fuzz/venv}"
+port=${DTX_FUZZ_PORT:-8011}
+work=$(mktemp -d)
+trap 'kill "${api_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+if [ ! -x "$venv/bin/st" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q schemathesis==4.32.5
+fi
+
+DTX_TEST_ENDPOINTS=1 DATABASE_URL="sqlite://$work/fuzz.sqlite3?mode=rwc" BIND="127.0.0.1:$port" RUST_LOG=warn \
+  "$target/debug/api" >"$work/api.log" 2>&1 &
+api_pid=$!
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$port/api/health" >/dev/null && break
+  sleep 0.1
+done
+
+cookie=$(curl -s -i -X POST "http://127.0.0.1:$port/api/tests/login" -H 'content-type: application/json' \
+  -d '{"username":"fuzzer","is_staff":true,"is_superuser":true}' | tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \(dtx_session=[^;]*\).*/\1/p')
+[ -n "$cookie" ] || { echo "fuzz: could not log in"; cat "$work/api.log"; exit 1; }
+
+# Logout would end the fuzzer's own session; the test-login endpoint creates superusers by design.
+"$venv/bin/st" run "http://127.0.0.1:$port/api/openapi.json" \
+  -H "Cookie: $cookie" \
+  --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
+  --exclude-path /tests/login --exclude-path /auth/logout \
+  --max-time "$seconds" --seed 42 --no-color
+status=$?
+if grep -q "panicked" "$work/api.log"; then
+  echo "fuzz: the api panicked:"; grep -A3 panicked "$work/api.log"; exit 1
+fi
+exit $status

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test command: every crate's unit tests and the end-to-end suites
+# (SQLite, PostgreSQL, Redis on 127.0.0.1), then the schema fuzzer against a
+# live api. PostgreSQL and Redis must be running (.ci/run starts them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dtx-target}"
+cargo build --workspace --bins --tests --quiet
+cargo nextest run --workspace --no-fail-fast
+tests/fuzz.sh "${DTX_FUZZ_SECONDS:-60}"
