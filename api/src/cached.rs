@@ -64,3 +64,21 @@ impl<T: Type> ApiResponse for CachedJson<T> {
         T::register(registry);
     }
 }
+
+/// Serves `key` of `namespace` from the cache, or from `load` (then cached).
+pub async fn cached<T, F, Fut>(
+    cache: &worker::cache::Cache,
+    namespace: &str,
+    key: &str,
+    ttl: std::time::Duration,
+    load: F,
+) -> crate::error::ApiResult<CachedJson<T>>
+where
+    T: ToJSON,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = crate::error::ApiResult<T>>,
+{
+    let bytes =
+        cache.get_or_load(namespace, key, ttl, || async move { load().await.map(|v| CachedJson::encode(&v)) }).await?;
+    Ok(CachedJson::from_bytes(bytes))
+}

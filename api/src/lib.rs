@@ -5,8 +5,9 @@
 //! caller's role, read or write through sea-orm, and invalidate the cache.
 
 pub mod auth;
-pub mod cache;
+pub use worker::cache;
 pub mod cached;
+pub mod embedded;
 pub mod error;
 pub mod kv;
 pub mod pagination;

@@ -75,7 +75,9 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen on BIND={}: {e}", settings.bind))?;
             let state = AppState::connect(settings).await?;
+            let background = api::embedded::start(&state)?;
             api::serve(state, acceptor, worker::shutdown::signal()).await?;
+            background.stop().await;
         }
     }
     Ok(())

@@ -8,7 +8,7 @@ use entity::{
     BracketType, GameStatus, TournamentState, TournamentType, game, league, team, team_member, tournament,
     tournament_user, user,
 };
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
 use crate::routes::users::new_user_defaults;
 
@@ -36,7 +36,7 @@ pub async fn seed_demo(
     if let Some(existing) = tournament::Entity::find().filter(tournament::Column::Name.eq(TOURNAMENT)).one(db).await? {
         return Ok(Seeded { users: ACCOUNTS.len(), tournament_id: existing.id, created: false });
     }
-    let txn = db.begin().await?;
+    let txn = worker::infra::write_txn(db).await?;
     let league =
         match league::Entity::find().filter(league::Column::SteamLeagueId.eq(steam_league_id)).one(&txn).await? {
             Some(l) => l,

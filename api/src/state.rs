@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 
-use crate::cache::Cache;
+use worker::JobContext;
+use worker::cache::Cache;
+
 use crate::kv::KvStore;
 use crate::settings::ApiSettings;
 
@@ -20,6 +22,8 @@ pub struct Inner {
     pub cache: Cache,
     pub http: reqwest::Client,
     pub settings: ApiSettings,
+    /// The job system: enqueue, and (embedded) run.
+    pub jobs: JobContext,
 }
 
 impl Deref for AppState {
@@ -48,16 +52,14 @@ impl AppState {
             Some(conn) => KvStore::Redis { conn: conn.clone(), prefix: prefix.clone() },
             None => KvStore::Db(db.clone()),
         };
-        let cache = match (&redis, settings.disable_cache) {
-            (_, true) => Cache::disabled(),
-            (Some(conn), false) => Cache::redis(conn.clone(), &prefix),
-            (None, false) => Cache::local(),
-        };
+        let cache =
+            if settings.disable_cache { Cache::disabled() } else { JobContext::default_cache(&settings.core, &redis) };
+        let jobs = JobContext::build(settings.core.clone(), db.clone(), redis.clone(), cache.clone()).await?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(15))
             .user_agent(concat!("dtx-api/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self(Arc::new(Inner { db, redis, kv, cache, http, settings })))
+        Ok(Self(Arc::new(Inner { db, redis, kv, cache, http, settings, jobs })))
     }
 }

@@ -1,5 +1,5 @@
-//! `scheduler`: enqueues the periodic jobs. This build validates its
-//! configuration and waits; the schedules arrive with the job system.
+//! `scheduler`: enqueues the periodic jobs (SCHEDULE_<KIND>); safe to run as
+//! several replicas — each tick is enqueued once.
 
 use clap::Parser;
 
@@ -7,7 +7,7 @@ use clap::Parser;
 #[command(
     name = "scheduler",
     version,
-    about = "DTX scheduler: enqueues periodic jobs; safe to run as several replicas."
+    about = "DTX scheduler: enqueues periodic jobs. Schedules: SCHEDULE_SYNC_LEAGUE_MATCHES, SCHEDULE_CHECK_SCHEDULED_EVENTS, SCHEDULE_REFRESH_DISCORD_AVATARS, SCHEDULE_REFRESH_ALL_DISCORD_DATA (six-field cron or off), SCHEDULE_TIMEZONE."
 )]
 struct Cli {
     #[command(flatten)]
@@ -18,12 +18,29 @@ struct Cli {
 async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    worker::telemetry::init_logging(cli.settings.log_format);
-    if let Err(err) = cli.settings.validate() {
-        eprintln!("error: {err}");
-        std::process::exit(2);
+    let settings = cli.settings;
+    worker::telemetry::init_logging(settings.log_format);
+    let schedules = match settings.validate().and_then(|()| worker::schedule::from_env()) {
+        Ok(s) => s,
+        Err(err) => {
+            eprintln!("error: {err}");
+            std::process::exit(2);
+        }
+    };
+    rustls::crypto::ring::default_provider().install_default().ok();
+    let db = worker::infra::connect_and_migrate(&settings.database_url)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open DATABASE_URL: {e}"))?;
+    let redis = match &settings.redis_url {
+        Some(url) => Some(
+            worker::infra::connect_redis(url).await.map_err(|e| anyhow::anyhow!("cannot connect to REDIS_URL: {e}"))?,
+        ),
+        None => None,
+    };
+    let cache = worker::JobContext::default_cache(&settings, &redis);
+    let ctx = worker::JobContext::build(settings, db, redis, cache).await?;
+    for def in &schedules {
+        tracing::info!(kind = def.kind, expression = def.expression, next = ?def.next_runs(1).first(), "schedule");
     }
-    tracing::info!("scheduler ready");
-    worker::shutdown::signal().await;
-    Ok(())
+    worker::schedule::run(ctx, schedules, worker::shutdown::signal()).await
 }

@@ -120,6 +120,8 @@ pub struct Options {
     pub redis: bool,
     /// Extra command-line style settings, e.g. `["--discord-client-id", "1"]`.
     pub args: Vec<String>,
+    /// Run the worker pool in-process (the scheduler only if `args` enable it).
+    pub worker: bool,
 }
 
 /// A running api.
@@ -129,6 +131,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub state: AppState,
     pub redis_prefix: Option<String>,
+    background: Option<api::embedded::Background>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     _db: TestDb,
 }
@@ -170,6 +173,7 @@ impl TestApp {
         }
         args.extend(options.args);
         let state = AppState::connect(settings_from(&args)).await.expect("app state");
+        let background = Some(api::embedded::start(&state).expect("background tasks"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let serving = state.clone();
         tokio::spawn(async move {
@@ -185,6 +189,7 @@ impl TestApp {
             http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
             state,
             redis_prefix,
+            background,
             shutdown: Some(tx),
             _db: db,
         }
@@ -242,6 +247,9 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(background) = &self.background {
+            background.signal_stop();
         }
         if let Some(prefix) = self.redis_prefix.clone() {
             run_blocking(async move {

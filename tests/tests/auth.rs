@@ -53,7 +53,7 @@ async fn app_with_discord(backend: Backend, discord: &MockServer, redis: bool) -
         "--frontend-url",
         FRONTEND,
     ];
-    TestApp::spawn_with(backend, Options { redis, args: args.map(String::from).to_vec() }).await
+    TestApp::spawn_with(backend, Options { redis, args: args.map(String::from).to_vec(), ..Default::default() }).await
 }
 
 /// Follows the login redirect; returns (state, code_challenge).

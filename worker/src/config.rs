@@ -94,6 +94,22 @@ pub struct CoreSettings {
     /// Jobs each worker process runs at once.
     #[arg(long, env = "WORKER_CONCURRENCY", default_value_t = 4)]
     pub worker_concurrency: u32,
+
+    /// First retry delay of a failed job, in ms (doubles per attempt, capped at 5 min, jittered).
+    #[arg(long, env = "JOB_BACKOFF_BASE_MS", default_value_t = 2000)]
+    pub job_backoff_base_ms: u64,
+
+    /// Worker heartbeat in seconds; a worker silent for 3 heartbeats is dead and its jobs run elsewhere.
+    #[arg(long, env = "JOB_HEARTBEAT_SECS", default_value_t = 10)]
+    pub job_heartbeat_secs: u64,
+
+    /// Steam calls allowed per UTC day, all processes together; past it Steam jobs wait.
+    #[arg(long, env = "STEAM_DAILY_BUDGET", default_value_t = 100_000)]
+    pub steam_daily_budget: u64,
+
+    /// Incremental sync re-reads matches that started up to this many hours before the newest stored one.
+    #[arg(long, env = "SYNC_LOOKBACK_HOURS", default_value_t = 6)]
+    pub sync_lookback_hours: u32,
 }
 
 /// A setting that cannot be used, named by its environment variable.
@@ -130,6 +146,9 @@ impl CoreSettings {
         }
         if !(self.steam_rate_per_sec > 0.0 && self.steam_rate_per_sec.is_finite()) {
             return Err(ConfigError::new("STEAM_RATE_PER_SEC", "must be a positive number"));
+        }
+        if self.job_heartbeat_secs == 0 {
+            return Err(ConfigError::new("JOB_HEARTBEAT_SECS", "must be at least 1"));
         }
         if self.worker_concurrency == 0 {
             return Err(ConfigError::new("WORKER_CONCURRENCY", "must be at least 1"));

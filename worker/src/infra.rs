@@ -55,3 +55,15 @@ pub async fn connect_redis(url: &str) -> redis::RedisResult<redis::aio::Connecti
         .set_response_timeout(Some(Duration::from_secs(3)));
     redis::aio::ConnectionManager::new_with_config(client, config).await
 }
+
+/// Starts a transaction that will write. On SQLite it takes the write lock
+/// up front (`BEGIN IMMEDIATE`), so it waits for other writers instead of
+/// failing with SQLITE_BUSY_SNAPSHOT when it first reads and then writes.
+pub async fn write_txn(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    use sea_orm::TransactionTrait;
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}

@@ -1,15 +1,35 @@
-//! DTX background work: shared configuration and infrastructure (database,
-//! Redis, logging), and — as the job system grows — job payloads, enqueue
-//! helpers, job handlers and the Steam/Discord clients.
+//! DTX background work: shared configuration and infrastructure, the job
+//! payloads and handlers, the job ledger, the queue (apalis-redis or
+//! apalis-sqlite), the worker pool, the scheduler, and the Steam/Discord
+//! clients.
 //!
 //! `api` and `scheduler` depend on this crate; it depends only on `entity`
 //! and `migration`.
 
+pub mod avatars;
+pub mod backoff;
+pub mod cache;
 pub mod config;
+pub mod context;
+pub mod discord;
+pub mod enqueue;
+pub mod error;
+pub mod events;
 pub mod infra;
+pub mod jobs;
+pub mod ledger;
+pub mod lock;
+pub mod mmr;
+pub mod pool;
+pub mod queue;
+pub mod runner;
+pub mod schedule;
 pub mod secret;
 pub mod shutdown;
+pub mod stats;
+pub mod steam;
 pub mod telemetry;
 
 pub use config::CoreSettings;
+pub use context::JobContext;
 pub use secret::Secret;

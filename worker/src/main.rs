@@ -1,31 +1,63 @@
-//! `worker`: the background worker pool. This build connects to its stores
-//! and waits for jobs; job kinds arrive with the job system.
+//! `worker`: the background worker pool, or one-off job commands.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+
+use worker::jobs::Job;
 
 #[derive(Parser)]
 #[command(name = "worker", version, about = "DTX worker pool: runs background jobs (Steam sync, stats, MMR, Discord).")]
 struct Cli {
     #[command(flatten)]
     settings: worker::CoreSettings,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the worker pool (the default).
+    Run,
+    /// Enqueue one job, e.g. `worker enqueue sync_league_matches --args '{"league_id": 17929, "full": true}'`.
+    Enqueue {
+        kind: String,
+        #[arg(long, default_value = "{}")]
+        args: String,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    worker::telemetry::init_logging(cli.settings.log_format);
-    if let Err(err) = cli.settings.validate() {
+    let settings = cli.settings;
+    worker::telemetry::init_logging(settings.log_format);
+    if let Err(err) = settings.validate() {
         eprintln!("error: {err}");
         std::process::exit(2);
     }
-    worker::infra::connect_and_migrate(&cli.settings.database_url)
+    rustls::crypto::ring::default_provider().install_default().ok();
+    let db = worker::infra::connect_and_migrate(&settings.database_url)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open DATABASE_URL: {e}"))?;
-    if let Some(url) = &cli.settings.redis_url {
-        worker::infra::connect_redis(url).await.map_err(|e| anyhow::anyhow!("cannot connect to REDIS_URL: {e}"))?;
+    let redis = match &settings.redis_url {
+        Some(url) => Some(
+            worker::infra::connect_redis(url).await.map_err(|e| anyhow::anyhow!("cannot connect to REDIS_URL: {e}"))?,
+        ),
+        None => None,
+    };
+    let ctx = {
+        let cache = worker::JobContext::default_cache(&settings, &redis);
+        worker::JobContext::build(settings, db, redis, cache).await?
+    };
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Run => worker::pool::run(ctx, worker::shutdown::signal()).await,
+        Command::Enqueue { kind, args } => {
+            let args: serde_json::Value =
+                serde_json::from_str(&args).map_err(|e| anyhow::anyhow!("--args is not JSON: {e}"))?;
+            let job = Job::parse(&kind, args).map_err(|e| anyhow::anyhow!(e))?;
+            let (run, _) = ctx.enqueuer.enqueue(job, None, None).await?;
+            println!("{}", run.id);
+            Ok(())
+        }
     }
-    tracing::info!(concurrency = cli.settings.worker_concurrency, "worker ready");
-    worker::shutdown::signal().await;
-    Ok(())
 }

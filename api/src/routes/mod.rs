@@ -7,7 +7,9 @@ use poem_openapi::{ApiResponse, Tags};
 pub mod auth;
 pub mod games;
 pub mod health;
+pub mod jobs;
 pub mod leagues;
+pub mod steam;
 pub mod teams;
 pub mod test_login;
 pub mod tournaments;
@@ -24,6 +26,10 @@ pub enum Tag {
     Tournaments,
     Teams,
     Games,
+    /// Background jobs: enqueue, ledger, queues, schedules (staff).
+    Jobs,
+    /// League stats, leaderboards, matches and Steam lookups.
+    Steam,
     /// Only with DTX_TEST_ENDPOINTS=1, never in production.
     Testing,
 }
@@ -53,6 +59,8 @@ pub fn all() -> (
     tournaments::TournamentsApi,
     teams::TeamsApi,
     games::GamesApi,
+    jobs::JobsApi,
+    steam::SteamApi,
 ) {
     (
         health::HealthApi,
@@ -62,5 +70,7 @@ pub fn all() -> (
         tournaments::TournamentsApi,
         teams::TeamsApi,
         games::GamesApi,
+        jobs::JobsApi,
+        steam::SteamApi,
     )
 }

@@ -14,7 +14,6 @@ use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Object, OpenApi};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use serde_json::json;
 
@@ -232,7 +231,7 @@ impl TeamsApi {
         let body = body.0;
         let name = validate::line("name", &body.name, 255)?;
         let members = roster(body.captain_id, body.deputy_captain_id, body.member_ids.as_deref().unwrap_or_default())?;
-        let txn = state.db.begin().await?;
+        let txn = worker::infra::write_txn(&state.db).await?;
         crate::routes::tournaments::find_tournament(&txn, body.tournament_id)
             .await
             .map_err(|_| ApiError::invalid("unknown_tournament", "tournament_id does not exist"))?;
@@ -272,7 +271,7 @@ impl TeamsApi {
     ) -> ApiResult<Json<TeamView>> {
         viewer.require_staff()?;
         let body = body.0;
-        let txn = state.db.begin().await?;
+        let txn = worker::infra::write_txn(&state.db).await?;
         let team = find_team(&txn, id.0).await?;
         let current: Vec<i64> = team_member::Entity::find()
             .filter(team_member::Column::TeamId.eq(team.id))

@@ -13,13 +13,13 @@ use poem_openapi::{Object, OpenApi};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use serde_json::json;
 
 use crate::auth::Viewer;
 use crate::cache::ns;
-use crate::cached::CachedJson;
+use crate::cached::{CachedJson, cached};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::teams::{TeamView, UpdateTo, team_views};
@@ -192,23 +192,20 @@ impl TournamentsApi {
         let req = PageRequest::new(page.0, page_size.0);
         let key = format!("list:{}:{}:{:?}:{:?}", req.page, req.page_size, league_id.0, tournament_state.0);
         let db = &state.db;
-        let bytes = state
-            .cache
-            .get_or_load(ns::TOURNAMENTS, &key, CACHE_TTL, || async move {
-                let mut select = tournament::Entity::find()
-                    .order_by_desc(tournament::Column::DatePlayed)
-                    .order_by_desc(tournament::Column::Id);
-                if let Some(l) = league_id.0 {
-                    select = select.filter(tournament::Column::LeagueId.eq(l));
-                }
-                if let Some(s) = tournament_state.0 {
-                    select = select.filter(tournament::Column::State.eq(s));
-                }
-                let (count, rows) = req.fetch(db, select).await?;
-                Ok(CachedJson::encode(&req.wrap(count, summaries(db, rows).await?)))
-            })
-            .await?;
-        Ok(CachedJson::from_bytes(bytes))
+        cached(&state.cache, ns::TOURNAMENTS, &key, CACHE_TTL, || async move {
+            let mut select = tournament::Entity::find()
+                .order_by_desc(tournament::Column::DatePlayed)
+                .order_by_desc(tournament::Column::Id);
+            if let Some(l) = league_id.0 {
+                select = select.filter(tournament::Column::LeagueId.eq(l));
+            }
+            if let Some(s) = tournament_state.0 {
+                select = select.filter(tournament::Column::State.eq(s));
+            }
+            let (count, rows) = req.fetch(db, select).await?;
+            Ok(req.wrap(count, summaries(db, rows).await?))
+        })
+        .await
     }
 
     /// Create a tournament (staff).
@@ -242,13 +239,10 @@ impl TournamentsApi {
     #[oai(path = "/tournaments/:id", method = "get")]
     async fn get(&self, state: poem::web::Data<&AppState>, id: Path<i64>) -> ApiResult<CachedJson<TournamentDetail>> {
         let db = &state.db;
-        let bytes = state
-            .cache
-            .get_or_load(ns::TOURNAMENTS, &format!("detail:{}", id.0), CACHE_TTL, || async move {
-                Ok(CachedJson::encode(&detail(db, id.0).await?))
-            })
-            .await?;
-        Ok(CachedJson::from_bytes(bytes))
+        cached(&state.cache, ns::TOURNAMENTS, &format!("detail:{}", id.0), CACHE_TTL, || async move {
+            detail(db, id.0).await
+        })
+        .await
     }
 
     /// Change a tournament (staff).
@@ -311,7 +305,7 @@ impl TournamentsApi {
     ) -> ApiResult<Json<TournamentDetail>> {
         viewer.require_staff()?;
         let wanted: BTreeSet<i64> = body.0.user_ids.into_iter().collect();
-        let txn = state.db.begin().await?;
+        let txn = worker::infra::write_txn(&state.db).await?;
         let t = find_tournament(&txn, id.0).await?;
         let known: BTreeSet<i64> = user::Entity::find()
             .select_only()
@@ -351,7 +345,7 @@ impl TournamentsApi {
         user_id: Path<i64>,
     ) -> ApiResult<Deleted> {
         viewer.require_staff()?;
-        let txn = state.db.begin().await?;
+        let txn = worker::infra::write_txn(&state.db).await?;
         let removed = tournament_user::Entity::delete_many()
             .filter(tournament_user::Column::TournamentId.eq(id.0))
             .filter(tournament_user::Column::UserId.eq(user_id.0))

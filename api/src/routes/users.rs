@@ -257,11 +257,24 @@ pub async fn find_user(state: &AppState, id: i64) -> ApiResult<user::Model> {
     user::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| ApiError::not_found("user"))
 }
 
-/// Saves a user change and drops the cached reads that show users.
-async fn save(state: &AppState, active: user::ActiveModel) -> ApiResult<user::Model> {
-    let saved = active.save(&state.db).await.map_err(user_conflict)?;
-    state.cache.invalidate(&[ns::USERS, ns::TOURNAMENTS]).await;
-    Ok(saved.try_into_model()?)
+/// Saves a user change and drops the cached reads that show users. When the
+/// steamId changed, the user's match lines follow it and the affected
+/// leagues' stats are recomputed (enqueued).
+async fn save(state: &AppState, active: user::ActiveModel, previous_steam_id: Option<i64>) -> ApiResult<user::Model> {
+    let saved = active.save(&state.db).await.map_err(user_conflict)?.try_into_model()?;
+    state.cache.invalidate(&[ns::USERS, ns::TOURNAMENTS, ns::LEAGUE_STATS, ns::MATCHES]).await;
+    if saved.steam_id != previous_steam_id {
+        let leagues = worker::steam::link::relink(&state.db, saved.id, previous_steam_id, saved.steam_id).await?;
+        for league_id in leagues {
+            let job = worker::jobs::Job::UpdateLeagueStats(worker::jobs::update_league_stats::UpdateLeagueStats {
+                league_id,
+            });
+            if let Err(err) = crate::routes::jobs::enqueue(state, job, Some(saved.id)).await {
+                tracing::warn!(error = %err, "stats recompute not enqueued after a steamId change");
+            }
+        }
+    }
+    Ok(saved)
 }
 
 fn user_conflict(err: sea_orm::DbErr) -> ApiError {
@@ -313,7 +326,7 @@ impl UsersApi {
         active.is_staff = Set(body.is_staff.unwrap_or(false));
         active.is_superuser = Set(body.is_superuser.unwrap_or(false));
         apply_positions(&mut active, body.positions);
-        let user = save(&state, active).await?;
+        let user = save(&state, active, None).await?;
         Ok(Created::Created(Json(UserView::for_viewer(&user, &viewer))))
     }
 
@@ -368,6 +381,7 @@ impl UsersApi {
         let body = body.0;
         check_role_change(&viewer, body.is_staff, body.is_superuser)?;
         let user = find_user(&state, id.0).await?;
+        let previous_steam_id = user.steam_id;
         let mut active: user::ActiveModel = user.into();
         if let Some(username) = body.username {
             active.username = Set(validate::line("username", &username, 150)?);
@@ -388,7 +402,7 @@ impl UsersApi {
             active.is_superuser = Set(flag);
         }
         apply_positions(&mut active, body.positions);
-        let user = save(&state, active).await?;
+        let user = save(&state, active, previous_steam_id).await?;
         Ok(Json(UserView::for_viewer(&user, &viewer)))
     }
 
@@ -422,12 +436,13 @@ impl UsersApi {
         body: Json<ProfilePatch>,
     ) -> ApiResult<Json<UserView>> {
         let user = viewer.require_user()?.clone();
+        let previous_steam_id = user.steam_id;
         let body = body.0;
         let mut active: user::ActiveModel = user.into();
         set_nullable(&mut active.nickname, clean_nullable_line("nickname", body.nickname, 100)?);
         set_nullable(&mut active.steam_id, optional_steam_id(body.steam_id)?);
         apply_positions(&mut active, body.positions);
-        let user = save(&state, active).await?;
+        let user = save(&state, active, previous_steam_id).await?;
         Ok(Json(UserView::for_viewer(&user, &viewer)))
     }
 }

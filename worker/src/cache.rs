@@ -8,25 +8,31 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use redis::AsyncCommands;
 
-use crate::error::ApiResult;
-
 /// Namespaces: what a cached read depends on.
 pub mod ns {
     pub const TOURNAMENTS: &str = "tournaments";
     pub const USERS: &str = "users";
+    /// Leaderboards and player league stats (rebuilt by the stats job).
+    pub const LEAGUE_STATS: &str = "league_stats";
+    /// Stored Steam matches and their links to games.
+    pub const MATCHES: &str = "matches";
+    /// Answers from Steam (vanity names, live games).
+    pub const STEAM: &str = "steam";
 }
 
 /// Local entries are dropped wholesale past this many (simple and bounded).
 const LOCAL_CAPACITY: usize = 10_000;
 
+/// Cheap to clone; clones share the same entries.
+#[derive(Clone)]
 pub struct Cache {
-    backend: Option<Backend>,
+    backend: Option<Arc<Backend>>,
 }
 
 enum Backend {
@@ -52,27 +58,27 @@ impl Cache {
     }
 
     pub fn local() -> Self {
-        Self { backend: Some(Backend::Local(Mutex::default())) }
+        Self { backend: Some(Arc::new(Backend::Local(Mutex::default()))) }
     }
 
     pub fn redis(conn: redis::aio::ConnectionManager, prefix: &str) -> Self {
         Self {
-            backend: Some(Backend::Redis {
+            backend: Some(Arc::new(Backend::Redis {
                 conn,
                 prefix: format!("{prefix}:cache"),
                 read: redis::Script::new(READ_SCRIPT),
-            }),
+            })),
         }
     }
 
     /// The cached bytes for `key` in `namespace`, or what `load` produces
     /// (then stored for `ttl`).
-    pub async fn get_or_load<F, Fut>(&self, namespace: &str, key: &str, ttl: Duration, load: F) -> ApiResult<Bytes>
+    pub async fn get_or_load<F, Fut, E>(&self, namespace: &str, key: &str, ttl: Duration, load: F) -> Result<Bytes, E>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = ApiResult<Bytes>>,
+        Fut: Future<Output = Result<Bytes, E>>,
     {
-        match &self.backend {
+        match self.backend.as_deref() {
             None => load().await,
             Some(Backend::Local(local)) => {
                 let (full_key, hit) = {
@@ -129,7 +135,7 @@ impl Cache {
 
     /// Makes every cached entry of these namespaces unreachable.
     pub async fn invalidate(&self, namespaces: &[&str]) {
-        match &self.backend {
+        match self.backend.as_deref() {
             None => {}
             Some(Backend::Local(local)) => {
                 let mut local = local.lock().expect("cache lock");
@@ -156,7 +162,10 @@ mod tests {
     use super::*;
 
     async fn read(cache: &Cache, value: &'static str) -> Bytes {
-        cache.get_or_load("ns", "k", Duration::from_secs(60), || async move { Ok(Bytes::from(value)) }).await.unwrap()
+        cache
+            .get_or_load("ns", "k", Duration::from_secs(60), || async move { Ok::<_, ()>(Bytes::from(value)) })
+            .await
+            .unwrap()
     }
 
     #[tokio::test]

@@ -1,0 +1,286 @@
+//! `/api/jobs`, `/api/queues`, `/api/schedules` (staff): enqueue, read and
+//! retry jobs through the ledger, whatever queue backend runs them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use entity::{JobStatus, job_run};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect};
+use worker::enqueue::EnqueueError;
+use worker::jobs::Job;
+
+use crate::auth::Viewer;
+use crate::error::{ApiError, ApiResult};
+use crate::pagination::{Page, PageRequest};
+use crate::routes::Tag;
+use crate::state::AppState;
+
+/// A job run as the ledger knows it.
+#[derive(Debug, Object)]
+pub struct JobRunView {
+    pub id: String,
+    pub kind: String,
+    pub args: serde_json::Value,
+    pub status: JobStatus,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    #[oai(nullable)]
+    pub progress: Option<i32>,
+    #[oai(nullable)]
+    pub result: Option<serde_json::Value>,
+    #[oai(nullable)]
+    pub error: Option<String>,
+    #[oai(nullable)]
+    pub enqueued_by: Option<i64>,
+    pub enqueued_at: DateTime<Utc>,
+    #[oai(nullable)]
+    pub started_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<job_run::Model> for JobRunView {
+    fn from(r: job_run::Model) -> Self {
+        Self {
+            id: r.id,
+            kind: r.kind,
+            args: r.args,
+            status: r.status,
+            attempts: r.attempts,
+            max_attempts: r.max_attempts,
+            progress: r.progress,
+            result: r.result,
+            error: r.error,
+            enqueued_by: r.enqueued_by,
+            enqueued_at: r.enqueued_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct JobRequest {
+    /// One of the job kinds (SPEC §5).
+    #[oai(validator(max_length = 64))]
+    pub kind: String,
+    /// The kind's arguments; `{}` when omitted.
+    pub args: Option<serde_json::Value>,
+}
+
+#[derive(ApiResponse)]
+pub enum Accepted {
+    /// Queued; poll `GET /api/jobs/{id}`.
+    #[oai(status = 202)]
+    Accepted(Json<JobRunView>),
+}
+
+/// Runs of one kind by state.
+#[derive(Debug, Default, Object)]
+pub struct QueueStats {
+    pub kind: String,
+    pub queued: u64,
+    pub running: u64,
+    /// Waiting for a retry (status `failed`).
+    pub scheduled: u64,
+    pub succeeded: u64,
+    /// Last attempt failed, retry pending (same runs as `scheduled`).
+    pub failed: u64,
+    pub dead: u64,
+    /// Age of the oldest queued run.
+    #[oai(nullable)]
+    pub oldest_queued_age_s: Option<i64>,
+    /// Worker processes alive (heartbeat within 3 intervals).
+    pub workers_alive: u64,
+}
+
+#[derive(Debug, Object)]
+pub struct ScheduleView {
+    pub kind: String,
+    /// Six-field cron (with seconds) or `off`.
+    pub expression: String,
+    pub enabled: bool,
+    pub timezone: String,
+    pub next_runs: Vec<DateTime<Utc>>,
+}
+
+fn enqueue_error(err: EnqueueError) -> ApiError {
+    match err {
+        EnqueueError::Db(db) => db.into(),
+        EnqueueError::Queue(q) => {
+            tracing::warn!(error = %q, "enqueue failed");
+            ApiError::unavailable("the job queue")
+        }
+    }
+}
+
+async fn find_run(state: &AppState, id: &str) -> ApiResult<job_run::Model> {
+    job_run::Entity::find_by_id(id.to_owned()).one(&state.db).await?.ok_or_else(|| ApiError::not_found("job"))
+}
+
+/// Enqueues a job on behalf of the API (login, profile changes).
+pub async fn enqueue(state: &AppState, job: Job, by: Option<i64>) -> ApiResult<job_run::Model> {
+    Ok(state.jobs.enqueuer.enqueue(job, by, None).await.map_err(enqueue_error)?.0)
+}
+
+pub struct JobsApi;
+
+#[OpenApi(tag = "Tag::Jobs")]
+impl JobsApi {
+    /// Enqueue a job (staff). Unknown kind or bad args: 422.
+    #[oai(path = "/jobs", method = "post")]
+    async fn create(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Viewer,
+        body: Json<JobRequest>,
+    ) -> ApiResult<Accepted> {
+        let user = viewer.require_staff()?;
+        let body = body.0;
+        let job = Job::parse(&body.kind, body.args.unwrap_or(serde_json::Value::Null))
+            .map_err(|reason| ApiError::invalid("invalid_job", reason))?;
+        let run = enqueue(&state, job, Some(user.id)).await?;
+        Ok(Accepted::Accepted(Json(run.into())))
+    }
+
+    /// Recent job runs, newest first (staff).
+    #[oai(path = "/jobs", method = "get")]
+    async fn list(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Viewer,
+        #[oai(validator(max_length = 64))] kind: Query<Option<String>>,
+        status: Query<Option<JobStatus>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))] page: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))] page_size: Query<Option<u64>>,
+    ) -> ApiResult<Json<Page<JobRunView>>> {
+        viewer.require_staff()?;
+        let req = PageRequest::new(page.0, page_size.0);
+        let mut select =
+            job_run::Entity::find().order_by_desc(job_run::Column::EnqueuedAt).order_by_desc(job_run::Column::Id);
+        if let Some(kind) = kind.0 {
+            select = select.filter(job_run::Column::Kind.eq(kind));
+        }
+        if let Some(status) = status.0 {
+            select = select.filter(job_run::Column::Status.eq(status));
+        }
+        let (count, rows) = req.fetch(&state.db, select).await?;
+        Ok(Json(req.wrap(count, rows.into_iter().map(Into::into).collect())))
+    }
+
+    /// One job run (staff).
+    #[oai(path = "/jobs/:id", method = "get")]
+    async fn get(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Viewer,
+        #[oai(validator(max_length = 64))] id: Path<String>,
+    ) -> ApiResult<Json<JobRunView>> {
+        viewer.require_staff()?;
+        Ok(Json(find_run(&state, &id.0).await?.into()))
+    }
+
+    /// Run a failed or dead job again (staff); 409 for any other state.
+    #[oai(path = "/jobs/:id/retry", method = "post")]
+    async fn retry(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Viewer,
+        #[oai(validator(max_length = 64))] id: Path<String>,
+    ) -> ApiResult<Accepted> {
+        viewer.require_staff()?;
+        let run = find_run(&state, &id.0).await?;
+        if state.jobs.enqueuer.retry(&run).await.map_err(enqueue_error)?.is_none() {
+            return Err(ApiError::conflict(
+                "not_retryable",
+                format!("only failed or dead jobs can be retried; this one is {}", run.status.as_str()),
+            ));
+        }
+        Ok(Accepted::Accepted(Json(find_run(&state, &id.0).await?.into())))
+    }
+
+    /// Per kind: runs by state, age of the oldest queued run, live workers (staff).
+    #[oai(path = "/queues", method = "get")]
+    async fn queues(&self, state: poem::web::Data<&AppState>, viewer: Viewer) -> ApiResult<Json<Vec<QueueStats>>> {
+        viewer.require_staff()?;
+        let counts: Vec<(String, JobStatus, i64)> = job_run::Entity::find()
+            .select_only()
+            .column(job_run::Column::Kind)
+            .column(job_run::Column::Status)
+            .column_as(Expr::col(job_run::Column::Id).count(), "n")
+            .group_by(job_run::Column::Kind)
+            .group_by(job_run::Column::Status)
+            .into_tuple()
+            .all(&state.db)
+            .await?;
+        let oldest: Vec<(String, Option<DateTime<Utc>>)> = job_run::Entity::find()
+            .select_only()
+            .column(job_run::Column::Kind)
+            .column_as(Expr::col(job_run::Column::EnqueuedAt).min(), "oldest")
+            .filter(job_run::Column::Status.eq(JobStatus::Queued))
+            .group_by(job_run::Column::Kind)
+            .into_tuple()
+            .all(&state.db)
+            .await?;
+        let workers = state
+            .jobs
+            .enqueuer
+            .queue
+            .workers_alive(state.jobs.heartbeat(), state.settings.runs_embedded_worker())
+            .await;
+        let mut stats: BTreeMap<String, QueueStats> = worker::jobs::KINDS
+            .iter()
+            .map(|k| {
+                ((*k).to_owned(), QueueStats { kind: (*k).to_owned(), workers_alive: workers, ..Default::default() })
+            })
+            .collect();
+        for (kind, status, n) in counts {
+            let s = stats.entry(kind.clone()).or_insert_with(|| QueueStats {
+                kind,
+                workers_alive: workers,
+                ..Default::default()
+            });
+            let n = u64::try_from(n).unwrap_or(0);
+            match status {
+                JobStatus::Queued => s.queued += n,
+                JobStatus::Running => s.running += n,
+                JobStatus::Succeeded => s.succeeded += n,
+                JobStatus::Failed => {
+                    s.failed += n;
+                    s.scheduled += n;
+                }
+                JobStatus::Dead => s.dead += n,
+            }
+        }
+        let now = Utc::now();
+        for (kind, at) in oldest {
+            if let (Some(s), Some(at)) = (stats.get_mut(&kind), at) {
+                s.oldest_queued_age_s = Some(Ord::max((now - at).num_seconds(), 0));
+            }
+        }
+        Ok(Json(stats.into_values().collect()))
+    }
+
+    /// The periodic jobs and their next run times (staff).
+    #[oai(path = "/schedules", method = "get")]
+    async fn schedules(&self, viewer: Viewer) -> ApiResult<Json<Vec<ScheduleView>>> {
+        viewer.require_staff()?;
+        let defs = worker::schedule::from_env().map_err(|e| ApiError::invalid("bad_schedule", e.to_string()))?;
+        Ok(Json(
+            defs.into_iter()
+                .map(|d| ScheduleView {
+                    kind: d.kind.to_owned(),
+                    enabled: d.schedule.is_some(),
+                    next_runs: d.next_runs(3),
+                    timezone: d.timezone.name().to_owned(),
+                    expression: d.expression,
+                })
+                .collect(),
+        ))
+    }
+}

@@ -1,0 +1,552 @@
+//! Steam-facing reads (SPEC §3), served from the database and the cache;
+//! only `resolve` and `live` call Steam, and their answers are cached.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use entity::{game, league, league_player_stats, league_sync_state, player_match_stats, steam_match, user};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Enum, Object, OpenApi};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
+};
+use worker::cache::ns;
+use worker::mmr::display_kda;
+
+use crate::auth::Viewer;
+use crate::cached::{CachedJson, cached};
+use crate::error::{ApiError, ApiResult};
+use crate::pagination::{Page, PageRequest};
+use crate::routes::Tag;
+use crate::routes::games::GameView;
+use crate::state::AppState;
+
+const STATS_TTL: Duration = Duration::from_secs(300);
+const LIVE_TTL: Duration = Duration::from_secs(30);
+const RESOLVE_TTL: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum SortBy {
+    LeagueMmr,
+    WinRate,
+    GamesPlayed,
+    AvgKda,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+/// One player's line in a league.
+#[derive(Debug, Clone, Object)]
+pub struct PlayerLeagueStats {
+    pub user_id: i64,
+    pub username: String,
+    #[oai(rename = "avatarUrl", nullable)]
+    pub avatar_url: Option<String>,
+    #[oai(nullable)]
+    pub mmr: Option<i32>,
+    #[oai(nullable)]
+    pub league_mmr: Option<i32>,
+    pub mmr_adjustment: i32,
+    pub games_played: i32,
+    pub wins: i32,
+    pub losses: i32,
+    pub win_rate: f64,
+    pub avg_kills: f64,
+    pub avg_deaths: f64,
+    pub avg_assists: f64,
+    /// `round((avg_kills + avg_assists) / max(avg_deaths, 1), 2)`.
+    pub avg_kda: f64,
+    pub avg_gpm: f64,
+    pub avg_xpm: f64,
+}
+
+impl PlayerLeagueStats {
+    fn of(s: &league_player_stats::Model, u: &user::Model) -> Self {
+        Self {
+            user_id: u.id,
+            username: u.username.clone(),
+            avatar_url: u.avatar_url(),
+            mmr: u.mmr,
+            league_mmr: u.league_mmr,
+            mmr_adjustment: s.mmr_adjustment,
+            games_played: s.games_played,
+            wins: s.wins,
+            losses: s.losses,
+            win_rate: s.win_rate,
+            avg_kills: s.avg_kills,
+            avg_deaths: s.avg_deaths,
+            avg_assists: s.avg_assists,
+            avg_kda: display_kda(s.avg_kda),
+            avg_gpm: s.avg_gpm,
+            avg_xpm: s.avg_xpm,
+        }
+    }
+}
+
+/// A player's stats in one league (for `/api/me/stats`).
+#[derive(Debug, Clone, Object)]
+pub struct LeagueStatsEntry {
+    pub league_id: i64,
+    pub league_name: String,
+    pub stats: PlayerLeagueStats,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct MatchPlayer {
+    pub player_slot: i32,
+    pub is_radiant: bool,
+    /// SteamID64; null for a private profile.
+    #[oai(nullable)]
+    pub steam_id: Option<i64>,
+    #[oai(nullable)]
+    pub user_id: Option<i64>,
+    #[oai(nullable)]
+    pub username: Option<String>,
+    pub hero_id: i32,
+    pub kills: i32,
+    pub deaths: i32,
+    pub assists: i32,
+    pub gold_per_min: i32,
+    pub xp_per_min: i32,
+    pub last_hits: i32,
+    pub denies: i32,
+    pub hero_damage: i32,
+    pub tower_damage: i32,
+    pub hero_healing: i32,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct MatchView {
+    pub match_id: i64,
+    #[oai(nullable)]
+    pub match_seq_num: Option<i64>,
+    pub league_id: i64,
+    pub radiant_win: bool,
+    pub duration: i32,
+    pub start_time: DateTime<Utc>,
+    pub game_mode: i32,
+    pub lobby_type: i32,
+    /// By player slot.
+    pub players: Vec<MatchPlayer>,
+}
+
+#[derive(Debug, Object)]
+pub struct SyncStateView {
+    pub league_id: i64,
+    #[oai(nullable)]
+    pub last_match_id: Option<i64>,
+    #[oai(nullable)]
+    pub last_sync_at: Option<DateTime<Utc>>,
+    /// `[{match_id, match_seq_num, error}]`
+    pub failed_matches: serde_json::Value,
+    #[oai(nullable)]
+    pub last_error: Option<String>,
+    pub stored_matches: u64,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Resolved {
+    pub steam_id: i64,
+    pub account_id: i64,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct LinkMatch {
+    pub match_id: i64,
+}
+
+async fn league_by_steam_id<C: ConnectionTrait>(db: &C, steam_league_id: i64) -> ApiResult<league::Model> {
+    league::Entity::find()
+        .filter(league::Column::SteamLeagueId.eq(steam_league_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("league"))
+}
+
+/// Every player of a league with games, joined to their users.
+async fn league_lines<C: ConnectionTrait>(db: &C, league_id: i64) -> ApiResult<Vec<PlayerLeagueStats>> {
+    let rows = league_player_stats::Entity::find()
+        .filter(league_player_stats::Column::LeagueId.eq(league_id))
+        .filter(league_player_stats::Column::GamesPlayed.gt(0))
+        .all(db)
+        .await?;
+    let users: HashMap<i64, user::Model> = user::Entity::find()
+        .filter(user::Column::Id.is_in(rows.iter().map(|r| r.user_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
+    Ok(rows.iter().filter_map(|r| users.get(&r.user_id).map(|u| PlayerLeagueStats::of(r, u))).collect())
+}
+
+/// Sorts a leaderboard; ties broken by user id so pages are stable.
+pub fn sort_leaderboard(lines: &mut [PlayerLeagueStats], by: SortBy, order: SortOrder) {
+    let key = |l: &PlayerLeagueStats| -> f64 {
+        match by {
+            SortBy::LeagueMmr => l.league_mmr.map_or(f64::NEG_INFINITY, f64::from),
+            SortBy::WinRate => l.win_rate,
+            SortBy::GamesPlayed => f64::from(l.games_played),
+            SortBy::AvgKda => l.avg_kda,
+        }
+    };
+    lines.sort_by(|a, b| {
+        let primary = key(a).total_cmp(&key(b));
+        let primary = if order == SortOrder::Desc { primary.reverse() } else { primary };
+        primary.then(a.user_id.cmp(&b.user_id))
+    });
+}
+
+async fn match_view<C: ConnectionTrait>(db: &C, match_id: i64) -> ApiResult<MatchView> {
+    let m = steam_match::Entity::find_by_id(match_id).one(db).await?.ok_or_else(|| ApiError::not_found("match"))?;
+    let lines = player_match_stats::Entity::find()
+        .filter(player_match_stats::Column::MatchId.eq(match_id))
+        .order_by_asc(player_match_stats::Column::PlayerSlot)
+        .all(db)
+        .await?;
+    let users: HashMap<i64, String> = user::Entity::find()
+        .filter(user::Column::Id.is_in(lines.iter().filter_map(|l| l.user_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.username))
+        .collect();
+    Ok(MatchView {
+        match_id: m.match_id,
+        match_seq_num: m.match_seq_num,
+        league_id: m.league_id,
+        radiant_win: m.radiant_win,
+        duration: m.duration,
+        start_time: m.start_time,
+        game_mode: m.game_mode,
+        lobby_type: m.lobby_type,
+        players: lines
+            .into_iter()
+            .map(|l| MatchPlayer {
+                is_radiant: l.player_slot < 128,
+                username: l.user_id.and_then(|id| users.get(&id).cloned()),
+                player_slot: l.player_slot,
+                steam_id: l.steam_id,
+                user_id: l.user_id,
+                hero_id: l.hero_id,
+                kills: l.kills,
+                deaths: l.deaths,
+                assists: l.assists,
+                gold_per_min: l.gold_per_min,
+                xp_per_min: l.xp_per_min,
+                last_hits: l.last_hits,
+                denies: l.denies,
+                hero_damage: l.hero_damage,
+                tower_damage: l.tower_damage,
+                hero_healing: l.hero_healing,
+            })
+            .collect(),
+    })
+}
+
+/// A vanity name, a profile URL, or a SteamID64 → what to look up.
+pub enum SteamRef {
+    Id(i64),
+    Vanity(String),
+}
+
+/// Parses `name`, `https://steamcommunity.com/id/name/`, `…/profiles/7656…` or `7656…`.
+pub fn parse_steam_ref(input: &str) -> Option<SteamRef> {
+    let s = input.trim().trim_end_matches('/');
+    let tail = s.rsplit('/').next().unwrap_or(s);
+    if s.contains("/profiles/") || (tail.len() == 17 && tail.bytes().all(|b| b.is_ascii_digit())) {
+        return tail.parse().ok().filter(|id| entity::steam_id::is_valid_steam_id64(*id)).map(SteamRef::Id);
+    }
+    let ok = !tail.is_empty()
+        && tail.len() <= 64
+        && tail.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    ok.then(|| SteamRef::Vanity(tail.to_owned()))
+}
+
+fn steam_failure(err: worker::steam::client::SteamError) -> ApiError {
+    match err {
+        worker::steam::client::SteamError::NotConfigured => ApiError::new(
+            poem::http::StatusCode::NOT_FOUND,
+            "not_configured",
+            "Steam lookups are not configured (STEAM_API_KEY)",
+        ),
+        other => {
+            tracing::warn!(error = %other, "steam lookup failed");
+            ApiError::unavailable("Steam")
+        }
+    }
+}
+
+pub struct SteamApi;
+
+#[OpenApi(tag = "Tag::Steam")]
+impl SteamApi {
+    /// A league's leaderboard: players with games, sorted, paginated.
+    #[oai(path = "/leagues/:steam_league_id/leaderboard", method = "get")]
+    #[allow(clippy::too_many_arguments)]
+    async fn leaderboard(
+        &self,
+        state: poem::web::Data<&AppState>,
+        steam_league_id: Path<i64>,
+        sort_by: Query<Option<SortBy>>,
+        order: Query<Option<SortOrder>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))] page: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))] page_size: Query<Option<u64>>,
+    ) -> ApiResult<CachedJson<Page<PlayerLeagueStats>>> {
+        let req = PageRequest::new(page.0, page_size.0);
+        let (by, order) = (sort_by.0.unwrap_or(SortBy::LeagueMmr), order.0.unwrap_or(SortOrder::Desc));
+        let key = format!("leaderboard:{}:{by:?}:{order:?}:{}:{}", steam_league_id.0, req.page, req.page_size);
+        let db = &state.db;
+        cached(&state.cache, ns::LEAGUE_STATS, &key, STATS_TTL, || async move {
+            let league = league_by_steam_id(db, steam_league_id.0).await?;
+            let mut lines = league_lines(db, league.id).await?;
+            sort_leaderboard(&mut lines, by, order);
+            let count = lines.len() as u64;
+            let results = lines.into_iter().skip(req.offset() as usize).take(req.page_size as usize).collect();
+            Ok(req.wrap(count, results))
+        })
+        .await
+    }
+
+    /// One player's stats in a league.
+    #[oai(path = "/leagues/:steam_league_id/players/:user_id/stats", method = "get")]
+    async fn player_stats(
+        &self,
+        state: poem::web::Data<&AppState>,
+        steam_league_id: Path<i64>,
+        user_id: Path<i64>,
+    ) -> ApiResult<Json<PlayerLeagueStats>> {
+        let league = league_by_steam_id(&state.db, steam_league_id.0).await?;
+        let stats = league_player_stats::Entity::find()
+            .filter(league_player_stats::Column::LeagueId.eq(league.id))
+            .filter(league_player_stats::Column::UserId.eq(user_id.0))
+            .one(&state.db)
+            .await?
+            .ok_or_else(|| ApiError::not_found("stats for this player in this league"))?;
+        let u = crate::routes::users::find_user(&state, user_id.0).await?;
+        Ok(Json(PlayerLeagueStats::of(&stats, &u)))
+    }
+
+    /// Your stats in every league you played.
+    #[oai(path = "/me/stats", method = "get")]
+    async fn my_stats(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Viewer,
+    ) -> ApiResult<Json<Vec<LeagueStatsEntry>>> {
+        let me = viewer.require_user()?;
+        let rows = league_player_stats::Entity::find()
+            .filter(league_player_stats::Column::UserId.eq(me.id))
+            .order_by_asc(league_player_stats::Column::LeagueId)
+            .all(&state.db)
+            .await?;
+        let leagues: HashMap<i64, league::Model> = league::Entity::find()
+            .filter(league::Column::Id.is_in(rows.iter().map(|r| r.league_id)))
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .map(|l| (l.id, l))
+            .collect();
+        Ok(Json(
+            rows.iter()
+                .filter_map(|r| {
+                    leagues.get(&r.league_id).map(|l| LeagueStatsEntry {
+                        league_id: l.steam_league_id,
+                        league_name: l.name.clone(),
+                        stats: PlayerLeagueStats::of(r, me),
+                    })
+                })
+                .collect(),
+        ))
+    }
+
+    /// A stored match with its players.
+    #[oai(path = "/matches/:match_id", method = "get")]
+    async fn get_match(
+        &self,
+        state: poem::web::Data<&AppState>,
+        match_id: Path<i64>,
+    ) -> ApiResult<CachedJson<MatchView>> {
+        let db = &state.db;
+        cached(&state.cache, ns::MATCHES, &format!("match:{}", match_id.0), STATS_TTL, || async move {
+            match_view(db, match_id.0).await
+        })
+        .await
+    }
+
+    /// Where a league's sync stands.
+    #[oai(path = "/leagues/:steam_league_id/sync-state", method = "get")]
+    async fn sync_state(
+        &self,
+        state: poem::web::Data<&AppState>,
+        steam_league_id: Path<i64>,
+    ) -> ApiResult<Json<SyncStateView>> {
+        let league = league_by_steam_id(&state.db, steam_league_id.0).await?;
+        let s = league_sync_state::Entity::find()
+            .filter(league_sync_state::Column::LeagueId.eq(league.id))
+            .one(&state.db)
+            .await?;
+        let stored = steam_match::Entity::find()
+            .filter(steam_match::Column::LeagueId.eq(steam_league_id.0))
+            .count(&state.db)
+            .await?;
+        Ok(Json(SyncStateView {
+            league_id: steam_league_id.0,
+            last_match_id: s.as_ref().and_then(|s| s.last_match_id),
+            last_sync_at: s.as_ref().and_then(|s| s.last_sync_at),
+            failed_matches: s.as_ref().map_or(serde_json::json!([]), |s| s.failed_match_ids.clone()),
+            last_error: s.and_then(|s| s.last_error),
+            stored_matches: stored,
+        }))
+    }
+
+    /// A Steam vanity name or profile URL → SteamID64 (calls Steam; cached 1 h).
+    #[oai(path = "/steam/resolve", method = "get")]
+    async fn resolve(
+        &self,
+        state: poem::web::Data<&AppState>,
+        #[oai(validator(min_length = 1, max_length = 200))] vanity: Query<String>,
+    ) -> ApiResult<CachedJson<Resolved>> {
+        let name = match parse_steam_ref(&vanity.0) {
+            Some(SteamRef::Id(id)) => {
+                return Ok(CachedJson::from_bytes(CachedJson::encode(&Resolved {
+                    steam_id: id,
+                    account_id: entity::steam_id::account_id_of(id),
+                })));
+            }
+            Some(SteamRef::Vanity(name)) => name.to_lowercase(),
+            None => {
+                return Err(ApiError::invalid("invalid_vanity", "not a Steam vanity name, profile URL or SteamID64"));
+            }
+        };
+        let steam = &state.jobs.steam;
+        cached(&state.cache, ns::STEAM, &format!("vanity:{name}"), RESOLVE_TTL, || async move {
+            let id = steam
+                .resolve_vanity(&name)
+                .await
+                .map_err(steam_failure)?
+                .ok_or_else(|| ApiError::not_found("Steam profile"))?;
+            Ok(Resolved { steam_id: id, account_id: entity::steam_id::account_id_of(id) })
+        })
+        .await
+    }
+
+    /// Live games of a league, as Steam reports them (cached 30 s).
+    #[oai(path = "/steam/live", method = "get")]
+    async fn live(
+        &self,
+        state: poem::web::Data<&AppState>,
+        league_id: Query<Option<i64>>,
+    ) -> ApiResult<CachedJson<serde_json::Value>> {
+        let league_id = league_id.0.unwrap_or(state.settings.core.default_league_id);
+        let steam = &state.jobs.steam;
+        cached(&state.cache, ns::STEAM, &format!("live:{league_id}"), LIVE_TTL, || async move {
+            steam.live_league_games(Some(league_id)).await.map_err(steam_failure)
+        })
+        .await
+    }
+
+    /// Recent stored matches that involve registered users, newest first.
+    #[oai(path = "/steam/guild-matches", method = "get")]
+    async fn guild_matches(
+        &self,
+        state: poem::web::Data<&AppState>,
+        league_id: Query<Option<i64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))] page: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))] page_size: Query<Option<u64>>,
+    ) -> ApiResult<Json<Page<MatchView>>> {
+        let req = PageRequest::new(page.0, page_size.0);
+        let with_users = player_match_stats::Entity::find()
+            .select_only()
+            .column(player_match_stats::Column::MatchId)
+            .filter(player_match_stats::Column::UserId.is_not_null())
+            .distinct();
+        let mut select = steam_match::Entity::find()
+            .filter(steam_match::Column::MatchId.in_subquery(sea_orm::QueryTrait::into_query(with_users)))
+            .order_by_desc(steam_match::Column::StartTime)
+            .order_by_desc(steam_match::Column::MatchId);
+        if let Some(l) = league_id.0 {
+            select = select.filter(steam_match::Column::LeagueId.eq(l));
+        }
+        let (count, rows) = req.fetch(&state.db, select).await?;
+        let mut views = Vec::with_capacity(rows.len());
+        for m in rows {
+            views.push(match_view(&state.db, m.match_id).await?);
+        }
+        Ok(Json(req.wrap(count, views)))
+    }
+
+    /// Link a stored Steam match to a game (staff).
+    #[oai(path = "/games/:id/link-match", method = "post")]
+    async fn link(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Viewer,
+        id: Path<i64>,
+        body: Json<LinkMatch>,
+    ) -> ApiResult<Json<GameView>> {
+        viewer.require_staff()?;
+        set_link(&state, id.0, Some(body.0.match_id)).await
+    }
+
+    /// Unlink the game's Steam match (staff).
+    #[oai(path = "/games/:id/link-match", method = "delete")]
+    async fn unlink(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Viewer,
+        id: Path<i64>,
+    ) -> ApiResult<Json<GameView>> {
+        viewer.require_staff()?;
+        set_link(&state, id.0, None).await
+    }
+}
+
+async fn set_link(state: &AppState, game_id: i64, match_id: Option<i64>) -> ApiResult<Json<GameView>> {
+    let g = game::Entity::find_by_id(game_id).one(&state.db).await?.ok_or_else(|| ApiError::not_found("game"))?;
+    if let Some(m) = match_id
+        && steam_match::Entity::find_by_id(m).one(&state.db).await?.is_none()
+    {
+        return Err(ApiError::invalid("unknown_match", "match_id is not a stored match (sync the league first)"));
+    }
+    let mut active: game::ActiveModel = g.into();
+    active.match_id = Set(match_id);
+    let updated = active.update(&state.db).await?;
+    state.cache.invalidate(&[ns::MATCHES, ns::TOURNAMENTS]).await;
+    Ok(Json(updated.into()))
+}
+
+/// Unix seconds → UTC.
+pub fn from_unix(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steam_refs() {
+        assert!(
+            matches!(parse_steam_ref("https://steamcommunity.com/id/gabe/"), Some(SteamRef::Vanity(v)) if v == "gabe")
+        );
+        assert!(matches!(parse_steam_ref("gabe_n"), Some(SteamRef::Vanity(v)) if v == "gabe_n"));
+        assert!(matches!(
+            parse_steam_ref("https://steamcommunity.com/profiles/76561198000000000"),
+            Some(SteamRef::Id(76561198000000000))
+        ));
+        assert!(matches!(parse_steam_ref("76561198000000000"), Some(SteamRef::Id(_))));
+        assert!(parse_steam_ref("bad name!").is_none());
+        assert!(parse_steam_ref("https://steamcommunity.com/profiles/123").is_none());
+    }
+}

@@ -1,0 +1,71 @@
+//! What every job handler can reach, built once per process.
+
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
+
+use crate::cache::Cache;
+use crate::config::CoreSettings;
+use crate::discord::DiscordClient;
+use crate::enqueue::Enqueuer;
+use crate::lock::Locks;
+use crate::queue::{Queue, QueueConfig};
+use crate::steam::client::SteamClient;
+
+#[derive(Clone)]
+pub struct JobContext {
+    pub db: DatabaseConnection,
+    pub settings: CoreSettings,
+    pub enqueuer: Enqueuer,
+    pub locks: Locks,
+    pub steam: SteamClient,
+    pub discord: DiscordClient,
+    pub redis: Option<redis::aio::ConnectionManager>,
+    /// The read cache the API serves from; jobs invalidate what they change.
+    pub cache: Cache,
+}
+
+impl JobContext {
+    /// Wires the queue, locks and clients for the mode the settings select.
+    pub async fn build(
+        settings: CoreSettings,
+        db: DatabaseConnection,
+        redis: Option<redis::aio::ConnectionManager>,
+        cache: Cache,
+    ) -> anyhow::Result<Self> {
+        let queue_config = QueueConfig {
+            prefix: settings.redis_prefix.clone(),
+            heartbeat: Duration::from_secs(settings.job_heartbeat_secs),
+            batch_size: settings.worker_concurrency as usize,
+        };
+        let queue = match (&redis, db.get_database_backend()) {
+            (Some(conn), _) => Queue::redis(conn.clone(), &queue_config),
+            (None, sea_orm::DatabaseBackend::Sqlite) => Queue::sqlite(db.get_sqlite_connection_pool(), &queue_config)
+                .await
+                .map_err(|e| anyhow::anyhow!("job queue set-up: {e}"))?,
+            (None, _) => {
+                tracing::warn!("PostgreSQL without REDIS_URL: jobs cannot be queued; set REDIS_URL");
+                Queue::Unavailable
+            }
+        };
+        let locks = match &redis {
+            Some(conn) => Locks::Redis { conn: conn.clone(), prefix: settings.redis_prefix.clone() },
+            None => Locks::local(),
+        };
+        let steam = SteamClient::new(&settings, redis.clone())?;
+        let discord = DiscordClient::new(&settings)?;
+        Ok(Self { enqueuer: Enqueuer { db: db.clone(), queue }, db, settings, locks, steam, discord, redis, cache })
+    }
+
+    /// A cache that matches the mode: Redis when connected, else in-process.
+    pub fn default_cache(settings: &CoreSettings, redis: &Option<redis::aio::ConnectionManager>) -> Cache {
+        match redis {
+            Some(conn) => Cache::redis(conn.clone(), &settings.redis_prefix),
+            None => Cache::local(),
+        }
+    }
+
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_secs(self.settings.job_heartbeat_secs)
+    }
+}

@@ -1,0 +1,221 @@
+//! `update_league_stats` and `recalculate_league_mmr` (SPEC §8): one
+//! GROUP BY over the league's player lines, the MMR formula on that
+//! consistent snapshot, bulk upserts — all in one transaction, so running it
+//! twice changes nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Utc;
+use entity::{league, league_player_stats, user};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    Set, Statement,
+};
+use serde_json::json;
+
+use crate::cache::ns;
+use crate::context::JobContext;
+use crate::error::JobError;
+use crate::mmr::{self, MmrConfig, Totals};
+
+fn placeholder(backend: DatabaseBackend, n: usize) -> String {
+    if backend == DatabaseBackend::Postgres { format!("${n}") } else { "?".to_owned() }
+}
+
+/// Per-user totals of a league's matches (linked players only).
+pub async fn league_totals<C: ConnectionTrait>(db: &C, steam_league_id: i64) -> Result<Vec<Totals>, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = format!(
+        "SELECT p.user_id AS user_id, COUNT(*) AS games, \
+         SUM(CASE WHEN (p.player_slot < 128) = m.radiant_win THEN 1 ELSE 0 END) AS wins, \
+         SUM(p.kills) AS kills, SUM(p.deaths) AS deaths, SUM(p.assists) AS assists, \
+         SUM(p.gold_per_min) AS gpm, SUM(p.xp_per_min) AS xpm \
+         FROM player_match_stats p JOIN steam_matches m ON m.match_id = p.match_id \
+         WHERE m.league_id = {} AND p.user_id IS NOT NULL GROUP BY p.user_id ORDER BY p.user_id",
+        placeholder(backend, 1)
+    );
+    let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, [steam_league_id.into()])).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Totals {
+                user_id: r.try_get("", "user_id")?,
+                games_played: r.try_get("", "games")?,
+                wins: r.try_get("", "wins")?,
+                kills: r.try_get("", "kills")?,
+                deaths: r.try_get("", "deaths")?,
+                assists: r.try_get("", "assists")?,
+                gpm: r.try_get("", "gpm")?,
+                xpm: r.try_get("", "xpm")?,
+            })
+        })
+        .collect()
+}
+
+pub fn mmr_config(ctx: &JobContext) -> MmrConfig {
+    MmrConfig { min_games: i64::from(ctx.settings.league_mmr_min_games), ..MmrConfig::default() }
+}
+
+async fn find_league(ctx: &JobContext, steam_league_id: i64) -> Result<league::Model, JobError> {
+    crate::steam::sync::find_league(ctx, steam_league_id).await
+}
+
+/// Rebuilds LeaguePlayerStats of a league, then the league MMR of its players.
+pub async fn update_league_stats(ctx: &JobContext, steam_league_id: i64) -> Result<serde_json::Value, JobError> {
+    let league = find_league(ctx, steam_league_id).await?;
+    let cfg = mmr_config(ctx);
+    let txn = crate::infra::write_txn(&ctx.db).await?;
+    let totals = league_totals(&txn, steam_league_id).await?;
+    let adjustments = mmr::adjustments(&totals, &cfg);
+    let now = Utc::now();
+    let previous: BTreeSet<i64> = league_player_stats::Entity::find()
+        .select_only()
+        .column(league_player_stats::Column::UserId)
+        .filter(league_player_stats::Column::LeagueId.eq(league.id))
+        .into_tuple::<i64>()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .collect();
+    let current: BTreeSet<i64> = totals.iter().map(|t| t.user_id).collect();
+    let gone: Vec<i64> = previous.difference(&current).copied().collect();
+    if !gone.is_empty() {
+        league_player_stats::Entity::delete_many()
+            .filter(league_player_stats::Column::LeagueId.eq(league.id))
+            .filter(league_player_stats::Column::UserId.is_in(gone.clone()))
+            .exec(&txn)
+            .await?;
+    }
+    let rows: Vec<league_player_stats::ActiveModel> = totals
+        .iter()
+        .zip(&adjustments)
+        .map(|(t, adj)| {
+            let a = t.averages();
+            league_player_stats::ActiveModel {
+                user_id: Set(t.user_id),
+                league_id: Set(league.id),
+                games_played: Set(t.games_played as i32),
+                wins: Set(t.wins as i32),
+                losses: Set((t.games_played - t.wins) as i32),
+                total_kills: Set(t.kills),
+                total_deaths: Set(t.deaths),
+                total_assists: Set(t.assists),
+                total_gpm: Set(t.gpm),
+                total_xpm: Set(t.xpm),
+                win_rate: Set(a.win_rate),
+                avg_kills: Set(a.avg_kills),
+                avg_deaths: Set(a.avg_deaths),
+                avg_assists: Set(a.avg_assists),
+                avg_gpm: Set(a.avg_gpm),
+                avg_xpm: Set(a.avg_xpm),
+                avg_kda: Set(a.kda),
+                mmr_adjustment: Set(*adj),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        use league_player_stats::Column as C;
+        league_player_stats::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::columns([C::UserId, C::LeagueId])
+                    .update_columns([
+                        C::GamesPlayed,
+                        C::Wins,
+                        C::Losses,
+                        C::TotalKills,
+                        C::TotalDeaths,
+                        C::TotalAssists,
+                        C::TotalGpm,
+                        C::TotalXpm,
+                        C::WinRate,
+                        C::AvgKills,
+                        C::AvgDeaths,
+                        C::AvgAssists,
+                        C::AvgGpm,
+                        C::AvgXpm,
+                        C::AvgKda,
+                        C::MmrAdjustment,
+                        C::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec(&txn)
+            .await?;
+    }
+    let affected: Vec<i64> = current.iter().copied().chain(gone).collect();
+    let updated = refresh_league_mmr(&txn, &affected, cfg.min_games).await?;
+    txn.commit().await?;
+    ctx.cache.invalidate(&[ns::LEAGUE_STATS, ns::USERS, ns::TOURNAMENTS]).await;
+    Ok(json!({ "league_id": steam_league_id, "players": totals.len(), "league_mmr_updated": updated }))
+}
+
+/// Recomputes adjustments from the stored LeaguePlayerStats (no re-aggregation).
+pub async fn recalculate_league(ctx: &JobContext, steam_league_id: i64) -> Result<serde_json::Value, JobError> {
+    let league = find_league(ctx, steam_league_id).await?;
+    let cfg = mmr_config(ctx);
+    let txn = crate::infra::write_txn(&ctx.db).await?;
+    let stored = league_player_stats::Entity::find()
+        .filter(league_player_stats::Column::LeagueId.eq(league.id))
+        .all(&txn)
+        .await?;
+    let totals: Vec<Totals> = stored
+        .iter()
+        .map(|s| Totals {
+            user_id: s.user_id,
+            games_played: i64::from(s.games_played),
+            wins: i64::from(s.wins),
+            kills: s.total_kills,
+            deaths: s.total_deaths,
+            assists: s.total_assists,
+            gpm: s.total_gpm,
+            xpm: s.total_xpm,
+        })
+        .collect();
+    let adjustments = mmr::adjustments(&totals, &cfg);
+    for (row, adj) in stored.iter().zip(adjustments) {
+        if row.mmr_adjustment != adj {
+            league_player_stats::Entity::update_many()
+                .col_expr(league_player_stats::Column::MmrAdjustment, sea_orm::sea_query::Expr::value(adj))
+                .filter(league_player_stats::Column::Id.eq(row.id))
+                .exec(&txn)
+                .await?;
+        }
+    }
+    let users: Vec<i64> = stored.iter().map(|s| s.user_id).collect();
+    let updated = refresh_league_mmr(&txn, &users, cfg.min_games).await?;
+    txn.commit().await?;
+    ctx.cache.invalidate(&[ns::LEAGUE_STATS, ns::USERS, ns::TOURNAMENTS]).await;
+    Ok(json!({ "league_id": steam_league_id, "league_mmr_updated": updated }))
+}
+
+/// Recomputes `users.league_mmr` of `user_ids` from their stats in every
+/// league. Returns how many changed.
+pub async fn refresh_league_mmr(txn: &DatabaseTransaction, user_ids: &[i64], min_games: i64) -> Result<usize, DbErr> {
+    let mut changed = 0;
+    for chunk in user_ids.chunks(500) {
+        let users = user::Entity::find().filter(user::Column::Id.is_in(chunk.iter().copied())).all(txn).await?;
+        let mut qualified: BTreeMap<i64, Vec<i32>> = BTreeMap::new();
+        for s in league_player_stats::Entity::find()
+            .filter(league_player_stats::Column::UserId.is_in(chunk.iter().copied()))
+            .filter(league_player_stats::Column::GamesPlayed.gte(min_games))
+            .all(txn)
+            .await?
+        {
+            qualified.entry(s.user_id).or_default().push(s.mmr_adjustment);
+        }
+        for u in users {
+            let value = mmr::league_mmr(u.mmr, qualified.get(&u.id).map(Vec::as_slice).unwrap_or_default());
+            if value != u.league_mmr {
+                user::Entity::update_many()
+                    .col_expr(user::Column::LeagueMmr, sea_orm::sea_query::Expr::value(value))
+                    .filter(user::Column::Id.eq(u.id))
+                    .exec(txn)
+                    .await?;
+                changed += 1;
+            }
+        }
+    }
+    Ok(changed)
+}
