@@ -18,6 +18,7 @@ use serde_json::Value;
 
 pub mod bench;
 pub mod fixtures;
+pub mod steam_mock;
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,56 @@ macro_rules! on_both_databases {
             $( #[tokio::test] async fn $name() { super::$name($crate::Backend::Postgres).await } )+
         }
     };
+}
+
+/// How the system runs: embedded (SQLite, in-process queue) or distributed
+/// (PostgreSQL + Redis).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Embedded,
+    Distributed,
+}
+
+impl Mode {
+    pub fn backend(self) -> Backend {
+        match self {
+            Self::Embedded => Backend::Sqlite,
+            Self::Distributed => Backend::Postgres,
+        }
+    }
+
+    pub fn options(self, args: Vec<String>, worker: bool) -> Options {
+        Options { redis: self == Self::Distributed, args, worker }
+    }
+}
+
+/// Generates one test per [`Mode`] for each named `async fn(Mode)`.
+#[macro_export]
+macro_rules! in_both_modes {
+    ($($name:ident),+ $(,)?) => {
+        mod embedded_sqlite {
+            $( #[tokio::test] async fn $name() { super::$name($crate::Mode::Embedded).await } )+
+        }
+        mod postgres_redis {
+            $( #[tokio::test] async fn $name() { super::$name($crate::Mode::Distributed).await } )+
+        }
+    };
+}
+
+/// Polls `probe` until it returns `Some`, failing after `deadline`.
+pub async fn eventually<T, F, Fut>(what: &str, deadline: std::time::Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 pub fn pg_admin_url() -> String {

@@ -23,6 +23,8 @@ pub struct JobContext {
     pub redis: Option<redis::aio::ConnectionManager>,
     /// The read cache the API serves from; jobs invalidate what they change.
     pub cache: Cache,
+    /// The ledger id of the run being executed (set by the runner).
+    pub current_run: Option<String>,
 }
 
 impl JobContext {
@@ -54,7 +56,7 @@ impl JobContext {
         };
         let steam = SteamClient::new(&settings, redis.clone())?;
         let discord = DiscordClient::new(&settings)?;
-        Ok(Self { enqueuer: Enqueuer { db: db.clone(), queue }, db, settings, locks, steam, discord, redis, cache })
+        Ok(Self { enqueuer: Enqueuer { db: db.clone(), queue }, db, settings, locks, steam, discord, redis, cache, current_run: None })
     }
 
     /// A cache that matches the mode: Redis when connected, else in-process.
@@ -63,6 +65,17 @@ impl JobContext {
             Some(conn) => Cache::redis(conn.clone(), &settings.redis_prefix),
             None => Cache::local(),
         }
+    }
+
+    /// This context, executing run `run_id`.
+    pub fn for_run(&self, run_id: &str) -> Self {
+        Self { current_run: Some(run_id.to_owned()), ..self.clone() }
+    }
+
+    /// Who holds locks taken by this execution: the run (stable across
+    /// redeliveries), or a one-off owner outside a job.
+    pub fn lock_owner(&self) -> String {
+        self.current_run.clone().unwrap_or_else(|| ulid::Ulid::generate().to_string())
     }
 
     pub fn heartbeat(&self) -> Duration {

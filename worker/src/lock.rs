@@ -6,10 +6,19 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use redis::AsyncCommands;
 
 const RENEW: &str =
     r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
+/// Takes the lock if free, or if `owner` already holds it (a redelivery of
+/// the same job after its worker died must not wait for the lease to expire).
+const ACQUIRE: &str = r"
+local current = redis.call('GET', KEYS[1])
+if current == false or current == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+";
 const RELEASE: &str =
     r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 
@@ -19,13 +28,14 @@ pub enum Locks {
     Local(Arc<Mutex<HashMap<String, (String, Instant)>>>),
 }
 
-/// A held lock. Renew it while working; release it when done (expiry
-/// releases it anyway if the holder dies).
+/// A held lock. Renew it while working; release it when done. Dropping it
+/// (a cancelled job) releases it too; expiry covers a holder that died.
 pub struct LockGuard {
     locks: Locks,
     key: String,
     token: String,
     ttl: Duration,
+    released: bool,
 }
 
 impl Locks {
@@ -35,29 +45,36 @@ impl Locks {
 
     /// Takes `name` for `ttl`, or `None` if someone else holds it.
     pub async fn acquire(&self, name: &str, ttl: Duration) -> redis::RedisResult<Option<LockGuard>> {
-        let token = ulid::Ulid::generate().to_string();
+        self.acquire_as(name, &ulid::Ulid::generate().to_string(), ttl).await
+    }
+
+    /// Takes `name` for `ttl` on behalf of `owner`; succeeds if it is free or
+    /// already `owner`'s.
+    pub async fn acquire_as(&self, name: &str, owner: &str, ttl: Duration) -> redis::RedisResult<Option<LockGuard>> {
         let acquired = match self {
             Self::Redis { conn, prefix } => {
-                let opts = redis::SetOptions::default()
-                    .conditional_set(redis::ExistenceCheck::NX)
-                    .with_expiration(redis::SetExpiry::PX(ttl.as_millis() as u64));
-                let set: Option<String> =
-                    conn.clone().set_options(format!("{prefix}:lock:{name}"), &token, opts).await?;
-                set.is_some()
+                let got: i64 = redis::Script::new(ACQUIRE)
+                    .key(format!("{prefix}:lock:{name}"))
+                    .arg(owner)
+                    .arg(ttl.as_millis() as u64)
+                    .invoke_async(&mut conn.clone())
+                    .await?;
+                got == 1
             }
             Self::Local(table) => {
                 let mut table = table.lock().expect("lock table");
                 let now = Instant::now();
                 match table.get(name) {
-                    Some((_, expires)) if *expires > now => false,
+                    Some((holder, expires)) if *expires > now && holder != owner => false,
                     _ => {
-                        table.insert(name.to_owned(), (token.clone(), now + ttl));
+                        table.insert(name.to_owned(), (owner.to_owned(), now + ttl));
                         true
                     }
                 }
             }
         };
-        Ok(acquired.then(|| LockGuard { locks: self.clone(), key: name.to_owned(), token, ttl }))
+        let guard = || LockGuard { locks: self.clone(), key: name.to_owned(), token: owner.to_owned(), ttl, released: false };
+        Ok(acquired.then(guard))
     }
 }
 
@@ -87,19 +104,40 @@ impl LockGuard {
         }
     }
 
-    pub async fn release(self) -> redis::RedisResult<()> {
-        match &self.locks {
+    pub async fn release(mut self) -> redis::RedisResult<()> {
+        self.released = true;
+        release(&self.locks, &self.key, &self.token).await
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        let (locks, key, token) = (self.locks.clone(), self.key.clone(), self.token.clone());
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let _ = release(&locks, &key, &token).await;
+            });
+        }
+    }
+}
+
+async fn release(locks: &Locks, key: &str, token: &str) -> redis::RedisResult<()> {
+    {
+        match locks {
             Locks::Redis { conn, prefix } => {
                 let _: i64 = redis::Script::new(RELEASE)
-                    .key(format!("{prefix}:lock:{}", self.key))
-                    .arg(&self.token)
+                    .key(format!("{prefix}:lock:{key}"))
+                    .arg(token)
                     .invoke_async(&mut conn.clone())
                     .await?;
             }
             Locks::Local(table) => {
                 let mut table = table.lock().expect("lock table");
-                if table.get(&self.key).is_some_and(|(token, _)| *token == self.token) {
-                    table.remove(&self.key);
+                if table.get(key).is_some_and(|(holder, _)| holder == token) {
+                    table.remove(key);
                 }
             }
         }
@@ -123,5 +161,18 @@ mod tests {
         let other = locks.acquire("a", Duration::from_secs(60)).await.unwrap();
         assert!(other.is_some(), "an expired lock can be taken");
         assert!(!short.renew().await.unwrap(), "the old holder learns it lost the lock");
+    }
+
+    #[tokio::test]
+    async fn the_same_owner_takes_over_and_drop_releases() {
+        let locks = Locks::local();
+        let first = locks.acquire_as("b", "run-1", Duration::from_secs(60)).await.unwrap().unwrap();
+        assert!(locks.acquire_as("b", "run-2", Duration::from_secs(60)).await.unwrap().is_none());
+        let again = locks.acquire_as("b", "run-1", Duration::from_secs(60)).await.unwrap();
+        assert!(again.is_some(), "a redelivery of run-1 is not locked out by its dead predecessor");
+        std::mem::forget(first);
+        drop(again);
+        tokio::task::yield_now().await;
+        assert!(locks.acquire_as("b", "run-2", Duration::from_secs(60)).await.unwrap().is_some(), "dropping released it");
     }
 }

@@ -46,7 +46,7 @@ pub async fn execute(envelope: Envelope, ctx: &JobContext) -> Result<Outcome, Jo
         let _enter = span.enter();
         tracing::info!("job started");
         drop(_enter);
-        match tokio::time::timeout(policy.timeout, job.run(ctx)).await {
+        match tokio::time::timeout(policy.timeout, job.run(&ctx.for_run(&run_id))).await {
             Ok(result) => result,
             Err(_) => Err(JobError::transient(format!("timed out after {}s", policy.timeout.as_secs()))),
         }

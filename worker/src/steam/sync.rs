@@ -25,7 +25,8 @@ use crate::steam::types::HistoryMatch;
 
 /// Matches per GetMatchHistory page.
 const PAGE: u32 = 100;
-const LOCK_TTL: Duration = Duration::from_secs(120);
+/// Renewed before every Steam call, so a dead holder frees it quickly.
+const LOCK_TTL: Duration = Duration::from_secs(60);
 
 /// A match that could not be fetched, kept for `retry_failed_matches`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,7 +78,7 @@ pub async fn sync_state(ctx: &JobContext, league_id: i64) -> Result<league_sync_
 
 /// Takes the league's sync lock, or says the running sync covers this one.
 pub async fn lock_league(ctx: &JobContext, steam_league_id: i64) -> Result<Option<LockGuard>, JobError> {
-    Ok(ctx.locks.acquire(&format!("sync:{steam_league_id}"), LOCK_TTL).await?)
+    Ok(ctx.locks.acquire_as(&format!("sync:{steam_league_id}"), &ctx.lock_owner(), LOCK_TTL).await?)
 }
 
 async fn keep_lock(lock: &LockGuard) -> Result<(), JobError> {
