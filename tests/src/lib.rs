@@ -211,13 +211,19 @@ impl TestApp {
 
     pub async fn spawn_with(backend: Backend, options: Options) -> Self {
         rustls::crypto::ring::default_provider().install_default().ok();
+        if std::env::var_os("DTX_TEST_LOG").is_some() {
+            worker::telemetry::init_logging(worker::config::LogFormat::Text);
+        }
         let db = TestDb::create(backend).await;
         let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("bind a free port");
         let addr = acceptor.local_addr()[0].as_socket_addr().copied().expect("tcp address");
-        let mut args: Vec<String> =
-            ["--database-url", &db.url, "--test-endpoints", "true", "--bind", &addr.to_string()]
-                .map(String::from)
-                .to_vec();
+        let worker = if options.worker { "true" } else { "false" };
+        let mut args: Vec<String> = [
+            "--database-url", &db.url, "--test-endpoints", "true", "--bind", &addr.to_string(),
+            "--embedded-worker", worker, "--embedded-scheduler", "false", "--job-backoff-base-ms", "100",
+        ]
+        .map(String::from)
+        .to_vec();
         let redis_prefix = options.redis.then(|| unique_name("redis"));
         if let Some(prefix) = &redis_prefix {
             args.extend(["--redis-url".to_owned(), redis_url(), "--redis-prefix".to_owned(), prefix.clone()]);

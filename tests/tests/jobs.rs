@@ -1,0 +1,281 @@
+//! The job system through its API and queue: admin enqueue, the ledger
+//! lifecycle, retries to dead and manual retry, scheduler replicas, Discord
+//! avatar rotation and event posting.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tests::steam_mock::{MockMatch, SteamMock};
+use tests::{Caller, Mode, Options, TestApp, eventually, in_both_modes};
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const LEAGUE: i64 = 17929;
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Polls a job until it reaches `status`.
+async fn job_reaches(staff: &Caller<'_>, id: &str, status: &str) -> Value {
+    eventually(&format!("job {id} to be {status}"), DEADLINE, || async {
+        let run = staff.get(&format!("/api/jobs/{id}")).await;
+        (run.body["status"] == status).then_some(run.body)
+    })
+    .await
+}
+
+async fn admin_enqueue_runs_through_the_ledger_to_the_leaderboard(mode: Mode) {
+    let steam = SteamMock::start((0..12).map(MockMatch::nth).collect()).await;
+    let app = TestApp::spawn_with(mode.backend(), mode.options(steam.args(), true)).await;
+    let staff = app.staff("admin").await;
+    staff.post("/api/leagues", json!({"steam_league_id": LEAGUE, "name": "DTX"})).await;
+    for (i, account) in tests::steam_mock::ACCOUNTS.iter().enumerate() {
+        staff.post("/api/users", json!({"username": format!("p{i}"), "mmr": 3000, "steamId": account + 76561197960265728_i64})).await;
+    }
+    let queued = staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"league_id": LEAGUE}})).await;
+    assert_eq!(queued.status, 202, "{}", queued.text);
+    assert_eq!(queued.body["status"], "queued");
+    let id = queued.body["id"].as_str().unwrap().to_owned();
+    let done = job_reaches(&staff, &id, "succeeded").await;
+    assert_eq!(done["attempts"], 1);
+    assert_eq!(done["result"]["ingested"], 12, "{done}");
+    assert!(done["started_at"].is_string() && done["finished_at"].is_string());
+
+    // The sync enqueued the stats job, which the worker ran too.
+    let stats_run = eventually("update_league_stats to succeed", DEADLINE, || async {
+        let list = staff.get("/api/jobs?kind=update_league_stats&status=succeeded").await;
+        (list.body["count"] == 1).then_some(list.body)
+    })
+    .await;
+    assert_eq!(stats_run["results"][0]["result"]["players"], 20);
+    let board = app.anon().get(&format!("/api/leagues/{LEAGUE}/leaderboard")).await;
+    assert_eq!(board.body["count"], 20);
+    assert!(board.body["results"][0]["league_mmr"].is_i64());
+
+    let queues = staff.get("/api/queues").await;
+    let sync_queue = queues.body.as_array().unwrap().iter().find(|q| q["kind"] == "sync_league_matches").unwrap().clone();
+    assert_eq!(sync_queue["succeeded"], 1, "{sync_queue}");
+    assert!(sync_queue["workers_alive"].as_u64().unwrap() >= 1);
+}
+
+async fn enqueue_is_staff_only_and_checks_args(mode: Mode) {
+    let app = TestApp::spawn_with(mode.backend(), mode.options(vec![], false)).await;
+    let body = json!({"kind": "update_league_stats", "args": {"league_id": 1}});
+    assert_eq!(app.anon().post("/api/jobs", body.clone()).await.status, 401);
+    assert_eq!(app.user("u").await.post("/api/jobs", body.clone()).await.status, 403);
+    assert_eq!(app.user("u").await.get("/api/jobs").await.status, 403);
+    let staff = app.staff("admin").await;
+    for (bad, why) in [
+        (json!({"kind": "drop_tables", "args": {}}), "unknown job kind"),
+        (json!({"kind": "sync_league_matches", "args": {}}), "league_id"),
+        (json!({"kind": "sync_league_matches", "args": {"league_id": "x"}}), "invalid args"),
+        (json!({"kind": "refresh_discord_avatars", "args": {"batch_size": 0}}), "batch_size"),
+        (json!({"kind": "refresh_user_avatar", "args": {"user_id": 1, "extra": true}}), "unknown field"),
+    ] {
+        let resp = staff.post("/api/jobs", bad.clone()).await;
+        assert_eq!((resp.status, resp.error_code().as_str()), (422, "invalid_job"), "{bad}");
+        assert!(resp.body["error"]["message"].as_str().unwrap().contains(why), "{}", resp.text);
+    }
+    assert_eq!(app.count("job_runs").await, 0, "refused jobs leave no ledger row");
+    let missing = staff.get("/api/jobs/nope").await;
+    assert_eq!(missing.status, 404);
+    let not_retryable = staff.post("/api/jobs", body).await;
+    let id = not_retryable.body["id"].as_str().unwrap();
+    let retry = staff.post(&format!("/api/jobs/{id}/retry"), json!({})).await;
+    assert_eq!((retry.status, retry.error_code().as_str()), (409, "not_retryable"));
+}
+
+async fn failing_jobs_retry_with_backoff_then_die_and_can_be_retried(mode: Mode) {
+    // Steam is unreachable: every attempt fails transiently.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let args = ["--steam-api-key", "k", "--steam-api-base", &format!("http://{closed}"), "--steam-rate-per-sec", "1000"];
+    let app = TestApp::spawn_with(mode.backend(), mode.options(args.map(String::from).to_vec(), true)).await;
+    let staff = app.staff("admin").await;
+    staff.post("/api/leagues", json!({"steam_league_id": LEAGUE, "name": "DTX"})).await;
+    let queued = staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"league_id": LEAGUE}})).await;
+    let id = queued.body["id"].as_str().unwrap().to_owned();
+    let dead = job_reaches(&staff, &id, "dead").await;
+    assert_eq!(dead["attempts"], 5, "max_attempts of the sync kind: {dead}");
+    assert!(dead["error"].as_str().unwrap().contains("Steam unreachable"), "{dead}");
+
+    let retried = staff.post(&format!("/api/jobs/{id}/retry"), json!({})).await;
+    assert_eq!(retried.status, 202, "{}", retried.text);
+    assert_eq!(retried.body["status"], "queued");
+    let again = eventually("the retried job to run again", DEADLINE, || async {
+        let run = staff.get(&format!("/api/jobs/{id}")).await;
+        (run.body["attempts"].as_i64() > Some(5)).then_some(run.body)
+    })
+    .await;
+    assert!(again["attempts"].as_i64().unwrap() > 5);
+
+    // Bad input is permanent: straight to dead, one attempt.
+    let unknown = staff.post("/api/jobs", json!({"kind": "update_league_stats", "args": {"league_id": 4242}})).await;
+    let dead = job_reaches(&staff, unknown.body["id"].as_str().unwrap(), "dead").await;
+    assert_eq!(dead["attempts"], 1);
+    assert!(dead["error"].as_str().unwrap().contains("unknown league"), "{dead}");
+}
+
+async fn scheduler_replicas_enqueue_each_tick_once(mode: Mode) {
+    let steam = SteamMock::start(vec![]).await;
+    let app = TestApp::spawn_with(mode.backend(), mode.options(steam.args(), false)).await;
+    app.staff("admin").await.post("/api/leagues", json!({"steam_league_id": LEAGUE, "name": "DTX"})).await;
+    let every_second = worker::schedule::parse("sync_league_matches", "* * * * * *", apalis_cron_tz()).unwrap();
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let ctx = app.state.jobs.clone();
+        let defs = vec![every_second.clone()];
+        let mut rx = rx.clone();
+        replicas.push(tokio::spawn(worker::schedule::run(ctx, defs, async move {
+            let _ = rx.wait_for(|s| *s).await;
+        })));
+    }
+    let keys = eventually("four ticks", DEADLINE, || async {
+        let keys = tick_keys(&app).await;
+        (keys.len() >= 4).then_some(keys)
+    })
+    .await;
+    let _ = stop.send(true);
+    for r in replicas {
+        let _ = r.await;
+    }
+    let ticks: Vec<i64> = keys.iter().map(|k| k.rsplit(':').next().unwrap().parse().unwrap()).collect();
+    let mut distinct = ticks.clone();
+    distinct.dedup();
+    assert_eq!(distinct, ticks, "each tick enqueued once: {keys:?}");
+    for pair in ticks.windows(2) {
+        assert_eq!(pair[1] - pair[0], 1, "no tick lost between {} and {}", pair[0], pair[1]);
+    }
+    // A replica that fires a tick again (restart) enqueues nothing.
+    assert_eq!(worker::schedule::fire(&app.state.jobs, "sync_league_matches", ticks[0]).await.unwrap(), 0);
+}
+
+fn apalis_cron_tz() -> chrono_tz::Tz {
+    chrono_tz::Tz::UTC
+}
+
+async fn tick_keys(app: &TestApp) -> Vec<String> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    entity::job_run::Entity::find()
+        .select_only()
+        .column(entity::job_run::Column::IdempotencyKey)
+        .filter(entity::job_run::Column::IdempotencyKey.like("cron:sync_league_matches:%"))
+        .order_by_asc(entity::job_run::Column::IdempotencyKey)
+        .into_tuple::<Option<String>>()
+        .all(app.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+async fn mock_discord() -> MockServer {
+    let discord = MockServer::start().await;
+    Mock::given(method("HEAD")).and(path_regex("^/avatars/.*")).respond_with(ResponseTemplate::new(404)).mount(&discord).await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/v10/users/\d+$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1", "avatar": "fresh_hash"})))
+        .mount(&discord)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v10/channels/555/messages"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "999"})))
+        .mount(&discord)
+        .await;
+    Mock::given(method("PUT")).and(path_regex("^/v10/channels/555/messages/999/reactions/.*")).respond_with(ResponseTemplate::new(204)).mount(&discord).await;
+    discord
+}
+
+fn discord_args(discord: &MockServer) -> Vec<String> {
+    ["--discord-bot-token", "bot-token", "--discord-api-base", &discord.uri(), "--discord-cdn-base", &discord.uri()].map(String::from).to_vec()
+}
+
+async fn avatar_batches_check_everyone_before_anyone_twice(mode: Mode) {
+    let discord = mock_discord().await;
+    let app = TestApp::spawn_with(mode.backend(), mode.options(discord_args(&discord), false)).await;
+    let staff = app.staff("admin").await;
+    for i in 0..7 {
+        staff.post("/api/users", json!({"username": format!("d{i}"), "discordId": format!("{}", 100 + i)})).await;
+    }
+    let batch = worker::jobs::refresh_discord_avatars::RefreshDiscordAvatars { batch_size: 3 };
+    for _ in 0..3 {
+        let result = batch.run(&app.state.jobs).await.unwrap();
+        assert_eq!(result["checked"], 3, "{result}");
+    }
+    let checked: Vec<String> = discord
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() == "GET")
+        .map(|r| r.url.path().rsplit('/').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(checked.len(), 9);
+    let mut first_seven = checked[..7].to_vec();
+    first_seven.sort();
+    first_seven.dedup();
+    assert_eq!(first_seven.len(), 7, "every user once before anyone twice: {checked:?}");
+    let users = app.anon().get("/api/users?page_size=100").await;
+    let fresh = users.body["results"].as_array().unwrap().iter().filter(|u| u["avatar"] == "fresh_hash").count();
+    assert_eq!(fresh, 7, "new hashes stored");
+}
+
+async fn a_due_event_is_posted_once_and_moves_to_its_next_week(mode: Mode) {
+    use chrono::Utc;
+    use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+    let discord = mock_discord().await;
+    let app = TestApp::spawn_with(mode.backend(), mode.options(discord_args(&discord), false)).await;
+    let template = entity::discord_event_template::ActiveModel {
+        title: Set("In-house night".into()),
+        description: Set("Sign up!".into()),
+        colour: Set(0x00ff00),
+        channel_id: Set("555".into()),
+        include_rsvp: Set(true),
+        ..Default::default()
+    }
+    .insert(app.db())
+    .await
+    .unwrap();
+    // Whole seconds: PostgreSQL keeps microseconds, chrono nanoseconds.
+    let scheduled = chrono::DateTime::from_timestamp(Utc::now().timestamp() - 20 * 86_400, 0).unwrap();
+    let event = entity::scheduled_discord_event::ActiveModel {
+        template_id: Set(template.id),
+        next_post_at: Set(scheduled),
+        is_recurring: Set(true),
+        is_active: Set(true),
+        ..Default::default()
+    }
+    .insert(app.db())
+    .await
+    .unwrap();
+    let job = worker::jobs::check_scheduled_events::CheckScheduledEvents {};
+    let (a, b) = tokio::join!(job.run(&app.state.jobs), job.run(&app.state.jobs));
+    let posted = a.unwrap()["posted"].as_i64().unwrap() + b.unwrap()["posted"].as_i64().unwrap();
+    assert_eq!(posted, 1, "two concurrent runs post the occurrence once");
+    let requests = discord.received_requests().await.unwrap();
+    assert_eq!(requests.iter().filter(|r| r.method.as_str() == "POST").count(), 1);
+    assert_eq!(requests.iter().filter(|r| r.method.as_str() == "PUT").count(), 3, "✅ ❓ ❌");
+    let after = entity::scheduled_discord_event::Entity::find_by_id(event.id).one(app.db()).await.unwrap().unwrap();
+    assert!(after.next_post_at > Utc::now() && after.next_post_at <= Utc::now() + chrono::Duration::days(7), "missed weeks skipped");
+    assert_eq!((after.next_post_at - scheduled).num_seconds() % (7 * 86_400), 0, "stays on the weekly slot");
+    assert_eq!(after.discord_message_id.as_deref(), Some("999"));
+    // Nothing is due now: a third run posts nothing.
+    assert_eq!(job.run(&app.state.jobs).await.unwrap()["posted"], 0);
+}
+
+in_both_modes!(
+    admin_enqueue_runs_through_the_ledger_to_the_leaderboard,
+    enqueue_is_staff_only_and_checks_args,
+    failing_jobs_retry_with_backoff_then_die_and_can_be_retried,
+    scheduler_replicas_enqueue_each_tick_once,
+    avatar_batches_check_everyone_before_anyone_twice,
+    a_due_event_is_posted_once_and_moves_to_its_next_week,
+);
+
+#[tokio::test]
+async fn jobs_without_secrets_report_not_configured() {
+    let app = TestApp::spawn_with(tests::Backend::Sqlite, Options { worker: true, ..Default::default() }).await;
+    let staff = app.staff("admin").await;
+    let queued = staff.post("/api/jobs", json!({"kind": "refresh_discord_avatars"})).await;
+    let done = job_reaches(&staff, queued.body["id"].as_str().unwrap(), "succeeded").await;
+    assert_eq!(done["result"]["skipped"], "not_configured: DISCORD_BOT_TOKEN");
+}
