@@ -252,6 +252,11 @@ impl TestApp {
         }
     }
 
+    /// The database URL this app runs on (for extra processes).
+    pub fn db_url(&self) -> &str {
+        &self._db.url
+    }
+
     pub fn db(&self) -> &DatabaseConnection {
         &self.state.db
     }
@@ -320,6 +325,16 @@ impl Drop for TestApp {
             });
         }
     }
+}
+
+/// A workspace binary built next to the test executables (`tests/run.sh`
+/// builds them first).
+pub fn workspace_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.ancestors().nth(2).expect("target/<profile>");
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is missing: build the workspace binaries first (cargo build --bins)", path.display());
+    path
 }
 
 /// Someone calling the API, with or without a session.

@@ -1,0 +1,63 @@
+//! Failure drills with real worker processes.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+use tests::steam_mock::{MockMatch, SteamMock};
+use tests::{Mode, TestApp, eventually};
+
+struct Worker(Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_worker(app: &TestApp, steam: &SteamMock) -> Worker {
+    let child = Command::new(tests::workspace_binary("worker"))
+        .args(["--database-url", app.db_url(), "--redis-url", &tests::redis_url()])
+        .args(["--redis-prefix", app.redis_prefix.as_deref().unwrap()])
+        .args(["--job-heartbeat-secs", "1", "--worker-concurrency", "1", "--job-backoff-base-ms", "100"])
+        .args(steam.args())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("worker starts");
+    Worker(child)
+}
+
+/// A worker SIGKILLed in the middle of a sync: after its heartbeat lapses
+/// another worker takes the job over, and every match is stored exactly once.
+#[tokio::test]
+async fn a_worker_killed_mid_job_is_replaced_and_the_job_completes_once() {
+    let steam = SteamMock::start((0..40).map(MockMatch::nth).collect()).await;
+    steam.state.lock().unwrap().details_delay = Duration::from_millis(100);
+    let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(steam.args(), false)).await;
+    let staff = app.staff("admin").await;
+    staff.post("/api/leagues", json!({"steam_league_id": 17929, "name": "DTX"})).await;
+
+    let mut first = spawn_worker(&app, &steam);
+    let queued = staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"league_id": 17929}})).await;
+    let id = queued.body["id"].as_str().unwrap().to_owned();
+    eventually("the first worker to be mid-sync", Duration::from_secs(30), || async {
+        (app.count("steam_matches").await >= 5).then_some(())
+    })
+    .await;
+    first.0.kill().expect("SIGKILL");
+    let _ = first.0.wait();
+    let partial = app.count("steam_matches").await;
+    assert!(partial < 40, "killed before the end ({partial} stored)");
+
+    let _second = spawn_worker(&app, &steam);
+    let done = eventually("the job to complete on the second worker", Duration::from_secs(60), || async {
+        let run = staff.get(&format!("/api/jobs/{id}")).await;
+        (run.body["status"] == "succeeded").then_some(run.body)
+    })
+    .await;
+    assert_eq!(done["result"]["ingested"].as_i64().unwrap() + partial, 40, "{done}");
+    assert_eq!((app.count("steam_matches").await, app.count("player_match_stats").await), (40, 400));
+}
