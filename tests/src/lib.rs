@@ -219,8 +219,18 @@ impl TestApp {
         let addr = acceptor.local_addr()[0].as_socket_addr().copied().expect("tcp address");
         let worker = if options.worker { "true" } else { "false" };
         let mut args: Vec<String> = [
-            "--database-url", &db.url, "--test-endpoints", "true", "--bind", &addr.to_string(),
-            "--embedded-worker", worker, "--embedded-scheduler", "false", "--job-backoff-base-ms", "100",
+            "--database-url",
+            &db.url,
+            "--test-endpoints",
+            "true",
+            "--bind",
+            &addr.to_string(),
+            "--embedded-worker",
+            worker,
+            "--embedded-scheduler",
+            "false",
+            "--job-backoff-base-ms",
+            "100",
         ]
         .map(String::from)
         .to_vec();

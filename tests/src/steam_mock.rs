@@ -15,8 +15,8 @@ pub const API_KEY: &str = "TESTKEY-0123456789ABCDEF";
 
 /// The twenty accounts of the fixture, four rosters of five.
 pub const ACCOUNTS: [i64; 20] = [
-    343820615, 84657820, 213031230, 104151469, 237494518, 875238678, 104427945, 17458752, 22335033, 34959282, 1207040149,
-    193995407, 916240826, 171468462, 26722833, 67508271, 1161842715, 120857281, 1274658597, 35244088,
+    343820615, 84657820, 213031230, 104151469, 237494518, 875238678, 104427945, 17458752, 22335033, 34959282,
+    1207040149, 193995407, 916240826, 171468462, 26722833, 67508271, 1161842715, 120857281, 1274658597, 35244088,
 ];
 
 #[derive(Debug, Clone)]
@@ -51,7 +51,13 @@ impl MockMatch {
             }
         }
         // Ids step by 10 so a test can slot a match in between two others.
-        Self { match_id: 8_000_000_000 + n * 10, seq: 7_000_000_000 + n * 10, start_time: 1_754_000_000 + n * 3600, radiant_win: n % 3 != 0, players }
+        Self {
+            match_id: 8_000_000_000 + n * 10,
+            seq: 7_000_000_000 + n * 10,
+            start_time: 1_754_000_000 + n * 3600,
+            radiant_win: n % 3 != 0,
+            players,
+        }
     }
 
     fn details(&self) -> Value {
@@ -129,12 +135,23 @@ struct BySeq(Arc<Mutex<MockState>>);
 impl Respond for BySeq {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let mut state = self.0.lock().unwrap();
-        state.calls.push(("GetMatchHistoryBySequenceNum".into(), Instant::now(), req.url.query().unwrap_or("").to_owned()));
+        state.calls.push((
+            "GetMatchHistoryBySequenceNum".into(),
+            Instant::now(),
+            req.url.query().unwrap_or("").to_owned(),
+        ));
         let seq = query(req, "start_at_match_seq_num").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
         let found: Vec<Value> = if state.broken_seqs.contains(&seq) {
             vec![]
         } else {
-            state.matches.iter().filter(|m| m.seq >= seq).min_by_key(|m| m.seq).map(MockMatch::details).into_iter().collect()
+            state
+                .matches
+                .iter()
+                .filter(|m| m.seq >= seq)
+                .min_by_key(|m| m.seq)
+                .map(MockMatch::details)
+                .into_iter()
+                .collect()
         };
         ResponseTemplate::new(200)
             .set_body_json(json!({"result": {"status": 1, "matches": found}}))
@@ -145,7 +162,11 @@ impl Respond for BySeq {
 struct Details(Arc<Mutex<MockState>>);
 impl Respond for Details {
     fn respond(&self, req: &Request) -> ResponseTemplate {
-        self.0.lock().unwrap().calls.push(("GetMatchDetails".into(), Instant::now(), req.url.query().unwrap_or("").to_owned()));
+        self.0.lock().unwrap().calls.push((
+            "GetMatchDetails".into(),
+            Instant::now(),
+            req.url.query().unwrap_or("").to_owned(),
+        ));
         ResponseTemplate::new(500)
     }
 }
@@ -179,8 +200,14 @@ impl SteamMock {
     /// Settings that point the app at this mock (rate limit effectively off).
     pub fn args(&self) -> Vec<String> {
         [
-            "--steam-api-key", API_KEY, "--steam-api-base", &self.uri(), "--opendota-api-base", &self.uri(),
-            "--steam-rate-per-sec", "100000",
+            "--steam-api-key",
+            API_KEY,
+            "--steam-api-base",
+            &self.uri(),
+            "--opendota-api-base",
+            &self.uri(),
+            "--steam-rate-per-sec",
+            "100000",
         ]
         .map(String::from)
         .to_vec()

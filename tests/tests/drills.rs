@@ -35,7 +35,7 @@ fn spawn_worker(app: &TestApp, steam: &SteamMock) -> Worker {
 #[tokio::test]
 async fn a_worker_killed_mid_job_is_replaced_and_the_job_completes_once() {
     let steam = SteamMock::start((0..40).map(MockMatch::nth).collect()).await;
-    steam.state.lock().unwrap().details_delay = Duration::from_millis(100);
+    steam.state.lock().unwrap().details_delay = Duration::from_millis(250);
     let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(steam.args(), false)).await;
     let staff = app.staff("admin").await;
     staff.post("/api/leagues", json!({"steam_league_id": 17929, "name": "DTX"})).await;

@@ -28,7 +28,12 @@ async fn admin_enqueue_runs_through_the_ledger_to_the_leaderboard(mode: Mode) {
     let staff = app.staff("admin").await;
     staff.post("/api/leagues", json!({"steam_league_id": LEAGUE, "name": "DTX"})).await;
     for (i, account) in tests::steam_mock::ACCOUNTS.iter().enumerate() {
-        staff.post("/api/users", json!({"username": format!("p{i}"), "mmr": 3000, "steamId": account + 76561197960265728_i64})).await;
+        staff
+            .post(
+                "/api/users",
+                json!({"username": format!("p{i}"), "mmr": 3000, "steamId": account + 76561197960265728_i64}),
+            )
+            .await;
     }
     let queued = staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"league_id": LEAGUE}})).await;
     assert_eq!(queued.status, 202, "{}", queued.text);
@@ -51,7 +56,8 @@ async fn admin_enqueue_runs_through_the_ledger_to_the_leaderboard(mode: Mode) {
     assert!(board.body["results"][0]["league_mmr"].is_i64());
 
     let queues = staff.get("/api/queues").await;
-    let sync_queue = queues.body.as_array().unwrap().iter().find(|q| q["kind"] == "sync_league_matches").unwrap().clone();
+    let sync_queue =
+        queues.body.as_array().unwrap().iter().find(|q| q["kind"] == "sync_league_matches").unwrap().clone();
     assert_eq!(sync_queue["succeeded"], 1, "{sync_queue}");
     assert!(sync_queue["workers_alive"].as_u64().unwrap() >= 1);
 }
@@ -86,7 +92,8 @@ async fn enqueue_is_staff_only_and_checks_args(mode: Mode) {
 async fn failing_jobs_retry_with_backoff_then_die_and_can_be_retried(mode: Mode) {
     // Steam is unreachable: every attempt fails transiently.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let args = ["--steam-api-key", "k", "--steam-api-base", &format!("http://{closed}"), "--steam-rate-per-sec", "1000"];
+    let args =
+        ["--steam-api-key", "k", "--steam-api-base", &format!("http://{closed}"), "--steam-rate-per-sec", "1000"];
     let app = TestApp::spawn_with(mode.backend(), mode.options(args.map(String::from).to_vec(), true)).await;
     let staff = app.staff("admin").await;
     staff.post("/api/leagues", json!({"steam_league_id": LEAGUE, "name": "DTX"})).await;
@@ -170,7 +177,11 @@ async fn tick_keys(app: &TestApp) -> Vec<String> {
 
 async fn mock_discord() -> MockServer {
     let discord = MockServer::start().await;
-    Mock::given(method("HEAD")).and(path_regex("^/avatars/.*")).respond_with(ResponseTemplate::new(404)).mount(&discord).await;
+    Mock::given(method("HEAD"))
+        .and(path_regex("^/avatars/.*"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&discord)
+        .await;
     Mock::given(method("GET"))
         .and(path_regex(r"^/v10/users/\d+$"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1", "avatar": "fresh_hash"})))
@@ -181,12 +192,18 @@ async fn mock_discord() -> MockServer {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "999"})))
         .mount(&discord)
         .await;
-    Mock::given(method("PUT")).and(path_regex("^/v10/channels/555/messages/999/reactions/.*")).respond_with(ResponseTemplate::new(204)).mount(&discord).await;
+    Mock::given(method("PUT"))
+        .and(path_regex("^/v10/channels/555/messages/999/reactions/.*"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&discord)
+        .await;
     discord
 }
 
 fn discord_args(discord: &MockServer) -> Vec<String> {
-    ["--discord-bot-token", "bot-token", "--discord-api-base", &discord.uri(), "--discord-cdn-base", &discord.uri()].map(String::from).to_vec()
+    ["--discord-bot-token", "bot-token", "--discord-api-base", &discord.uri(), "--discord-cdn-base", &discord.uri()]
+        .map(String::from)
+        .to_vec()
 }
 
 async fn avatar_batches_check_everyone_before_anyone_twice(mode: Mode) {
@@ -255,7 +272,10 @@ async fn a_due_event_is_posted_once_and_moves_to_its_next_week(mode: Mode) {
     assert_eq!(requests.iter().filter(|r| r.method.as_str() == "POST").count(), 1);
     assert_eq!(requests.iter().filter(|r| r.method.as_str() == "PUT").count(), 3, "✅ ❓ ❌");
     let after = entity::scheduled_discord_event::Entity::find_by_id(event.id).one(app.db()).await.unwrap().unwrap();
-    assert!(after.next_post_at > Utc::now() && after.next_post_at <= Utc::now() + chrono::Duration::days(7), "missed weeks skipped");
+    assert!(
+        after.next_post_at > Utc::now() && after.next_post_at <= Utc::now() + chrono::Duration::days(7),
+        "missed weeks skipped"
+    );
     assert_eq!((after.next_post_at - scheduled).num_seconds() % (7 * 86_400), 0, "stays on the weekly slot");
     assert_eq!(after.discord_message_id.as_deref(), Some("999"));
     // Nothing is due now: a third run posts nothing.

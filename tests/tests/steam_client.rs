@@ -51,8 +51,15 @@ async fn retry_after_is_honoured() {
     app.staff("admin").await.post("/api/leagues", json!({"steam_league_id": 17929, "name": "DTX"})).await;
     let result = worker::steam::sync::sync_league(&app.state.jobs, 17929, false).await.unwrap();
     assert_eq!(result["ingested"], 3);
-    let history: Vec<Instant> =
-        steam.state.lock().unwrap().calls.iter().filter(|(m, _, _)| m == "GetMatchHistory").map(|(_, t, _)| *t).collect();
+    let history: Vec<Instant> = steam
+        .state
+        .lock()
+        .unwrap()
+        .calls
+        .iter()
+        .filter(|(m, _, _)| m == "GetMatchHistory")
+        .map(|(_, t, _)| *t)
+        .collect();
     assert_eq!(history.len(), 2, "one refused call, one retried");
     assert!(history[1].duration_since(history[0]) >= Duration::from_secs(1), "waited Retry-After before calling again");
 }

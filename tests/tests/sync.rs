@@ -72,7 +72,7 @@ async fn full_sync_of_a_thousand_matches_terminates(mode: Mode) {
 
 async fn a_killed_sync_resumes_without_loss_or_duplicates(mode: Mode) {
     let steam = SteamMock::start((0..60).map(MockMatch::nth).collect()).await;
-    steam.state.lock().unwrap().details_delay = Duration::from_millis(15);
+    steam.state.lock().unwrap().details_delay = Duration::from_millis(60);
     let app = app_with(mode, &steam).await;
     // Kill the run part-way (the future is dropped, as on a timeout or crash).
     let cut = tokio::time::timeout(Duration::from_millis(400), sync_league(&app.state.jobs, LEAGUE, false)).await;
@@ -98,9 +98,13 @@ async fn details_failures_do_not_stop_the_sync_and_are_retried(mode: Mode) {
     assert_eq!((run["ingested"].as_i64(), run["failed"].as_i64()), (Some(8), Some(2)), "{run}");
     assert_eq!(steam.calls("GetMatchDetails"), 2, "GetMatchDetails was only a fallback");
     let state = app.anon().get(&format!("/api/leagues/{LEAGUE}/sync-state")).await;
-    let failed: Vec<i64> = state.body["failed_matches"].as_array().unwrap().iter().map(|f| f["match_id"].as_i64().unwrap()).collect();
+    let failed: Vec<i64> =
+        state.body["failed_matches"].as_array().unwrap().iter().map(|f| f["match_id"].as_i64().unwrap()).collect();
     assert_eq!(failed, vec![matches[3].match_id, matches[7].match_id]);
-    assert!(state.body["failed_matches"][0]["error"].as_str().unwrap().contains("500") || !state.body["failed_matches"][0]["error"].as_str().unwrap().is_empty());
+    assert!(
+        state.body["failed_matches"][0]["error"].as_str().unwrap().contains("500")
+            || !state.body["failed_matches"][0]["error"].as_str().unwrap().is_empty()
+    );
 
     steam.state.lock().unwrap().broken_seqs.clear();
     let retried = retry_failed(&app.state.jobs, LEAGUE).await.unwrap();
@@ -117,12 +121,24 @@ fn expected_totals(matches: &[MockMatch], users: &HashMap<i64, i64>) -> Vec<work
         for (account, slot, k, d, a, gpm, xpm) in &m.players {
             let Some(&user_id) = users.get(account) else { continue };
             let t = totals.entry(user_id).or_insert(worker::mmr::Totals {
-                user_id, games_played: 0, wins: 0, kills: 0, deaths: 0, assists: 0, gpm: 0, xpm: 0,
+                user_id,
+                games_played: 0,
+                wins: 0,
+                kills: 0,
+                deaths: 0,
+                assists: 0,
+                gpm: 0,
+                xpm: 0,
             });
             t.games_played += 1;
             t.wins += i64::from((*slot < 128) == m.radiant_win);
-            (t.kills, t.deaths, t.assists, t.gpm, t.xpm) =
-                (t.kills + i64::from(*k), t.deaths + i64::from(*d), t.assists + i64::from(*a), t.gpm + i64::from(*gpm), t.xpm + i64::from(*xpm));
+            (t.kills, t.deaths, t.assists, t.gpm, t.xpm) = (
+                t.kills + i64::from(*k),
+                t.deaths + i64::from(*d),
+                t.assists + i64::from(*a),
+                t.gpm + i64::from(*gpm),
+                t.xpm + i64::from(*xpm),
+            );
         }
     }
     let mut out: Vec<_> = totals.into_values().collect();
@@ -151,31 +167,48 @@ async fn league_mmr_from_mock_steam_to_the_leaderboard(mode: Mode) {
 
     let expected = expected_totals(&matches, &users);
     let adjustments = worker::mmr::adjustments(&expected, &worker::mmr::MmrConfig::default());
-    assert!(adjustments.iter().any(|a| *a > 0) && adjustments.iter().any(|a| *a < 0), "the data spreads players: {adjustments:?}");
+    assert!(
+        adjustments.iter().any(|a| *a > 0) && adjustments.iter().any(|a| *a < 0),
+        "the data spreads players: {adjustments:?}"
+    );
     let board = app.anon().get(&format!("/api/leagues/{LEAGUE}/leaderboard?page_size=100")).await;
     assert_eq!(board.status, 200, "{}", board.text);
     assert_eq!(board.body["count"], 19);
-    let rows: HashMap<i64, Value> = board.body["results"].as_array().unwrap().iter().map(|r| (r["user_id"].as_i64().unwrap(), r.clone())).collect();
+    let rows: HashMap<i64, Value> =
+        board.body["results"].as_array().unwrap().iter().map(|r| (r["user_id"].as_i64().unwrap(), r.clone())).collect();
     for (t, adj) in expected.iter().zip(&adjustments) {
         let row = &rows[&t.user_id];
         assert_eq!(row["games_played"], t.games_played, "{row}");
         assert_eq!(row["wins"], t.wins);
         assert_eq!(row["mmr_adjustment"], *adj);
         let mmr = row["mmr"].as_i64();
-        assert_eq!(row["league_mmr"].as_i64(), mmr.map(|m| m + i64::from(*adj)), "league_mmr = mmr + adjustment, null without mmr");
+        assert_eq!(
+            row["league_mmr"].as_i64(),
+            mmr.map(|m| m + i64::from(*adj)),
+            "league_mmr = mmr + adjustment, null without mmr"
+        );
         let a = t.averages();
         assert_eq!(row["avg_kda"].as_f64().unwrap(), worker::mmr::display_kda(a.kda));
     }
     // Sorted by league_mmr descending, nulls last, user id tiebreak.
-    let order: Vec<Option<i64>> = board.body["results"].as_array().unwrap().iter().map(|r| r["league_mmr"].as_i64()).collect();
+    let order: Vec<Option<i64>> =
+        board.body["results"].as_array().unwrap().iter().map(|r| r["league_mmr"].as_i64()).collect();
     let mut sorted = order.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(order, sorted);
 
     // Recomputing changes nothing.
-    let before = app.anon().get(&format!("/api/leagues/{LEAGUE}/leaderboard?page_size=100&sort_by=win_rate&order=asc")).await.body;
+    let before = app
+        .anon()
+        .get(&format!("/api/leagues/{LEAGUE}/leaderboard?page_size=100&sort_by=win_rate&order=asc"))
+        .await
+        .body;
     worker::stats::update_league_stats(&app.state.jobs, LEAGUE).await.unwrap();
-    let after = app.anon().get(&format!("/api/leagues/{LEAGUE}/leaderboard?page_size=100&sort_by=win_rate&order=asc")).await.body;
+    let after = app
+        .anon()
+        .get(&format!("/api/leagues/{LEAGUE}/leaderboard?page_size=100&sort_by=win_rate&order=asc"))
+        .await
+        .body;
     assert_eq!(before, after);
 
     // The 20th player registers their steamId later: their lines get linked

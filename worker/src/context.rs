@@ -56,7 +56,17 @@ impl JobContext {
         };
         let steam = SteamClient::new(&settings, redis.clone())?;
         let discord = DiscordClient::new(&settings)?;
-        Ok(Self { enqueuer: Enqueuer { db: db.clone(), queue }, db, settings, locks, steam, discord, redis, cache, current_run: None })
+        Ok(Self {
+            enqueuer: Enqueuer { db: db.clone(), queue },
+            db,
+            settings,
+            locks,
+            steam,
+            discord,
+            redis,
+            cache,
+            current_run: None,
+        })
     }
 
     /// A cache that matches the mode: Redis when connected, else in-process.

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-
 const RENEW: &str =
     r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
 /// Takes the lock if free, or if `owner` already holds it (a redelivery of
@@ -36,6 +35,7 @@ pub struct LockGuard {
     token: String,
     ttl: Duration,
     released: bool,
+    last_renewed: std::sync::Mutex<Instant>,
 }
 
 impl Locks {
@@ -73,12 +73,32 @@ impl Locks {
                 }
             }
         };
-        let guard = || LockGuard { locks: self.clone(), key: name.to_owned(), token: owner.to_owned(), ttl, released: false };
+        let guard = || LockGuard {
+            locks: self.clone(),
+            key: name.to_owned(),
+            token: owner.to_owned(),
+            ttl,
+            released: false,
+            last_renewed: std::sync::Mutex::new(Instant::now()),
+        };
         Ok(acquired.then(guard))
     }
 }
 
 impl LockGuard {
+    /// Renews only once a third of the lease has passed (cheap to call often).
+    pub async fn renew_if_due(&self) -> redis::RedisResult<bool> {
+        let due = self.last_renewed.lock().expect("renewal clock").elapsed() >= self.ttl / 3;
+        if !due {
+            return Ok(true);
+        }
+        let renewed = self.renew().await?;
+        if renewed {
+            *self.last_renewed.lock().expect("renewal clock") = Instant::now();
+        }
+        Ok(renewed)
+    }
+
     /// Extends the lease; `false` means the lock was lost (stop working).
     pub async fn renew(&self) -> redis::RedisResult<bool> {
         match &self.locks {
@@ -173,6 +193,9 @@ mod tests {
         std::mem::forget(first);
         drop(again);
         tokio::task::yield_now().await;
-        assert!(locks.acquire_as("b", "run-2", Duration::from_secs(60)).await.unwrap().is_some(), "dropping released it");
+        assert!(
+            locks.acquire_as("b", "run-2", Duration::from_secs(60)).await.unwrap().is_some(),
+            "dropping released it"
+        );
     }
 }

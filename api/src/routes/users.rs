@@ -261,7 +261,16 @@ pub async fn find_user(state: &AppState, id: i64) -> ApiResult<user::Model> {
 /// steamId changed, the user's match lines follow it and the affected
 /// leagues' stats are recomputed (enqueued).
 async fn save(state: &AppState, active: user::ActiveModel, previous_steam_id: Option<i64>) -> ApiResult<user::Model> {
-    let saved = active.save(&state.db).await.map_err(user_conflict)?.try_into_model()?;
+    let mmr_changed = active.mmr.is_set();
+    let mut saved = active.save(&state.db).await.map_err(user_conflict)?.try_into_model()?;
+    if mmr_changed {
+        // league_mmr = mmr + best adjustment: follow a base MMR change at once.
+        let txn = worker::infra::write_txn(&state.db).await?;
+        let min_games = i64::from(state.settings.core.league_mmr_min_games);
+        worker::stats::refresh_league_mmr(&txn, &[saved.id], min_games).await?;
+        txn.commit().await?;
+        saved = find_user(state, saved.id).await?;
+    }
     state.cache.invalidate(&[ns::USERS, ns::TOURNAMENTS, ns::LEAGUE_STATS, ns::MATCHES]).await;
     if saved.steam_id != previous_steam_id {
         let leagues = worker::steam::link::relink(&state.db, saved.id, previous_steam_id, saved.steam_id).await?;

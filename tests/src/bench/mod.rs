@@ -1,4 +1,6 @@
-//! Benchmark building blocks: a closed-loop HTTP load generator and figures.
+//! Benchmark building blocks and the benchmarks themselves.
 
 pub mod api;
+pub mod ingest;
 pub mod load;
+pub mod recompute;

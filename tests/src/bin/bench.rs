@@ -32,10 +32,39 @@ enum Command {
         #[arg(long)]
         no_cache: bool,
     },
+    /// League sync of N matches from a local mock Steam (rate limiter off).
+    Ingest {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: BackendArg,
+        #[arg(long, default_value_t = 2000)]
+        matches: i64,
+    },
+    /// Full stats + MMR recompute vs one raw GROUP BY.
+    Recompute {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: BackendArg,
+        #[arg(long, default_value_t = 1000)]
+        players: i64,
+        #[arg(long, default_value_t = 20000)]
+        matches: i64,
+    },
+}
+
+impl BackendArg {
+    /// SQLite runs embedded; PostgreSQL runs distributed (with Redis).
+    fn mode(self) -> tests::Mode {
+        match self {
+            Self::Sqlite => tests::Mode::Embedded,
+            Self::Postgres => tests::Mode::Distributed,
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if std::env::var_os("RUST_LOG").is_some() {
+        worker::telemetry::init_logging(worker::config::LogFormat::Text);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     println!("machine: {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     runtime.block_on(async {
@@ -46,6 +75,10 @@ fn main() -> anyhow::Result<()> {
                     BackendArg::Postgres => tests::Backend::Postgres,
                 };
                 bench::api::run(backend, std::time::Duration::from_secs(seconds), connections, no_cache).await
+            }
+            Command::Ingest { backend, matches } => bench::ingest::run(backend.mode(), matches).await,
+            Command::Recompute { backend, players, matches } => {
+                bench::recompute::run(backend.mode(), players, matches).await
             }
         }
     })

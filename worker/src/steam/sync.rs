@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use entity::{league, league_sync_state, steam_match};
+use futures_util::StreamExt;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, ExprTrait, QueryFilter, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
@@ -82,8 +83,12 @@ pub async fn lock_league(ctx: &JobContext, steam_league_id: i64) -> Result<Optio
 }
 
 async fn keep_lock(lock: &LockGuard) -> Result<(), JobError> {
-    if lock.renew().await? { Ok(()) } else { Err(JobError::transient("lost the league sync lock")) }
+    if lock.renew_if_due().await? { Ok(()) } else { Err(JobError::transient("lost the league sync lock")) }
 }
+
+/// Details fetched ahead of the ingest (which stays strictly oldest first):
+/// overlaps Steam latency with database writes; the rate limiter still paces calls.
+const PREFETCH: usize = 4;
 
 /// Which of `ids` are stored already.
 async fn stored(ctx: &JobContext, ids: &[i64]) -> Result<HashSet<i64>, JobError> {
@@ -191,9 +196,20 @@ async fn sync_locked(
     let mut failed = failed_list(&state);
     let (mut ingested, mut newly_failed) = (0u64, 0u64);
     let mut stop: Option<JobError> = None;
-    for m in &new {
+    // Owned values only: the stream must be Send for every lifetime.
+    let steam = ctx.steam.clone();
+    let mut fetched = futures_util::stream::iter(new.clone())
+        .map(move |m| {
+            let steam = steam.clone();
+            async move {
+                let details = steam.fetch_match(m.match_id, m.match_seq_num).await;
+                (m, details)
+            }
+        })
+        .buffered(PREFETCH);
+    while let Some((m, details)) = fetched.next().await {
         keep_lock(lock).await?;
-        match ctx.steam.fetch_match(m.match_id, m.match_seq_num).await {
+        match details {
             Ok(details) => {
                 ingest_match(&ctx.db, steam_league_id, Some(state.id), &details).await?;
                 failed.retain(|f| f.match_id != m.match_id);
@@ -214,6 +230,7 @@ async fn sync_locked(
             }
         }
     }
+    drop(fetched);
     league_sync_state::Entity::update_many()
         .col_expr(
             league_sync_state::Column::FailedMatchIds,

@@ -1,0 +1,25 @@
+//! `ingest`: matches synced from a local mock Steam, rate limiter off.
+
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::steam_mock::{MockMatch, SteamMock};
+use crate::{Mode, TestApp};
+
+pub async fn run(mode: Mode, matches: i64) -> anyhow::Result<()> {
+    let steam = SteamMock::start((0..matches).map(MockMatch::nth).collect()).await;
+    let app = TestApp::spawn_with(mode.backend(), mode.options(steam.args(), false)).await;
+    app.staff("admin").await.post("/api/leagues", json!({"steam_league_id": 17929, "name": "DTX"})).await;
+    let started = Instant::now();
+    let result =
+        worker::steam::sync::sync_league(&app.state.jobs, 17929, true).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let elapsed = started.elapsed();
+    anyhow::ensure!(result["ingested"] == matches, "ingested {result}");
+    println!(
+        "bench ingest ({mode:?}): {matches} matches (10 players each) in {:.2} s = {:.0} matches/s (history pages + one details call + one transaction per match)",
+        elapsed.as_secs_f64(),
+        matches as f64 / elapsed.as_secs_f64()
+    );
+    Ok(())
+}
