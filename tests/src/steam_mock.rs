@@ -108,12 +108,12 @@ impl Respond for History {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let mut state = self.0.lock().unwrap();
         state.calls.push(("GetMatchHistory".into(), Instant::now(), req.url.query().unwrap_or("").to_owned()));
-        if let Some((n, after)) = state.throttle_next.as_mut() {
-            if *n > 0 {
-                *n -= 1;
-                let after = *after;
-                return ResponseTemplate::new(429).insert_header("retry-after", after.to_string().as_str());
-            }
+        if let Some((n, after)) = state.throttle_next.as_mut()
+            && *n > 0
+        {
+            *n -= 1;
+            let after = *after;
+            return ResponseTemplate::new(429).insert_header("retry-after", after.to_string().as_str());
         }
         let start_at = query(req, "start_at_match_id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(i64::MAX);
         let count = query(req, "matches_requested").and_then(|v| v.parse::<usize>().ok()).unwrap_or(25).min(100);
