@@ -2,5 +2,6 @@
 
 pub mod api;
 pub mod ingest;
+pub mod jobs;
 pub mod load;
 pub mod recompute;

@@ -39,6 +39,16 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         matches: i64,
     },
+    /// No-op jobs through apalis-redis (bare and with the ledger), beside Celery.
+    Jobs {
+        #[arg(long, default_value_t = 10_000)]
+        jobs: u64,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Skip the Celery comparison (it installs celery into a venv on first use).
+        #[arg(long)]
+        no_celery: bool,
+    },
     /// Full stats + MMR recompute vs one raw GROUP BY.
     Recompute {
         #[arg(long, value_enum, default_value = "sqlite")]
@@ -76,6 +86,7 @@ fn main() -> anyhow::Result<()> {
                 };
                 bench::api::run(backend, std::time::Duration::from_secs(seconds), connections, no_cache).await
             }
+            Command::Jobs { jobs, concurrency, no_celery } => bench::jobs::run(jobs, concurrency, !no_celery).await,
             Command::Ingest { backend, matches } => bench::ingest::run(backend.mode(), matches).await,
             Command::Recompute { backend, players, matches } => {
                 bench::recompute::run(backend.mode(), players, matches).await

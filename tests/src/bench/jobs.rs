@@ -1,0 +1,166 @@
+//! `jobs`: 10 000 no-op jobs enqueued and completed through apalis-redis by
+//! one worker process, beside a Celery worker on the same Redis.
+//!
+//! Two DTX figures: the bare queue (an apalis no-op job, what Celery's no-op
+//! task is) and the full DTX path (ledger row on enqueue, claim and finish
+//! by the worker — three more database writes per job).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use apalis::prelude::*;
+use apalis_redis::RedisStorage;
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::{Mode, TestApp};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Noop {
+    n: u64,
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram")
+}
+
+fn report(name: &str, jobs: u64, elapsed: Duration, enqueue_us: &Histogram<u64>) -> f64 {
+    let rate = jobs as f64 / elapsed.as_secs_f64();
+    println!(
+        "{name:<34} {rate:>8.0} jobs/s  enqueue p50 {:>6.2} ms  p99 {:>6.2} ms  ({jobs} jobs in {:.2} s)",
+        enqueue_us.value_at_quantile(0.5) as f64 / 1000.0,
+        enqueue_us.value_at_quantile(0.99) as f64 / 1000.0,
+        elapsed.as_secs_f64()
+    );
+    rate
+}
+
+async fn bare_queue(prefix: &str, jobs: u64, concurrency: usize) -> anyhow::Result<f64> {
+    let conn = worker::infra::connect_redis(&crate::redis_url()).await?;
+    let cfg = apalis_redis::Config::default().queue(format!("{prefix}:noop")).batch_size(concurrency);
+    let storage: RedisStorage<Noop> = RedisStorage::new(conn).with_config(cfg);
+    let done = Arc::new(AtomicU64::new(0));
+    let counter = done.clone();
+    let (stop, mut rx) = tokio::sync::watch::channel(false);
+    let worker_storage = storage.clone();
+    let monitor = tokio::spawn(async move {
+        Monitor::new()
+            .register(move |_| {
+                let counter = counter.clone();
+                WorkerBuilder::new(worker::pool::worker_name())
+                    .backend(worker_storage.clone().poll_with_interval(Duration::from_millis(50)))
+                    .concurrency(concurrency)
+                    .build(move |_job: Noop| {
+                        let counter = counter.clone();
+                        async move {
+                            counter.fetch_add(1, Ordering::Relaxed);
+                            Ok::<(), BoxDynError>(())
+                        }
+                    })
+            })
+            .run_with_signal(async move {
+                let _ = rx.wait_for(|s| *s).await;
+                Ok(())
+            })
+            .await
+    });
+    let mut latency = histogram();
+    let started = Instant::now();
+    let mut sink = storage.clone();
+    for n in 0..jobs {
+        let t = Instant::now();
+        sink.push(Noop { n }).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        latency.record(t.elapsed().as_micros() as u64).ok();
+    }
+    while done.load(Ordering::Relaxed) < jobs {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "bare queue stalled at {}",
+            done.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let rate = report("DTX apalis-redis, bare no-op job", jobs, started.elapsed(), &latency);
+    let _ = stop.send(true);
+    let _ = monitor.await;
+    Ok(rate)
+}
+
+async fn ledger_jobs(app: &TestApp, jobs: u64) -> anyhow::Result<f64> {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let ctx = app.state.jobs.clone();
+    let (stop, mut rx) = tokio::sync::watch::channel(false);
+    let pool = tokio::spawn(worker::pool::run(ctx.clone(), async move {
+        let _ = rx.wait_for(|s| *s).await;
+    }));
+    let mut latency = histogram();
+    let started = Instant::now();
+    for _ in 0..jobs {
+        let job =
+            worker::jobs::Job::CheckScheduledEvents(worker::jobs::check_scheduled_events::CheckScheduledEvents {});
+        let t = Instant::now();
+        ctx.enqueuer.enqueue(job, None, None).await?;
+        latency.record(t.elapsed().as_micros() as u64).ok();
+    }
+    loop {
+        let finished = entity::job_run::Entity::find()
+            .filter(entity::job_run::Column::Status.eq(entity::JobStatus::Succeeded))
+            .count(app.db())
+            .await?;
+        if finished >= jobs {
+            break;
+        }
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(900), "ledger jobs stalled at {finished}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rate = report("DTX job (ledger + apalis-redis)", jobs, started.elapsed(), &latency);
+    let _ = stop.send(true);
+    let _ = pool.await;
+    Ok(rate)
+}
+
+/// Runs the Celery side in a venv under the cache dir (installed on first use).
+fn celery(jobs: u64) -> anyhow::Result<f64> {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
+    let venv = std::path::PathBuf::from(home).join(".cache/dtx-celery-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        println!("installing celery into {} …", venv.display());
+        let ok = std::process::Command::new("python3").arg("-m").arg("venv").arg(&venv).status()?.success()
+            && std::process::Command::new(&python)
+                .args(["-m", "pip", "install", "-q", "celery==5.4.0", "redis==6.4.0", "packaging"])
+                .status()?
+                .success();
+        anyhow::ensure!(ok, "could not install celery");
+    }
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("celery_bench.py");
+    let out = std::process::Command::new(&python).arg(&script).arg(jobs.to_string()).output()?;
+    anyhow::ensure!(out.status.success(), "celery bench failed: {}", String::from_utf8_lossy(&out.stderr));
+    let line = String::from_utf8(out.stdout)?;
+    let figures: serde_json::Value = serde_json::from_str(line.lines().last().unwrap_or("{}"))?;
+    let rate = figures["jobs_per_s"].as_f64().unwrap_or(0.0);
+    println!(
+        "{:<34} {rate:>8.0} jobs/s  enqueue p50 {:>6.2} ms  p99 {:>6.2} ms  ({jobs} jobs in {:.2} s)",
+        "Celery 5.4 worker (prefork)",
+        figures["enqueue_p50_ms"].as_f64().unwrap_or(0.0),
+        figures["enqueue_p99_ms"].as_f64().unwrap_or(0.0),
+        figures["seconds"].as_f64().unwrap_or(0.0)
+    );
+    Ok(rate)
+}
+
+pub async fn run(jobs: u64, concurrency: usize, with_celery: bool) -> anyhow::Result<()> {
+    let args = vec!["--worker-concurrency".to_owned(), concurrency.to_string()];
+    let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(args, false)).await;
+    println!("bench jobs: {jobs} no-op jobs, one worker process, concurrency {concurrency}, Redis 127.0.0.1");
+    let bare = bare_queue(app.redis_prefix.as_deref().unwrap_or("bench"), jobs, concurrency).await?;
+    let full = ledger_jobs(&app, jobs).await?;
+    if with_celery {
+        let celery = celery(jobs)?;
+        if celery > 0.0 {
+            println!("ratio to Celery: bare queue {:.1}x, full DTX job {:.1}x", bare / celery, full / celery);
+        }
+    }
+    Ok(())
+}
