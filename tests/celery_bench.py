@@ -41,14 +41,35 @@ def wait_for(n, deadline_s):
         time.sleep(0.01)
 
 
-def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
-    counter.delete(COUNTER, QUEUE)
-    worker = subprocess.Popen(
+def start_worker():
+    return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "celery_bench", "worker", "--loglevel=WARNING", "-Q", QUEUE,
          "--concurrency", str(os.cpu_count() or 2), "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=os.path.dirname(os.path.abspath(__file__)),
     )
+
+
+def drain(n):
+    """Enqueue n tasks with no worker running, then time one worker draining
+    them, from its first completion to its last."""
+    counter.delete(COUNTER, QUEUE)
+    for _ in range(n):
+        noop.delay()
+    worker = start_worker()
+    try:
+        wait_for(1, 120)
+        first = time.perf_counter()
+        wait_for(n, 600)
+        return (n - 1) / (time.perf_counter() - first)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
+    counter.delete(COUNTER, QUEUE)
+    worker = start_worker()
     try:
         noop.delay()
         wait_for(1, 120)
@@ -62,7 +83,11 @@ def main():
         wait_for(n, 600)
         elapsed = time.perf_counter() - start
         latencies.sort()
+        worker.terminate()
+        worker.wait(30)
+        drain_rate = drain(n)
         print(json.dumps({
+            "drain_jobs_per_s": drain_rate,
             "jobs": n,
             "seconds": elapsed,
             "jobs_per_s": n / elapsed,
@@ -70,8 +95,9 @@ def main():
             "enqueue_p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
         }))
     finally:
-        worker.terminate()
-        worker.wait(30)
+        if worker.poll() is None:
+            worker.terminate()
+            worker.wait(30)
         counter.delete(COUNTER, QUEUE)
 
 

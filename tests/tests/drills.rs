@@ -61,3 +61,34 @@ async fn a_worker_killed_mid_job_is_replaced_and_the_job_completes_once() {
     assert_eq!(done["result"]["ingested"].as_i64().unwrap() + partial, 40, "{done}");
     assert_eq!((app.count("steam_matches").await, app.count("player_match_stats").await), (40, 400));
 }
+
+/// A backlog larger than Lua's unpack limit (apalis-redis 1.0 promotes every
+/// due task in one call and its worker dies past ~8 000): the pool still
+/// drains it, because due tasks are promoted in chunks before and while it runs.
+#[tokio::test]
+async fn a_backlog_of_nine_thousand_jobs_drains() {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(vec![], false)).await;
+    let ctx = app.state.jobs.clone();
+    const BACKLOG: u64 = 9_000;
+    for _ in 0..BACKLOG {
+        let job =
+            worker::jobs::Job::CheckScheduledEvents(worker::jobs::check_scheduled_events::CheckScheduledEvents {});
+        ctx.enqueuer.enqueue(job, None, None).await.unwrap();
+    }
+    let (stop, mut rx) = tokio::sync::watch::channel(false);
+    let pool = tokio::spawn(worker::pool::run(ctx, async move {
+        let _ = rx.wait_for(|s| *s).await;
+    }));
+    eventually("the backlog to drain", Duration::from_secs(120), || async {
+        let done = entity::job_run::Entity::find()
+            .filter(entity::job_run::Column::Status.eq(entity::JobStatus::Succeeded))
+            .count(app.db())
+            .await
+            .unwrap();
+        (done == BACKLOG).then_some(())
+    })
+    .await;
+    let _ = stop.send(true);
+    pool.await.unwrap().unwrap();
+}

@@ -53,7 +53,7 @@ impl Enqueuer {
         }
         let (run, fresh) = ledger::insert(&self.db, &new_run_id(), &job, enqueued_by, idempotency_key).await?;
         if fresh {
-            let envelope = Envelope { run_id: run.id.clone(), attempt: 1, job };
+            let envelope = Envelope { run_id: run.id.clone(), attempt: 1, max_attempts: run.max_attempts, job };
             if let Err(err) = self.queue.push(envelope, delay).await {
                 ledger::finish(&self.db, &run.id, JobStatus::Dead, None, Some(err.to_string())).await?;
                 return Err(err.into());
@@ -65,8 +65,8 @@ impl Enqueuer {
     /// Enqueues a failed or dead run again; `None` when it is neither.
     pub async fn retry(&self, run: &job_run::Model) -> Result<Option<()>, EnqueueError> {
         let Ok(job) = Job::parse(&run.kind, run.args.clone()) else { return Ok(None) };
-        let Some(attempt) = ledger::requeue(&self.db, &run.id).await? else { return Ok(None) };
-        self.queue.push(Envelope { run_id: run.id.clone(), attempt, job }, Duration::ZERO).await?;
+        let Some((attempt, max_attempts)) = ledger::requeue(&self.db, &run.id).await? else { return Ok(None) };
+        self.queue.push(Envelope { run_id: run.id.clone(), attempt, max_attempts, job }, Duration::ZERO).await?;
         Ok(Some(()))
     }
 }

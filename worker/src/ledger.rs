@@ -95,8 +95,9 @@ pub async fn finish<C: ConnectionTrait>(
 }
 
 /// Puts a failed or dead run back to `queued` for a manual retry; returns
-/// the attempt number to enqueue, or `None` when the run is not retryable.
-pub async fn requeue<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<i32>, DbErr> {
+/// the attempt number to enqueue and the new attempt limit, or `None` when
+/// the run is not retryable.
+pub async fn requeue<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<(i32, i32)>, DbErr> {
     let Some(run) = job_run::Entity::find_by_id(id.to_owned()).one(db).await? else { return Ok(None) };
     if !matches!(run.status, JobStatus::Failed | JobStatus::Dead) {
         return Ok(None);
@@ -110,5 +111,5 @@ pub async fn requeue<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<i32>
         .filter(job_run::Column::Attempts.eq(run.attempts))
         .exec(db)
         .await?;
-    Ok((updated.rows_affected == 1).then_some(run.attempts + 1))
+    Ok((updated.rows_affected == 1).then_some((run.attempts + 1, run.attempts + run.max_attempts.max(1))))
 }

@@ -58,7 +58,19 @@ pub async fn run(ctx: JobContext, shutdown: impl Future<Output = ()> + Send + 's
     let concurrency = ctx.settings.worker_concurrency as usize;
     tracing::info!(worker = name, concurrency, "worker pool starting");
     let result = match ctx.enqueuer.queue.clone() {
-        Queue::Redis { storage, .. } => monitor_for!(storage, ctx, name, concurrency, shutdown),
+        Queue::Redis { storage, conn, name: queue } => {
+            // Before the first fetch: a backlog must not reach apalis' own promotion.
+            crate::queue::promote_due(&conn, &queue).await?;
+            let (stop, rx) = tokio::sync::watch::channel(false);
+            let promoter = tokio::spawn(crate::queue::promote_due_forever(conn, queue, POLL, async move {
+                let mut rx = rx;
+                let _ = rx.wait_for(|s| *s).await;
+            }));
+            let result = monitor_for!(storage, ctx, name, concurrency, shutdown);
+            let _ = stop.send(true);
+            let _ = promoter.await;
+            result
+        }
         Queue::Sqlite(storage) => monitor_for!(storage, ctx, name, concurrency, shutdown),
         Queue::Unavailable => anyhow::bail!("no job queue: PostgreSQL needs REDIS_URL"),
     };

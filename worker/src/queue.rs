@@ -23,6 +23,64 @@ pub struct QueueConfig {
     pub batch_size: usize,
 }
 
+/// Moves at most ARGV[2] due tasks from the scheduled set to the active list
+/// (the same moves apalis-redis' fetch makes, but bounded) and answers how
+/// many due tasks are left.
+const PROMOTE: &str = r"
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], 0, ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if #ids > 0 then
+  redis.call('RPUSH', KEYS[2], unpack(ids))
+  redis.call('ZREM', KEYS[1], unpack(ids))
+  redis.call('DEL', KEYS[3])
+  redis.call('LPUSH', KEYS[3], 1)
+end
+return redis.call('ZCOUNT', KEYS[1], 0, ARGV[1])
+";
+
+/// Due tasks promoted per script call; far below Lua's unpack limit (~8 000).
+const PROMOTE_CHUNK: u64 = 1000;
+
+/// apalis-redis 1.0's fetch promotes every due task with one Lua `unpack`,
+/// which fails past ~8 000 due tasks (and the worker dies): a backlog after
+/// an outage would stop the queue. This keeps the due set small by promoting
+/// in chunks, every `every`, until `stop` resolves.
+pub async fn promote_due_forever(
+    conn: redis::aio::ConnectionManager,
+    queue: String,
+    every: Duration,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let mut ticker = tokio::time::interval(every);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = ticker.tick() => {}
+        }
+        if let Err(err) = promote_due(&conn, &queue).await {
+            tracing::warn!(error = %err, "promoting due jobs failed");
+        }
+    }
+}
+
+/// Promotes every due task now, in chunks.
+pub async fn promote_due(conn: &redis::aio::ConnectionManager, queue: &str) -> redis::RedisResult<()> {
+    let script = redis::Script::new(PROMOTE);
+    loop {
+        let left: u64 = script
+            .key(format!("{queue}:scheduled"))
+            .key(format!("{queue}:active"))
+            .key(format!("{queue}:signal"))
+            .arg(chrono::Utc::now().timestamp())
+            .arg(PROMOTE_CHUNK)
+            .invoke_async(&mut conn.clone())
+            .await?;
+        if left == 0 {
+            return Ok(());
+        }
+    }
+}
+
 #[derive(Clone)]
 pub enum Queue {
     Redis {

@@ -5,8 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use entity::{JobStatus, job_run};
-use sea_orm::EntityTrait;
+use entity::JobStatus;
 
 use crate::backoff;
 use crate::context::JobContext;
@@ -29,15 +28,11 @@ pub enum Outcome {
 /// Runs `envelope`. An `Err` means the ledger could not be written (the
 /// database is down): the queue then delivers the task again later.
 pub async fn execute(envelope: Envelope, ctx: &JobContext) -> Result<Outcome, JobError> {
-    let Envelope { run_id, attempt, job } = envelope;
+    let Envelope { run_id, attempt, max_attempts, job } = envelope;
     if !ledger::claim(&ctx.db, &run_id, attempt).await? {
         tracing::info!(run_id, attempt, "duplicate delivery skipped");
         return Ok(Outcome::Skipped);
     }
-    let max_attempts = job_run::Entity::find_by_id(run_id.clone())
-        .one(&ctx.db)
-        .await?
-        .map_or(job.policy().max_attempts, |run| run.max_attempts);
     let policy = job.policy();
     let kind = job.kind();
     let started = Instant::now();
@@ -67,7 +62,7 @@ pub async fn execute(envelope: Envelope, ctx: &JobContext) -> Result<Outcome, Jo
             let base = Duration::from_millis(ctx.settings.job_backoff_base_ms);
             let delay = backoff::delay(base, BACKOFF_CAP, attempt + 1, rand::random::<f64>(), err.retry_after());
             tracing::warn!(kind, run_id, attempt, error = %err, retry_in_ms = delay.as_millis() as u64, "job failed; will retry");
-            let next = Envelope { run_id: run_id.clone(), attempt: attempt + 1, job };
+            let next = Envelope { run_id: run_id.clone(), attempt: attempt + 1, max_attempts, job };
             ctx.enqueuer.queue.push(next, delay).await.map_err(|e| JobError::transient(e.to_string()))?;
             Outcome::Retrying
         }

@@ -36,20 +36,25 @@ fn report(name: &str, jobs: u64, elapsed: Duration, enqueue_us: &Histogram<u64>)
     rate
 }
 
-async fn bare_queue(prefix: &str, jobs: u64, concurrency: usize) -> anyhow::Result<f64> {
-    let conn = worker::infra::connect_redis(&crate::redis_url()).await?;
-    let cfg = apalis_redis::Config::default().queue(format!("{prefix}:noop")).batch_size(concurrency);
-    let storage: RedisStorage<Noop> = RedisStorage::new(conn).with_config(cfg);
-    let done = Arc::new(AtomicU64::new(0));
-    let counter = done.clone();
+/// Both rates of one system: end to end (enqueue and run together) and drain
+/// (jobs already queued; one worker from its first completion to its last).
+pub struct Rates {
+    pub end_to_end: f64,
+    pub drain: f64,
+}
+
+fn start_noop_worker(
+    storage: RedisStorage<Noop>,
+    concurrency: usize,
+    done: Arc<AtomicU64>,
+) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<Result<(), apalis::prelude::MonitorError>>) {
     let (stop, mut rx) = tokio::sync::watch::channel(false);
-    let worker_storage = storage.clone();
     let monitor = tokio::spawn(async move {
         Monitor::new()
             .register(move |_| {
-                let counter = counter.clone();
+                let counter = done.clone();
                 WorkerBuilder::new(worker::pool::worker_name())
-                    .backend(worker_storage.clone().poll_with_interval(Duration::from_millis(50)))
+                    .backend(storage.clone().poll_with_interval(Duration::from_millis(50)))
                     .concurrency(concurrency)
                     .build(move |_job: Noop| {
                         let counter = counter.clone();
@@ -65,6 +70,64 @@ async fn bare_queue(prefix: &str, jobs: u64, concurrency: usize) -> anyhow::Resu
             })
             .await
     });
+    (stop, monitor)
+}
+
+/// Waits for `target` completions; returns the time from the first to the last.
+async fn drained(done: &AtomicU64, target: u64) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    while done.load(Ordering::Relaxed) < 1 {
+        anyhow::ensure!(start.elapsed() < Duration::from_secs(120), "no job completed");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let first = Instant::now();
+    while done.load(Ordering::Relaxed) < target {
+        anyhow::ensure!(
+            first.elapsed() < Duration::from_secs(600),
+            "drain stalled at {}",
+            done.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(first.elapsed())
+}
+
+async fn bare_queue_drain(prefix: &str, jobs: u64, concurrency: usize) -> anyhow::Result<f64> {
+    let conn = worker::infra::connect_redis(&crate::redis_url()).await?;
+    let cfg = apalis_redis::Config::default().queue(format!("{prefix}:noop-drain")).batch_size(concurrency);
+    let storage: RedisStorage<Noop> = RedisStorage::new(conn).with_config(cfg);
+    let mut sink = storage.clone();
+    for n in 0..jobs {
+        sink.push(Noop { n }).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let done = Arc::new(AtomicU64::new(0));
+    // The same guard the DTX pool runs (see worker::queue::promote_due_forever).
+    let (stop_promoter, promoter_rx) = tokio::sync::watch::channel(false);
+    let promoter = tokio::spawn(worker::queue::promote_due_forever(
+        worker::infra::connect_redis(&crate::redis_url()).await?,
+        format!("{prefix}:noop-drain"),
+        Duration::from_millis(200),
+        async move {
+            let mut rx = promoter_rx;
+            let _ = rx.wait_for(|s| *s).await;
+        },
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (stop, monitor) = start_noop_worker(storage, concurrency, done.clone());
+    let elapsed = drained(&done, jobs).await?;
+    let _ = stop.send(true);
+    let _ = stop_promoter.send(true);
+    let _ = monitor.await;
+    let _ = promoter.await;
+    Ok((jobs - 1) as f64 / elapsed.as_secs_f64())
+}
+
+async fn bare_queue(prefix: &str, jobs: u64, concurrency: usize) -> anyhow::Result<f64> {
+    let conn = worker::infra::connect_redis(&crate::redis_url()).await?;
+    let cfg = apalis_redis::Config::default().queue(format!("{prefix}:noop")).batch_size(concurrency);
+    let storage: RedisStorage<Noop> = RedisStorage::new(conn).with_config(cfg);
+    let done = Arc::new(AtomicU64::new(0));
+    let (stop, monitor) = start_noop_worker(storage.clone(), concurrency, done.clone());
     let mut latency = histogram();
     let started = Instant::now();
     let mut sink = storage.clone();
@@ -120,8 +183,43 @@ async fn ledger_jobs(app: &TestApp, jobs: u64) -> anyhow::Result<f64> {
     Ok(rate)
 }
 
+async fn ledger_drain(app: &TestApp, jobs: u64) -> anyhow::Result<f64> {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let ctx = app.state.jobs.clone();
+    for _ in 0..jobs {
+        let job =
+            worker::jobs::Job::CheckScheduledEvents(worker::jobs::check_scheduled_events::CheckScheduledEvents {});
+        ctx.enqueuer.enqueue(job, None, None).await?;
+    }
+    let succeeded = || async {
+        entity::job_run::Entity::find()
+            .filter(entity::job_run::Column::Status.eq(entity::JobStatus::Succeeded))
+            .count(app.db())
+            .await
+    };
+    let before = succeeded().await?;
+    let (stop, mut rx) = tokio::sync::watch::channel(false);
+    let pool = tokio::spawn(worker::pool::run(ctx.clone(), async move {
+        let _ = rx.wait_for(|s| *s).await;
+    }));
+    let start = Instant::now();
+    while succeeded().await? <= before {
+        anyhow::ensure!(start.elapsed() < Duration::from_secs(120), "no ledger job completed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let first = Instant::now();
+    while succeeded().await? < before + jobs {
+        anyhow::ensure!(first.elapsed() < Duration::from_secs(900), "ledger drain stalled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let rate = (jobs - 1) as f64 / first.elapsed().as_secs_f64();
+    let _ = stop.send(true);
+    let _ = pool.await;
+    Ok(rate)
+}
+
 /// Runs the Celery side in a venv under the cache dir (installed on first use).
-fn celery(jobs: u64) -> anyhow::Result<f64> {
+fn celery(jobs: u64) -> anyhow::Result<Rates> {
     let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
     let venv = std::path::PathBuf::from(home).join(".cache/dtx-celery-venv");
     let python = venv.join("bin/python");
@@ -140,6 +238,7 @@ fn celery(jobs: u64) -> anyhow::Result<f64> {
     let line = String::from_utf8(out.stdout)?;
     let figures: serde_json::Value = serde_json::from_str(line.lines().last().unwrap_or("{}"))?;
     let rate = figures["jobs_per_s"].as_f64().unwrap_or(0.0);
+    let drain = figures["drain_jobs_per_s"].as_f64().unwrap_or(0.0);
     println!(
         "{:<34} {rate:>8.0} jobs/s  enqueue p50 {:>6.2} ms  p99 {:>6.2} ms  ({jobs} jobs in {:.2} s)",
         "Celery 5.4 worker (prefork)",
@@ -147,19 +246,34 @@ fn celery(jobs: u64) -> anyhow::Result<f64> {
         figures["enqueue_p99_ms"].as_f64().unwrap_or(0.0),
         figures["seconds"].as_f64().unwrap_or(0.0)
     );
-    Ok(rate)
+    Ok(Rates { end_to_end: rate, drain })
 }
 
 pub async fn run(jobs: u64, concurrency: usize, with_celery: bool) -> anyhow::Result<()> {
     let args = vec!["--worker-concurrency".to_owned(), concurrency.to_string()];
     let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(args, false)).await;
     println!("bench jobs: {jobs} no-op jobs, one worker process, concurrency {concurrency}, Redis 127.0.0.1");
-    let bare = bare_queue(app.redis_prefix.as_deref().unwrap_or("bench"), jobs, concurrency).await?;
-    let full = ledger_jobs(&app, jobs).await?;
+    let prefix = app.redis_prefix.clone().unwrap_or_else(|| "bench".into());
+    let bare = Rates {
+        end_to_end: bare_queue(&prefix, jobs, concurrency).await?,
+        drain: bare_queue_drain(&prefix, jobs, concurrency).await?,
+    };
+    let full = Rates { end_to_end: ledger_jobs(&app, jobs).await?, drain: ledger_drain(&app, jobs).await? };
+    println!(
+        "drain (queued first, one worker, first to last completion): bare {:.0} jobs/s, DTX job {:.0} jobs/s",
+        bare.drain, full.drain
+    );
     if with_celery {
         let celery = celery(jobs)?;
-        if celery > 0.0 {
-            println!("ratio to Celery: bare queue {:.1}x, full DTX job {:.1}x", bare / celery, full / celery);
+        println!("Celery drain {:.0} jobs/s", celery.drain);
+        if celery.end_to_end > 0.0 && celery.drain > 0.0 {
+            println!(
+                "ratio to Celery — end to end: bare {:.1}x, DTX job {:.1}x; drain: bare {:.1}x, DTX job {:.1}x",
+                bare.end_to_end / celery.end_to_end,
+                full.end_to_end / celery.end_to_end,
+                bare.drain / celery.drain,
+                full.drain / celery.drain
+            );
         }
     }
     Ok(())

@@ -132,6 +132,8 @@ pub struct Envelope {
     pub run_id: String,
     /// 1-based.
     pub attempt: i32,
+    /// Attempts allowed for this run (raised by a manual retry).
+    pub max_attempts: i32,
     pub job: Job,
 }
 
