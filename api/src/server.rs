@@ -43,16 +43,52 @@ fn mount<T: OpenApi + 'static>(api: OpenApiService<T, ()>, state: AppState) -> B
     let spec = api.spec_endpoint();
     let max_body = state.settings.max_body_bytes;
     Route::new()
+        .at("/metrics", poem::get(poem::endpoint::make_sync(|_| worker::telemetry::render_metrics())))
         .at("/api/openapi.json", spec)
         .nest("/api/docs", docs)
         .nest("/api", api)
         .around(crate::auth::csrf::middleware)
         .around(move |next, req| limit_body(next, req, max_body))
         .data(state)
+        .around(record_http_metrics)
         .with(Tracing)
         .with(RequestId::default().reuse_id(ReuseId::Use))
         .catch_all_error(render_error)
         .boxed()
+}
+
+/// `dtx_http_requests_total{method,route,status}` and the latency
+/// histogram, with ids in paths folded so routes stay a small label set.
+async fn record_http_metrics<E: Endpoint>(next: E, req: Request) -> poem::Result<poem::Response> {
+    let method = req.method().to_string();
+    let route = route_label(req.uri().path());
+    let started = std::time::Instant::now();
+    let result = next.call(req).await.map(poem::IntoResponse::into_response);
+    let status = match &result {
+        Ok(resp) => resp.status().as_u16(),
+        Err(err) => err.status().as_u16(),
+    };
+    metrics::counter!("dtx_http_requests_total", "method" => method, "route" => route.clone(), "status" => status.to_string())
+        .increment(1);
+    metrics::histogram!("dtx_http_request_duration_seconds", "route" => route).record(started.elapsed().as_secs_f64());
+    result
+}
+
+/// `/api/users/42` → `/api/users/:id`; unknown paths → `other`.
+pub fn route_label(path: &str) -> String {
+    if !path.starts_with("/api") && path != "/metrics" {
+        return "other".to_owned();
+    }
+    path.split('/')
+        .map(|seg| {
+            let id_like = !seg.is_empty()
+                && (seg.bytes().all(|b| b.is_ascii_digit())
+                    || (seg.len() == 26 && seg.bytes().all(|b| b.is_ascii_alphanumeric())));
+            if id_like { ":id" } else { seg }
+        })
+        .take(8)
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Refuses bodies over `max` bytes with 413, whether or not they declare a
@@ -71,6 +107,18 @@ async fn limit_body<E: Endpoint>(next: E, mut req: Request, max: usize) -> poem:
         req.set_body(bytes);
     }
     next.call(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_label;
+
+    #[test]
+    fn ids_are_folded_out_of_route_labels() {
+        assert_eq!(route_label("/api/users/42"), "/api/users/:id");
+        assert_eq!(route_label("/api/jobs/01m88mnwga9bcnk2g8rv4yv32h/retry"), "/api/jobs/:id/retry");
+        assert_eq!(route_label("/wp-admin"), "other");
+    }
 }
 
 /// Serves the app on an acceptor until `shutdown` resolves.

@@ -55,6 +55,7 @@ impl AppState {
         let cache =
             if settings.disable_cache { Cache::disabled() } else { JobContext::default_cache(&settings.core, &redis) };
         let jobs = JobContext::build(settings.core.clone(), db.clone(), redis.clone(), cache.clone()).await?;
+        worker::telemetry::install_metrics(None)?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(15))

@@ -83,7 +83,27 @@ async fn test_login_is_absent_unless_enabled(backend: Backend) {
     assert!(spec.body["paths"].get("/tests/login").is_none(), "not documented when not mounted");
 }
 
+async fn metrics_count_requests_by_route(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.anon().get("/api/users/12345").await;
+    app.anon().get("/api/users/67890").await;
+    let metrics = app.anon().get("/metrics").await;
+    assert_eq!(metrics.status, 200);
+    let line = metrics
+        .text
+        .lines()
+        .find(|l| {
+            l.starts_with("dtx_http_requests_total")
+                && l.contains(r#"route="/api/users/:id""#)
+                && l.contains(r#"status="404""#)
+        })
+        .unwrap_or_else(|| panic!("no request counter in:\n{}", metrics.text));
+    assert!(line.ends_with(" 2"), "both requests counted under one route label: {line}");
+    assert!(metrics.text.contains("dtx_http_request_duration_seconds_bucket"), "latency histogram");
+}
+
 on_both_databases!(
+    metrics_count_requests_by_route,
     health_reports_every_dependency,
     docs_and_spec_are_served,
     unknown_routes_get_the_error_body,

@@ -16,8 +16,13 @@ impl Drop for Worker {
     }
 }
 
-fn spawn_worker(app: &TestApp, steam: &SteamMock) -> Worker {
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn spawn_worker(app: &TestApp, steam: &SteamMock, metrics_port: u16) -> Worker {
     let child = Command::new(tests::workspace_binary("worker"))
+        .args(["--metrics-bind", &format!("127.0.0.1:{metrics_port}")])
         .args(["--database-url", app.db_url(), "--redis-url", &tests::redis_url()])
         .args(["--redis-prefix", app.redis_prefix.as_deref().unwrap()])
         .args(["--job-heartbeat-secs", "1", "--worker-concurrency", "1", "--job-backoff-base-ms", "100"])
@@ -40,7 +45,7 @@ async fn a_worker_killed_mid_job_is_replaced_and_the_job_completes_once() {
     let staff = app.staff("admin").await;
     staff.post("/api/leagues", json!({"steam_league_id": 17929, "name": "DTX"})).await;
 
-    let mut first = spawn_worker(&app, &steam);
+    let mut first = spawn_worker(&app, &steam, free_port());
     let queued = staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"league_id": 17929}})).await;
     let id = queued.body["id"].as_str().unwrap().to_owned();
     eventually("the first worker to be mid-sync", Duration::from_secs(30), || async {
@@ -52,7 +57,8 @@ async fn a_worker_killed_mid_job_is_replaced_and_the_job_completes_once() {
     let partial = app.count("steam_matches").await;
     assert!(partial < 40, "killed before the end ({partial} stored)");
 
-    let _second = spawn_worker(&app, &steam);
+    let metrics_port = free_port();
+    let _second = spawn_worker(&app, &steam, metrics_port);
     let done = eventually("the job to complete on the second worker", Duration::from_secs(60), || async {
         let run = staff.get(&format!("/api/jobs/{id}")).await;
         (run.body["status"] == "succeeded").then_some(run.body)
@@ -60,6 +66,12 @@ async fn a_worker_killed_mid_job_is_replaced_and_the_job_completes_once() {
     .await;
     assert_eq!(done["result"]["ingested"].as_i64().unwrap() + partial, 40, "{done}");
     assert_eq!((app.count("steam_matches").await, app.count("player_match_stats").await), (40, 400));
+    // The worker process serves its own metrics.
+    let metrics = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.lines().any(|l| l.starts_with("dtx_jobs_total") && l.contains(r#"outcome="succeeded""#)),
+        "worker /metrics counts the job:\n{metrics}"
+    );
 }
 
 /// A backlog larger than Lua's unpack limit (apalis-redis 1.0 promotes every

@@ -55,6 +55,14 @@ async fn admin_enqueue_runs_through_the_ledger_to_the_leaderboard(mode: Mode) {
     assert_eq!(board.body["count"], 20);
     assert!(board.body["results"][0]["league_mmr"].is_i64());
 
+    let metrics = app.anon().get("/metrics").await.text;
+    assert!(
+        metrics.lines().any(|l| l.starts_with("dtx_jobs_total")
+            && l.contains(r#"kind="sync_league_matches""#)
+            && l.contains(r#"outcome="succeeded""#)),
+        "job outcomes are counted:\n{metrics}"
+    );
+    assert!(metrics.contains("dtx_steam_calls_total"), "Steam calls are counted");
     let queues = staff.get("/api/queues").await;
     let sync_queue =
         queues.body.as_array().unwrap().iter().find(|q| q["kind"] == "sync_league_matches").unwrap().clone();

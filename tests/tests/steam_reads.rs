@@ -11,17 +11,25 @@ async fn app_with_lookups(steam: &SteamMock) -> TestApp {
     Mock::given(method("GET"))
         .and(path("/ISteamUser/ResolveVanityURL/v1/"))
         .and(query_param("vanityurl", "gaben"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"response": {"success": 1, "steamid": "76561197960287930"}})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"response": {"success": 1, "steamid": "76561197960287930"}})),
+        )
         .mount(&steam.server)
         .await;
     Mock::given(method("GET"))
         .and(path("/ISteamUser/ResolveVanityURL/v1/"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"response": {"success": 42, "message": "No match"}})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"response": {"success": 42, "message": "No match"}})),
+        )
         .mount(&steam.server)
         .await;
     Mock::given(method("GET"))
         .and(path("/IDOTA2Match_570/GetLiveLeagueGames/v1/"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"result": {"games": [{"match_id": 1, "players": []}], "status": 200}})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"result": {"games": [{"match_id": 1, "players": []}], "status": 200}})),
+        )
         .mount(&steam.server)
         .await;
     TestApp::spawn_with(Mode::Embedded.backend(), Mode::Embedded.options(steam.args(), false)).await

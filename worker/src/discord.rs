@@ -67,9 +67,11 @@ impl DiscordClient {
                 .send()
                 .await
                 .map_err(|e| JobError::transient(format!("Discord unreachable: {}", e.without_url())))?;
+            metrics::counter!("dtx_discord_calls_total", "status" => resp.status().as_u16().to_string()).increment(1);
             if resp.status().as_u16() != 429 {
                 return Ok(resp);
             }
+            metrics::counter!("dtx_discord_rate_limited_total").increment(1);
             let wait = wait_of(&resp);
             if waited + wait > MAX_INLINE_WAIT {
                 return Err(JobError::Transient { message: "Discord rate limited us".into(), retry_after: Some(wait) });

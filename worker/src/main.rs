@@ -9,6 +9,9 @@ use worker::jobs::Job;
 struct Cli {
     #[command(flatten)]
     settings: worker::CoreSettings,
+    /// Where to serve Prometheus `GET /metrics` for this worker.
+    #[arg(long, env = "METRICS_BIND", default_value = "127.0.0.1:9100")]
+    metrics_bind: std::net::SocketAddr,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -50,7 +53,11 @@ async fn main() -> anyhow::Result<()> {
         worker::JobContext::build(settings, db, redis, cache).await?
     };
     match cli.command.unwrap_or(Command::Run) {
-        Command::Run => worker::pool::run(ctx, worker::shutdown::signal()).await,
+        Command::Run => {
+            worker::telemetry::install_metrics(Some(cli.metrics_bind))
+                .map_err(|e| anyhow::anyhow!("cannot serve metrics on METRICS_BIND={}: {e}", cli.metrics_bind))?;
+            worker::pool::run(ctx, worker::shutdown::signal()).await
+        }
         Command::Enqueue { kind, args } => {
             let args: serde_json::Value =
                 serde_json::from_str(&args).map_err(|e| anyhow::anyhow!("--args is not JSON: {e}"))?;

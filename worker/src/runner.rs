@@ -71,6 +71,14 @@ pub async fn execute(envelope: Envelope, ctx: &JobContext) -> Result<Outcome, Jo
     Ok(outcome)
 }
 
-fn metrics_record(kind: &str, outcome: Outcome, elapsed: Duration) {
+fn metrics_record(kind: &'static str, outcome: Outcome, elapsed: Duration) {
+    let outcome_label = match outcome {
+        Outcome::Succeeded => "succeeded",
+        Outcome::Retrying => "failed",
+        Outcome::Dead => "dead",
+        Outcome::Skipped => "skipped",
+    };
+    metrics::counter!("dtx_jobs_total", "kind" => kind, "outcome" => outcome_label).increment(1);
+    metrics::histogram!("dtx_job_duration_seconds", "kind" => kind).record(elapsed.as_secs_f64());
     tracing::info!(kind, ?outcome, elapsed_ms = elapsed.as_millis() as u64, "job finished");
 }

@@ -135,7 +135,10 @@ impl SteamClient {
                 .await
                 .map_err(|e| SteamError::Network(key.redact(&e.without_url().to_string())))?;
             let status = resp.status().as_u16();
+            metrics::counter!("dtx_steam_calls_total", "method" => method.to_owned(), "status" => status.to_string())
+                .increment(1);
             if status == 429 || status == 503 {
+                metrics::counter!("dtx_steam_rate_limited_total").increment(1);
                 let wait = retry_after(&resp);
                 if waited + wait <= MAX_INLINE_WAIT {
                     tracing::warn!(status, wait_s = wait.as_secs(), method, "Steam asked us to wait");
