@@ -109,18 +109,6 @@ async fn limit_body<E: Endpoint>(next: E, mut req: Request, max: usize) -> poem:
     next.call(req).await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::route_label;
-
-    #[test]
-    fn ids_are_folded_out_of_route_labels() {
-        assert_eq!(route_label("/api/users/42"), "/api/users/:id");
-        assert_eq!(route_label("/api/jobs/01m88mnwga9bcnk2g8rv4yv32h/retry"), "/api/jobs/:id/retry");
-        assert_eq!(route_label("/wp-admin"), "other");
-    }
-}
-
 /// Serves the app on an acceptor until `shutdown` resolves.
 pub async fn serve(
     state: AppState,
@@ -132,4 +120,16 @@ pub async fn serve(
     poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app(state), shutdown, Some(std::time::Duration::from_secs(10)))
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_label;
+
+    #[test]
+    fn ids_are_folded_out_of_route_labels() {
+        assert_eq!(route_label("/api/users/42"), "/api/users/:id");
+        assert_eq!(route_label("/api/jobs/01m88mnwga9bcnk2g8rv4yv32h/retry"), "/api/jobs/:id/retry");
+        assert_eq!(route_label("/wp-admin"), "other");
+    }
 }
