@@ -104,3 +104,32 @@ async fn a_backlog_of_nine_thousand_jobs_drains() {
     let _ = stop.send(true);
     pool.await.unwrap().unwrap();
 }
+
+/// SIGTERM during a long job: the worker stops taking jobs, finishes the one
+/// in flight within the shutdown deadline, and exits cleanly.
+#[tokio::test]
+async fn sigterm_lets_the_running_job_finish() {
+    let steam = SteamMock::start((0..40).map(MockMatch::nth).collect()).await;
+    steam.state.lock().unwrap().details_delay = Duration::from_millis(250);
+    let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(steam.args(), false)).await;
+    let staff = app.staff("admin").await;
+    staff.post("/api/leagues", json!({"steam_league_id": 17929, "name": "DTX"})).await;
+    let mut worker = spawn_worker(&app, &steam, free_port());
+    let queued = staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"league_id": 17929}})).await;
+    let id = queued.body["id"].as_str().unwrap().to_owned();
+    eventually("the sync to be under way", Duration::from_secs(30), || async {
+        (app.count("steam_matches").await >= 2).then_some(())
+    })
+    .await;
+    let term = Command::new("kill").args(["-TERM", &worker.0.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let exited = eventually("the worker to exit", Duration::from_secs(40), || {
+        let status = worker.0.try_wait().unwrap();
+        async move { status }
+    })
+    .await;
+    assert!(exited.success(), "clean exit after SIGTERM: {exited:?}");
+    let run = staff.get(&format!("/api/jobs/{id}")).await;
+    assert_eq!(run.body["status"], "succeeded", "the in-flight job finished before exit: {}", run.body);
+    assert_eq!(app.count("steam_matches").await, 40);
+}
