@@ -5,6 +5,7 @@ use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, Tags};
 
 pub mod auth;
+pub mod drafts;
 pub mod games;
 pub mod health;
 pub mod jobs;
@@ -26,6 +27,8 @@ pub enum Tag {
     Tournaments,
     Teams,
     Games,
+    /// Team (player) drafts.
+    Drafts,
     /// Background jobs: enqueue, ledger, queues, schedules (staff).
     Jobs,
     /// League stats, leaderboards, matches and Steam lookups.
@@ -59,6 +62,7 @@ pub fn all() -> (
     tournaments::TournamentsApi,
     teams::TeamsApi,
     games::GamesApi,
+    drafts::DraftsApi,
     jobs::JobsApi,
     steam::SteamApi,
 ) {
@@ -70,6 +74,7 @@ pub fn all() -> (
         tournaments::TournamentsApi,
         teams::TeamsApi,
         games::GamesApi,
+        drafts::DraftsApi,
         jobs::JobsApi,
         steam::SteamApi,
     )
