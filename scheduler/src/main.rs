@@ -27,18 +27,7 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    rustls::crypto::ring::default_provider().install_default().ok();
-    let db = worker::infra::connect_and_migrate(&settings.database_url)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open DATABASE_URL: {e}"))?;
-    let redis = match &settings.redis_url {
-        Some(url) => Some(
-            worker::infra::connect_redis(url).await.map_err(|e| anyhow::anyhow!("cannot connect to REDIS_URL: {e}"))?,
-        ),
-        None => None,
-    };
-    let cache = worker::JobContext::default_cache(&settings, &redis);
-    let ctx = worker::JobContext::build(settings, db, redis, cache).await?;
+    let ctx = worker::context::boot(settings).await?;
     for def in &schedules {
         tracing::info!(kind = def.kind, expression = def.expression, next = ?def.next_runs(1).first(), "schedule");
     }

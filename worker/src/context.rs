@@ -92,3 +92,21 @@ impl JobContext {
         Duration::from_secs(self.settings.job_heartbeat_secs)
     }
 }
+
+/// Start-up shared by the `worker` and `scheduler` binaries: TLS provider,
+/// database (migrated), Redis when configured, and the job context. Errors
+/// name the variable that points at the unreachable store.
+pub async fn boot(settings: CoreSettings) -> anyhow::Result<JobContext> {
+    rustls::crypto::ring::default_provider().install_default().ok();
+    let db = crate::infra::connect_and_migrate(&settings.database_url)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open DATABASE_URL: {e}"))?;
+    let redis = match &settings.redis_url {
+        Some(url) => Some(
+            crate::infra::connect_redis(url).await.map_err(|e| anyhow::anyhow!("cannot connect to REDIS_URL: {e}"))?,
+        ),
+        None => None,
+    };
+    let cache = JobContext::default_cache(&settings, &redis);
+    JobContext::build(settings, db, redis, cache).await
+}

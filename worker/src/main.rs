@@ -38,20 +38,7 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("error: {err}");
         std::process::exit(2);
     }
-    rustls::crypto::ring::default_provider().install_default().ok();
-    let db = worker::infra::connect_and_migrate(&settings.database_url)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open DATABASE_URL: {e}"))?;
-    let redis = match &settings.redis_url {
-        Some(url) => Some(
-            worker::infra::connect_redis(url).await.map_err(|e| anyhow::anyhow!("cannot connect to REDIS_URL: {e}"))?,
-        ),
-        None => None,
-    };
-    let ctx = {
-        let cache = worker::JobContext::default_cache(&settings, &redis);
-        worker::JobContext::build(settings, db, redis, cache).await?
-    };
+    let ctx = worker::context::boot(settings).await?;
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => {
             worker::telemetry::install_metrics(Some(cli.metrics_bind))

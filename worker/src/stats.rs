@@ -166,13 +166,7 @@ async fn write_stats_rows(txn: &DatabaseTransaction, rows: Vec<league_player_sta
             win_rate = EXCLUDED.win_rate, avg_kills = EXCLUDED.avg_kills, avg_deaths = EXCLUDED.avg_deaths, \
             avg_assists = EXCLUDED.avg_assists, avg_gpm = EXCLUDED.avg_gpm, avg_xpm = EXCLUDED.avg_xpm, \
             avg_kda = EXCLUDED.avg_kda, mmr_adjustment = EXCLUDED.mmr_adjustment, updated_at = EXCLUDED.updated_at";
-        txn.execute_raw(Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            sql,
-            [serde_json::Value::Array(records).into()],
-        ))
-        .await?;
-        return Ok(());
+        return execute_with_json(txn, sql, records).await;
     }
     for chunk in rows.chunks(500) {
         league_player_stats::Entity::insert_many(chunk.to_vec())
@@ -205,6 +199,17 @@ async fn write_stats_rows(txn: &DatabaseTransaction, rows: Vec<league_player_sta
     Ok(())
 }
 
+/// Runs a PostgreSQL statement whose `$1` is a JSON array of records.
+async fn execute_with_json(txn: &DatabaseTransaction, sql: &str, records: Vec<serde_json::Value>) -> Result<(), DbErr> {
+    txn.execute_raw(Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        sql,
+        [serde_json::Value::Array(records).into()],
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Sets `users.league_mmr` for `(id, value)` pairs in one statement.
 async fn write_league_mmr(txn: &DatabaseTransaction, updates: &[(i64, Option<i32>)]) -> Result<(), DbErr> {
     if txn.get_database_backend() == DatabaseBackend::Postgres {
@@ -212,13 +217,7 @@ async fn write_league_mmr(txn: &DatabaseTransaction, updates: &[(i64, Option<i32
             updates.iter().map(|(id, m)| json!({"id": id, "league_mmr": m})).collect();
         let sql = "UPDATE users SET league_mmr = x.league_mmr \
             FROM json_to_recordset($1::json) AS x(id bigint, league_mmr int) WHERE users.id = x.id";
-        txn.execute_raw(Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            sql,
-            [serde_json::Value::Array(records).into()],
-        ))
-        .await?;
-        return Ok(());
+        return execute_with_json(txn, sql, records).await;
     }
     let mut case = CaseStatement::new();
     for (id, value) in updates {

@@ -152,6 +152,28 @@ async fn read_history(
     Ok((listed, pages))
 }
 
+/// Stores the league's failed matches.
+async fn save_failed(ctx: &JobContext, state_id: i64, failed: &[FailedMatch]) -> Result<(), JobError> {
+    league_sync_state::Entity::update_many()
+        .col_expr(
+            league_sync_state::Column::FailedMatchIds,
+            Expr::value(serde_json::to_value(failed).expect("serializable")),
+        )
+        .filter(league_sync_state::Column::Id.eq(state_id))
+        .exec(&ctx.db)
+        .await?;
+    Ok(())
+}
+
+/// New matches change the league's stats: recompute them.
+async fn enqueue_stats(ctx: &JobContext, steam_league_id: i64) -> Result<(), JobError> {
+    ctx.enqueuer
+        .enqueue(Job::UpdateLeagueStats(UpdateLeagueStats { league_id: steam_league_id }), None, None)
+        .await
+        .map_err(|e| JobError::transient(e.to_string()))?;
+    Ok(())
+}
+
 /// The sync job.
 pub async fn sync_league(ctx: &JobContext, steam_league_id: i64, full: bool) -> Result<serde_json::Value, JobError> {
     let league = find_league(ctx, steam_league_id).await?;
@@ -231,19 +253,9 @@ async fn sync_locked(
         }
     }
     drop(fetched);
-    league_sync_state::Entity::update_many()
-        .col_expr(
-            league_sync_state::Column::FailedMatchIds,
-            Expr::value(serde_json::to_value(&failed).expect("serializable")),
-        )
-        .filter(league_sync_state::Column::Id.eq(state.id))
-        .exec(&ctx.db)
-        .await?;
+    save_failed(ctx, state.id, &failed).await?;
     if ingested > 0 {
-        ctx.enqueuer
-            .enqueue(Job::UpdateLeagueStats(UpdateLeagueStats { league_id: steam_league_id }), None, None)
-            .await
-            .map_err(|e| JobError::transient(e.to_string()))?;
+        enqueue_stats(ctx, steam_league_id).await?;
     }
     if let Some(err) = stop {
         return Err(err);
@@ -294,20 +306,10 @@ pub async fn retry_failed(ctx: &JobContext, steam_league_id: i64) -> Result<serd
         }
         let _ = lock.renew().await;
     }
-    league_sync_state::Entity::update_many()
-        .col_expr(
-            league_sync_state::Column::FailedMatchIds,
-            Expr::value(serde_json::to_value(&still_failed).expect("serializable")),
-        )
-        .filter(league_sync_state::Column::Id.eq(state.id))
-        .exec(&ctx.db)
-        .await?;
+    save_failed(ctx, state.id, &still_failed).await?;
     let _ = lock.release().await;
     if retried > 0 {
-        ctx.enqueuer
-            .enqueue(Job::UpdateLeagueStats(UpdateLeagueStats { league_id: steam_league_id }), None, None)
-            .await
-            .map_err(|e| JobError::transient(e.to_string()))?;
+        enqueue_stats(ctx, steam_league_id).await?;
     }
     if let Some(err) = stop {
         return Err(err);
