@@ -9,7 +9,7 @@ use std::time::Duration;
 use apalis::prelude::*;
 use apalis_cron::timezone::Tz;
 use apalis_cron::{CronScheduler, Tick};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use entity::league;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -173,11 +173,6 @@ pub async fn run(
         })
         .await
         .map_err(|e| anyhow::anyhow!("scheduler: {e}"))
-}
-
-/// A tick time as a timestamp, for tests and callers outside apalis.
-pub fn timestamp_of<T: TimeZone>(t: &DateTime<T>) -> i64 {
-    t.timestamp()
 }
 
 #[cfg(test)]

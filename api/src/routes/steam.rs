@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use entity::{game, league, league_player_stats, league_sync_state, player_match_stats, steam_match, user};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -524,11 +524,6 @@ async fn set_link(state: &AppState, game_id: i64, match_id: Option<i64>) -> ApiR
     let updated = active.update(&state.db).await?;
     state.cache.invalidate(&[ns::MATCHES, ns::TOURNAMENTS]).await;
     Ok(Json(updated.into()))
-}
-
-/// Unix seconds → UTC.
-pub fn from_unix(secs: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
 }
 
 #[cfg(test)]
