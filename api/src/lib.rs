@@ -10,7 +10,6 @@ pub mod cached;
 pub mod draft;
 pub mod embedded;
 pub mod error;
-pub mod herodraft;
 pub mod kv;
 pub mod pagination;
 pub mod routes;

@@ -107,6 +107,18 @@ pub struct CoreSettings {
     #[arg(long, env = "STEAM_DAILY_BUDGET", default_value_t = 100_000)]
     pub steam_daily_budget: u64,
 
+    /// Hero draft: free time per action, in ms.
+    #[arg(long, env = "HERODRAFT_GRACE_MS", default_value_t = 30_000)]
+    pub herodraft_grace_ms: i64,
+
+    /// Hero draft: each team's reserve for the whole draft, in ms.
+    #[arg(long, env = "HERODRAFT_RESERVE_MS", default_value_t = 90_000)]
+    pub herodraft_reserve_ms: i64,
+
+    /// Hero draft: countdown before a resumed draft runs again, in ms.
+    #[arg(long, env = "HERODRAFT_RESUME_COUNTDOWN_MS", default_value_t = 3_000)]
+    pub herodraft_resume_countdown_ms: i64,
+
     /// Incremental sync re-reads matches that started up to this many hours before the newest stored one.
     #[arg(long, env = "SYNC_LOOKBACK_HOURS", default_value_t = 6)]
     pub sync_lookback_hours: u32,
@@ -147,6 +159,15 @@ impl CoreSettings {
         if !(self.steam_rate_per_sec > 0.0 && self.steam_rate_per_sec.is_finite()) {
             return Err(ConfigError::new("STEAM_RATE_PER_SEC", "must be a positive number"));
         }
+        for (variable, value) in [
+            ("HERODRAFT_GRACE_MS", self.herodraft_grace_ms),
+            ("HERODRAFT_RESERVE_MS", self.herodraft_reserve_ms),
+            ("HERODRAFT_RESUME_COUNTDOWN_MS", self.herodraft_resume_countdown_ms),
+        ] {
+            if value < 0 {
+                return Err(ConfigError::new(variable, "must not be negative"));
+            }
+        }
         if self.job_heartbeat_secs == 0 {
             return Err(ConfigError::new("JOB_HEARTBEAT_SECS", "must be at least 1"));
         }
@@ -159,6 +180,15 @@ impl CoreSettings {
     /// The database engine of `DATABASE_URL`.
     pub fn db_kind(&self) -> Result<DbKind, ConfigError> {
         db_kind_of(&self.database_url)
+    }
+
+    /// The hero-draft clock.
+    pub fn herodraft_clock(&self) -> crate::herodraft::rules::Clock {
+        crate::herodraft::rules::Clock {
+            grace_ms: self.herodraft_grace_ms,
+            reserve_ms: self.herodraft_reserve_ms,
+            resume_countdown_ms: self.herodraft_resume_countdown_ms,
+        }
     }
 
     /// Embedded mode: no Redis, everything in one process.

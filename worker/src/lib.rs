@@ -15,6 +15,7 @@ pub mod discord;
 pub mod enqueue;
 pub mod error;
 pub mod events;
+pub mod herodraft;
 pub mod infra;
 pub mod jobs;
 pub mod ledger;

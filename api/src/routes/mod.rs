@@ -8,6 +8,7 @@ pub mod auth;
 pub mod drafts;
 pub mod games;
 pub mod health;
+pub mod herodrafts;
 pub mod jobs;
 pub mod leagues;
 pub mod steam;
@@ -63,6 +64,7 @@ pub fn all() -> (
     teams::TeamsApi,
     games::GamesApi,
     drafts::DraftsApi,
+    herodrafts::HeroDraftsApi,
     jobs::JobsApi,
     steam::SteamApi,
 ) {
@@ -75,6 +77,7 @@ pub fn all() -> (
         teams::TeamsApi,
         games::GamesApi,
         drafts::DraftsApi,
+        herodrafts::HeroDraftsApi,
         jobs::JobsApi,
         steam::SteamApi,
     )

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub mod check_scheduled_events;
+pub mod herodraft_timeout;
 pub mod recalculate_league_mmr;
 pub mod refresh_all_discord_data;
 pub mod refresh_discord_avatars;
@@ -30,10 +31,11 @@ pub enum Job {
     RefreshUserAvatar(refresh_user_avatar::RefreshUserAvatar),
     RefreshAllDiscordData(refresh_all_discord_data::RefreshAllDiscordData),
     CheckScheduledEvents(check_scheduled_events::CheckScheduledEvents),
+    HerodraftTimeout(herodraft_timeout::HerodraftTimeout),
 }
 
 /// The kind names, as the API spells them.
-pub const KINDS: [&str; 8] = [
+pub const KINDS: [&str; 9] = [
     "sync_league_matches",
     "retry_failed_matches",
     "update_league_stats",
@@ -42,6 +44,7 @@ pub const KINDS: [&str; 8] = [
     "refresh_user_avatar",
     "refresh_all_discord_data",
     "check_scheduled_events",
+    "herodraft_timeout",
 ];
 
 /// How a kind is run: attempts and the time one attempt may take.
@@ -74,6 +77,7 @@ impl Job {
             Self::RefreshUserAvatar(_) => "refresh_user_avatar",
             Self::RefreshAllDiscordData(_) => "refresh_all_discord_data",
             Self::CheckScheduledEvents(_) => "check_scheduled_events",
+            Self::HerodraftTimeout(_) => "herodraft_timeout",
         }
     }
 
@@ -106,7 +110,7 @@ impl Job {
             Self::RefreshDiscordAvatars(_) | Self::CheckScheduledEvents(_) => {
                 Policy { max_attempts: 3, timeout: minutes(5) }
             }
-            Self::RefreshUserAvatar(_) => Policy { max_attempts: 5, timeout: minutes(1) },
+            Self::RefreshUserAvatar(_) | Self::HerodraftTimeout(_) => Policy { max_attempts: 5, timeout: minutes(1) },
             Self::RefreshAllDiscordData(_) => Policy { max_attempts: 3, timeout: minutes(60) },
         }
     }
@@ -122,6 +126,7 @@ impl Job {
             Self::RefreshUserAvatar(a) => a.run(ctx).await,
             Self::RefreshAllDiscordData(a) => a.run(ctx).await,
             Self::CheckScheduledEvents(a) => a.run(ctx).await,
+            Self::HerodraftTimeout(a) => a.run(ctx).await,
         }
     }
 }

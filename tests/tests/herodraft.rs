@@ -1,0 +1,198 @@
+//! Captain's-Mode hero drafts: over HTTP with two captains, timeouts with
+//! nobody connected, the clock to the millisecond, races.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use entity::user;
+use sea_orm::EntityTrait;
+use serde_json::{Value, json};
+use tests::{Backend, Caller, Options, TestApp, eventually, fixtures, on_both_databases};
+use worker::herodraft::rules::{self, Clock, SEQUENCE, Side};
+use worker::herodraft::service::{self, Choice};
+
+/// A game between two captained teams and its hero draft; returns (draft id, captain ids).
+async fn setup(app: &TestApp, staff: &Caller<'_>) -> (i64, [i64; 2]) {
+    let t = fixtures::tournament(staff, "Final").await;
+    let c1 = app.user("radiant_cap").await.get("/api/me").await.id();
+    let c2 = app.user("dire_cap").await.get("/api/me").await.id();
+    fixtures::add_players(staff, t, &[c1, c2]).await;
+    let a = fixtures::team(staff, t, "A", c1, 0).await;
+    let b = fixtures::team(staff, t, "B", c2, 1).await;
+    let game = staff
+        .post("/api/games", json!({"tournament_id": t, "radiant_team_id": a, "dire_team_id": b, "round": 1}))
+        .await
+        .id();
+    let created = staff.post(&format!("/api/games/{game}/herodraft"), json!({})).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.body["state"], "waiting_for_captains");
+    assert_eq!(staff.post(&format!("/api/games/{game}/herodraft"), json!({})).await.status, 409, "one per game");
+    (created.id(), [c1, c2])
+}
+
+/// Both captains ready up, roll, choose; returns (captain callers, first-pick captain index).
+async fn to_drafting<'a>(app: &'a TestApp, id: i64) -> ([Caller<'a>; 2], Value) {
+    let caps = [app.user("radiant_cap").await, app.user("dire_cap").await];
+    for c in &caps {
+        assert_eq!(c.post(&format!("/api/herodrafts/{id}/ready"), json!({})).await.status, 200);
+    }
+    let rolled = caps[0].post(&format!("/api/herodrafts/{id}/roll"), json!({})).await;
+    assert_eq!(rolled.body["state"], "choosing", "{}", rolled.text);
+    let winner_team = rolled.body["roll_winner_team_id"].as_i64().unwrap();
+    let teams = rolled.body["teams"].as_array().unwrap().clone();
+    let winner = teams.iter().position(|t| t["team_id"] == winner_team).unwrap();
+    let loser = 1 - winner;
+    let early = caps[loser]
+        .post(&format!("/api/herodrafts/{id}/choose"), json!({"choice_type": "side", "value": "radiant"}))
+        .await;
+    assert_eq!((early.status, early.error_code().as_str()), (409, "not_your_turn"), "the winner chooses first");
+    caps[winner]
+        .post(&format!("/api/herodrafts/{id}/choose"), json!({"choice_type": "pick_order", "value": "first"}))
+        .await;
+    let twice = caps[loser]
+        .post(&format!("/api/herodrafts/{id}/choose"), json!({"choice_type": "pick_order", "value": "first"}))
+        .await;
+    assert_eq!(twice.status, 422, "the loser gets the other choice");
+    let drafting = caps[loser]
+        .post(&format!("/api/herodrafts/{id}/choose"), json!({"choice_type": "side", "value": "radiant"}))
+        .await;
+    assert_eq!(drafting.body["state"], "drafting", "{}", drafting.text);
+    (caps, drafting.body)
+}
+
+async fn a_full_draft_by_two_captains(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let staff = app.staff("admin").await;
+    let (id, _) = setup(&app, &staff).await;
+    let (caps, body) = to_drafting(&app, id).await;
+    let teams = body["teams"].as_array().unwrap().clone();
+    let first = teams.iter().position(|t| t["is_first_pick"] == true).unwrap();
+    let team_ids = [teams[0]["team_id"].as_i64().unwrap(), teams[1]["team_id"].as_i64().unwrap()];
+    let rounds = body["rounds"].as_array().unwrap();
+    assert_eq!(rounds.len(), 24);
+    for (round, (side, action)) in rounds.iter().zip(SEQUENCE) {
+        let expected = if side == Side::First { team_ids[first] } else { team_ids[1 - first] };
+        assert_eq!(round["team_id"], expected, "round {}", round["round_number"]);
+        assert_eq!(round["action_type"], if action == entity::HeroActionType::Ban { "ban" } else { "pick" });
+    }
+    for (n, (side, _)) in SEQUENCE.iter().enumerate() {
+        let acting = if *side == Side::First { first } else { 1 - first };
+        let heroes = caps[acting].get(&format!("/api/herodrafts/{id}/heroes")).await.body["available_heroes"].clone();
+        assert_eq!(heroes.as_array().unwrap().len(), 127 - n);
+        let wrong = caps[1 - acting].post(&format!("/api/herodrafts/{id}/act"), json!({"hero_id": heroes[0]})).await;
+        assert_eq!((wrong.status, wrong.error_code().as_str()), (409, "not_your_turn"));
+        let done = caps[acting].post(&format!("/api/herodrafts/{id}/act"), json!({"hero_id": heroes[0]})).await;
+        assert_eq!(done.status, 200, "round {}: {}", n + 1, done.text);
+    }
+    let final_state = staff.get(&format!("/api/herodrafts/{id}")).await;
+    assert_eq!(final_state.body["state"], "completed");
+    let events = staff.get(&format!("/api/herodrafts/{id}/events")).await;
+    let selected = events.body.as_array().unwrap().iter().filter(|e| e["event_type"] == "hero_selected").count();
+    assert_eq!(selected, 24, "exactly one event per action");
+    let taken = caps[0].post(&format!("/api/herodrafts/{id}/act"), json!({"hero_id": 1})).await;
+    assert_eq!(taken.status, 409);
+}
+
+async fn racing_actions_one_wins(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let staff = app.staff("admin").await;
+    let (id, _) = setup(&app, &staff).await;
+    let (caps, body) = to_drafting(&app, id).await;
+    let first = body["teams"].as_array().unwrap().iter().position(|t| t["is_first_pick"] == true).unwrap();
+    let path = format!("/api/herodrafts/{id}/act");
+    let (a, b) =
+        tokio::join!(caps[first].post(&path, json!({"hero_id": 10})), caps[first].post(&path, json!({"hero_id": 11})));
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    // The loser either lost the version race (409) or, serialised behind the
+    // winner, found round 2 is also its team's and acted there (200) — never two on one round.
+    let after = staff.get(&format!("/api/herodrafts/{id}")).await.body;
+    let round1: Vec<&Value> = after["rounds"].as_array().unwrap().iter().filter(|r| r["round_number"] == 1).collect();
+    assert!(round1[0]["hero_id"] == 10 || round1[0]["hero_id"] == 11);
+    let events = staff.get(&format!("/api/herodrafts/{id}/events")).await.body;
+    let round1_events = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event_type"] == "hero_selected" && e["metadata"]["round"] == 1)
+        .count();
+    assert_eq!(round1_events, 1, "one event row for round 1 ({statuses:?})");
+}
+
+on_both_databases!(a_full_draft_by_two_captains, racing_actions_one_wins);
+
+/// With no client at all, the round times out and the server acts for the team.
+#[tokio::test]
+async fn a_timeout_acts_with_nobody_connected() {
+    let args = ["--herodraft-grace-ms", "150", "--herodraft-reserve-ms", "150"].map(String::from).to_vec();
+    let app = TestApp::spawn_with(Backend::Sqlite, Options { worker: true, args, ..Default::default() }).await;
+    let staff = app.staff("admin").await;
+    let (id, _) = setup(&app, &staff).await;
+    to_drafting(&app, id).await;
+    let after = eventually("round 1 to time out", Duration::from_secs(20), || async {
+        let d = staff.get(&format!("/api/herodrafts/{id}")).await.body;
+        (d["rounds"][0]["state"] == "completed").then_some(d)
+    })
+    .await;
+    assert!(after["rounds"][0]["hero_id"].as_i64().is_some());
+    let events = staff.get(&format!("/api/herodrafts/{id}/events")).await.body;
+    assert!(
+        events.as_array().unwrap().iter().any(|e| e["event_type"] == "round_timeout" && e["metadata"]["round"] == 1)
+    );
+    let first = after["teams"].as_array().unwrap().iter().find(|t| t["is_first_pick"] == true).unwrap().clone();
+    assert_eq!(first["reserve_time_remaining_ms"], 0, "a timeout spends the whole reserve");
+}
+
+fn at(base: DateTime<Utc>, ms: i64) -> DateTime<Utc> {
+    base + chrono::Duration::milliseconds(ms)
+}
+
+/// The clock to the millisecond, with time passed in: an action 45.5 s into
+/// a round costs 15.5 s of reserve; a pause gives its time back.
+#[tokio::test]
+async fn reserve_and_pause_to_the_millisecond() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let staff = app.staff("admin").await;
+    let (id, [c1, c2]) = setup(&app, &staff).await;
+    let clock = Clock::default();
+    let db = app.db();
+    let cap1 = user::Entity::find_by_id(c1).one(db).await.unwrap().unwrap();
+    let cap2 = user::Entity::find_by_id(c2).one(db).await.unwrap().unwrap();
+    let t0 = Utc::now();
+    service::ready(db, id, &cap1, t0).await.unwrap();
+    service::ready(db, id, &cap2, t0).await.unwrap();
+    service::roll(db, id, &cap1, false, t0).await.unwrap();
+    // The first team (cap1's) won: it takes first pick; cap2 picks the side.
+    service::choose(db, id, &cap1, Choice::PickOrder { first: true }, clock, t0).await.unwrap();
+    assert_eq!(service::choose(db, id, &cap2, Choice::Side { radiant: false }, clock, t0).await.unwrap(), Some(1));
+    let pool = rules::default_hero_pool();
+    let full = service::load(db, id).await.unwrap();
+    let started = full.rounds[0].started_at.unwrap();
+    service::act(db, id, &cap1, 1, &pool, at(started, 45_500)).await.unwrap();
+    let full = service::load(db, id).await.unwrap();
+    let reserve = |f: &service::HeroDraftFull, cap: i64| {
+        f.teams.iter().find(|(_, t)| t.captain_id == Some(cap)).unwrap().0.reserve_time_remaining_ms
+    };
+    assert_eq!(reserve(&full, c1), 74_500);
+
+    // Round 2 (cap1 again): pause 10 s in, resume 20 s in; after the 3 s countdown
+    // the elapsed time is 10 s again, so acting 25 s after that costs 5 s.
+    let r2 = full.rounds[1].started_at.unwrap();
+    service::pause(db, id, &cap2, at(r2, 10_000)).await.unwrap();
+    assert_eq!(service::load(db, id).await.unwrap().draft.state, entity::HeroDraftState::Paused);
+    service::resume(db, id, &cap2, clock, at(r2, 20_000)).await.unwrap();
+    let resume_end = at(r2, 23_000);
+    let early = service::act(db, id, &cap1, 2, &pool, at(r2, 21_000)).await;
+    assert!(
+        matches!(early, Err(service::HeroDraftError::Conflict("wrong_state", _))),
+        "no actions during the countdown"
+    );
+    let full = service::load(db, id).await.unwrap();
+    assert_eq!(
+        service::timeout_in(&full, 2, resume_end),
+        Some(30_000 + 74_500 - 10_000),
+        "elapsed at resume end = elapsed at pause"
+    );
+    service::act(db, id, &cap1, 2, &pool, at(resume_end, 25_000)).await.unwrap();
+    assert_eq!(reserve(&service::load(db, id).await.unwrap(), c1), 69_500);
+}
