@@ -6,7 +6,7 @@
 # Usage: tests/fuzz.sh [seconds]   (needs a built `api` debug binary)
 set -euo pipefail
 seconds=${1:-60}
-target=${CARGO_TARGET_DIR:-target}
+target=${CARGO_TARGET_DIR:-$HOME/.cache/dtx-target}
 venv="${DTX_FUZZ_VENV:-$HOME/.cache/dtx-fuzz/venv}"
 port=${DTX_FUZZ_PORT:-8011}
 work=$(mktemp -d)
