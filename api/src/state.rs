@@ -24,6 +24,8 @@ pub struct Inner {
     pub settings: ApiSettings,
     /// The job system: enqueue, and (embedded) run.
     pub jobs: JobContext,
+    /// WebSocket bookkeeping of this instance.
+    pub realtime: crate::realtime::Realtime,
 }
 
 impl Deref for AppState {
@@ -61,6 +63,15 @@ impl AppState {
             .timeout(Duration::from_secs(15))
             .user_agent(concat!("dtx-api/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self(Arc::new(Inner { db, redis, kv, cache, http, settings, jobs })))
+        Ok(Self(Arc::new(Inner {
+            db,
+            redis,
+            kv,
+            cache,
+            http,
+            settings,
+            jobs,
+            realtime: crate::realtime::Realtime::new(),
+        })))
     }
 }

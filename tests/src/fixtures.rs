@@ -37,3 +37,41 @@ pub async fn team(staff: &Caller<'_>, tournament_id: i64, name: &str, captain_id
     assert_eq!(resp.status, 201, "{}", resp.text);
     resp.id()
 }
+
+/// A game between two captained teams ("radiant_cap", "dire_cap") and its
+/// hero draft; returns (draft id, captain ids).
+pub async fn hero_draft(app: &crate::TestApp, staff: &Caller<'_>) -> (i64, [i64; 2]) {
+    let t = tournament(staff, "Final").await;
+    let c1 = app.user("radiant_cap").await.get("/api/me").await.id();
+    let c2 = app.user("dire_cap").await.get("/api/me").await.id();
+    add_players(staff, t, &[c1, c2]).await;
+    let a = team(staff, t, "A", c1, 0).await;
+    let b = team(staff, t, "B", c2, 1).await;
+    let game = staff
+        .post("/api/games", json!({"tournament_id": t, "radiant_team_id": a, "dire_team_id": b, "round": 1}))
+        .await
+        .id();
+    let created = staff.post(&format!("/api/games/{game}/herodraft"), json!({})).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    (created.id(), [c1, c2])
+}
+
+/// Readies, rolls and chooses through the API until the draft is drafting;
+/// returns the index (0 = radiant_cap) of the first-pick captain.
+pub async fn start_hero_draft(app: &crate::TestApp, id: i64) -> usize {
+    let caps = [app.user("radiant_cap").await, app.user("dire_cap").await];
+    for c in &caps {
+        c.post(&format!("/api/herodrafts/{id}/ready"), json!({})).await;
+    }
+    let rolled = caps[0].post(&format!("/api/herodrafts/{id}/roll"), json!({})).await;
+    let winner_team = rolled.body["roll_winner_team_id"].as_i64().unwrap();
+    let winner = rolled.body["teams"].as_array().unwrap().iter().position(|t| t["team_id"] == winner_team).unwrap();
+    caps[winner]
+        .post(&format!("/api/herodrafts/{id}/choose"), json!({"choice_type": "pick_order", "value": "first"}))
+        .await;
+    let drafting = caps[1 - winner]
+        .post(&format!("/api/herodrafts/{id}/choose"), json!({"choice_type": "side", "value": "radiant"}))
+        .await;
+    assert_eq!(drafting.body["state"], "drafting", "{}", drafting.text);
+    winner
+}

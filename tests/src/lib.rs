@@ -57,7 +57,7 @@ impl Mode {
     }
 
     pub fn options(self, args: Vec<String>, worker: bool) -> Options {
-        Options { redis: self == Self::Distributed, args, worker }
+        Options { redis: self == Self::Distributed, args, worker, sibling_of: None }
     }
 }
 
@@ -111,6 +111,8 @@ pub struct TestDb {
 enum Cleanup {
     File(std::path::PathBuf),
     PgDatabase(String),
+    /// Owned by another app (a sibling instance).
+    None,
 }
 
 impl TestDb {
@@ -142,6 +144,7 @@ impl Drop for TestDb {
                     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
                 }
             }
+            Cleanup::None => {}
             Cleanup::PgDatabase(name) => {
                 let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
                 run_blocking(async move {
@@ -173,6 +176,8 @@ pub struct Options {
     pub args: Vec<String>,
     /// Run the worker pool in-process (the scheduler only if `args` enable it).
     pub worker: bool,
+    /// Another api instance on the same database and Redis prefix as this app.
+    pub sibling_of: Option<(String, String)>,
 }
 
 /// A running api.
@@ -214,7 +219,10 @@ impl TestApp {
         if std::env::var_os("DTX_TEST_LOG").is_some() {
             worker::telemetry::init_logging(worker::config::LogFormat::Text);
         }
-        let db = TestDb::create(backend).await;
+        let db = match &options.sibling_of {
+            Some((url, _)) => TestDb { url: url.clone(), cleanup: Cleanup::None },
+            None => TestDb::create(backend).await,
+        };
         let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("bind a free port");
         let addr = acceptor.local_addr()[0].as_socket_addr().copied().expect("tcp address");
         let worker = if options.worker { "true" } else { "false" };
@@ -234,7 +242,10 @@ impl TestApp {
         ]
         .map(String::from)
         .to_vec();
-        let redis_prefix = options.redis.then(|| unique_name("redis"));
+        let redis_prefix = match &options.sibling_of {
+            Some((_, prefix)) => Some(prefix.clone()),
+            None => options.redis.then(|| unique_name("redis")),
+        };
         if let Some(prefix) = &redis_prefix {
             args.extend(["--redis-url".to_owned(), redis_url(), "--redis-prefix".to_owned(), prefix.clone()]);
         }
@@ -269,6 +280,14 @@ impl TestApp {
 
     pub fn db(&self) -> &DatabaseConnection {
         &self.state.db
+    }
+
+    /// A second api instance on this app's database and Redis prefix.
+    pub async fn sibling(&self) -> TestApp {
+        let prefix = self.redis_prefix.clone().expect("siblings share Redis");
+        let options =
+            Options { redis: true, sibling_of: Some((self.db_url().to_owned(), prefix)), ..Default::default() };
+        TestApp::spawn_with(Backend::Postgres, options).await
     }
 
     /// A caller without a session.
@@ -323,7 +342,7 @@ impl Drop for TestApp {
         if let Some(background) = &self.background {
             background.signal_stop();
         }
-        if let Some(prefix) = self.redis_prefix.clone() {
+        if let Some(prefix) = self.redis_prefix.clone().filter(|_| !matches!(self._db.cleanup, Cleanup::None)) {
             run_blocking(async move {
                 let Ok(client) = redis::Client::open(redis_url()) else { return };
                 let Ok(mut conn) = client.get_multiplexed_async_connection().await else { return };

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 
+use crate::bus::Bus;
 use crate::cache::Cache;
 use crate::config::CoreSettings;
 use crate::discord::DiscordClient;
@@ -23,6 +24,8 @@ pub struct JobContext {
     pub redis: Option<redis::aio::ConnectionManager>,
     /// The read cache the API serves from; jobs invalidate what they change.
     pub cache: Cache,
+    /// Realtime fan-out to WebSocket clients on every api instance.
+    pub bus: Bus,
     /// The ledger id of the run being executed (set by the runner).
     pub current_run: Option<String>,
 }
@@ -56,6 +59,10 @@ impl JobContext {
         };
         let steam = SteamClient::new(&settings, redis.clone())?;
         let discord = DiscordClient::new(&settings)?;
+        let bus = match (&settings.redis_url, &redis) {
+            (Some(url), Some(conn)) => Bus::redis(url, conn.clone(), &settings.redis_prefix).await?,
+            _ => Bus::local(),
+        };
         Ok(Self {
             enqueuer: Enqueuer { db: db.clone(), queue },
             db,
@@ -65,6 +72,7 @@ impl JobContext {
             discord,
             redis,
             cache,
+            bus,
             current_run: None,
         })
     }

@@ -8,6 +8,7 @@
 
 pub mod avatars;
 pub mod backoff;
+pub mod bus;
 pub mod cache;
 pub mod config;
 pub mod context;

@@ -70,7 +70,7 @@ pub struct StyleMmrs {
     pub normal: Vec<TeamTotal>,
 }
 
-async fn view<C: ConnectionTrait>(db: &C, state: &DraftState) -> ApiResult<DraftView> {
+pub async fn view<C: ConnectionTrait>(db: &C, state: &DraftState) -> ApiResult<DraftView> {
     let remaining = state.remaining();
     let users =
         user::Entity::find().filter(user::Column::Id.is_in(remaining)).order_by_asc(user::Column::Id).all(db).await?;
@@ -100,6 +100,13 @@ async fn fresh_view(state: &AppState, draft_id: i64) -> ApiResult<Json<DraftView
     Ok(Json(view(&state.db, &service::load(&state.db, draft_id).await?).await?))
 }
 
+/// The view after a change, announced on the realtime channels.
+async fn changed_view(state: &AppState, draft_id: i64) -> ApiResult<Json<DraftView>> {
+    let current = fresh_view(state, draft_id).await?;
+    crate::realtime::draft_changed(state, draft_id, current.tournament_id).await;
+    Ok(current)
+}
+
 pub struct DraftsApi;
 
 #[OpenApi(tag = "Tag::Drafts")]
@@ -117,7 +124,7 @@ impl DraftsApi {
         crate::routes::tournaments::find_tournament(&state.db, id.0).await?;
         let draft_id = service::init(&state.db, id.0, body.0.draft_style, actor.id, &mut RandomDice).await?;
         state.cache.invalidate(&[ns::TOURNAMENTS]).await;
-        Ok(Created::Created(fresh_view(&state, draft_id).await?))
+        Ok(Created::Created(changed_view(&state, draft_id).await?))
     }
 
     /// The tournament's draft.
@@ -149,7 +156,7 @@ impl DraftsApi {
         let actor = viewer.require_user()?;
         service::pick(&state.db, id.0, actor, body.0.user_id, &mut RandomDice).await?;
         state.cache.invalidate(&[ns::TOURNAMENTS]).await;
-        fresh_view(&state, id.0).await
+        changed_view(&state, id.0).await
     }
 
     /// Take back the last pick (staff).
@@ -163,7 +170,7 @@ impl DraftsApi {
         let actor = viewer.require_staff()?;
         service::undo(&state.db, id.0, actor.id).await?;
         state.cache.invalidate(&[ns::TOURNAMENTS]).await;
-        fresh_view(&state, id.0).await
+        changed_view(&state, id.0).await
     }
 
     /// Each team's total if the remaining pool were drafted greedily by MMR, under snake and normal.

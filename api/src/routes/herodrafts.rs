@@ -104,7 +104,7 @@ pub struct AvailableHeroes {
     pub available_heroes: Vec<i32>,
 }
 
-fn api_error(err: HeroDraftError) -> ApiError {
+pub fn api_error(err: HeroDraftError) -> ApiError {
     match err {
         HeroDraftError::NotFound(what) => ApiError::not_found(what),
         HeroDraftError::Forbidden(message) => ApiError::forbidden(message),
@@ -114,7 +114,7 @@ fn api_error(err: HeroDraftError) -> ApiError {
     }
 }
 
-fn view(full: HeroDraftFull) -> HeroDraftView {
+pub fn view(full: HeroDraftFull) -> HeroDraftView {
     let team_of = |draft_team: i64| full.teams.iter().find(|(d, _)| d.id == draft_team).map_or(0, |(_, t)| t.id);
     HeroDraftView {
         id: full.draft.id,
@@ -156,6 +156,12 @@ async fn current(state: &AppState, id: i64) -> ApiResult<Json<HeroDraftView>> {
     Ok(Json(view(service::load(&state.db, id).await.map_err(api_error)?)))
 }
 
+/// The state after a change, announced to every socket of the draft.
+async fn changed(state: &AppState, id: i64) -> ApiResult<Json<HeroDraftView>> {
+    crate::realtime::herodraft_changed(state, id).await;
+    current(state, id).await
+}
+
 /// Enqueues the timeout of the round that just started.
 async fn arm_timeout(state: &AppState, id: i64, round: Option<i32>) {
     if let Some(round) = round
@@ -180,7 +186,7 @@ impl HeroDraftsApi {
         viewer.require_staff()?;
         let draft_id =
             service::create(&state.db, id.0, state.jobs.settings.herodraft_clock()).await.map_err(api_error)?;
-        Ok(Created::Created(current(&state, draft_id).await?))
+        Ok(Created::Created(changed(&state, draft_id).await?))
     }
 
     /// A hero draft.
@@ -198,7 +204,7 @@ impl HeroDraftsApi {
         id: Path<i64>,
     ) -> ApiResult<Json<HeroDraftView>> {
         service::ready(&state.db, id.0, viewer.require_user()?, Utc::now()).await.map_err(api_error)?;
-        current(&state, id.0).await
+        changed(&state, id.0).await
     }
 
     /// A captain flips the coin.
@@ -212,7 +218,7 @@ impl HeroDraftsApi {
         service::roll(&state.db, id.0, viewer.require_user()?, rand::random::<bool>(), Utc::now())
             .await
             .map_err(api_error)?;
-        current(&state, id.0).await
+        changed(&state, id.0).await
     }
 
     /// The roll winner chooses pick order or side; the other captain gets the other choice.
@@ -241,7 +247,7 @@ impl HeroDraftsApi {
             .await
             .map_err(api_error)?;
         arm_timeout(&state, id.0, started).await;
-        current(&state, id.0).await
+        changed(&state, id.0).await
     }
 
     /// The active captain bans or picks a hero; 409 when it is not their turn or the draft moved on.
@@ -258,7 +264,7 @@ impl HeroDraftsApi {
             .await
             .map_err(api_error)?;
         arm_timeout(&state, id.0, next).await;
-        current(&state, id.0).await
+        changed(&state, id.0).await
     }
 
     /// Pause a running draft (a captain or staff).
@@ -270,7 +276,7 @@ impl HeroDraftsApi {
         id: Path<i64>,
     ) -> ApiResult<Json<HeroDraftView>> {
         service::pause(&state.db, id.0, viewer.require_user()?, Utc::now()).await.map_err(api_error)?;
-        current(&state, id.0).await
+        changed(&state, id.0).await
     }
 
     /// Resume after the countdown (a captain or staff); the clock gives back the time paused.
@@ -285,7 +291,7 @@ impl HeroDraftsApi {
         let round =
             service::resume(&state.db, id.0, viewer.require_user()?, clock, Utc::now()).await.map_err(api_error)?;
         arm_timeout(&state, id.0, round).await;
-        current(&state, id.0).await
+        changed(&state, id.0).await
     }
 
     /// Abandon an unfinished draft (a captain or staff).
@@ -297,7 +303,7 @@ impl HeroDraftsApi {
         id: Path<i64>,
     ) -> ApiResult<Json<HeroDraftView>> {
         service::abandon(&state.db, id.0, viewer.require_user()?, Utc::now()).await.map_err(api_error)?;
-        current(&state, id.0).await
+        changed(&state, id.0).await
     }
 
     /// Start over (staff).
@@ -310,7 +316,7 @@ impl HeroDraftsApi {
     ) -> ApiResult<Json<HeroDraftView>> {
         viewer.require_staff()?;
         service::reset(&state.db, id.0, state.jobs.settings.herodraft_clock(), Utc::now()).await.map_err(api_error)?;
-        current(&state, id.0).await
+        changed(&state, id.0).await
     }
 
     /// The draft's events, oldest first (one per action).

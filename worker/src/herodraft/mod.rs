@@ -4,3 +4,11 @@
 
 pub mod rules;
 pub mod service;
+
+/// The realtime channel of a hero draft.
+pub fn channel(id: i64) -> String {
+    format!("herodraft:{id}")
+}
+
+/// What the bus carries when a draft changed: sockets reload its state.
+pub const CHANGED: &str = "changed";

@@ -533,6 +533,17 @@ pub async fn reset(db: &DatabaseConnection, id: i64, clock: Clock, now: DateTime
     commit_version(txn, &full, HeroDraftState::WaitingForCaptains).await
 }
 
+/// Ends a finished resume countdown (resuming → drafting); true if it did.
+pub async fn settle(db: &DatabaseConnection, id: i64, now: DateTime<Utc>) -> Result<bool> {
+    let txn = crate::infra::write_txn(db).await?;
+    let full = load(&txn, id).await?;
+    if full.draft.state != HeroDraftState::Resuming || !full.running_at(now) {
+        return Ok(false);
+    }
+    commit_version(txn, &full, HeroDraftState::Drafting).await?;
+    Ok(true)
+}
+
 /// Milliseconds from `now` until round `round` of the draft times out.
 pub fn timeout_in(full: &HeroDraftFull, round: i32, now: DateTime<Utc>) -> Option<i64> {
     let r = full.rounds.iter().find(|r| r.round_number == round)?;

@@ -71,6 +71,9 @@ impl HerodraftTimeout {
             }
         }
         let acted = next.is_some() || full.draft.state == entity::HeroDraftState::Completed;
+        if acted {
+            ctx.bus.publish(&crate::herodraft::channel(self.draft_id), crate::herodraft::CHANGED.to_owned()).await;
+        }
         if let Some(round) = next {
             schedule(&ctx.enqueuer, self.draft_id, round).await?;
         }
