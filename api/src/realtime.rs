@@ -93,6 +93,30 @@ async fn event_message(state: &AppState, kind: &str, id: i64) -> ApiResult<Strin
     Ok(json!({"type": event_type, "event": events.into_iter().next(), "state": current}).to_string())
 }
 
+/// A captain's socket on a hero draft: heartbeats refresh presence, and a
+/// newer socket of the same captain closes this one (code 4000).
+#[derive(Clone)]
+struct CaptainSocket {
+    user_id: i64,
+    socket_id: String,
+}
+
+/// Internal bus messages start with this and never reach clients.
+const CONTROL: &str = "ctl:";
+/// Close code telling a captain's old tab it was replaced.
+const REPLACED: u16 = 4000;
+
+fn kick_message(captain: &CaptainSocket) -> String {
+    format!("{CONTROL}kick:{}:{}", captain.user_id, captain.socket_id)
+}
+
+/// Whether a control message replaces `captain`'s socket.
+fn replaces(control: &str, captain: &CaptainSocket) -> bool {
+    let mut parts = control.trim_start_matches(CONTROL).splitn(3, ':');
+    matches!((parts.next(), parts.next(), parts.next()), (Some("kick"), Some(user), Some(socket))
+        if user == captain.user_id.to_string() && socket != captain.socket_id)
+}
+
 /// Pumps channel messages to one socket until either side closes.
 async fn pump(
     socket: poem::web::websocket::WebSocketStream,
@@ -101,6 +125,7 @@ async fn pump(
     draft_id: i64,
     channels: Vec<String>,
     initial: String,
+    captain: Option<CaptainSocket>,
 ) {
     let (mut sink, mut stream) = socket.split();
     let mut receivers: Vec<_> = channels.iter().map(|c| state.jobs.bus.subscribe(c)).collect();
@@ -112,6 +137,13 @@ async fn pump(
         let next = futures_util::future::select_all(receivers.iter_mut().map(|rx| Box::pin(rx.recv())));
         tokio::select! {
             (received, _, _) = next => match received {
+                Ok(payload) if payload.starts_with(CONTROL) => {
+                    if captain.as_ref().is_some_and(|c| replaces(&payload, c)) {
+                        let close = Message::Close(Some((poem::web::websocket::CloseCode::from(REPLACED), "opened in another tab".into())));
+                        let _ = sink.send(close).await;
+                        break;
+                    }
+                }
                 Ok(payload) if &*payload == herodraft::CHANGED => {
                     match event_message(&state, kind, draft_id).await {
                         Ok(text) => if sink.send(Message::Text(text)).await.is_err() { break },
@@ -124,6 +156,11 @@ async fn pump(
             },
             frame = stream.next() => match frame {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(Message::Text(text))) if text.contains("heartbeat") => {
+                    if let Some(c) = &captain {
+                        let _ = state.jobs.presence.touch(draft_id, c.user_id, Utc::now()).await;
+                    }
+                }
                 Some(Ok(_)) => {}
             },
         }
@@ -138,8 +175,15 @@ pub async fn herodraft_socket(
     Path(id): Path<i64>,
     socket: WebSocket,
     state: Data<&AppState>,
+    viewer: crate::auth::Viewer,
 ) -> poem::Result<impl IntoResponse> {
     check_origin(req, &state)?;
+    let full = service::load(&state.db, id).await.map_err(crate::routes::herodrafts::api_error)?;
+    let captain = viewer
+        .user
+        .as_ref()
+        .filter(|u| full.team_of(u.id).is_some())
+        .map(|u| CaptainSocket { user_id: u.id, socket_id: crate::auth::pkce::random_token() });
     let current = herodraft_state(&state, id).await?;
     let initial =
         json!({"type": "initial_state", "state": current, "events": herodraft_events(&state, id, LAST_EVENTS).await?})
@@ -147,7 +191,11 @@ pub async fn herodraft_socket(
     let state = state.clone();
     Ok(socket.on_upgrade(move |stream| async move {
         start_ticker(&state, id);
-        pump(stream, state.clone(), "herodraft", id, vec![herodraft::channel(id)], initial).await;
+        if let Some(c) = &captain {
+            let _ = state.jobs.presence.touch(id, c.user_id, Utc::now()).await;
+            state.jobs.bus.publish(&herodraft::channel(id), kick_message(c)).await;
+        }
+        pump(stream, state.clone(), "herodraft", id, vec![herodraft::channel(id)], initial, captain).await;
         let mut sockets = state.realtime.sockets.lock().expect("sockets");
         if let Some(n) = sockets.get_mut(&id) {
             *n = n.saturating_sub(1);
@@ -166,7 +214,7 @@ pub async fn draft_socket(
     check_origin(req, &state)?;
     let initial = json!({"type": "initial_state", "state": draft_state(&state, id).await?, "events": draft_events(&state, id, LAST_EVENTS).await?}).to_string();
     let state = state.clone();
-    Ok(socket.on_upgrade(move |stream| pump(stream, state, "draft", id, vec![draft_channel(id)], initial)))
+    Ok(socket.on_upgrade(move |stream| pump(stream, state, "draft", id, vec![draft_channel(id)], initial, None)))
 }
 
 /// `/api/tournament/{id}/`: the tournament's team-draft events.
@@ -190,7 +238,8 @@ pub async fn tournament_socket(
     };
     let initial = json!({"type": "initial_state", "state": initial_state}).to_string();
     let state = state.clone();
-    Ok(socket.on_upgrade(move |stream| pump(stream, state, "draft", draft_id, vec![tournament_channel(id)], initial)))
+    Ok(socket
+        .on_upgrade(move |stream| pump(stream, state, "draft", draft_id, vec![tournament_channel(id)], initial, None)))
 }
 
 pub fn draft_channel(id: i64) -> String {
@@ -244,6 +293,27 @@ pub fn tick_message(full: &service::HeroDraftFull, now: chrono::DateTime<Utc>) -
     }))
 }
 
+/// While drafting, a captain who has connected but sent no heartbeat for
+/// the configured time pauses the draft.
+async fn pause_silent_captains(state: &AppState, id: i64, now: chrono::DateTime<Utc>) {
+    let Ok(full) = service::load(&state.db, id).await else { return };
+    if full.draft.state != HeroDraftState::Drafting {
+        return;
+    }
+    let limit = chrono::Duration::milliseconds(state.jobs.settings.herodraft_heartbeat_timeout_ms);
+    for (side, team) in &full.teams {
+        let Some(captain) = team.captain_id else { continue };
+        let Ok(Some(seen)) = state.jobs.presence.last_seen(id, captain).await else { continue };
+        if now - seen > limit {
+            if service::pause_for_silence(&state.db, id, side.id, now).await.is_ok() {
+                tracing::info!(draft = id, captain, "captain silent; draft paused");
+                herodraft_changed(state, id).await;
+            }
+            return;
+        }
+    }
+}
+
 /// Counts a socket on `id` and starts this instance's ticker for it if none runs.
 fn start_ticker(state: &AppState, id: i64) {
     let first = {
@@ -273,6 +343,7 @@ fn start_ticker(state: &AppState, id: i64) {
             if let Ok(true) = service::settle(&state.db, id, now).await {
                 herodraft_changed(&state, id).await;
             }
+            pause_silent_captains(&state, id, now).await;
             if let Ok(full) = service::load(&state.db, id).await
                 && let Some(tick) = tick_message(&full, now)
             {
@@ -280,4 +351,17 @@ fn start_ticker(state: &AppState, id: i64) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_newer_socket_of_the_same_captain_replaces() {
+        let me = CaptainSocket { user_id: 7, socket_id: "old".into() };
+        assert!(replaces("ctl:kick:7:new", &me));
+        assert!(!replaces("ctl:kick:7:old", &me), "not by its own announcement");
+        assert!(!replaces("ctl:kick:8:new", &me), "not by another captain");
+    }
 }

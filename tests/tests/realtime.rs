@@ -164,3 +164,79 @@ async fn two_instances_share_events_and_one_ticker() {
     let gaps: Vec<Duration> = resumed.windows(2).map(|w| w[1] - w[0]).collect();
     assert!(gaps.iter().filter(|g| **g < Duration::from_millis(500)).count() <= 1, "not doubled: {gaps:?}");
 }
+
+async fn connect_as(app: &TestApp, path: &str, cookie: &str) -> Socket {
+    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+        "ws://{}{path}",
+        app.addr
+    ))
+    .unwrap();
+    request.headers_mut().insert("cookie", cookie.parse().unwrap());
+    tokio_tungstenite::connect_async(request).await.expect("websocket opens").0
+}
+
+#[tokio::test]
+async fn a_captains_second_tab_closes_the_first_with_4000() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let staff = app.staff("admin").await;
+    let (id, _) = fixtures::hero_draft(&app, &staff).await;
+    let captain = app.user("radiant_cap").await;
+    let cookie = captain.cookie.clone().unwrap();
+    let path = format!("/api/herodraft/{id}/");
+    let mut first = connect_as(&app, &path, &cookie).await;
+    next_of(&mut first, "initial_state", Duration::from_secs(5)).await;
+    let mut spectator = connect(&app, &path).await;
+    next_of(&mut spectator, "initial_state", Duration::from_secs(5)).await;
+    let mut second = connect_as(&app, &path, &cookie).await;
+    next_of(&mut second, "initial_state", Duration::from_secs(5)).await;
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match first.next().await {
+                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                Some(Ok(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("the first tab is closed");
+    assert_eq!(closed, 4000);
+    // Spectators and the new tab stay connected.
+    staff.post(&format!("/api/herodrafts/{id}/abandon"), json!({})).await;
+    next_of(&mut second, "herodraft_event", Duration::from_secs(5)).await;
+    next_of(&mut spectator, "herodraft_event", Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_captain_whose_heartbeats_stop_pauses_the_draft() {
+    use futures_util::SinkExt;
+    let args = ["--herodraft-heartbeat-timeout-ms", "1500"].map(String::from).to_vec();
+    let app = TestApp::spawn_with(Backend::Sqlite, tests::Options { args, ..Default::default() }).await;
+    let staff = app.staff("admin").await;
+    let (id, _) = fixtures::hero_draft(&app, &staff).await;
+    fixtures::start_hero_draft(&app, id).await;
+    let cookie = app.user("dire_cap").await.cookie.clone().unwrap();
+    let mut socket = connect_as(&app, &format!("/api/herodraft/{id}/"), &cookie).await;
+    next_of(&mut socket, "initial_state", Duration::from_secs(5)).await;
+    // Heartbeats keep the draft running…
+    for _ in 0..3 {
+        socket.send(Message::Text(r#"{"type":"heartbeat"}"#.into())).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    assert_eq!(staff.get(&format!("/api/herodrafts/{id}")).await.body["state"], "drafting");
+    // …then they stop (the socket stays open): paused after the timeout.
+    let paused = tests::eventually("the draft to pause", Duration::from_secs(10), || async {
+        let d = staff.get(&format!("/api/herodrafts/{id}")).await.body;
+        (d["state"] == "paused").then_some(d)
+    })
+    .await;
+    assert_eq!(paused["state"], "paused");
+    let events = staff.get(&format!("/api/herodrafts/{id}/events")).await.body;
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event_type"] == "draft_paused" && e["metadata"]["reason"] == "heartbeat")
+    );
+}

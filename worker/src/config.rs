@@ -119,6 +119,10 @@ pub struct CoreSettings {
     #[arg(long, env = "HERODRAFT_RESUME_COUNTDOWN_MS", default_value_t = 3_000)]
     pub herodraft_resume_countdown_ms: i64,
 
+    /// Hero draft: a drafting captain silent this long (no heartbeat) pauses the draft, in ms.
+    #[arg(long, env = "HERODRAFT_HEARTBEAT_TIMEOUT_MS", default_value_t = 9_000)]
+    pub herodraft_heartbeat_timeout_ms: i64,
+
     /// Incremental sync re-reads matches that started up to this many hours before the newest stored one.
     #[arg(long, env = "SYNC_LOOKBACK_HOURS", default_value_t = 6)]
     pub sync_lookback_hours: u32,

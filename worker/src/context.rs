@@ -26,6 +26,8 @@ pub struct JobContext {
     pub cache: Cache,
     /// Realtime fan-out to WebSocket clients on every api instance.
     pub bus: Bus,
+    /// Captains' last heartbeats.
+    pub presence: crate::presence::Presence,
     /// The ledger id of the run being executed (set by the runner).
     pub current_run: Option<String>,
 }
@@ -63,7 +65,14 @@ impl JobContext {
             (Some(url), Some(conn)) => Bus::redis(url, conn.clone(), &settings.redis_prefix).await?,
             _ => Bus::local(),
         };
+        let presence = match &redis {
+            Some(conn) => {
+                crate::presence::Presence::Redis { conn: conn.clone(), prefix: settings.redis_prefix.clone() }
+            }
+            None => crate::presence::Presence::local(),
+        };
         Ok(Self {
+            presence,
             enqueuer: Enqueuer { db: db.clone(), queue },
             db,
             settings,

@@ -23,6 +23,7 @@ pub mod ledger;
 pub mod lock;
 pub mod mmr;
 pub mod pool;
+pub mod presence;
 pub mod queue;
 pub mod runner;
 pub mod schedule;

@@ -436,19 +436,30 @@ async fn complete_round(
 
 /// Pauses a running draft (a captain or staff).
 pub async fn pause(db: &DatabaseConnection, id: i64, actor: &user::Model, now: DateTime<Utc>) -> Result<()> {
+    let full = load(db, id).await?;
+    let by = captain_or_staff(&full, actor)?;
+    pause_as(db, id, by, true, now).await
+}
+
+/// Pauses for a captain who stopped sending heartbeats.
+pub async fn pause_for_silence(db: &DatabaseConnection, id: i64, team: i64, now: DateTime<Utc>) -> Result<()> {
+    pause_as(db, id, Some(team), false, now).await
+}
+
+async fn pause_as(db: &DatabaseConnection, id: i64, by: Option<i64>, manual: bool, now: DateTime<Utc>) -> Result<()> {
     let txn = crate::infra::write_txn(db).await?;
     let full = load(&txn, id).await?;
     if !full.running_at(now) {
         return Err(Conflict("wrong_state", format!("not allowed while the draft is {}", full.draft.state.as_str())));
     }
-    let by = captain_or_staff(&full, actor)?;
     hero_draft::Entity::update_many()
         .col_expr(hero_draft::Column::PausedAt, Expr::value(now))
-        .col_expr(hero_draft::Column::IsManualPause, Expr::value(true))
+        .col_expr(hero_draft::Column::IsManualPause, Expr::value(manual))
         .filter(hero_draft::Column::Id.eq(id))
         .exec(&txn)
         .await?;
-    event(&txn, id, "draft_paused", by, json!({"manual": true}), now).await?;
+    let reason = if manual { "manual" } else { "heartbeat" };
+    event(&txn, id, "draft_paused", by, json!({"manual": manual, "reason": reason}), now).await?;
     commit_version(txn, &full, HeroDraftState::Paused).await
 }
 
