@@ -5,3 +5,4 @@ pub mod ingest;
 pub mod jobs;
 pub mod load;
 pub mod recompute;
+pub mod tick;

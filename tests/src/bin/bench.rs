@@ -49,6 +49,13 @@ enum Command {
         #[arg(long)]
         no_celery: bool,
     },
+    /// WebSocket spectators on one hero draft: tick jitter and fan-out.
+    Tick {
+        #[arg(long, default_value_t = 500)]
+        spectators: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Full stats + MMR recompute vs one raw GROUP BY.
     Recompute {
         #[arg(long, value_enum, default_value = "sqlite")]
@@ -87,6 +94,7 @@ fn main() -> anyhow::Result<()> {
                 bench::api::run(backend, std::time::Duration::from_secs(seconds), connections, no_cache).await
             }
             Command::Jobs { jobs, concurrency, no_celery } => bench::jobs::run(jobs, concurrency, !no_celery).await,
+            Command::Tick { spectators, seconds } => bench::tick::run(spectators, seconds).await,
             Command::Ingest { backend, matches } => bench::ingest::run(backend.mode(), matches).await,
             Command::Recompute { backend, players, matches } => {
                 bench::recompute::run(backend.mode(), players, matches).await
