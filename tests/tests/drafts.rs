@@ -129,6 +129,20 @@ async fn shuffle_gives_the_lowest_team_the_next_pick(backend: Backend) {
     assert_eq!(total("normal"), 4000 + pool);
 }
 
+async fn undo_in_a_normal_draft_restores_the_state(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let staff = app.staff("admin").await;
+    let (t, caps, players) = setup(&staff, [3000, 3000]).await;
+    let created = staff.post(&format!("/api/tournaments/{t}/draft"), json!({"draft_style": "normal"})).await;
+    assert_eq!(captains(&created.body), vec![caps[0], caps[1], caps[0], caps[1], caps[0], caps[1], caps[0], caps[1]]);
+    let id = created.id();
+    staff.post(&format!("/api/drafts/{id}/pick"), json!({"user_id": players[0]})).await;
+    let before = staff.get(&format!("/api/drafts/{id}")).await.body;
+    staff.post(&format!("/api/drafts/{id}/pick"), json!({"user_id": players[1]})).await;
+    let undone = staff.post(&format!("/api/drafts/{id}/undo"), json!({})).await;
+    assert_eq!(undone.body, before);
+}
+
 async fn racing_picks_by_one_captain_one_wins(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let staff = app.staff("admin").await;
@@ -159,5 +173,6 @@ on_both_databases!(
     snake_draft_turns_undo_and_completion,
     shuffle_gives_the_lowest_team_the_next_pick,
     racing_picks_by_one_captain_one_wins,
+    undo_in_a_normal_draft_restores_the_state,
     a_draft_needs_captained_teams,
 );
