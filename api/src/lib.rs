@@ -12,6 +12,7 @@ pub mod embedded;
 pub mod error;
 pub mod kv;
 pub mod pagination;
+pub mod ratelimit;
 pub mod realtime;
 pub mod routes;
 pub mod seed;

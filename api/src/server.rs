@@ -51,6 +51,7 @@ fn mount<T: OpenApi + 'static>(api: OpenApiService<T, ()>, state: AppState) -> B
         .nest("/api/docs", docs)
         .nest("/api", api)
         .around(crate::auth::csrf::middleware)
+        .around(crate::ratelimit::middleware)
         .around(move |next, req| limit_body(next, req, max_body))
         .data(state)
         .around(record_http_metrics)

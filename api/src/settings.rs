@@ -44,6 +44,10 @@ pub struct ApiSettings {
     #[arg(long, env = "DISABLE_CACHE", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub disable_cache: bool,
 
+    /// Writes and logins allowed per client IP per minute on this instance (0 = no limit).
+    #[arg(long, env = "RATE_LIMIT_PER_MINUTE", default_value_t = 300)]
+    pub rate_limit_per_minute: u32,
+
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,

@@ -26,6 +26,8 @@ pub struct Inner {
     pub jobs: JobContext,
     /// WebSocket bookkeeping of this instance.
     pub realtime: crate::realtime::Realtime,
+    /// Per-IP limit on writes and logins.
+    pub write_limiter: crate::ratelimit::WriteLimiter,
 }
 
 impl Deref for AppState {
@@ -50,6 +52,7 @@ impl AppState {
             None => None,
         };
         let prefix = settings.core.redis_prefix.clone();
+        let settings_limit = settings.rate_limit_per_minute;
         let kv = match &redis {
             Some(conn) => KvStore::Redis { conn: conn.clone(), prefix: prefix.clone() },
             None => KvStore::Db(db.clone()),
@@ -72,6 +75,7 @@ impl AppState {
             settings,
             jobs,
             realtime: crate::realtime::Realtime::new(),
+            write_limiter: crate::ratelimit::WriteLimiter::new(settings_limit),
         })))
     }
 }

@@ -239,6 +239,9 @@ impl TestApp {
             "false",
             "--job-backoff-base-ms",
             "100",
+            // Suites make hundreds of writes a second from one address; the limit has its own test.
+            "--rate-limit-per-minute",
+            "0",
         ]
         .map(String::from)
         .to_vec();
