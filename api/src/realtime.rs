@@ -52,26 +52,36 @@ fn to_json<T: poem_openapi::types::ToJSON>(value: &T) -> Value {
     value.to_json().unwrap_or(Value::Null)
 }
 
-async fn herodraft_events(state: &AppState, id: i64, limit: u64) -> ApiResult<Vec<Value>> {
-    let mut rows = hero_draft_event::Entity::find()
-        .filter(hero_draft_event::Column::HeroDraftId.eq(id))
-        .order_by_desc(hero_draft_event::Column::Id)
-        .limit(limit)
-        .all(&state.db)
-        .await?;
+/// The last `limit` events of a draft, oldest first.
+async fn last_events<E>(
+    state: &AppState,
+    owner: E::Column,
+    id_column: E::Column,
+    id: i64,
+    limit: u64,
+) -> ApiResult<Vec<Value>>
+where
+    E: EntityTrait,
+    E::Model: serde::Serialize,
+{
+    let mut rows = E::find().filter(owner.eq(id)).order_by_desc(id_column).limit(limit).all(&state.db).await?;
     rows.reverse();
-    Ok(rows.into_iter().map(|e| json!({"id": e.id, "event_type": e.event_type, "hero_draft_team_id": e.hero_draft_team_id, "metadata": e.metadata, "created_at": e.created_at})).collect())
+    Ok(rows.iter().map(|e| serde_json::to_value(e).unwrap_or(Value::Null)).collect())
+}
+
+async fn herodraft_events(state: &AppState, id: i64, limit: u64) -> ApiResult<Vec<Value>> {
+    last_events::<hero_draft_event::Entity>(
+        state,
+        hero_draft_event::Column::HeroDraftId,
+        hero_draft_event::Column::Id,
+        id,
+        limit,
+    )
+    .await
 }
 
 async fn draft_events(state: &AppState, id: i64, limit: u64) -> ApiResult<Vec<Value>> {
-    let mut rows = draft_event::Entity::find()
-        .filter(draft_event::Column::DraftId.eq(id))
-        .order_by_desc(draft_event::Column::Id)
-        .limit(limit)
-        .all(&state.db)
-        .await?;
-    rows.reverse();
-    Ok(rows.into_iter().map(|e| json!({"id": e.id, "event_type": e.event_type, "payload": e.payload, "actor_id": e.actor_id, "created_at": e.created_at})).collect())
+    last_events::<draft_event::Entity>(state, draft_event::Column::DraftId, draft_event::Column::Id, id, limit).await
 }
 
 async fn herodraft_state(state: &AppState, id: i64) -> ApiResult<Value> {

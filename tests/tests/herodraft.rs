@@ -11,23 +11,14 @@ use tests::{Backend, Caller, Options, TestApp, eventually, fixtures, on_both_dat
 use worker::herodraft::rules::{self, Clock, SEQUENCE, Side};
 use worker::herodraft::service::{self, Choice};
 
-/// A game between two captained teams and its hero draft; returns (draft id, captain ids).
+/// The shared hero-draft fixture, plus: it starts waiting, and a game has one.
 async fn setup(app: &TestApp, staff: &Caller<'_>) -> (i64, [i64; 2]) {
-    let t = fixtures::tournament(staff, "Final").await;
-    let c1 = app.user("radiant_cap").await.get("/api/me").await.id();
-    let c2 = app.user("dire_cap").await.get("/api/me").await.id();
-    fixtures::add_players(staff, t, &[c1, c2]).await;
-    let a = fixtures::team(staff, t, "A", c1, 0).await;
-    let b = fixtures::team(staff, t, "B", c2, 1).await;
-    let game = staff
-        .post("/api/games", json!({"tournament_id": t, "radiant_team_id": a, "dire_team_id": b, "round": 1}))
-        .await
-        .id();
-    let created = staff.post(&format!("/api/games/{game}/herodraft"), json!({})).await;
-    assert_eq!(created.status, 201, "{}", created.text);
+    let (id, captains) = fixtures::hero_draft(app, staff).await;
+    let created = staff.get(&format!("/api/herodrafts/{id}")).await;
     assert_eq!(created.body["state"], "waiting_for_captains");
+    let game = created.body["game_id"].as_i64().unwrap();
     assert_eq!(staff.post(&format!("/api/games/{game}/herodraft"), json!({})).await.status, 409, "one per game");
-    (created.id(), [c1, c2])
+    (id, captains)
 }
 
 /// Both captains ready up, roll, choose; returns (captain callers, first-pick captain index).
