@@ -7,6 +7,7 @@
 pub mod auth;
 pub use worker::cache;
 pub mod cached;
+pub mod dashboard;
 pub mod draft;
 pub mod embedded;
 pub mod error;

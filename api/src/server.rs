@@ -48,6 +48,7 @@ fn mount<T: OpenApi + 'static>(api: OpenApiService<T, ()>, state: AppState) -> B
         .at("/api/herodraft/:id/", poem::get(crate::realtime::herodraft_socket))
         .at("/api/draft/:id/", poem::get(crate::realtime::draft_socket))
         .at("/api/tournament/:id/", poem::get(crate::realtime::tournament_socket))
+        .nest("/admin", crate::dashboard::routes())
         .nest("/api/docs", docs)
         .nest("/api", api)
         .around(crate::auth::csrf::middleware)
@@ -80,7 +81,7 @@ async fn record_http_metrics<E: Endpoint>(next: E, req: Request) -> poem::Result
 
 /// `/api/users/42` → `/api/users/:id`; unknown paths → `other`.
 pub fn route_label(path: &str) -> String {
-    if !path.starts_with("/api") && path != "/metrics" {
+    if !path.starts_with("/api") && !path.starts_with("/admin/") && path != "/metrics" {
         return "other".to_owned();
     }
     path.split('/')
