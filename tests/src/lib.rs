@@ -18,6 +18,8 @@ use serde_json::Value;
 
 pub mod bench;
 pub mod fixtures;
+pub mod processes;
+pub mod services;
 pub mod steam_mock;
 
 /// Which database a test runs on.
@@ -57,7 +59,7 @@ impl Mode {
     }
 
     pub fn options(self, args: Vec<String>, worker: bool) -> Options {
-        Options { redis: self == Self::Distributed, args, worker, sibling_of: None }
+        Options { redis: self == Self::Distributed, args, worker, ..Default::default() }
     }
 }
 
@@ -98,7 +100,7 @@ pub fn redis_url() -> String {
     std::env::var("DTX_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
 }
 
-fn unique_name(kind: &str) -> String {
+pub(crate) fn unique_name(kind: &str) -> String {
     format!("dtx_test_{kind}_{:016x}", rand::random::<u64>())
 }
 
@@ -178,6 +180,8 @@ pub struct Options {
     pub worker: bool,
     /// Another api instance on the same database and Redis prefix as this app.
     pub sibling_of: Option<(String, String)>,
+    /// A database someone else owns (a drill's private server) instead of a fresh one.
+    pub database_url: Option<String>,
 }
 
 /// A running api.
@@ -188,6 +192,8 @@ pub struct TestApp {
     pub state: AppState,
     pub redis_prefix: Option<String>,
     background: Option<api::embedded::Background>,
+    /// False for a sibling: the first instance clears the prefix.
+    owns_redis_prefix: bool,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     _db: TestDb,
 }
@@ -219,9 +225,9 @@ impl TestApp {
         if std::env::var_os("DTX_TEST_LOG").is_some() {
             worker::telemetry::init_logging(worker::config::LogFormat::Text);
         }
-        let db = match &options.sibling_of {
-            Some((url, _)) => TestDb { url: url.clone(), cleanup: Cleanup::None },
-            None => TestDb::create(backend).await,
+        let db = match (&options.sibling_of, &options.database_url) {
+            (Some((url, _)), _) | (None, Some(url)) => TestDb { url: url.clone(), cleanup: Cleanup::None },
+            (None, None) => TestDb::create(backend).await,
         };
         let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("bind a free port");
         let addr = acceptor.local_addr()[0].as_socket_addr().copied().expect("tcp address");
@@ -271,6 +277,7 @@ impl TestApp {
             state,
             redis_prefix,
             background,
+            owns_redis_prefix: options.sibling_of.is_none(),
             shutdown: Some(tx),
             _db: db,
         }
@@ -324,6 +331,24 @@ impl TestApp {
         self.login(username, true, true).await
     }
 
+    /// Idempotency keys of the scheduler's ticks for `kind`
+    /// (`cron:{kind}:…:{unix seconds}`), in order.
+    pub async fn tick_keys(&self, kind: &str) -> Vec<String> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+        entity::job_run::Entity::find()
+            .select_only()
+            .column(entity::job_run::Column::IdempotencyKey)
+            .filter(entity::job_run::Column::IdempotencyKey.like(format!("cron:{kind}:%")))
+            .order_by_asc(entity::job_run::Column::IdempotencyKey)
+            .into_tuple::<Option<String>>()
+            .all(self.db())
+            .await
+            .expect("ledger query")
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
     /// Counts rows of a table (to prove a bad request wrote nothing).
     pub async fn count(&self, table: &str) -> i64 {
         let backend = self.db().get_database_backend();
@@ -345,7 +370,7 @@ impl Drop for TestApp {
         if let Some(background) = &self.background {
             background.signal_stop();
         }
-        if let Some(prefix) = self.redis_prefix.clone().filter(|_| !matches!(self._db.cleanup, Cleanup::None)) {
+        if let Some(prefix) = self.redis_prefix.clone().filter(|_| self.owns_redis_prefix) {
             run_blocking(async move {
                 let Ok(client) = redis::Client::open(redis_url()) else { return };
                 let Ok(mut conn) = client.get_multiplexed_async_connection().await else { return };

@@ -1,38 +1,19 @@
 //! Failure drills with real worker processes.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
+use tests::processes::{self, Process, free_port};
 use tests::steam_mock::{MockMatch, SteamMock};
 use tests::{Mode, TestApp, eventually};
 
-struct Worker(Child);
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn spawn_worker(app: &TestApp, steam: &SteamMock, metrics_port: u16) -> Worker {
-    let child = Command::new(tests::workspace_binary("worker"))
-        .args(["--metrics-bind", &format!("127.0.0.1:{metrics_port}")])
-        .args(["--database-url", app.db_url(), "--redis-url", &tests::redis_url()])
-        .args(["--redis-prefix", app.redis_prefix.as_deref().unwrap()])
-        .args(["--job-heartbeat-secs", "1", "--worker-concurrency", "1", "--job-backoff-base-ms", "100"])
-        .args(steam.args())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("worker starts");
-    Worker(child)
+fn spawn_worker(app: &TestApp, steam: &SteamMock, metrics_port: u16) -> Process {
+    processes::start(
+        processes::command("worker", app, &tests::redis_url())
+            .args(["--metrics-bind", &format!("127.0.0.1:{metrics_port}")])
+            .args(["--job-heartbeat-secs", "1", "--worker-concurrency", "1", "--job-backoff-base-ms", "100"])
+            .args(steam.args()),
+    )
 }
 
 /// A worker SIGKILLed in the middle of a sync: after its heartbeat lapses
@@ -121,8 +102,7 @@ async fn sigterm_lets_the_running_job_finish() {
         (app.count("steam_matches").await >= 2).then_some(())
     })
     .await;
-    let term = Command::new("kill").args(["-TERM", &worker.0.id().to_string()]).status().unwrap();
-    assert!(term.success());
+    worker.signal("TERM");
     let exited = eventually("the worker to exit", Duration::from_secs(40), || {
         let status = worker.0.try_wait().unwrap();
         async move { status }

@@ -144,7 +144,7 @@ async fn scheduler_replicas_enqueue_each_tick_once(mode: Mode) {
         })));
     }
     let keys = eventually("four ticks", DEADLINE, || async {
-        let keys = tick_keys(&app).await;
+        let keys = app.tick_keys("sync_league_matches").await;
         (keys.len() >= 4).then_some(keys)
     })
     .await;
@@ -165,22 +165,6 @@ async fn scheduler_replicas_enqueue_each_tick_once(mode: Mode) {
 
 fn apalis_cron_tz() -> chrono_tz::Tz {
     chrono_tz::Tz::UTC
-}
-
-async fn tick_keys(app: &TestApp) -> Vec<String> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-    entity::job_run::Entity::find()
-        .select_only()
-        .column(entity::job_run::Column::IdempotencyKey)
-        .filter(entity::job_run::Column::IdempotencyKey.like("cron:sync_league_matches:%"))
-        .order_by_asc(entity::job_run::Column::IdempotencyKey)
-        .into_tuple::<Option<String>>()
-        .all(app.db())
-        .await
-        .unwrap()
-        .into_iter()
-        .flatten()
-        .collect()
 }
 
 async fn mock_discord() -> MockServer {

@@ -23,24 +23,17 @@ impl Bus {
     }
 
     /// A bus over Redis: publishes with PUBLISH; one pattern subscription per
-    /// process feeds the local channels.
+    /// process feeds the local channels. The first subscription must succeed
+    /// (a clear start-up error); a lost one is renewed with backoff, and
+    /// messages published meanwhile are lost — sockets resync from the next
+    /// event or tick, which carry the whole state.
     pub async fn redis(url: &str, conn: redis::aio::ConnectionManager, prefix: &str) -> redis::RedisResult<Self> {
         let bus = Self { local: Arc::default(), redis: Some((conn, format!("{prefix}:rt:"))) };
         let client = redis::Client::open(url)?;
-        let mut pubsub = client.get_async_pubsub().await?;
         let pattern = format!("{prefix}:rt:*");
-        pubsub.psubscribe(&pattern).await?;
-        let local = bus.local.clone();
-        let strip = format!("{prefix}:rt:");
-        tokio::spawn(async move {
-            let mut messages = pubsub.into_on_message();
-            while let Some(msg) = messages.next().await {
-                let channel = msg.get_channel_name().trim_start_matches(&strip).to_owned();
-                let Ok(payload) = msg.get_payload::<String>() else { continue };
-                deliver(&local, &channel, payload.into());
-            }
-            tracing::error!("realtime subscription ended");
-        });
+        let first = subscribe(&client, &pattern).await?;
+        let relay = Relay { client, pattern, strip: format!("{prefix}:rt:"), local: bus.local.clone() };
+        tokio::spawn(relay.run(first));
         Ok(bus)
     }
 
@@ -75,6 +68,50 @@ fn deliver(local: &Mutex<HashMap<String, broadcast::Sender<Arc<str>>>>, channel:
         && sender.send(payload).is_err()
     {
         local.remove(channel);
+    }
+}
+
+async fn subscribe(client: &redis::Client, pattern: &str) -> redis::RedisResult<redis::aio::PubSub> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.psubscribe(pattern).await?;
+    Ok(pubsub)
+}
+
+/// Feeds Redis messages to this process' local channels, resubscribing
+/// after Redis restarts.
+struct Relay {
+    client: redis::Client,
+    pattern: String,
+    strip: String,
+    local: Arc<Mutex<HashMap<String, broadcast::Sender<Arc<str>>>>>,
+}
+
+impl Relay {
+    async fn run(self, first: redis::aio::PubSub) {
+        const MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(5);
+        let mut pubsub = Some(first);
+        let mut delay = std::time::Duration::from_millis(200);
+        loop {
+            if let Some(subscribed) = pubsub.take() {
+                delay = std::time::Duration::from_millis(200);
+                let mut messages = subscribed.into_on_message();
+                while let Some(msg) = messages.next().await {
+                    let channel = msg.get_channel_name().trim_start_matches(&self.strip).to_owned();
+                    let Ok(payload) = msg.get_payload::<String>() else { continue };
+                    deliver(&self.local, &channel, payload.into());
+                }
+                tracing::warn!("realtime subscription lost; resubscribing");
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(MAX_DELAY);
+            match subscribe(&self.client, &self.pattern).await {
+                Ok(renewed) => {
+                    tracing::info!("realtime subscription renewed");
+                    pubsub = Some(renewed);
+                }
+                Err(err) => tracing::warn!(error = %err, "realtime subscription failed; retrying"),
+            }
+        }
     }
 }
 

@@ -47,10 +47,15 @@ pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr>
     Ok(db)
 }
 
-/// A Redis connection manager (reconnects by itself after an outage).
+/// A Redis connection manager (reconnects by itself after an outage). Few,
+/// short reconnect retries: while Redis is down a request should get its 503
+/// in about a second (the default backoff held each one for ~9 s); the next
+/// command starts a fresh reconnect anyway.
 pub async fn connect_redis(url: &str) -> redis::RedisResult<redis::aio::ConnectionManager> {
     let client = redis::Client::open(url)?;
     let config = redis::aio::ConnectionManagerConfig::new()
+        .set_number_of_retries(2)
+        .set_max_delay(Duration::from_millis(500))
         .set_connection_timeout(Some(Duration::from_secs(3)))
         .set_response_timeout(Some(Duration::from_secs(3)));
     redis::aio::ConnectionManager::new_with_config(client, config).await
