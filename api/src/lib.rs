@@ -15,6 +15,7 @@ pub mod kv;
 pub mod pagination;
 pub mod ratelimit;
 pub mod realtime;
+pub mod request_id;
 pub mod routes;
 pub mod seed;
 pub mod server;

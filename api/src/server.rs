@@ -3,7 +3,7 @@
 use poem::endpoint::BoxEndpoint;
 use poem::http::StatusCode;
 use poem::listener::{Acceptor, TcpAcceptor};
-use poem::middleware::{RequestId, ReuseId, Tracing};
+use poem::middleware::Tracing;
 use poem::{Endpoint, EndpointExt, Request, Route};
 use poem_openapi::{OpenApi, OpenApiService};
 
@@ -57,7 +57,7 @@ fn mount<T: OpenApi + 'static>(api: OpenApiService<T, ()>, state: AppState) -> B
         .data(state)
         .around(record_http_metrics)
         .with(Tracing)
-        .with(RequestId::default().reuse_id(ReuseId::Use))
+        .around(crate::request_id::middleware)
         .catch_all_error(render_error)
         .boxed()
 }

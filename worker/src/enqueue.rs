@@ -58,6 +58,8 @@ impl Enqueuer {
                 ledger::finish(&self.db, &run.id, JobStatus::Dead, None, Some(err.to_string())).await?;
                 return Err(err.into());
             }
+            // In the caller's span: ties a request id or a tick to the run id.
+            tracing::info!(run_id = %run.id, kind = %run.kind, "job enqueued");
         }
         Ok((run, fresh))
     }
