@@ -56,16 +56,36 @@ pub async fn hero_draft(app: &crate::TestApp, staff: &Caller<'_>) -> (i64, [i64;
     (created.id(), [c1, c2])
 }
 
-/// Readies, rolls and chooses through the API until the draft is drafting;
-/// returns the index (0 = radiant_cap) of the first-pick captain.
-pub async fn start_hero_draft(app: &crate::TestApp, id: i64) -> usize {
-    let caps = [app.user("radiant_cap").await, app.user("dire_cap").await];
+/// How far a hero draft has gone, in the order of its state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HeroStage {
+    WaitingForCaptains,
+    Rolling,
+    Choosing,
+    Drafting,
+    Paused,
+}
+
+/// Drives hero draft `id` (captains log in as `captains`) through the API
+/// to `stage`; returns the index of the captain who acts next — the roll
+/// winner once rolled (who then takes first pick), 0 before.
+pub async fn advance_hero_draft(app: &crate::TestApp, id: i64, captains: [&str; 2], stage: HeroStage) -> usize {
+    let caps = [app.user(captains[0]).await, app.user(captains[1]).await];
+    if stage == HeroStage::WaitingForCaptains {
+        return 0;
+    }
     for c in &caps {
         c.post(&format!("/api/herodrafts/{id}/ready"), json!({})).await;
+    }
+    if stage == HeroStage::Rolling {
+        return 0;
     }
     let rolled = caps[0].post(&format!("/api/herodrafts/{id}/roll"), json!({})).await;
     let winner_team = rolled.body["roll_winner_team_id"].as_i64().unwrap();
     let winner = rolled.body["teams"].as_array().unwrap().iter().position(|t| t["team_id"] == winner_team).unwrap();
+    if stage == HeroStage::Choosing {
+        return winner;
+    }
     caps[winner]
         .post(&format!("/api/herodrafts/{id}/choose"), json!({"choice_type": "pick_order", "value": "first"}))
         .await;
@@ -73,5 +93,15 @@ pub async fn start_hero_draft(app: &crate::TestApp, id: i64) -> usize {
         .post(&format!("/api/herodrafts/{id}/choose"), json!({"choice_type": "side", "value": "radiant"}))
         .await;
     assert_eq!(drafting.body["state"], "drafting", "{}", drafting.text);
+    if stage == HeroStage::Paused {
+        let paused = caps[winner].post(&format!("/api/herodrafts/{id}/pause"), json!({})).await;
+        assert_eq!(paused.body["state"], "paused", "{}", paused.text);
+    }
     winner
+}
+
+/// Readies, rolls and chooses through the API until the draft is drafting;
+/// returns the index (0 = radiant_cap) of the first-pick captain.
+pub async fn start_hero_draft(app: &crate::TestApp, id: i64) -> usize {
+    advance_hero_draft(app, id, ["radiant_cap", "dire_cap"], HeroStage::Drafting).await
 }

@@ -60,7 +60,8 @@ impl MockMatch {
         }
     }
 
-    fn details(&self) -> Value {
+    /// The match as GetMatchDetails returns it.
+    pub fn details(&self) -> Value {
         json!({
             "match_id": self.match_id,
             "match_seq_num": self.seq,
