@@ -43,7 +43,7 @@ fn mount<T: OpenApi + 'static>(api: OpenApiService<T, ()>, state: AppState) -> B
     let spec = api.spec_endpoint();
     let max_body = state.settings.max_body_bytes;
     Route::new()
-        .at("/metrics", poem::get(poem::endpoint::make_sync(|_| worker::telemetry::render_metrics())))
+        .at("/metrics", poem::get(prometheus_metrics))
         .at("/api/openapi.json", spec)
         .at("/api/herodraft/:id/", poem::get(crate::realtime::herodraft_socket))
         .at("/api/draft/:id/", poem::get(crate::realtime::draft_socket))
@@ -60,6 +60,17 @@ fn mount<T: OpenApi + 'static>(api: OpenApiService<T, ()>, state: AppState) -> B
         .around(crate::request_id::middleware)
         .catch_all_error(render_error)
         .boxed()
+}
+
+/// The Prometheus text of this process, with the queue gauges read from
+/// the ledger at scrape time (the api exports them for the whole system).
+#[poem::handler]
+async fn prometheus_metrics(state: poem::web::Data<&AppState>) -> String {
+    match worker::queue_summary::summarize(&state.db).await {
+        Ok(summaries) => worker::queue_summary::record_gauges(&summaries, chrono::Utc::now()),
+        Err(err) => tracing::warn!(error = %err, "queue gauges not refreshed"),
+    }
+    worker::telemetry::render_metrics()
 }
 
 /// `dtx_http_requests_total{method,route,status}` and the latency

@@ -63,6 +63,13 @@ async fn admin_enqueue_runs_through_the_ledger_to_the_leaderboard(mode: Mode) {
         "job outcomes are counted:\n{metrics}"
     );
     assert!(metrics.contains("dtx_steam_calls_total"), "Steam calls are counted");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("dtx_job_last_success_timestamp_seconds")
+                && l.contains(r#"kind="sync_league_matches""#)),
+        "the last successful sync is exported:\n{metrics}"
+    );
     let queues = staff.get("/api/queues").await;
     let sync_queue =
         queues.body.as_array().unwrap().iter().find(|q| q["kind"] == "sync_league_matches").unwrap().clone();
@@ -110,6 +117,18 @@ async fn failing_jobs_retry_with_backoff_then_die_and_can_be_retried(mode: Mode)
     let dead = job_reaches(&staff, &id, "dead").await;
     assert_eq!(dead["attempts"], 5, "max_attempts of the sync kind: {dead}");
     assert!(dead["error"].as_str().unwrap().contains("Steam unreachable"), "{dead}");
+
+    let metrics = app.anon().get("/metrics").await.text;
+    assert!(
+        metrics.lines().any(|l| l.starts_with("dtx_queue_depth{")
+            && l.contains(r#"kind="sync_league_matches""#)
+            && l.contains(r#"status="dead""#)
+            && l.ends_with(" 1")),
+        "dead jobs are a gauge to alert on:\n{metrics}"
+    );
+    let queues = staff.get("/api/queues").await.body;
+    let sync = queues.as_array().unwrap().iter().find(|q| q["kind"] == "sync_league_matches").unwrap();
+    assert_eq!((sync["dead"].as_u64(), sync["last_succeeded_at"].is_null()), (Some(1), true), "{sync}");
 
     let retried = staff.post(&format!("/api/jobs/{id}/retry"), json!({})).await;
     assert_eq!(retried.status, 202, "{}", retried.text);

@@ -25,6 +25,7 @@ pub mod mmr;
 pub mod pool;
 pub mod presence;
 pub mod queue;
+pub mod queue_summary;
 pub mod runner;
 pub mod schedule;
 pub mod secret;

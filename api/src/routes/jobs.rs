@@ -1,15 +1,12 @@
 //! `/api/jobs`, `/api/queues`, `/api/schedules` (staff): enqueue, read and
 //! retry jobs through the ledger, whatever queue backend runs them.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use entity::{JobStatus, job_run};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use worker::enqueue::EnqueueError;
 use worker::jobs::Job;
 
@@ -81,7 +78,7 @@ pub enum Accepted {
 }
 
 /// Runs of one kind by state.
-#[derive(Debug, Default, Object)]
+#[derive(Debug, Object)]
 pub struct QueueStats {
     pub kind: String,
     pub queued: u64,
@@ -95,6 +92,9 @@ pub struct QueueStats {
     /// Age of the oldest queued run.
     #[oai(nullable)]
     pub oldest_queued_age_s: Option<i64>,
+    /// When a run of this kind last succeeded.
+    #[oai(nullable)]
+    pub last_succeeded_at: Option<DateTime<Utc>>,
     /// Worker processes alive (heartbeat within 3 intervals).
     pub workers_alive: u64,
 }
@@ -208,62 +208,31 @@ impl JobsApi {
     #[oai(path = "/queues", method = "get")]
     async fn queues(&self, state: poem::web::Data<&AppState>, viewer: Viewer) -> ApiResult<Json<Vec<QueueStats>>> {
         viewer.require_staff()?;
-        let counts: Vec<(String, JobStatus, i64)> = job_run::Entity::find()
-            .select_only()
-            .column(job_run::Column::Kind)
-            .column(job_run::Column::Status)
-            .column_as(Expr::col(job_run::Column::Id).count(), "n")
-            .group_by(job_run::Column::Kind)
-            .group_by(job_run::Column::Status)
-            .into_tuple()
-            .all(&state.db)
-            .await?;
-        let oldest: Vec<(String, Option<DateTime<Utc>>)> = job_run::Entity::find()
-            .select_only()
-            .column(job_run::Column::Kind)
-            .column_as(Expr::col(job_run::Column::EnqueuedAt).min(), "oldest")
-            .filter(job_run::Column::Status.eq(JobStatus::Queued))
-            .group_by(job_run::Column::Kind)
-            .into_tuple()
-            .all(&state.db)
-            .await?;
+        let summaries = worker::queue_summary::summarize(&state.db).await?;
         let workers = state
             .jobs
             .enqueuer
             .queue
             .workers_alive(state.jobs.heartbeat(), state.settings.runs_embedded_worker())
             .await;
-        let mut stats: BTreeMap<String, QueueStats> = worker::jobs::KINDS
-            .iter()
-            .map(|k| {
-                ((*k).to_owned(), QueueStats { kind: (*k).to_owned(), workers_alive: workers, ..Default::default() })
-            })
-            .collect();
-        for (kind, status, n) in counts {
-            let s = stats.entry(kind.clone()).or_insert_with(|| QueueStats {
-                kind,
-                workers_alive: workers,
-                ..Default::default()
-            });
-            let n = u64::try_from(n).unwrap_or(0);
-            match status {
-                JobStatus::Queued => s.queued += n,
-                JobStatus::Running => s.running += n,
-                JobStatus::Succeeded => s.succeeded += n,
-                JobStatus::Failed => {
-                    s.failed += n;
-                    s.scheduled += n;
-                }
-                JobStatus::Dead => s.dead += n,
-            }
-        }
         let now = Utc::now();
-        for (kind, at) in oldest {
-            if let (Some(s), Some(at)) = (stats.get_mut(&kind), at) {
-                s.oldest_queued_age_s = Some(Ord::max((now - at).num_seconds(), 0));
-            }
-        }
-        Ok(Json(stats.into_values().collect()))
+        Ok(Json(
+            summaries
+                .into_iter()
+                .map(|s| QueueStats {
+                    oldest_queued_age_s: s.oldest_queued_age_s(now),
+                    last_succeeded_at: s.last_succeeded_at,
+                    kind: s.kind,
+                    queued: s.queued,
+                    running: s.running,
+                    scheduled: s.retrying,
+                    failed: s.retrying,
+                    succeeded: s.succeeded,
+                    dead: s.dead,
+                    workers_alive: workers,
+                })
+                .collect(),
+        ))
     }
 
     /// The periodic jobs and their next run times (staff).
