@@ -70,6 +70,8 @@ async fn admin_enqueue_runs_through_the_ledger_to_the_leaderboard(mode: Mode) {
                 && l.contains(r#"kind="sync_league_matches""#)),
         "the last successful sync is exported:\n{metrics}"
     );
+    let workers = metrics.lines().find(|l| l.starts_with("dtx_workers_alive ")).expect("workers gauge");
+    assert_ne!(workers, "dtx_workers_alive 0", "the worker pool is alive");
     let queues = staff.get("/api/queues").await;
     let sync_queue =
         queues.body.as_array().unwrap().iter().find(|q| q["kind"] == "sync_league_matches").unwrap().clone();

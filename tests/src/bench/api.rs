@@ -1,9 +1,10 @@
-//! `api`: tournament list and a user read under concurrent connections.
+//! `api`: the leaderboard, the tournament list and a user read under
+//! concurrent connections.
 
 use std::time::Duration;
 
 use chrono::Utc;
-use entity::{TournamentState, TournamentType, tournament, tournament_user, user};
+use entity::{TournamentState, TournamentType, league, league_player_stats, tournament, tournament_user, user};
 use sea_orm::{EntityTrait, Set};
 
 use crate::bench::load::hammer;
@@ -11,6 +12,7 @@ use crate::{Backend, Options, TestApp};
 
 const USERS: i64 = 500;
 const TOURNAMENTS: i64 = 50;
+const LEAGUE: i64 = 17929;
 
 async fn seed(app: &TestApp) -> anyhow::Result<()> {
     let now = Utc::now();
@@ -24,6 +26,47 @@ async fn seed(app: &TestApp) -> anyhow::Result<()> {
         u
     });
     user::Entity::insert_many(users).exec(app.db()).await?;
+    let league = league::Entity::insert(league::ActiveModel {
+        steam_league_id: Set(LEAGUE),
+        name: Set("DTX".into()),
+        description: Set(String::new()),
+        timezone: Set("UTC".into()),
+        sync_enabled: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec(app.db())
+    .await?
+    .last_insert_id;
+    // Every user has played: a leaderboard of 500 lines.
+    let lines = (1..=USERS).map(|i| {
+        let games = 5 + (i % 40) as i32;
+        let wins = (i as i32 * 13) % (games + 1);
+        league_player_stats::ActiveModel {
+            user_id: Set(i),
+            league_id: Set(league),
+            games_played: Set(games),
+            wins: Set(wins),
+            losses: Set(games - wins),
+            total_kills: Set(i64::from(games) * 7),
+            total_deaths: Set(i64::from(games) * 5),
+            total_assists: Set(i64::from(games) * 11),
+            total_gpm: Set(i64::from(games) * 450),
+            total_xpm: Set(i64::from(games) * 520),
+            win_rate: Set(f64::from(wins) / f64::from(games)),
+            avg_kills: Set(7.0),
+            avg_deaths: Set(5.0),
+            avg_assists: Set(11.0),
+            avg_gpm: Set(450.0),
+            avg_xpm: Set(520.0),
+            avg_kda: Set(3.6),
+            mmr_adjustment: Set((i as i32 * 29) % 400 - 200),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+    });
+    league_player_stats::Entity::insert_many(lines).exec(app.db()).await?;
     for t in 1..=TOURNAMENTS {
         let created = tournament::Entity::insert(tournament::ActiveModel {
             name: Set(format!("Cup {t}")),
@@ -55,7 +98,12 @@ pub async fn run(backend: Backend, duration: Duration, connections: usize, no_ca
         if no_cache { "off" } else { "on" },
         duration.as_secs()
     );
-    for (name, path) in [("GET /api/tournaments", "/api/tournaments"), ("GET /api/users/{id}", "/api/users/250")] {
+    let endpoints = [
+        ("GET /api/leagues/{id}/leaderboard", format!("/api/leagues/{LEAGUE}/leaderboard")),
+        ("GET /api/tournaments", "/api/tournaments".to_owned()),
+        ("GET /api/users/{id}", "/api/users/250".to_owned()),
+    ];
+    for (name, path) in endpoints {
         // Warm-up: connections and caches.
         hammer(name, format!("{}{path}", app.base), connections, Duration::from_millis(500)).await;
         hammer(name, format!("{}{path}", app.base), connections, duration).await.print();
