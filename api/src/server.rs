@@ -70,7 +70,8 @@ async fn prometheus_metrics(state: poem::web::Data<&AppState>) -> String {
         Ok(summaries) => worker::queue_summary::record_gauges(&summaries, chrono::Utc::now()),
         Err(err) => tracing::warn!(error = %err, "queue gauges not refreshed"),
     }
-    let workers = state.jobs.enqueuer.queue.workers_alive(state.jobs.heartbeat(), state.settings.runs_embedded_worker());
+    let workers =
+        state.jobs.enqueuer.queue.workers_alive(state.jobs.heartbeat(), state.settings.runs_embedded_worker());
     ::metrics::gauge!("dtx_workers_alive").set(workers.await as f64);
     worker::telemetry::render_metrics()
 }

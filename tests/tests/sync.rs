@@ -196,6 +196,21 @@ async fn league_mmr_from_mock_steam_to_the_leaderboard(mode: Mode) {
     let mut sorted = order.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(order, sorted);
+    // Pages are slices of one stable ordering.
+    let ids = |body: &Value| -> Vec<i64> {
+        body["results"].as_array().unwrap().iter().map(|r| r["user_id"].as_i64().unwrap()).collect()
+    };
+    let mut paged = Vec::new();
+    for page in 1..=4 {
+        let url = format!("/api/leagues/{LEAGUE}/leaderboard?page_size=5&page={page}");
+        paged.extend(ids(&app.anon().get(&url).await.body));
+    }
+    assert_eq!(paged, ids(&board.body));
+    let by_rate =
+        app.anon().get(&format!("/api/leagues/{LEAGUE}/leaderboard?page_size=100&sort_by=win_rate&order=asc")).await;
+    let rates: Vec<f64> =
+        by_rate.body["results"].as_array().unwrap().iter().map(|r| r["win_rate"].as_f64().unwrap()).collect();
+    assert!(rates.windows(2).all(|w| w[0] <= w[1]), "ascending win rate: {rates:?}");
 
     // Recomputing changes nothing.
     let before = app

@@ -10,8 +10,8 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, Order, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use worker::cache::ns;
 use worker::mmr::display_kda;
@@ -174,12 +174,35 @@ async fn league_by_steam_id<C: ConnectionTrait>(db: &C, steam_league_id: i64) ->
 }
 
 /// Every player of a league with games, joined to their users.
-async fn league_lines<C: ConnectionTrait>(db: &C, league_id: i64) -> ApiResult<Vec<PlayerLeagueStats>> {
-    let rows = league_player_stats::Entity::find()
-        .filter(league_player_stats::Column::LeagueId.eq(league_id))
-        .filter(league_player_stats::Column::GamesPlayed.gt(0))
-        .all(db)
-        .await?;
+/// One page of a league's leaderboard, sorted and paginated in SQL (only
+/// the page's rows and users are loaded); ties broken by user id so pages
+/// are stable. A missing league MMR sorts below every number.
+async fn leaderboard_page<C: ConnectionTrait>(
+    db: &C,
+    league_id: i64,
+    by: SortBy,
+    order: SortOrder,
+    req: PageRequest,
+) -> ApiResult<Page<PlayerLeagueStats>> {
+    use league_player_stats::Column as Stats;
+    use sea_orm::sea_query::NullOrdering;
+    let to_user = league_player_stats::Entity::belongs_to(user::Entity).from(Stats::UserId).to(user::Column::Id);
+    let lines = league_player_stats::Entity::find()
+        .join(JoinType::InnerJoin, to_user.into())
+        .filter(Stats::LeagueId.eq(league_id))
+        .filter(Stats::GamesPlayed.gt(0));
+    let count = lines.clone().count(db).await?;
+    let (dir, missing_mmr) = match order {
+        SortOrder::Desc => (Order::Desc, NullOrdering::Last),
+        SortOrder::Asc => (Order::Asc, NullOrdering::First),
+    };
+    let sorted = match by {
+        SortBy::LeagueMmr => lines.order_by_with_nulls(user::Column::LeagueMmr, dir, missing_mmr),
+        SortBy::WinRate => lines.order_by(Stats::WinRate, dir),
+        SortBy::GamesPlayed => lines.order_by(Stats::GamesPlayed, dir),
+        SortBy::AvgKda => lines.order_by(Stats::AvgKda, dir),
+    };
+    let rows = sorted.order_by_asc(Stats::UserId).offset(req.offset()).limit(req.page_size).all(db).await?;
     let users: HashMap<i64, user::Model> = user::Entity::find()
         .filter(user::Column::Id.is_in(rows.iter().map(|r| r.user_id)))
         .all(db)
@@ -187,24 +210,8 @@ async fn league_lines<C: ConnectionTrait>(db: &C, league_id: i64) -> ApiResult<V
         .into_iter()
         .map(|u| (u.id, u))
         .collect();
-    Ok(rows.iter().filter_map(|r| users.get(&r.user_id).map(|u| PlayerLeagueStats::of(r, u))).collect())
-}
-
-/// Sorts a leaderboard; ties broken by user id so pages are stable.
-pub fn sort_leaderboard(lines: &mut [PlayerLeagueStats], by: SortBy, order: SortOrder) {
-    let key = |l: &PlayerLeagueStats| -> f64 {
-        match by {
-            SortBy::LeagueMmr => l.league_mmr.map_or(f64::NEG_INFINITY, f64::from),
-            SortBy::WinRate => l.win_rate,
-            SortBy::GamesPlayed => f64::from(l.games_played),
-            SortBy::AvgKda => l.avg_kda,
-        }
-    };
-    lines.sort_by(|a, b| {
-        let primary = key(a).total_cmp(&key(b));
-        let primary = if order == SortOrder::Desc { primary.reverse() } else { primary };
-        primary.then(a.user_id.cmp(&b.user_id))
-    });
+    let results = rows.iter().filter_map(|r| users.get(&r.user_id).map(|u| PlayerLeagueStats::of(r, u))).collect();
+    Ok(req.wrap(count, results))
 }
 
 async fn match_view<C: ConnectionTrait>(db: &C, match_id: i64) -> ApiResult<MatchView> {
@@ -309,11 +316,7 @@ impl SteamApi {
         let db = &state.db;
         cached(&state.cache, ns::LEAGUE_STATS, &key, STATS_TTL, || async move {
             let league = league_by_steam_id(db, steam_league_id.0).await?;
-            let mut lines = league_lines(db, league.id).await?;
-            sort_leaderboard(&mut lines, by, order);
-            let count = lines.len() as u64;
-            let results = lines.into_iter().skip(req.offset() as usize).take(req.page_size as usize).collect();
-            Ok(req.wrap(count, results))
+            leaderboard_page(db, league.id, by, order, req).await
         })
         .await
     }
