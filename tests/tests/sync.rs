@@ -212,6 +212,21 @@ async fn league_mmr_from_mock_steam_to_the_leaderboard(mode: Mode) {
         by_rate.body["results"].as_array().unwrap().iter().map(|r| r["win_rate"].as_f64().unwrap()).collect();
     assert!(rates.windows(2).all(|w| w[0] <= w[1]), "ascending win rate: {rates:?}");
 
+    // Guild matches: newest first, each with its ten players in slot order and
+    // the usernames of registered ones — the same view as the match detail.
+    let guild = app.anon().get(&format!("/api/steam/guild-matches?league_id={LEAGUE}&page_size=5&page=2")).await;
+    assert_eq!((guild.status, guild.body["count"].as_u64()), (200, Some(12)), "{}", guild.text);
+    let page = guild.body["results"].as_array().unwrap();
+    let newest_first: Vec<i64> = matches.iter().rev().skip(5).take(5).map(|m| m.match_id).collect();
+    assert_eq!(page.iter().map(|m| m["match_id"].as_i64().unwrap()).collect::<Vec<_>>(), newest_first);
+    for m in page {
+        let detail = app.anon().get(&format!("/api/matches/{}", m["match_id"])).await.body;
+        assert_eq!(*m, detail, "guild list and match detail agree");
+        let players = m["players"].as_array().unwrap();
+        assert_eq!(players.len(), 10);
+        assert!(players.iter().any(|p| p["username"].is_string()), "{m}");
+    }
+
     // Recomputing changes nothing.
     let before = app
         .anon()

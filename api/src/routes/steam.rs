@@ -216,8 +216,15 @@ async fn leaderboard_page<C: ConnectionTrait>(
 
 async fn match_view<C: ConnectionTrait>(db: &C, match_id: i64) -> ApiResult<MatchView> {
     let m = steam_match::Entity::find_by_id(match_id).one(db).await?.ok_or_else(|| ApiError::not_found("match"))?;
+    Ok(match_views(db, vec![m]).await?.pop().expect("one view per match"))
+}
+
+/// Views of `matches` with their players, in the same order: two queries
+/// whatever the number of matches.
+async fn match_views<C: ConnectionTrait>(db: &C, matches: Vec<steam_match::Model>) -> ApiResult<Vec<MatchView>> {
     let lines = player_match_stats::Entity::find()
-        .filter(player_match_stats::Column::MatchId.eq(match_id))
+        .filter(player_match_stats::Column::MatchId.is_in(matches.iter().map(|m| m.match_id)))
+        .order_by_asc(player_match_stats::Column::MatchId)
         .order_by_asc(player_match_stats::Column::PlayerSlot)
         .all(db)
         .await?;
@@ -228,37 +235,41 @@ async fn match_view<C: ConnectionTrait>(db: &C, match_id: i64) -> ApiResult<Matc
         .into_iter()
         .map(|u| (u.id, u.username))
         .collect();
-    Ok(MatchView {
-        match_id: m.match_id,
-        match_seq_num: m.match_seq_num,
-        league_id: m.league_id,
-        radiant_win: m.radiant_win,
-        duration: m.duration,
-        start_time: m.start_time,
-        game_mode: m.game_mode,
-        lobby_type: m.lobby_type,
-        players: lines
-            .into_iter()
-            .map(|l| MatchPlayer {
-                is_radiant: l.player_slot < 128,
-                username: l.user_id.and_then(|id| users.get(&id).cloned()),
-                player_slot: l.player_slot,
-                steam_id: l.steam_id,
-                user_id: l.user_id,
-                hero_id: l.hero_id,
-                kills: l.kills,
-                deaths: l.deaths,
-                assists: l.assists,
-                gold_per_min: l.gold_per_min,
-                xp_per_min: l.xp_per_min,
-                last_hits: l.last_hits,
-                denies: l.denies,
-                hero_damage: l.hero_damage,
-                tower_damage: l.tower_damage,
-                hero_healing: l.hero_healing,
-            })
-            .collect(),
-    })
+    let mut by_match: HashMap<i64, Vec<MatchPlayer>> = HashMap::new();
+    for l in lines {
+        by_match.entry(l.match_id).or_default().push(MatchPlayer {
+            is_radiant: l.player_slot < 128,
+            username: l.user_id.and_then(|id| users.get(&id).cloned()),
+            player_slot: l.player_slot,
+            steam_id: l.steam_id,
+            user_id: l.user_id,
+            hero_id: l.hero_id,
+            kills: l.kills,
+            deaths: l.deaths,
+            assists: l.assists,
+            gold_per_min: l.gold_per_min,
+            xp_per_min: l.xp_per_min,
+            last_hits: l.last_hits,
+            denies: l.denies,
+            hero_damage: l.hero_damage,
+            tower_damage: l.tower_damage,
+            hero_healing: l.hero_healing,
+        });
+    }
+    Ok(matches
+        .into_iter()
+        .map(|m| MatchView {
+            players: by_match.remove(&m.match_id).unwrap_or_default(),
+            match_id: m.match_id,
+            match_seq_num: m.match_seq_num,
+            league_id: m.league_id,
+            radiant_win: m.radiant_win,
+            duration: m.duration,
+            start_time: m.start_time,
+            game_mode: m.game_mode,
+            lobby_type: m.lobby_type,
+        })
+        .collect())
 }
 
 /// A vanity name, a profile URL, or a SteamID64 → what to look up.
@@ -482,11 +493,7 @@ impl SteamApi {
             select = select.filter(steam_match::Column::LeagueId.eq(l));
         }
         let (count, rows) = req.fetch(&state.db, select).await?;
-        let mut views = Vec::with_capacity(rows.len());
-        for m in rows {
-            views.push(match_view(&state.db, m.match_id).await?);
-        }
-        Ok(Json(req.wrap(count, views)))
+        Ok(Json(req.wrap(count, match_views(&state.db, rows).await?)))
     }
 
     /// Link a stored Steam match to a game (staff).
