@@ -7,7 +7,7 @@ use clap::Parser;
 #[command(
     name = "scheduler",
     version,
-    about = "DTX scheduler: enqueues periodic jobs. Schedules: SCHEDULE_SYNC_LEAGUE_MATCHES, SCHEDULE_CHECK_SCHEDULED_EVENTS, SCHEDULE_REFRESH_DISCORD_AVATARS, SCHEDULE_REFRESH_ALL_DISCORD_DATA (six-field cron or off), SCHEDULE_TIMEZONE."
+    about = "DTX scheduler: enqueues periodic jobs. Schedules: SCHEDULE_SYNC_LEAGUE_MATCHES, SCHEDULE_CHECK_SCHEDULED_EVENTS, SCHEDULE_REFRESH_DISCORD_AVATARS, SCHEDULE_REFRESH_ALL_DISCORD_DATA, SCHEDULE_PRUNE_JOB_RUNS (six-field cron or off), SCHEDULE_TIMEZONE."
 )]
 struct Cli {
     #[command(flatten)]

@@ -149,6 +149,62 @@ async fn failing_jobs_retry_with_backoff_then_die_and_can_be_retried(mode: Mode)
     assert!(dead["error"].as_str().unwrap().contains("unknown league"), "{dead}");
 }
 
+/// Ledger rows of every status, some finished long ago: the prune removes
+/// exactly the old succeeded and dead ones.
+async fn finished_runs_older_than_the_retention_are_pruned(mode: Mode) {
+    use entity::{JobStatus, job_run};
+    use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+    let app = TestApp::spawn_with(mode.backend(), mode.options(vec![], true)).await;
+    let staff = app.staff("admin").await;
+    let now = chrono::Utc::now();
+    let mut kept = Vec::new();
+    for (status, age_days, finished) in [
+        (JobStatus::Succeeded, 40, true),
+        (JobStatus::Dead, 40, true),
+        (JobStatus::Succeeded, 2, true),
+        (JobStatus::Dead, 2, true),
+        (JobStatus::Failed, 40, false),
+        (JobStatus::Queued, 40, false),
+    ] {
+        let at = now - chrono::Duration::days(age_days);
+        let id = worker::enqueue::new_run_id();
+        job_run::ActiveModel {
+            id: Set(id.clone()),
+            kind: Set("check_scheduled_events".into()),
+            args: Set(json!({})),
+            status: Set(status),
+            attempts: Set(1),
+            max_attempts: Set(3),
+            progress: Set(None),
+            result: Set(None),
+            error: Set(None),
+            enqueued_by: Set(None),
+            enqueued_at: Set(at),
+            started_at: Set(Some(at)),
+            finished_at: Set(finished.then_some(at)),
+            idempotency_key: Set(None),
+        }
+        .insert(app.db())
+        .await
+        .unwrap();
+        if age_days < 30 || !finished {
+            kept.push(id);
+        }
+    }
+    let bad = staff.post("/api/jobs", json!({"kind": "prune_job_runs", "args": {"keep_days": 0}})).await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    let queued = staff.post("/api/jobs", json!({"kind": "prune_job_runs", "args": {"keep_days": 30}})).await;
+    let id = queued.body["id"].as_str().unwrap().to_owned();
+    let done = job_reaches(&staff, &id, "succeeded").await;
+    assert_eq!(done["result"]["deleted"], 2, "{done}");
+    kept.push(id);
+    kept.sort();
+    let mut left: Vec<String> =
+        job_run::Entity::find().all(app.db()).await.unwrap().into_iter().map(|r| r.id).collect();
+    left.sort();
+    assert_eq!(left, kept, "only old succeeded and dead runs go");
+}
+
 async fn scheduler_replicas_enqueue_each_tick_once(mode: Mode) {
     let steam = SteamMock::start(vec![]).await;
     let app = TestApp::spawn_with(mode.backend(), mode.options(steam.args(), false)).await;
@@ -299,6 +355,7 @@ in_both_modes!(
     admin_enqueue_runs_through_the_ledger_to_the_leaderboard,
     enqueue_is_staff_only_and_checks_args,
     failing_jobs_retry_with_backoff_then_die_and_can_be_retried,
+    finished_runs_older_than_the_retention_are_pruned,
     scheduler_replicas_enqueue_each_tick_once,
     avatar_batches_check_everyone_before_anyone_twice,
     a_due_event_is_posted_once_and_moves_to_its_next_week,

@@ -191,7 +191,8 @@ async fn a_restarted_scheduler_fires_no_tick_twice_and_loses_none_beyond_the_dow
                 .env("SCHEDULE_SYNC_LEAGUE_MATCHES", "* * * * * *")
                 .env("SCHEDULE_CHECK_SCHEDULED_EVENTS", "off")
                 .env("SCHEDULE_REFRESH_DISCORD_AVATARS", "off")
-                .env("SCHEDULE_REFRESH_ALL_DISCORD_DATA", "off"),
+                .env("SCHEDULE_REFRESH_ALL_DISCORD_DATA", "off")
+                .env("SCHEDULE_PRUNE_JOB_RUNS", "off"),
         )
     };
     let ticks = |n: usize| {

@@ -126,6 +126,11 @@ pub struct CoreSettings {
     /// Incremental sync re-reads matches that started up to this many hours before the newest stored one.
     #[arg(long, env = "SYNC_LOOKBACK_HOURS", default_value_t = 6)]
     pub sync_lookback_hours: u32,
+
+    /// The daily prune keeps finished (succeeded or dead) job runs this many days.
+    #[arg(long, env = "JOB_RETENTION_DAYS", default_value_t = crate::jobs::prune_job_runs::DEFAULT_KEEP_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub job_retention_days: u32,
 }
 
 /// A setting that cannot be used, named by its environment variable.

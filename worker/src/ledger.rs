@@ -113,3 +113,27 @@ pub async fn requeue<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<(i32
         .await?;
     Ok((updated.rows_affected == 1).then_some((run.attempts + 1, run.attempts + run.max_attempts.max(1))))
 }
+
+/// Deletes succeeded and dead runs that finished before `before`, a chunk
+/// at a time so no statement holds locks for long; returns how many went.
+/// Queued, running and retrying runs are never touched.
+pub async fn prune_finished<C: ConnectionTrait>(db: &C, before: chrono::DateTime<Utc>) -> Result<u64, DbErr> {
+    use sea_orm::QuerySelect;
+    const CHUNK: u64 = 5_000;
+    let mut deleted = 0;
+    loop {
+        let ids: Vec<String> = job_run::Entity::find()
+            .select_only()
+            .column(job_run::Column::Id)
+            .filter(job_run::Column::Status.is_in([JobStatus::Succeeded, JobStatus::Dead]))
+            .filter(job_run::Column::FinishedAt.lt(before))
+            .limit(CHUNK)
+            .into_tuple()
+            .all(db)
+            .await?;
+        if ids.is_empty() {
+            return Ok(deleted);
+        }
+        deleted += job_run::Entity::delete_many().filter(job_run::Column::Id.is_in(ids)).exec(db).await?.rows_affected;
+    }
+}

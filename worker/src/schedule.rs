@@ -17,16 +17,18 @@ use crate::config::ConfigError;
 use crate::context::JobContext;
 use crate::jobs::Job;
 use crate::jobs::check_scheduled_events::CheckScheduledEvents;
+use crate::jobs::prune_job_runs::PruneJobRuns;
 use crate::jobs::refresh_all_discord_data::RefreshAllDiscordData;
 use crate::jobs::refresh_discord_avatars::RefreshDiscordAvatars;
 use crate::jobs::sync_league_matches::SyncLeagueMatches;
 
 /// The scheduled kinds and their default six-field cron expressions.
-pub const DEFAULTS: [(&str, &str); 4] = [
+pub const DEFAULTS: [(&str, &str); 5] = [
     ("sync_league_matches", "0 * * * * *"),
     ("check_scheduled_events", "0 * * * * *"),
     ("refresh_discord_avatars", "0 */5 * * * *"),
     ("refresh_all_discord_data", "0 0 4 * * *"),
+    ("prune_job_runs", "0 30 4 * * *"),
 ];
 
 /// One periodic job.
@@ -104,6 +106,10 @@ async fn jobs_for(ctx: &JobContext, kind: &str, tick: i64) -> anyhow::Result<Vec
                     (Job::SyncLeagueMatches(SyncLeagueMatches { league_id: l.steam_league_id, full: false }), key)
                 })
                 .collect()
+        }
+        "prune_job_runs" => {
+            let keep_days = ctx.settings.job_retention_days;
+            vec![(Job::PruneJobRuns(PruneJobRuns { keep_days }), format!("cron:{kind}:{tick}"))]
         }
         _ if !ctx.discord.is_configured() => vec![],
         "check_scheduled_events" => {

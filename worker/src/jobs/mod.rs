@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod check_scheduled_events;
 pub mod herodraft_timeout;
+pub mod prune_job_runs;
 pub mod recalculate_league_mmr;
 pub mod refresh_all_discord_data;
 pub mod refresh_discord_avatars;
@@ -32,10 +33,11 @@ pub enum Job {
     RefreshAllDiscordData(refresh_all_discord_data::RefreshAllDiscordData),
     CheckScheduledEvents(check_scheduled_events::CheckScheduledEvents),
     HerodraftTimeout(herodraft_timeout::HerodraftTimeout),
+    PruneJobRuns(prune_job_runs::PruneJobRuns),
 }
 
 /// The kind names, as the API spells them.
-pub const KINDS: [&str; 9] = [
+pub const KINDS: [&str; 10] = [
     "sync_league_matches",
     "retry_failed_matches",
     "update_league_stats",
@@ -45,6 +47,7 @@ pub const KINDS: [&str; 9] = [
     "refresh_all_discord_data",
     "check_scheduled_events",
     "herodraft_timeout",
+    "prune_job_runs",
 ];
 
 /// How a kind is run: attempts and the time one attempt may take.
@@ -78,6 +81,7 @@ impl Job {
             Self::RefreshAllDiscordData(_) => "refresh_all_discord_data",
             Self::CheckScheduledEvents(_) => "check_scheduled_events",
             Self::HerodraftTimeout(_) => "herodraft_timeout",
+            Self::PruneJobRuns(_) => "prune_job_runs",
         }
     }
 
@@ -95,6 +99,7 @@ impl Job {
             Self::RecalculateLeagueMmr(a) if a.league_id.is_some() && a.user_id.is_some() => {
                 Err("give league_id or user_id, not both".into())
             }
+            Self::PruneJobRuns(a) if !(1..=3650).contains(&a.keep_days) => Err("keep_days must be 1..=3650".into()),
             _ => Ok(()),
         }
     }
@@ -104,7 +109,7 @@ impl Job {
         match self {
             Self::SyncLeagueMatches(_) => Policy { max_attempts: 5, timeout: minutes(60) },
             Self::RetryFailedMatches(_) => Policy { max_attempts: 5, timeout: minutes(30) },
-            Self::UpdateLeagueStats(_) | Self::RecalculateLeagueMmr(_) => {
+            Self::UpdateLeagueStats(_) | Self::RecalculateLeagueMmr(_) | Self::PruneJobRuns(_) => {
                 Policy { max_attempts: 3, timeout: minutes(10) }
             }
             Self::RefreshDiscordAvatars(_) | Self::CheckScheduledEvents(_) => {
@@ -127,6 +132,7 @@ impl Job {
             Self::RefreshAllDiscordData(a) => a.run(ctx).await,
             Self::CheckScheduledEvents(a) => a.run(ctx).await,
             Self::HerodraftTimeout(a) => a.run(ctx).await,
+            Self::PruneJobRuns(a) => a.run(ctx).await,
         }
     }
 }
@@ -158,6 +164,7 @@ mod tests {
             ("refresh_user_avatar", json!({"user_id": 3})),
             ("refresh_all_discord_data", json!({})),
             ("check_scheduled_events", json!({})),
+            ("prune_job_runs", json!({"keep_days": 7})),
         ] {
             let job = Job::parse(kind, args).unwrap();
             assert_eq!(job.kind(), kind);
@@ -170,6 +177,7 @@ mod tests {
         let job = Job::parse("sync_league_matches", json!({"league_id": 1})).unwrap();
         assert_eq!(job.args(), json!({"league_id": 1, "full": false}));
         assert_eq!(Job::parse("refresh_discord_avatars", json!(null)).unwrap().args(), json!({"batch_size": 50}));
+        assert_eq!(Job::parse("prune_job_runs", json!({})).unwrap().args(), json!({"keep_days": 30}));
     }
 
     #[test]
@@ -182,5 +190,6 @@ mod tests {
         );
         assert!(Job::parse("refresh_discord_avatars", json!({"batch_size": 0})).unwrap_err().contains("batch_size"));
         assert!(Job::parse("recalculate_league_mmr", json!({"league_id": 1, "user_id": 2})).is_err());
+        assert!(Job::parse("prune_job_runs", json!({"keep_days": 0})).unwrap_err().contains("keep_days"));
     }
 }
