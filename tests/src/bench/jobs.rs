@@ -92,9 +92,9 @@ async fn drained(done: &AtomicU64, target: u64) -> anyhow::Result<Duration> {
     Ok(first.elapsed())
 }
 
-async fn bare_queue_drain(prefix: &str, jobs: u64, concurrency: usize) -> anyhow::Result<f64> {
+async fn bare_queue_drain(prefix: &str, jobs: u64, concurrency: usize, batch: usize) -> anyhow::Result<f64> {
     let conn = worker::infra::connect_redis(&crate::redis_url()).await?;
-    let cfg = apalis_redis::Config::default().queue(format!("{prefix}:noop-drain")).batch_size(concurrency);
+    let cfg = apalis_redis::Config::default().queue(format!("{prefix}:noop-drain")).batch_size(batch);
     let storage: RedisStorage<Noop> = RedisStorage::new(conn).with_config(cfg);
     let mut sink = storage.clone();
     for n in 0..jobs {
@@ -122,9 +122,9 @@ async fn bare_queue_drain(prefix: &str, jobs: u64, concurrency: usize) -> anyhow
     Ok((jobs - 1) as f64 / elapsed.as_secs_f64())
 }
 
-async fn bare_queue(prefix: &str, jobs: u64, concurrency: usize) -> anyhow::Result<f64> {
+async fn bare_queue(prefix: &str, jobs: u64, concurrency: usize, batch: usize) -> anyhow::Result<f64> {
     let conn = worker::infra::connect_redis(&crate::redis_url()).await?;
-    let cfg = apalis_redis::Config::default().queue(format!("{prefix}:noop")).batch_size(concurrency);
+    let cfg = apalis_redis::Config::default().queue(format!("{prefix}:noop")).batch_size(batch);
     let storage: RedisStorage<Noop> = RedisStorage::new(conn).with_config(cfg);
     let done = Arc::new(AtomicU64::new(0));
     let (stop, monitor) = start_noop_worker(storage.clone(), concurrency, done.clone());
@@ -249,14 +249,19 @@ fn celery(jobs: u64) -> anyhow::Result<Rates> {
     Ok(Rates { end_to_end: rate, drain })
 }
 
-pub async fn run(jobs: u64, concurrency: usize, with_celery: bool) -> anyhow::Result<()> {
+/// `batch`: tasks the bare worker fetches per poll (the DTX pool fetches as
+/// many as its concurrency, so a long job never holds back queued ones).
+pub async fn run(jobs: u64, concurrency: usize, batch: Option<usize>, with_celery: bool) -> anyhow::Result<()> {
+    let batch = batch.unwrap_or(concurrency);
     let args = vec!["--worker-concurrency".to_owned(), concurrency.to_string()];
     let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(args, false)).await;
-    println!("bench jobs: {jobs} no-op jobs, one worker process, concurrency {concurrency}, Redis 127.0.0.1");
+    println!(
+        "bench jobs: {jobs} no-op jobs, one worker process, concurrency {concurrency}, fetch batch {batch}, Redis 127.0.0.1"
+    );
     let prefix = app.redis_prefix.clone().unwrap_or_else(|| "bench".into());
     let bare = Rates {
-        end_to_end: bare_queue(&prefix, jobs, concurrency).await?,
-        drain: bare_queue_drain(&prefix, jobs, concurrency).await?,
+        end_to_end: bare_queue(&prefix, jobs, concurrency, batch).await?,
+        drain: bare_queue_drain(&prefix, jobs, concurrency, batch).await?,
     };
     let full = Rates { end_to_end: ledger_jobs(&app, jobs).await?, drain: ledger_drain(&app, jobs).await? };
     println!(

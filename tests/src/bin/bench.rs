@@ -45,6 +45,9 @@ enum Command {
         jobs: u64,
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
+        /// Tasks the bare apalis-redis worker fetches per poll (default: the concurrency).
+        #[arg(long)]
+        batch_size: Option<usize>,
         /// Skip the Celery comparison (it installs celery into a venv on first use).
         #[arg(long)]
         no_celery: bool,
@@ -93,7 +96,9 @@ fn main() -> anyhow::Result<()> {
                 };
                 bench::api::run(backend, std::time::Duration::from_secs(seconds), connections, no_cache).await
             }
-            Command::Jobs { jobs, concurrency, no_celery } => bench::jobs::run(jobs, concurrency, !no_celery).await,
+            Command::Jobs { jobs, concurrency, batch_size, no_celery } => {
+                bench::jobs::run(jobs, concurrency, batch_size, !no_celery).await
+            }
             Command::Tick { spectators, seconds } => bench::tick::run(spectators, seconds).await,
             Command::Ingest { backend, matches } => bench::ingest::run(backend.mode(), matches).await,
             Command::Recompute { backend, players, matches } => {
