@@ -78,4 +78,9 @@ impl AppState {
             write_limiter: crate::ratelimit::WriteLimiter::new(settings_limit),
         })))
     }
+
+    /// Worker processes with a fresh heartbeat (the embedded pool counts as one).
+    pub async fn workers_alive(&self) -> u64 {
+        self.jobs.enqueuer.queue.workers_alive(self.jobs.heartbeat(), self.settings.runs_embedded_worker()).await
+    }
 }

@@ -209,12 +209,7 @@ impl JobsApi {
     async fn queues(&self, state: poem::web::Data<&AppState>, viewer: Viewer) -> ApiResult<Json<Vec<QueueStats>>> {
         viewer.require_staff()?;
         let summaries = worker::queue_summary::summarize(&state.db).await?;
-        let workers = state
-            .jobs
-            .enqueuer
-            .queue
-            .workers_alive(state.jobs.heartbeat(), state.settings.runs_embedded_worker())
-            .await;
+        let workers = state.workers_alive().await;
         let now = Utc::now();
         Ok(Json(
             summaries
