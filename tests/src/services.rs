@@ -8,11 +8,8 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
+use crate::processes::free_port;
 use crate::{eventually, unique_name};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port()
-}
 
 fn scratch_dir(kind: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(unique_name(kind));
