@@ -143,9 +143,12 @@ async fn pump(
         return;
     }
     metrics::gauge!("dtx_websocket_connections").increment(1.0);
+    let every = Duration::from_secs(state.settings.ws_ping_secs);
+    let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         let next = futures_util::future::select_all(receivers.iter_mut().map(|rx| Box::pin(rx.recv())));
         tokio::select! {
+            _ = keepalive.tick() => if sink.send(Message::Ping(Vec::new())).await.is_err() { break },
             (received, _, _) = next => match received {
                 Ok(payload) if payload.starts_with(CONTROL) => {
                     if captain.as_ref().is_some_and(|c| replaces(&payload, c)) {

@@ -48,6 +48,11 @@ pub struct ApiSettings {
     #[arg(long, env = "RATE_LIMIT_PER_MINUTE", default_value_t = 300)]
     pub rate_limit_per_minute: u32,
 
+    /// Seconds between WebSocket pings, so proxies keep quiet sockets (a team
+    /// draft between picks) open and dead clients are noticed.
+    #[arg(long, env = "WS_PING_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub ws_ping_secs: u64,
+
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,

@@ -175,6 +175,27 @@ async fn connect_as(app: &TestApp, path: &str, cookie: &str) -> Socket {
     tokio_tungstenite::connect_async(request).await.expect("websocket opens").0
 }
 
+/// A quiet socket (a team draft between picks) is pinged, so proxies keep it open.
+#[tokio::test]
+async fn quiet_sockets_are_pinged() {
+    let args = ["--ws-ping-secs", "1"].map(String::from).to_vec();
+    let app = TestApp::spawn_with(Backend::Sqlite, tests::Options { args, ..Default::default() }).await;
+    let staff = app.staff("admin").await;
+    let t = fixtures::tournament(&staff, "Quiet").await;
+    let mut socket = connect(&app, &format!("/api/tournament/{t}/")).await;
+    next_of(&mut socket, "initial_state", Duration::from_secs(5)).await;
+    let mut pings = 0;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pings < 2 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, socket.next()).await.expect("pings within 10 s") {
+            Some(Ok(Message::Ping(_))) => pings += 1,
+            Some(Ok(_)) => {}
+            other => panic!("socket ended: {other:?}"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_captains_second_tab_closes_the_first_with_4000() {
     let app = TestApp::spawn(Backend::Sqlite).await;
