@@ -1,6 +1,7 @@
 // Drives the jobs dashboard in headless Chromium, as a staff member would:
-// sees the queues and the dead job, clicks Retry, watches it succeed, checks
-// the schedules, and saves a full-page screenshot.
+// sees the queues and the dead job, clicks Retry, watches it succeed, runs a
+// job from the form (bad args first), checks the schedules, and saves a
+// full-page screenshot.
 //
 // Input (env): BASE_URL, SESSION_COOKIE ("dtx_session=…"), DEAD_JOB_ID,
 // SCREENSHOT (path), CHROMIUM_PATH (default /usr/bin/chromium).
@@ -44,13 +45,24 @@ try {
   await page.click(`${row} button[data-retry]`);
   await page.waitForSelector(`${row} td[data-status=succeeded]`, { timeout: TIMEOUT });
   const flash = await page.textContent("#flash");
+
+  await page.selectOption("#enqueue-kind", "update_league_stats");
+  await page.fill("#enqueue-args", '{"league_id": "x"}');
+  await page.click("#enqueue button[type=submit]");
+  await page.waitForSelector("#flash.error", { timeout: TIMEOUT });
+  const refused = await page.textContent("#flash");
+  await page.fill("#enqueue-args", '{"league_id": 4242}');
+  await page.click("#enqueue button[type=submit]");
+  await page.waitForFunction(() => document.querySelector("#flash").textContent.endsWith("queued."), null, { timeout: TIMEOUT });
+  const enqueued = (await page.textContent("#flash")).match(/^Job (\w+) /)[1];
+  await page.waitForSelector(`#jobs tr[data-job-id="${enqueued}"] td[data-status=succeeded]`, { timeout: TIMEOUT });
   const schedules = await page.$$eval("#schedules tbody tr", (rows) =>
     rows.map((r) => ({ kind: r.dataset.schedule, next: r.cells[3].textContent })));
   await page.screenshot({ path: screenshot, fullPage: true });
 
   console.log(JSON.stringify({
-    queueKinds, deadCount: Number(deadCount), statusBefore, errorShown, statusAfter: "succeeded", flash, schedules,
-    consoleErrors,
+    queueKinds, deadCount: Number(deadCount), statusBefore, errorShown, statusAfter: "succeeded", flash, refused,
+    enqueued, schedules, consoleErrors,
   }));
 } finally {
   await browser.close();

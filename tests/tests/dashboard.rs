@@ -1,6 +1,7 @@
 //! The jobs dashboard at `/admin/jobs`: gated for staff, and driven end to
 //! end in headless Chromium (Debian's chromium, Playwright-core) — a staff
-//! member sees a dead job with its error, retries it and watches it succeed.
+//! member sees a dead job with its error, retries it and watches it succeed,
+//! and runs a job from the form.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -101,10 +102,27 @@ async fn staff_retry_a_dead_job_in_headless_chromium() {
         assert!(kinds.contains(&kind), "queue row for {kind}: {seen}");
     }
     assert!(seen["flash"].as_str().unwrap().contains("queued again"), "{seen}");
+    let refused = seen["refused"].as_str().unwrap();
+    assert!(refused.starts_with("Not queued: 422") && refused.contains("invalid args"), "{seen}");
+    let enqueued = seen["enqueued"].as_str().unwrap();
+    let run = staff.get(&format!("/api/jobs/{enqueued}")).await.body;
+    assert_eq!(
+        (run["kind"].as_str(), run["status"].as_str()),
+        (Some("update_league_stats"), Some("succeeded")),
+        "{run}"
+    );
+    assert_eq!(run["enqueued_by"], staff.get("/api/me").await.body["id"], "enqueued as the staff member");
+    let all = staff.get("/api/jobs").await.body;
+    assert_eq!(all["count"], 2, "the refused form wrote nothing: {all}");
     let schedules = seen["schedules"].as_array().unwrap();
     assert_eq!(schedules.len(), worker::schedule::DEFAULTS.len(), "{seen}");
     assert!(schedules.iter().all(|s| s["next"].as_str().is_some_and(|n| n.contains('·'))), "next runs: {seen}");
-    assert_eq!(seen["consoleErrors"], json!([]), "{seen}");
+    // The browser reports the refused enqueue, and nothing else: no script error, no missing asset.
+    assert_eq!(
+        seen["consoleErrors"],
+        json!(["Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"]),
+        "{seen}"
+    );
 
     let run = staff.get(&format!("/api/jobs/{id}")).await.body;
     assert_eq!((run["status"].as_str(), run["attempts"].as_i64()), (Some("succeeded"), Some(2)), "{run}");

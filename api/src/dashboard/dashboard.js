@@ -1,5 +1,6 @@
 // The jobs dashboard: reads /api/queues, /api/jobs and /api/schedules with
-// the session cookie, retries through POST /api/jobs/{id}/retry. Every cell
+// the session cookie, enqueues through POST /api/jobs and retries through
+// POST /api/jobs/{id}/retry. Every cell
 // is set with textContent, never parsed as markup: job errors quote outside data.
 "use strict";
 
@@ -62,8 +63,34 @@ function renderQueues(queues) {
     num(q.succeeded), num(age(q.oldest_queued_age_s)), num(q.workers_alive))));
   const kinds = $("kind");
   if (kinds.options.length === 1) {
-    for (const q of queues) kinds.append(el("option", { value: q.kind }, q.kind));
+    for (const q of queues) {
+      kinds.append(el("option", { value: q.kind }, q.kind));
+      $("enqueue-kind").append(el("option", { value: q.kind }, q.kind));
+    }
   }
+}
+
+async function enqueue(event) {
+  event.preventDefault();
+  const kind = $("enqueue-kind").value;
+  let args;
+  try {
+    args = JSON.parse($("enqueue-args").value || "{}");
+  } catch (err) {
+    flash(`Args are not JSON: ${err.message}`, true);
+    return;
+  }
+  try {
+    const run = await api("/api/jobs", {
+      method: "POST",
+      headers: { accept: "application/json", "content-type": "application/json" },
+      body: JSON.stringify({ kind, args }),
+    });
+    flash(`Job ${run.id} (${run.kind}) queued.`, false);
+  } catch (err) {
+    flash(`Not queued: ${err.message}`, true);
+  }
+  await refresh();
 }
 
 function retryButton(job) {
@@ -131,6 +158,7 @@ async function refresh() {
 function start() {
   api("/api/me").then((me) => { $("who").textContent = me.username; }).catch(() => {});
   $("refresh").addEventListener("click", refresh);
+  $("enqueue").addEventListener("submit", enqueue);
   $("status").addEventListener("change", (e) => { view.status = e.target.value; view.page = 1; refresh(); });
   $("kind").addEventListener("change", (e) => { view.kind = e.target.value; view.page = 1; refresh(); });
   $("prev").addEventListener("click", () => { view.page -= 1; refresh(); });
