@@ -56,13 +56,14 @@ try {
   await page.waitForFunction(() => document.querySelector("#flash").textContent.endsWith("queued."), null, { timeout: TIMEOUT });
   const enqueued = (await page.textContent("#flash")).match(/^Job (\w+) /)[1];
   await page.waitForSelector(`#jobs tr[data-job-id="${enqueued}"] td[data-status=succeeded]`, { timeout: TIMEOUT });
+  const lastSuccess = await page.textContent("#queues tr[data-kind=update_league_stats] td[data-last-success]");
   const schedules = await page.$$eval("#schedules tbody tr", (rows) =>
     rows.map((r) => ({ kind: r.dataset.schedule, next: r.cells[3].textContent })));
   await page.screenshot({ path: screenshot, fullPage: true });
 
   console.log(JSON.stringify({
     queueKinds, deadCount: Number(deadCount), statusBefore, errorShown, statusAfter: "succeeded", flash, refused,
-    enqueued, schedules, consoleErrors,
+    enqueued, lastSuccess, schedules, consoleErrors,
   }));
 } finally {
   await browser.close();

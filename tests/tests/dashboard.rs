@@ -102,6 +102,7 @@ async fn staff_retry_a_dead_job_in_headless_chromium() {
         assert!(kinds.contains(&kind), "queue row for {kind}: {seen}");
     }
     assert!(seen["flash"].as_str().unwrap().contains("queued again"), "{seen}");
+    assert!(seen["lastSuccess"].as_str().is_some_and(|t| t.contains(':')), "the last success is shown: {seen}");
     let refused = seen["refused"].as_str().unwrap();
     assert!(refused.starts_with("Not queued: 422") && refused.contains("invalid args"), "{seen}");
     let enqueued = seen["enqueued"].as_str().unwrap();

@@ -60,7 +60,8 @@ function num(value) {
 function renderQueues(queues) {
   fill($("queues").tBodies[0], queues.map((q) => el("tr", { "data-kind": q.kind, class: q.dead > 0 ? "alert" : "" },
     el("td", {}, q.kind), num(q.queued), num(q.running), num(q.failed), el("td", { class: "num", "data-dead": q.dead }, q.dead),
-    num(q.succeeded), num(age(q.oldest_queued_age_s)), num(q.workers_alive))));
+    num(q.succeeded), num(age(q.oldest_queued_age_s)), el("td", { class: "num", "data-last-success": "" }, when(q.last_succeeded_at)),
+    num(q.workers_alive))));
   const kinds = $("kind");
   if (kinds.options.length === 1) {
     for (const q of queues) {
