@@ -67,7 +67,7 @@ impl<T: Type> ApiResponse for CachedJson<T> {
 
 /// Serves `key` of `namespace` from the cache, or from `load` (then cached).
 pub async fn cached<T, F, Fut>(
-    cache: &worker::cache::Cache,
+    cache: &worker::infra::cache::Cache,
     namespace: &str,
     key: &str,
     ttl: std::time::Duration,

@@ -20,22 +20,22 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 pub fn start(state: &AppState) -> anyhow::Result<Background> {
     let (stop, rx) = watch::channel(false);
     let mut tasks = Vec::new();
-    if state.settings.runs_embedded_worker() && !matches!(state.jobs.enqueuer.queue, worker::queue::Queue::Unavailable)
+    if state.settings.runs_embedded_worker() && !matches!(state.jobs.enqueuer.queue, worker::infra::queue::Queue::Unavailable)
     {
         let ctx = state.jobs.clone();
         let until = stopped(rx.clone());
         tasks.push(tokio::spawn(async move {
-            if let Err(err) = worker::pool::run(ctx, until).await {
+            if let Err(err) = worker::runtime::pool::run(ctx, until).await {
                 tracing::error!(error = %err, "embedded worker pool stopped");
             }
         }));
     }
     if state.settings.runs_embedded_scheduler() {
-        let schedules = worker::schedule::from_env()?;
+        let schedules = worker::runtime::schedule::from_env()?;
         let ctx = state.jobs.clone();
         let until = stopped(rx);
         tasks.push(tokio::spawn(async move {
-            if let Err(err) = worker::schedule::run(ctx, schedules, until).await {
+            if let Err(err) = worker::runtime::schedule::run(ctx, schedules, until).await {
                 tracing::error!(error = %err, "embedded scheduler stopped");
             }
         }));

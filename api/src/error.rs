@@ -170,6 +170,21 @@ fn is_connection_failure(err: &DbErr) -> bool {
     .any(|needle| text.contains(needle))
 }
 
+/// The one conversion from the core's refusals to HTTP.
+impl From<worker::DomainError> for ApiError {
+    fn from(err: worker::DomainError) -> Self {
+        use worker::DomainError as D;
+        match err {
+            D::NotFound(what) => Self::not_found(what),
+            D::Forbidden(message) => Self::forbidden(message),
+            D::Conflict { code, message, details } => Self { details, ..Self::conflict(code, message) },
+            D::Invalid { code, message, details } => Self { details, ..Self::invalid(code, message) },
+            D::Unavailable(what) => Self::unavailable(what),
+            D::Db(db) => db.into(),
+        }
+    }
+}
+
 impl From<redis::RedisError> for ApiError {
     fn from(err: redis::RedisError) -> Self {
         tracing::warn!(error = %err, "redis unavailable");

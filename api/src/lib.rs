@@ -2,13 +2,16 @@
 //! and Discord login, OpenAPI docs at `/api/docs`.
 //!
 //! Handlers are thin: they parse input into domain values, check the
-//! caller's role, read or write through sea-orm, and invalidate the cache.
+//! caller's role, call one service of the core (`worker::domain`) and render
+//! a view. Dependencies point one way: `routes` → `views` + core;
+//! `realtime` → `views` + core; no route imports `realtime` and `realtime`
+//! imports no route.
 
 pub mod auth;
-pub use worker::cache;
+pub use worker::infra::cache;
 pub mod cached;
+pub mod client_ip;
 pub mod dashboard;
-pub mod draft;
 pub mod embedded;
 pub mod error;
 pub mod kv;
@@ -22,6 +25,7 @@ pub mod server;
 pub mod settings;
 pub mod state;
 pub mod validate;
+pub mod views;
 
 pub use server::{app, serve};
 pub use settings::ApiSettings;

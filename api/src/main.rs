@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     let settings = cli.settings;
-    worker::telemetry::init_logging(settings.core.log_format);
+    worker::runtime::telemetry::init_logging(settings.core.log_format);
     if let Err(err) = settings.validate() {
         eprintln!("error: {err}");
         std::process::exit(2);
@@ -47,11 +47,11 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", api::server::spec_json(settings.test_endpoints));
         }
         Command::Migrate => {
-            worker::infra::connect_and_migrate(&settings.core.database_url).await?;
+            worker::infra::db::connect_and_migrate(&settings.core.database_url).await?;
             println!("database schema is up to date");
         }
         Command::SeedDemo => {
-            let db = worker::infra::connect_and_migrate(&settings.core.database_url).await?;
+            let db = worker::infra::db::connect_and_migrate(&settings.core.database_url).await?;
             let bar = ProgressBar::new(api::seed::STEPS)
                 .with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("valid template"));
             let seeded = api::seed::seed_demo(&db, settings.core.default_league_id, |step| {
@@ -74,9 +74,18 @@ async fn main() -> anyhow::Result<()> {
                 .into_acceptor()
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen on BIND={}: {e}", settings.bind))?;
+            let metrics_bind = settings.metrics_address()?;
             let state = AppState::connect(settings).await?;
+            if let Some(addr) = metrics_bind {
+                let metrics = TcpListener::bind(addr)
+                    .into_acceptor()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen on API_METRICS_BIND={addr}: {e}"))?;
+                let app = api::server::metrics_app(state.clone());
+                tokio::spawn(async move { poem::Server::new_with_acceptor(metrics).run(app).await });
+            }
             let background = api::embedded::start(&state)?;
-            api::serve(state, acceptor, worker::shutdown::signal()).await?;
+            api::serve(state, acceptor, worker::runtime::shutdown::signal()).await?;
             background.stop().await;
         }
     }

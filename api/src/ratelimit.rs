@@ -1,59 +1,157 @@
-//! Per-client-IP rate limit on writes and logins (429 + Retry-After), so a
-//! misbehaving client cannot flood the database or Discord. In-process per
-//! instance; the key is the peer address (put the limit on the proxy when
-//! the api sits behind one).
+//! Write limits that fit real deployments (SPEC §18): a logged-in caller is
+//! limited per user (staff generously), an anonymous one per client address
+//! (behind `TRUSTED_PROXIES`, the `X-Forwarded-For` client). In distributed
+//! mode the counts live in Redis, shared by every api instance (a window per
+//! minute); in embedded mode a keyed token bucket in process. Writes (unsafe
+//! methods) and logins (`/api/auth/*`) count; reads do not.
+//!
+//! The middleware resolves the caller once and leaves it in the request for
+//! the handler's [`Viewer`](crate::auth::Viewer), so a write pays one lookup.
 
-use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use poem::http::{Method, StatusCode};
 use poem::{Endpoint, Request};
 
+use crate::auth::viewer::Caller;
 use crate::error::ApiError;
+use crate::state::AppState;
 
-#[derive(Clone)]
-pub struct WriteLimiter(Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>);
+/// Whom a write counts against.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Bucket {
+    Address(std::net::IpAddr),
+    User(i64),
+    Staff(i64),
+}
 
-impl WriteLimiter {
-    /// `per_minute` requests, bursts of a fifth of that; 0 turns it off.
-    pub fn new(per_minute: u32) -> Self {
-        Self(NonZeroU32::new(per_minute).map(|n| {
-            let burst = NonZeroU32::new((per_minute / 5).max(1)).expect("nonzero");
-            Arc::new(governor::RateLimiter::keyed(Quota::per_minute(n).allow_burst(burst)))
-        }))
-    }
-
-    fn limited(req: &Request) -> bool {
-        !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
-            || req.uri().path().starts_with("/api/auth/")
-    }
-
-    /// Refuses the request if its client is over the limit.
-    pub fn check(&self, req: &Request) -> Result<(), ApiError> {
-        let Some(limiter) = &self.0 else { return Ok(()) };
-        if !Self::limited(req) {
-            return Ok(());
+impl Bucket {
+    fn key(&self) -> String {
+        match self {
+            Self::Address(ip) => format!("ip:{ip}"),
+            Self::User(id) => format!("user:{id}"),
+            Self::Staff(id) => format!("staff:{id}"),
         }
-        let Some(ip) = req.remote_addr().as_socket_addr().map(|a| a.ip()) else { return Ok(()) };
-        limiter.check_key(&ip).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            let mut err = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many writes from this address; slow down",
-            );
-            err.retry_after = Some(wait.as_secs().max(1));
-            err
-        })
     }
 }
 
-/// Middleware form of [`WriteLimiter::check`].
-pub async fn middleware<E: Endpoint>(next: E, req: Request) -> poem::Result<E::Output> {
-    let state = req.data::<crate::state::AppState>().expect("AppState attached");
-    state.write_limiter.check(&req)?;
+/// Writes per minute of each kind of caller (0 = unlimited).
+#[derive(Debug, Clone, Copy)]
+pub struct Budgets {
+    pub per_address: u32,
+    pub per_user: u32,
+    pub per_staff: u32,
+}
+
+impl Budgets {
+    fn of(&self, bucket: &Bucket) -> u32 {
+        match bucket {
+            Bucket::Address(_) => self.per_address,
+            Bucket::User(_) => self.per_user,
+            Bucket::Staff(_) => self.per_staff,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub enum WriteLimiter {
+    /// One keyed token bucket per kind of caller (burst: a fifth of the minute).
+    Local { budgets: Budgets, buckets: Arc<[Option<DefaultKeyedRateLimiter<String>>; 3]> },
+    /// A counter per caller and minute, shared by every instance.
+    Redis { budgets: Budgets, conn: redis::aio::ConnectionManager, prefix: String },
+}
+
+fn bucket_for(per_minute: u32) -> Option<DefaultKeyedRateLimiter<String>> {
+    NonZeroU32::new(per_minute).map(|n| {
+        let burst = NonZeroU32::new((per_minute / 5).max(1)).unwrap_or(n);
+        governor::RateLimiter::keyed(Quota::per_minute(n).allow_burst(burst))
+    })
+}
+
+fn too_many(wait: Duration) -> ApiError {
+    let mut err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many writes; slow down");
+    err.retry_after = Some(wait.as_secs().max(1));
+    err
+}
+
+impl WriteLimiter {
+    pub fn local(budgets: Budgets) -> Self {
+        Self::Local {
+            budgets,
+            buckets: Arc::new([
+                bucket_for(budgets.per_address),
+                bucket_for(budgets.per_user),
+                bucket_for(budgets.per_staff),
+            ]),
+        }
+    }
+
+    pub fn redis(budgets: Budgets, conn: redis::aio::ConnectionManager, prefix: &str) -> Self {
+        Self::Redis { budgets, conn, prefix: format!("{prefix}:ratelimit") }
+    }
+
+    /// Counts one write of `bucket`; 429 past its budget.
+    pub async fn check(&self, bucket: &Bucket) -> Result<(), ApiError> {
+        match self {
+            Self::Local { buckets, .. } => {
+                let index = match bucket {
+                    Bucket::Address(_) => 0,
+                    Bucket::User(_) => 1,
+                    Bucket::Staff(_) => 2,
+                };
+                let Some(limiter) = &buckets[index] else { return Ok(()) };
+                limiter
+                    .check_key(&bucket.key())
+                    .map_err(|not_until| too_many(not_until.wait_time_from(DefaultClock::default().now())))
+            }
+            Self::Redis { budgets, conn, prefix } => {
+                let budget = budgets.of(bucket);
+                if budget == 0 {
+                    return Ok(());
+                }
+                let now = chrono::Utc::now().timestamp();
+                let window = now / 60;
+                let key = format!("{prefix}:{}:{window}", bucket.key());
+                let counted: redis::RedisResult<(u64,)> =
+                    redis::pipe().incr(&key, 1).expire(&key, 120).ignore().query_async(&mut conn.clone()).await;
+                match counted {
+                    Ok((n,)) if n > u64::from(budget) => {
+                        Err(too_many(Duration::from_secs(u64::try_from(60 - now % 60).unwrap_or(60))))
+                    }
+                    Ok(_) => Ok(()),
+                    // A limiter outage must not take writes down with it.
+                    Err(err) => {
+                        tracing::warn!(error = %err, "rate limiter unavailable; not limiting");
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn limited(req: &Request) -> bool {
+    !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) || req.uri().path().starts_with("/api/auth/")
+}
+
+/// Counts writes and logins against their caller's budget.
+pub async fn middleware<E: Endpoint>(next: E, mut req: Request) -> poem::Result<E::Output> {
+    if limited(&req) {
+        let state = req.data::<AppState>().ok_or_else(ApiError::internal)?.clone();
+        let caller = Caller::resolve(&req, &state).await?;
+        let bucket = match &caller.user {
+            Some(u) if u.is_staff || u.is_superuser => Some(Bucket::Staff(u.id)),
+            Some(u) => Some(Bucket::User(u.id)),
+            None => crate::client_ip::client_ip(&req, &state.settings.trusted_proxies).map(Bucket::Address),
+        };
+        if let Some(bucket) = bucket {
+            state.write_limiter.check(&bucket).await?;
+        }
+        req.extensions_mut().insert(caller);
+    }
     next.call(req).await
 }

@@ -10,7 +10,7 @@ use entity::{
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
-use crate::routes::users::new_user_defaults;
+use worker::domain::users::new_user_defaults;
 
 /// Steam account ids of the fixture's players.
 const ACCOUNTS: [i64; 20] = [
@@ -36,7 +36,7 @@ pub async fn seed_demo(
     if let Some(existing) = tournament::Entity::find().filter(tournament::Column::Name.eq(TOURNAMENT)).one(db).await? {
         return Ok(Seeded { users: ACCOUNTS.len(), tournament_id: existing.id, created: false });
     }
-    let txn = worker::infra::write_txn(db).await?;
+    let txn = worker::infra::db::write_txn(db).await?;
     let league =
         match league::Entity::find().filter(league::Column::SteamLeagueId.eq(steam_league_id)).one(&txn).await? {
             Some(l) => l,

@@ -3,8 +3,8 @@
 use poem::endpoint::BoxEndpoint;
 use poem::http::StatusCode;
 use poem::listener::{Acceptor, TcpAcceptor};
-use poem::middleware::Tracing;
-use poem::{Endpoint, EndpointExt, Request, Route};
+use poem::middleware::{CatchPanic, Tracing};
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Route};
 use poem_openapi::{OpenApi, OpenApiService};
 
 use crate::error::{ApiError, render_error};
@@ -43,7 +43,7 @@ fn mount<T: OpenApi + 'static>(api: OpenApiService<T, ()>, state: AppState) -> B
     let spec = api.spec_endpoint();
     let max_body = state.settings.max_body_bytes;
     Route::new()
-        .at("/metrics", poem::get(prometheus_metrics))
+        .at("/metrics", poem::get(public_metrics))
         .at("/api/openapi.json", spec)
         .at("/api/herodraft/:id/", poem::get(crate::realtime::herodraft_socket))
         .at("/api/draft/:id/", poem::get(crate::realtime::draft_socket))
@@ -55,6 +55,7 @@ fn mount<T: OpenApi + 'static>(api: OpenApiService<T, ()>, state: AppState) -> B
         .around(crate::ratelimit::middleware)
         .around(move |next, req| limit_body(next, req, max_body))
         .data(state)
+        .with(CatchPanic::new().with_handler(panic_response))
         .around(record_http_metrics)
         .with(Tracing)
         .around(crate::request_id::middleware)
@@ -62,52 +63,71 @@ fn mount<T: OpenApi + 'static>(api: OpenApiService<T, ()>, state: AppState) -> B
         .boxed()
 }
 
+/// A handler panicked: the client gets the 500 error body, the log gets the panic.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> poem::Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    tracing::error!(panic = %what, "handler panicked");
+    poem::error::ResponseError::as_response(&ApiError::internal())
+}
+
+/// `/metrics` on the public address: only with `Authorization: Bearer
+/// <METRICS_TOKEN>` (without a token configured, it is not served here; use
+/// the loopback `API_METRICS_BIND` listener).
+#[poem::handler]
+async fn public_metrics(req: &Request, state: poem::web::Data<&AppState>) -> poem::Result<String> {
+    let presented = req.header("authorization").and_then(|h| h.strip_prefix("Bearer "));
+    match (&state.settings.metrics_token, presented) {
+        (Some(token), Some(given)) if crate::auth::pkce::constant_time_eq(token.expose(), given) => {
+            Ok(prometheus_text(&state).await)
+        }
+        _ => Err(ApiError::not_found("route").into()),
+    }
+}
+
+/// The metrics app served on `API_METRICS_BIND` (loopback by default).
+pub fn metrics_app(state: AppState) -> BoxEndpoint<'static> {
+    Route::new().at("/metrics", poem::get(private_metrics)).data(state).catch_all_error(render_error).boxed()
+}
+
+#[poem::handler]
+async fn private_metrics(state: poem::web::Data<&AppState>) -> String {
+    prometheus_text(&state).await
+}
+
 /// The Prometheus text of this process, with the queue gauges read from
 /// the ledger at scrape time (the api exports them for the whole system).
-#[poem::handler]
-async fn prometheus_metrics(state: poem::web::Data<&AppState>) -> String {
-    match worker::queue_summary::summarize(&state.db).await {
-        Ok(summaries) => worker::queue_summary::record_gauges(&summaries, chrono::Utc::now()),
+async fn prometheus_text(state: &AppState) -> String {
+    match worker::jobs::queue_summary::summarize(&state.db).await {
+        Ok(summaries) => worker::jobs::queue_summary::record_gauges(&summaries, chrono::Utc::now()),
         Err(err) => tracing::warn!(error = %err, "queue gauges not refreshed"),
     }
     let workers =
         state.jobs.enqueuer.queue.workers_alive(state.jobs.heartbeat(), state.settings.runs_embedded_worker());
     ::metrics::gauge!("dtx_workers_alive").set(workers.await as f64);
-    worker::telemetry::render_metrics()
+    worker::runtime::telemetry::render_metrics()
 }
 
 /// `dtx_http_requests_total{method,route,status}` and the latency
-/// histogram, with ids in paths folded so routes stay a small label set.
+/// histogram, labelled by the matched route template (`/api/users/:id`);
+/// every unmatched path shares the label `unmatched`, so no request can
+/// grow the label set.
 async fn record_http_metrics<E: Endpoint>(next: E, req: Request) -> poem::Result<poem::Response> {
     let method = req.method().to_string();
-    let route = route_label(req.uri().path());
     let started = std::time::Instant::now();
-    let result = next.call(req).await.map(poem::IntoResponse::into_response);
-    let status = match &result {
-        Ok(resp) => resp.status().as_u16(),
-        Err(err) => err.status().as_u16(),
+    let result = next.call(req).await.map(IntoResponse::into_response);
+    let (status, pattern) = match &result {
+        Ok(resp) => (resp.status().as_u16(), resp.data::<poem::PathPattern>().map(|p| p.0.to_string())),
+        Err(err) => (err.status().as_u16(), err.data::<poem::PathPattern>().map(|p| p.0.to_string())),
     };
+    let route = pattern.unwrap_or_else(|| "unmatched".to_owned());
     metrics::counter!("dtx_http_requests_total", "method" => method, "route" => route.clone(), "status" => status.to_string())
         .increment(1);
     metrics::histogram!("dtx_http_request_duration_seconds", "route" => route).record(started.elapsed().as_secs_f64());
     result
-}
-
-/// `/api/users/42` → `/api/users/:id`; unknown paths → `other`.
-pub fn route_label(path: &str) -> String {
-    if !path.starts_with("/api") && !path.starts_with("/admin/") && path != "/metrics" {
-        return "other".to_owned();
-    }
-    path.split('/')
-        .map(|seg| {
-            let id_like = !seg.is_empty()
-                && (seg.bytes().all(|b| b.is_ascii_digit())
-                    || (seg.len() == 26 && seg.bytes().all(|b| b.is_ascii_alphanumeric())));
-            if id_like { ":id" } else { seg }
-        })
-        .take(8)
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 /// Refuses bodies over `max` bytes with 413, whether or not they declare a
@@ -136,19 +156,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let local = acceptor.local_addr();
     tracing::info!(addr = ?local.first(), "api listening; docs at /api/docs");
+    let idle = std::time::Duration::from_secs(state.settings.http_idle_timeout_secs);
     poem::Server::new_with_acceptor(acceptor)
+        // A connection that says nothing for this long (a slowloris, an idle
+        // keep-alive) is closed; sockets stay busy with their pings.
+        .idle_timeout(idle)
         .run_with_graceful_shutdown(app(state), shutdown, Some(std::time::Duration::from_secs(10)))
         .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::route_label;
-
-    #[test]
-    fn ids_are_folded_out_of_route_labels() {
-        assert_eq!(route_label("/api/users/42"), "/api/users/:id");
-        assert_eq!(route_label("/api/jobs/01m88mnwga9bcnk2g8rv4yv32h/retry"), "/api/jobs/:id/retry");
-        assert_eq!(route_label("/wp-admin"), "other");
-    }
 }

@@ -44,14 +44,50 @@ pub struct ApiSettings {
     #[arg(long, env = "DISABLE_CACHE", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub disable_cache: bool,
 
-    /// Writes and logins allowed per client IP per minute on this instance (0 = no limit).
+    /// Writes and logins per minute of an anonymous client address (0 = no limit).
     #[arg(long, env = "RATE_LIMIT_PER_MINUTE", default_value_t = 300)]
     pub rate_limit_per_minute: u32,
+
+    /// Writes per minute of a logged-in user (0 = no limit).
+    #[arg(long, env = "RATE_LIMIT_USER_PER_MINUTE", default_value_t = 600)]
+    pub rate_limit_user_per_minute: u32,
+
+    /// Writes per minute of a staff member (0 = no limit).
+    #[arg(long, env = "RATE_LIMIT_STAFF_PER_MINUTE", default_value_t = 3000)]
+    pub rate_limit_staff_per_minute: u32,
+
+    /// Comma-separated CIDRs of reverse proxies whose `X-Forwarded-For` names the client.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Open WebSockets allowed per anonymous client address, on this instance.
+    #[arg(long, env = "WS_MAX_PER_ADDRESS", default_value_t = 50)]
+    pub ws_max_per_address: usize,
+
+    /// Open WebSockets allowed per logged-in user, on this instance.
+    #[arg(long, env = "WS_MAX_PER_USER", default_value_t = 20)]
+    pub ws_max_per_user: usize,
+
+    /// Open WebSockets allowed per hero draft, on this instance.
+    #[arg(long, env = "WS_MAX_PER_DRAFT", default_value_t = 2000)]
+    pub ws_max_per_draft: usize,
 
     /// Seconds between WebSocket pings, so proxies keep quiet sockets (a team
     /// draft between picks) open and dead clients are noticed.
     #[arg(long, env = "WS_PING_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub ws_ping_secs: u64,
+
+    /// Seconds a connection may stay silent (no bytes either way) before it is closed.
+    #[arg(long, env = "HTTP_IDLE_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub http_idle_timeout_secs: u64,
+
+    /// Where the api serves `GET /metrics` to Prometheus (keep it private), or `off`.
+    #[arg(long, env = "API_METRICS_BIND", default_value = "127.0.0.1:9101")]
+    pub api_metrics_bind: String,
+
+    /// Also serve `GET /metrics` on the public address to `Authorization: Bearer <token>`.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<Secret>,
 
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1 << 20)]
@@ -86,10 +122,22 @@ impl ApiSettings {
                 "DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET must be set together",
             ));
         }
+        self.metrics_address()?;
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::new("MAX_BODY_BYTES", "must be at least 1024"));
         }
         Ok(())
+    }
+
+    /// The private metrics address, or `None` when `off`.
+    pub fn metrics_address(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        if self.api_metrics_bind.eq_ignore_ascii_case("off") {
+            return Ok(None);
+        }
+        self.api_metrics_bind
+            .parse()
+            .map(Some)
+            .map_err(|_| ConfigError::new("API_METRICS_BIND", "must be host:port (e.g. 127.0.0.1:9101) or off"))
     }
 
     /// The public base URL, without a trailing slash.

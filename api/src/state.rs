@@ -7,7 +7,7 @@ use std::time::Duration;
 use sea_orm::DatabaseConnection;
 
 use worker::JobContext;
-use worker::cache::Cache;
+use worker::infra::cache::Cache;
 
 use crate::kv::KvStore;
 use crate::settings::ApiSettings;
@@ -24,9 +24,11 @@ pub struct Inner {
     pub settings: ApiSettings,
     /// The job system: enqueue, and (embedded) run.
     pub jobs: JobContext,
+    /// The core's services (shares the job context's connections).
+    pub services: worker::Services,
     /// WebSocket bookkeeping of this instance.
     pub realtime: crate::realtime::Realtime,
-    /// Per-IP limit on writes and logins.
+    /// Write limits per user / per client address.
     pub write_limiter: crate::ratelimit::WriteLimiter,
 }
 
@@ -40,19 +42,28 @@ impl Deref for AppState {
 impl AppState {
     /// Connects to the database (migrating it) and, in distributed mode, Redis.
     pub async fn connect(settings: ApiSettings) -> anyhow::Result<Self> {
-        let db = worker::infra::connect_and_migrate(&settings.core.database_url)
+        let db = worker::infra::db::connect_and_migrate(&settings.core.database_url)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open DATABASE_URL: {e}"))?;
         let redis = match &settings.core.redis_url {
             Some(url) => Some(
-                worker::infra::connect_redis(url)
+                worker::infra::db::connect_redis(url)
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot connect to REDIS_URL: {e}"))?,
             ),
             None => None,
         };
         let prefix = settings.core.redis_prefix.clone();
-        let settings_limit = settings.rate_limit_per_minute;
+        let budgets = crate::ratelimit::Budgets {
+            per_address: settings.rate_limit_per_minute,
+            per_user: settings.rate_limit_user_per_minute,
+            per_staff: settings.rate_limit_staff_per_minute,
+        };
+        let write_limiter = match &redis {
+            Some(conn) => crate::ratelimit::WriteLimiter::redis(budgets, conn.clone(), &prefix),
+            None => crate::ratelimit::WriteLimiter::local(budgets),
+        };
+        let socket_caps = crate::realtime::limits_caps(&settings);
         let kv = match &redis {
             Some(conn) => KvStore::Redis { conn: conn.clone(), prefix: prefix.clone() },
             None => KvStore::Db(db.clone()),
@@ -60,7 +71,7 @@ impl AppState {
         let cache =
             if settings.disable_cache { Cache::disabled() } else { JobContext::default_cache(&settings.core, &redis) };
         let jobs = JobContext::build(settings.core.clone(), db.clone(), redis.clone(), cache.clone()).await?;
-        worker::telemetry::install_metrics(None)?;
+        worker::runtime::telemetry::install_metrics(None)?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(15))
@@ -73,9 +84,10 @@ impl AppState {
             cache,
             http,
             settings,
+            services: jobs.services(),
             jobs,
-            realtime: crate::realtime::Realtime::new(),
-            write_limiter: crate::ratelimit::WriteLimiter::new(settings_limit),
+            realtime: crate::realtime::Realtime::new(crate::realtime::SocketLimits::new(socket_caps)),
+            write_limiter,
         })))
     }
 

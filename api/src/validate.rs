@@ -49,13 +49,19 @@ pub fn discord_id(value: &str) -> ApiResult<String> {
     Ok(value.to_owned())
 }
 
-/// A SteamID64 of an individual account.
-pub fn steam_id(value: i64) -> ApiResult<i64> {
-    if entity::steam_id::is_valid_steam_id64(value) {
-        Ok(value)
-    } else {
-        Err(invalid("steamId", "must be a SteamID64 (7656119…)"))
-    }
+/// A Steam id in any form people paste (SPEC §18), as its SteamID64.
+pub fn steam_id(value: &str) -> ApiResult<i64> {
+    use worker::domain::steam_ids::{self, SteamIdError};
+    steam_ids::parse(value).map_err(|err| match &err {
+        SteamIdError::Vanity(name) => ApiError::invalid("steam_vanity_url", err.to_string())
+            .with_details(serde_json::json!({ "field": "steamId", "vanity": name, "resolve": "/api/steam/resolve" })),
+        SteamIdError::Malformed => invalid("steamId", &err.to_string()),
+    })
+}
+
+/// A username: one line of at most 150 characters.
+pub fn username(value: &str) -> ApiResult<String> {
+    line("username", value, 150)
 }
 
 /// An IANA-style time-zone name (`UTC`, `Europe/Berlin`).
@@ -83,8 +89,9 @@ mod tests {
     fn ids() {
         assert!(discord_id("198618246868500481").is_ok());
         assert!(discord_id("12a").is_err());
-        assert!(steam_id(76_561_198_000_000_000).is_ok());
-        assert!(steam_id(5).is_err());
+        assert_eq!(steam_id("[U:1:39734272]").unwrap(), 76_561_198_000_000_000);
+        assert_eq!(steam_id("https://steamcommunity.com/id/gabe").unwrap_err().code, "steam_vanity_url");
+        assert_eq!(steam_id("nope").unwrap_err().code, "invalid_field");
         assert!(timezone("Europe/Berlin").is_ok());
         assert!(timezone("Europe Berlin").is_err());
     }

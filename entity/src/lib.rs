@@ -17,6 +17,7 @@ pub mod hero_draft;
 pub mod hero_draft_event;
 pub mod hero_draft_round;
 pub mod hero_draft_team;
+pub mod identity_change;
 pub mod job_run;
 pub mod kv_entry;
 pub mod league;

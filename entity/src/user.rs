@@ -34,6 +34,9 @@ pub struct Model {
     pub pos_hard_support: i16,
     pub is_staff: bool,
     pub is_superuser: bool,
+    /// Sessions started under an older epoch are void (bumped when the
+    /// account's Discord id changes).
+    pub session_epoch: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub last_login: Option<DateTimeUtc>,

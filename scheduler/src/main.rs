@@ -19,17 +19,17 @@ async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     let settings = cli.settings;
-    worker::telemetry::init_logging(settings.log_format);
-    let schedules = match settings.validate().and_then(|()| worker::schedule::from_env()) {
+    worker::runtime::telemetry::init_logging(settings.log_format);
+    let schedules = match settings.validate().and_then(|()| worker::runtime::schedule::from_env()) {
         Ok(s) => s,
         Err(err) => {
             eprintln!("error: {err}");
             std::process::exit(2);
         }
     };
-    let ctx = worker::context::boot(settings).await?;
+    let ctx = worker::runtime::context::boot(settings).await?;
     for def in &schedules {
         tracing::info!(kind = def.kind, expression = def.expression, next = ?def.next_runs(1).first(), "schedule");
     }
-    worker::schedule::run(ctx, schedules, worker::shutdown::signal()).await
+    worker::runtime::schedule::run(ctx, schedules, worker::runtime::shutdown::signal()).await
 }

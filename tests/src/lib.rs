@@ -22,6 +22,9 @@ pub mod processes;
 pub mod services;
 pub mod steam_mock;
 
+/// The bearer token test apps serve `/metrics` to on their public address.
+pub const METRICS_TOKEN: &str = "test-metrics-token";
+
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -223,7 +226,7 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, options: Options) -> Self {
         rustls::crypto::ring::default_provider().install_default().ok();
         if std::env::var_os("DTX_TEST_LOG").is_some() {
-            worker::telemetry::init_logging(worker::config::LogFormat::Text);
+            worker::runtime::telemetry::init_logging(worker::config::LogFormat::Text);
         }
         let db = match (&options.sibling_of, &options.database_url) {
             (Some((url, _)), _) | (None, Some(url)) => TestDb { url: url.clone(), cleanup: Cleanup::None },
@@ -245,9 +248,15 @@ impl TestApp {
             "false",
             "--job-backoff-base-ms",
             "100",
-            // Suites make hundreds of writes a second from one address; the limit has its own test.
+            // Suites make hundreds of writes a second from one address; the limits have their own tests.
             "--rate-limit-per-minute",
             "0",
+            "--rate-limit-user-per-minute",
+            "0",
+            "--rate-limit-staff-per-minute",
+            "0",
+            "--metrics-token",
+            METRICS_TOKEN,
         ]
         .map(String::from)
         .to_vec();
@@ -298,6 +307,12 @@ impl TestApp {
         let options =
             Options { redis: true, sibling_of: Some((self.db_url().to_owned(), prefix)), ..Default::default() };
         TestApp::spawn_with(Backend::Postgres, options).await
+    }
+
+    /// `GET /metrics` with the metrics token.
+    pub async fn metrics(&self) -> Resp {
+        let auth = format!("Bearer {METRICS_TOKEN}");
+        self.anon().send(Method::GET, "/metrics", None, &[("authorization", &auth)]).await
     }
 
     /// A caller without a session.

@@ -40,7 +40,15 @@ async fn malformed_and_mistyped_bodies(backend: Backend) {
         ),
         (Method::POST, "/api/users".into(), "{\"username\": \"a\\u0000b\"}".as_bytes().to_vec(), 422, "invalid_field"),
         (Method::POST, "/api/users".into(), br#"{"username": "   "}"#.to_vec(), 422, "invalid_field"),
-        (Method::POST, "/api/users".into(), br#"{"username": "x", "steamId": 12}"#.to_vec(), 422, "invalid_field"),
+        (Method::POST, "/api/users".into(), br#"{"username": "x", "steamId": 4294967295}"#.to_vec(), 422, "invalid_field"),
+        (Method::POST, "/api/users".into(), br#"{"username": "x", "steamId": "7656119x"}"#.to_vec(), 422, "invalid_field"),
+        (
+            Method::POST,
+            "/api/users".into(),
+            br#"{"username": "x", "steamId": "https://steamcommunity.com/id/gaben"}"#.to_vec(),
+            422,
+            "steam_vanity_url",
+        ),
         (Method::POST, "/api/users".into(), br#"{"username": "x", "discordId": "abc"}"#.to_vec(), 422, "invalid_field"),
         (
             Method::POST,

@@ -116,7 +116,7 @@ async fn staff_retry_a_dead_job_in_headless_chromium() {
     let all = staff.get("/api/jobs").await.body;
     assert_eq!(all["count"], 2, "the refused form wrote nothing: {all}");
     let schedules = seen["schedules"].as_array().unwrap();
-    assert_eq!(schedules.len(), worker::schedule::DEFAULTS.len(), "{seen}");
+    assert_eq!(schedules.len(), worker::runtime::schedule::DEFAULTS.len(), "{seen}");
     assert!(schedules.iter().all(|s| s["next"].as_str().is_some_and(|n| n.contains('·'))), "next runs: {seen}");
     // The browser reports the refused enqueue, and nothing else: no script error, no missing asset.
     assert_eq!(

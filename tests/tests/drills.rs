@@ -66,11 +66,11 @@ async fn a_backlog_of_nine_thousand_jobs_drains() {
     const BACKLOG: u64 = 9_000;
     for _ in 0..BACKLOG {
         let job =
-            worker::jobs::Job::CheckScheduledEvents(worker::jobs::check_scheduled_events::CheckScheduledEvents {});
+            worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
         ctx.enqueuer.enqueue(job, None, None).await.unwrap();
     }
     let (stop, mut rx) = tokio::sync::watch::channel(false);
-    let pool = tokio::spawn(worker::pool::run(ctx, async move {
+    let pool = tokio::spawn(worker::runtime::pool::run(ctx, async move {
         let _ = rx.wait_for(|s| *s).await;
     }));
     eventually("the backlog to drain", Duration::from_secs(120), || async {

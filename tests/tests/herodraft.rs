@@ -8,8 +8,8 @@ use entity::user;
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use tests::{Backend, Caller, Options, TestApp, eventually, fixtures, on_both_databases};
-use worker::herodraft::rules::{self, Clock, SEQUENCE, Side};
-use worker::herodraft::service::{self, Choice};
+use worker::domain::hero_draft::rules::{SEQUENCE, Side};
+use worker::domain::hero_draft::service::{self, Choice};
 
 /// The shared hero-draft fixture, plus: it starts waiting, and a game has one.
 async fn setup(app: &TestApp, staff: &Caller<'_>) -> (i64, [i64; 2]) {
@@ -145,21 +145,21 @@ async fn reserve_and_pause_to_the_millisecond() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let staff = app.staff("admin").await;
     let (id, [c1, c2]) = setup(&app, &staff).await;
-    let clock = Clock::default();
+    let svc = &app.state.services;
     let db = app.db();
     let cap1 = user::Entity::find_by_id(c1).one(db).await.unwrap().unwrap();
     let cap2 = user::Entity::find_by_id(c2).one(db).await.unwrap().unwrap();
     let t0 = Utc::now();
-    service::ready(db, id, &cap1, t0).await.unwrap();
-    service::ready(db, id, &cap2, t0).await.unwrap();
-    service::roll(db, id, &cap1, false, t0).await.unwrap();
+    service::ready(svc, id, &cap1, t0).await.unwrap();
+    service::ready(svc, id, &cap2, t0).await.unwrap();
+    service::roll(svc, id, &cap1, false, t0).await.unwrap();
     // The first team (cap1's) won: it takes first pick; cap2 picks the side.
-    service::choose(db, id, &cap1, Choice::PickOrder { first: true }, clock, t0).await.unwrap();
-    assert_eq!(service::choose(db, id, &cap2, Choice::Side { radiant: false }, clock, t0).await.unwrap(), Some(1));
-    let pool = rules::default_hero_pool();
+    service::choose(svc, id, &cap1, Choice::PickOrder { first: true }, t0).await.unwrap();
+    service::choose(svc, id, &cap2, Choice::Side { radiant: false }, t0).await.unwrap();
     let full = service::load(db, id).await.unwrap();
+    assert_eq!(full.active_round().map(|r| r.round_number), Some(1), "round 1 runs");
     let started = full.rounds[0].started_at.unwrap();
-    service::act(db, id, &cap1, 1, &pool, at(started, 45_500)).await.unwrap();
+    service::act(svc, id, &cap1, 1, at(started, 45_500)).await.unwrap();
     let full = service::load(db, id).await.unwrap();
     let reserve = |f: &service::HeroDraftFull, cap: i64| {
         f.teams.iter().find(|(_, t)| t.captain_id == Some(cap)).unwrap().0.reserve_time_remaining_ms
@@ -169,21 +169,21 @@ async fn reserve_and_pause_to_the_millisecond() {
     // Round 2 (cap1 again): pause 10 s in, resume 20 s in; after the 3 s countdown
     // the elapsed time is 10 s again, so acting 25 s after that costs 5 s.
     let r2 = full.rounds[1].started_at.unwrap();
-    service::pause(db, id, &cap2, at(r2, 10_000)).await.unwrap();
+    service::pause(svc, id, &cap2, at(r2, 10_000)).await.unwrap();
     assert_eq!(service::load(db, id).await.unwrap().draft.state, entity::HeroDraftState::Paused);
-    service::resume(db, id, &cap2, clock, at(r2, 20_000)).await.unwrap();
+    service::resume(svc, id, &cap2, at(r2, 20_000)).await.unwrap();
     let resume_end = at(r2, 23_000);
-    let early = service::act(db, id, &cap1, 2, &pool, at(r2, 21_000)).await;
+    let early = service::act(svc, id, &cap1, 2, at(r2, 21_000)).await;
     assert!(
-        matches!(early, Err(service::HeroDraftError::Conflict("wrong_state", _))),
-        "no actions during the countdown"
+        matches!(&early, Err(worker::DomainError::Conflict { code: "wrong_state", .. })),
+        "no actions during the countdown: {early:?}"
     );
     let full = service::load(db, id).await.unwrap();
     assert_eq!(
-        service::timeout_in(&full, 2, resume_end),
+        full.timeout_in(2, resume_end),
         Some(30_000 + 74_500 - 10_000),
         "elapsed at resume end = elapsed at pause"
     );
-    service::act(db, id, &cap1, 2, &pool, at(resume_end, 25_000)).await.unwrap();
+    service::act(svc, id, &cap1, 2, at(resume_end, 25_000)).await.unwrap();
     assert_eq!(reserve(&service::load(db, id).await.unwrap(), c1), 69_500);
 }

@@ -55,7 +55,7 @@ async fn admin_enqueue_runs_through_the_ledger_to_the_leaderboard(mode: Mode) {
     assert_eq!(board.body["count"], 20);
     assert!(board.body["results"][0]["league_mmr"].is_i64());
 
-    let metrics = app.anon().get("/metrics").await.text;
+    let metrics = app.metrics().await.text;
     assert!(
         metrics.lines().any(|l| l.starts_with("dtx_jobs_total")
             && l.contains(r#"kind="sync_league_matches""#)
@@ -120,7 +120,7 @@ async fn failing_jobs_retry_with_backoff_then_die_and_can_be_retried(mode: Mode)
     assert_eq!(dead["attempts"], 5, "max_attempts of the sync kind: {dead}");
     assert!(dead["error"].as_str().unwrap().contains("Steam unreachable"), "{dead}");
 
-    let metrics = app.anon().get("/metrics").await.text;
+    let metrics = app.metrics().await.text;
     assert!(
         metrics.lines().any(|l| l.starts_with("dtx_queue_depth{")
             && l.contains(r#"kind="sync_league_matches""#)
@@ -167,7 +167,7 @@ async fn finished_runs_older_than_the_retention_are_pruned(mode: Mode) {
         (JobStatus::Queued, 40, false),
     ] {
         let at = now - chrono::Duration::days(age_days);
-        let id = worker::enqueue::new_run_id();
+        let id = worker::jobs::enqueue::new_run_id();
         job_run::ActiveModel {
             id: Set(id.clone()),
             kind: Set("check_scheduled_events".into()),
@@ -209,14 +209,14 @@ async fn scheduler_replicas_enqueue_each_tick_once(mode: Mode) {
     let steam = SteamMock::start(vec![]).await;
     let app = TestApp::spawn_with(mode.backend(), mode.options(steam.args(), false)).await;
     app.staff("admin").await.post("/api/leagues", json!({"steam_league_id": LEAGUE, "name": "DTX"})).await;
-    let every_second = worker::schedule::parse("sync_league_matches", "* * * * * *", apalis_cron_tz()).unwrap();
+    let every_second = worker::runtime::schedule::parse("sync_league_matches", "* * * * * *", apalis_cron_tz()).unwrap();
     let (stop, rx) = tokio::sync::watch::channel(false);
     let mut replicas = Vec::new();
     for _ in 0..2 {
         let ctx = app.state.jobs.clone();
         let defs = vec![every_second.clone()];
         let mut rx = rx.clone();
-        replicas.push(tokio::spawn(worker::schedule::run(ctx, defs, async move {
+        replicas.push(tokio::spawn(worker::runtime::schedule::run(ctx, defs, async move {
             let _ = rx.wait_for(|s| *s).await;
         })));
     }
@@ -237,7 +237,7 @@ async fn scheduler_replicas_enqueue_each_tick_once(mode: Mode) {
         assert_eq!(pair[1] - pair[0], 1, "no tick lost between {} and {}", pair[0], pair[1]);
     }
     // A replica that fires a tick again (restart) enqueues nothing.
-    assert_eq!(worker::schedule::fire(&app.state.jobs, "sync_league_matches", ticks[0]).await.unwrap(), 0);
+    assert_eq!(worker::runtime::schedule::fire(&app.state.jobs, "sync_league_matches", ticks[0]).await.unwrap(), 0);
 }
 
 fn apalis_cron_tz() -> chrono_tz::Tz {
@@ -282,7 +282,7 @@ async fn avatar_batches_check_everyone_before_anyone_twice(mode: Mode) {
     for i in 0..7 {
         staff.post("/api/users", json!({"username": format!("d{i}"), "discordId": format!("{}", 100 + i)})).await;
     }
-    let batch = worker::jobs::refresh_discord_avatars::RefreshDiscordAvatars { batch_size: 3 };
+    let batch = worker::jobs::payload::RefreshDiscordAvatars { batch_size: 3 };
     for _ in 0..3 {
         let result = batch.run(&app.state.jobs).await.unwrap();
         assert_eq!(result["checked"], 3, "{result}");
@@ -333,7 +333,7 @@ async fn a_due_event_is_posted_once_and_moves_to_its_next_week(mode: Mode) {
     .insert(app.db())
     .await
     .unwrap();
-    let job = worker::jobs::check_scheduled_events::CheckScheduledEvents {};
+    let job = worker::jobs::payload::CheckScheduledEvents {};
     let (a, b) = tokio::join!(job.run(&app.state.jobs), job.run(&app.state.jobs));
     let posted = a.unwrap()["posted"].as_i64().unwrap() + b.unwrap()["posted"].as_i64().unwrap();
     assert_eq!(posted, 1, "two concurrent runs post the occurrence once");

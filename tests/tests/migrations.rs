@@ -23,7 +23,7 @@ async fn tables(db: &sea_orm::DatabaseConnection) -> Vec<String> {
 
 async fn up_down_up(backend: Backend) {
     let test_db = TestDb::create(backend).await;
-    let db = worker::infra::connect_db(&test_db.url).await.unwrap();
+    let db = worker::infra::db::connect_db(&test_db.url).await.unwrap();
     Migrator::up(&db, None).await.unwrap();
     let created = tables(&db).await;
     for table in [

@@ -72,7 +72,7 @@ async fn fresh_records(app: &TestApp, root: &Caller<'_>, n: usize, setup: Setup)
     let job = job.body["id"].as_str().expect("job queued").to_owned();
     let mock = MockMatch::nth(n as i64);
     let details = serde_json::from_value(mock.details()).expect("match details");
-    worker::steam::ingest::ingest_match(app.db(), steam_league, None, &details).await.expect("ingest");
+    worker::domain::sync::ingest::ingest_match(app.db(), steam_league, None, &details).await.expect("ingest");
 
     let mut captain = cap_a.clone();
     let mut draft = 0;
@@ -282,6 +282,7 @@ fn draft_cases() -> Vec<Case> {
         get(|i| format!("/api/tournaments/{}/draft", i.tournament), DRAFTED, PUBLIC),
         get(|i| format!("/api/drafts/{}", i.draft), DRAFTED, PUBLIC),
         get(|i| format!("/api/drafts/{}/style-mmrs", i.draft), DRAFTED, PUBLIC),
+        get(|i| format!("/api/drafts/{}/events?after=0", i.draft), DRAFTED, PUBLIC),
         // The captain whose turn it is, or staff.
         write(
             M::POST,

@@ -18,7 +18,7 @@ async fn two_processes_never_exceed_the_shared_rate() {
     args[rate + 1] = "10".into();
     let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(args, false)).await;
     let settings = app.state.jobs.settings.clone();
-    let second_conn = worker::infra::connect_redis(&tests::redis_url()).await.unwrap();
+    let second_conn = worker::infra::db::connect_redis(&tests::redis_url()).await.unwrap();
     let cache = worker::JobContext::default_cache(&settings, &Some(second_conn.clone()));
     let other = worker::JobContext::build(settings, app.db().clone(), Some(second_conn), cache).await.unwrap();
 
@@ -37,7 +37,7 @@ async fn two_processes_never_exceed_the_shared_rate() {
     assert_eq!(times.len(), 40);
     for (i, t) in times.iter().enumerate() {
         let in_window = times[i..].iter().filter(|u| u.duration_since(*t) < Duration::from_secs(1)).count();
-        assert!(in_window <= 10 + worker::steam::ratelimit::BURST as usize, "{in_window} calls within one second");
+        assert!(in_window <= 10 + worker::clients::steam::ratelimit::BURST as usize, "{in_window} calls within one second");
     }
     assert!(started.elapsed() >= Duration::from_millis(3000), "40 calls at 10/s with a burst of 5 take 3.5 s");
 }
@@ -49,7 +49,7 @@ async fn retry_after_is_honoured() {
     steam.state.lock().unwrap().throttle_next = Some((1, 1));
     let app = TestApp::spawn_with(Mode::Embedded.backend(), Mode::Embedded.options(steam.args(), false)).await;
     app.staff("admin").await.post("/api/leagues", json!({"steam_league_id": 17929, "name": "DTX"})).await;
-    let result = worker::steam::sync::sync_league(&app.state.jobs, 17929, false).await.unwrap();
+    let result = worker::domain::sync::league_sync::sync_league(&app.state.jobs, 17929, false).await.unwrap();
     assert_eq!(result["ingested"], 3);
     let history: Vec<Instant> = steam
         .state
@@ -111,7 +111,7 @@ async fn the_api_key_never_appears_in_logs_or_errors() {
     let args = ["--steam-api-key", API_KEY, "--steam-api-base", &format!("http://{closed}")].map(String::from).to_vec();
     let offline = TestApp::spawn_with(Mode::Embedded.backend(), Mode::Embedded.options(args, false)).await;
     offline.staff("admin").await.post("/api/leagues", json!({"steam_league_id": 17929, "name": "DTX"})).await;
-    let err = worker::steam::sync::sync_league(&offline.state.jobs, 17929, false).await.unwrap_err();
+    let err = worker::domain::sync::league_sync::sync_league(&offline.state.jobs, 17929, false).await.unwrap_err();
     assert!(err.to_string().contains("unreachable"), "{err}");
     tracing::error!(error = %err, "logged like the runner does");
 

@@ -8,7 +8,7 @@ use entity::steam_id::STEAM_ID64_OFFSET;
 use serde_json::{Value, json};
 use tests::steam_mock::{ACCOUNTS, MockMatch, SteamMock};
 use tests::{Mode, TestApp, in_both_modes};
-use worker::steam::sync::{retry_failed, sync_league};
+use worker::domain::sync::league_sync::{retry_failed, sync_league};
 
 const LEAGUE: i64 = 17929;
 
@@ -115,12 +115,12 @@ async fn details_failures_do_not_stop_the_sync_and_are_retried(mode: Mode) {
 }
 
 /// Per-account totals straight from the mock's data (independent of the SQL).
-fn expected_totals(matches: &[MockMatch], users: &HashMap<i64, i64>) -> Vec<worker::mmr::Totals> {
-    let mut totals: HashMap<i64, worker::mmr::Totals> = HashMap::new();
+fn expected_totals(matches: &[MockMatch], users: &HashMap<i64, i64>) -> Vec<worker::domain::mmr::Totals> {
+    let mut totals: HashMap<i64, worker::domain::mmr::Totals> = HashMap::new();
     for m in matches {
         for (account, slot, k, d, a, gpm, xpm) in &m.players {
             let Some(&user_id) = users.get(account) else { continue };
-            let t = totals.entry(user_id).or_insert(worker::mmr::Totals {
+            let t = totals.entry(user_id).or_insert(worker::domain::mmr::Totals {
                 user_id,
                 games_played: 0,
                 wins: 0,
@@ -162,11 +162,11 @@ async fn league_mmr_from_mock_steam_to_the_leaderboard(mode: Mode) {
         users.insert(*account, id);
     }
     sync(&app, false).await;
-    let stats = worker::stats::update_league_stats(&app.state.jobs, LEAGUE).await.unwrap();
+    let stats = worker::domain::stats::update_league_stats(&app.state.jobs, LEAGUE).await.unwrap();
     assert_eq!(stats["players"], 19);
 
     let expected = expected_totals(&matches, &users);
-    let adjustments = worker::mmr::adjustments(&expected, &worker::mmr::MmrConfig::default());
+    let adjustments = worker::domain::mmr::adjustments(&expected, &worker::domain::mmr::MmrConfig::default());
     assert!(
         adjustments.iter().any(|a| *a > 0) && adjustments.iter().any(|a| *a < 0),
         "the data spreads players: {adjustments:?}"
@@ -188,7 +188,7 @@ async fn league_mmr_from_mock_steam_to_the_leaderboard(mode: Mode) {
             "league_mmr = mmr + adjustment, null without mmr"
         );
         let a = t.averages();
-        assert_eq!(row["avg_kda"].as_f64().unwrap(), worker::mmr::display_kda(a.kda));
+        assert_eq!(row["avg_kda"].as_f64().unwrap(), worker::domain::mmr::display_kda(a.kda));
     }
     // Sorted by league_mmr descending, nulls last, user id tiebreak.
     let order: Vec<Option<i64>> =
@@ -233,7 +233,7 @@ async fn league_mmr_from_mock_steam_to_the_leaderboard(mode: Mode) {
         .get(&format!("/api/leagues/{LEAGUE}/leaderboard?page_size=100&sort_by=win_rate&order=asc"))
         .await
         .body;
-    worker::stats::update_league_stats(&app.state.jobs, LEAGUE).await.unwrap();
+    worker::domain::stats::update_league_stats(&app.state.jobs, LEAGUE).await.unwrap();
     let after = app
         .anon()
         .get(&format!("/api/leagues/{LEAGUE}/leaderboard?page_size=100&sort_by=win_rate&order=asc"))
@@ -243,8 +243,8 @@ async fn league_mmr_from_mock_steam_to_the_leaderboard(mode: Mode) {
 
     // The 20th player registers their steamId later: their lines get linked
     // and the league's stats are queued for a recompute.
-    let late = app.user("latecomer").await;
-    let me = late.patch("/api/me", json!({"steamId": ACCOUNTS[19] + STEAM_ID64_OFFSET})).await;
+    let late = app.user("latecomer").await.get("/api/me").await.id();
+    let me = staff.patch(&format!("/api/users/{late}"), json!({"steamId": ACCOUNTS[19] + STEAM_ID64_OFFSET})).await;
     assert_eq!(me.status, 200, "{}", me.text);
     let linked = app.anon().get(&format!("/api/matches/{}", matches[0].match_id)).await;
     let mine = linked.body["players"].as_array().unwrap().iter().filter(|p| p["user_id"] == me.body["id"]).count();

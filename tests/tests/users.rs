@@ -71,9 +71,11 @@ async fn me_and_profile_updates(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     assert_eq!(app.anon().get("/api/me").await.status, 401);
     let me = app.user("player").await;
-    let profile = me
-        .patch("/api/me", json!({"nickname": "Pro", "steamId": 76561198000000005_i64, "positions": {"offlane": 4}}))
-        .await;
+    // A Steam id is linked by proving it (Steam OpenID), never by writing it.
+    let claimed = me.patch("/api/me", json!({"nickname": "Pro", "steamId": "76561198000000005"})).await;
+    assert_eq!((claimed.status, claimed.error_code().as_str()), (422, "steam_id_needs_proof"), "{}", claimed.text);
+    assert_eq!(me.get("/api/me").await.body["nickname"], serde_json::Value::Null, "a refused write changes nothing");
+    let profile = me.patch("/api/me", json!({"nickname": "Pro", "steamId": null, "positions": {"offlane": 4}})).await;
     assert_eq!(profile.status, 200, "{}", profile.text);
     assert_eq!(profile.body["nickname"], "Pro");
     assert_eq!(profile.body["positions"]["offlane"], 4);

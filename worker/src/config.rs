@@ -128,7 +128,7 @@ pub struct CoreSettings {
     pub sync_lookback_hours: u32,
 
     /// The daily prune keeps finished (succeeded or dead) job runs this many days.
-    #[arg(long, env = "JOB_RETENTION_DAYS", default_value_t = crate::jobs::prune_job_runs::DEFAULT_KEEP_DAYS,
+    #[arg(long, env = "JOB_RETENTION_DAYS", default_value_t = crate::jobs::payload::DEFAULT_KEEP_DAYS,
           value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub job_retention_days: u32,
 }
@@ -189,15 +189,6 @@ impl CoreSettings {
     /// The database engine of `DATABASE_URL`.
     pub fn db_kind(&self) -> Result<DbKind, ConfigError> {
         db_kind_of(&self.database_url)
-    }
-
-    /// The hero-draft clock.
-    pub fn herodraft_clock(&self) -> crate::herodraft::rules::Clock {
-        crate::herodraft::rules::Clock {
-            grace_ms: self.herodraft_grace_ms,
-            reserve_ms: self.herodraft_reserve_ms,
-            resume_countdown_ms: self.herodraft_resume_countdown_ms,
-        }
     }
 
     /// Embedded mode: no Redis, everything in one process.

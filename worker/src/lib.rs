@@ -1,39 +1,31 @@
-//! DTX background work: shared configuration and infrastructure, the job
-//! payloads and handlers, the job ledger, the queue (apalis-redis or
-//! apalis-sqlite), the worker pool, the scheduler, and the Steam/Discord
-//! clients.
+//! The DTX core: every domain rule and service, whoever calls it (an HTTP
+//! handler in `api`, a job, the realtime tick), plus the job system and the
+//! worker-pool binary. The folders are the map:
+//!
+//! - [`domain`] — the league itself: users, rosters, team and hero drafts,
+//!   brackets, stats and MMR, Steam match sync, announcements. Pure rules
+//!   sit beside the services that apply them; a service commits, then
+//!   publishes its live events, arms its timers and invalidates its caches.
+//! - [`infra`] — connections and shared machinery: database, queue, bus,
+//!   locks, read cache, presence.
+//! - [`clients`] — Steam and Discord over HTTP.
+//! - [`jobs`] — job payloads, one handler file per kind, the ledger and
+//!   enqueueing.
+//! - [`runtime`] — the worker pool, the runner of one attempt, the
+//!   scheduler, process start-up and telemetry.
 //!
 //! `api` and `scheduler` depend on this crate; it depends only on `entity`
-//! and `migration`.
+//! and `migration`. [`config`] imports nothing of the domain.
 
-pub mod avatars;
-pub mod backoff;
-pub mod bus;
-pub mod cache;
+pub mod clients;
 pub mod config;
-pub mod context;
-pub mod discord;
-pub mod enqueue;
-pub mod error;
-pub mod events;
-pub mod herodraft;
+pub mod domain;
 pub mod infra;
 pub mod jobs;
-pub mod ledger;
-pub mod lock;
-pub mod mmr;
-pub mod pool;
-pub mod presence;
-pub mod queue;
-pub mod queue_summary;
-pub mod runner;
-pub mod schedule;
+pub mod runtime;
 pub mod secret;
-pub mod shutdown;
-pub mod stats;
-pub mod steam;
-pub mod telemetry;
 
 pub use config::CoreSettings;
-pub use context::JobContext;
+pub use domain::{DomainError, DomainResult, Services};
+pub use runtime::context::JobContext;
 pub use secret::Secret;

@@ -33,17 +33,17 @@ async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     let settings = cli.settings;
-    worker::telemetry::init_logging(settings.log_format);
+    worker::runtime::telemetry::init_logging(settings.log_format);
     if let Err(err) = settings.validate() {
         eprintln!("error: {err}");
         std::process::exit(2);
     }
-    let ctx = worker::context::boot(settings).await?;
+    let ctx = worker::runtime::context::boot(settings).await?;
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => {
-            worker::telemetry::install_metrics(Some(cli.metrics_bind))
+            worker::runtime::telemetry::install_metrics(Some(cli.metrics_bind))
                 .map_err(|e| anyhow::anyhow!("cannot serve metrics on METRICS_BIND={}: {e}", cli.metrics_bind))?;
-            worker::pool::run(ctx, worker::shutdown::signal()).await
+            worker::runtime::pool::run(ctx, worker::runtime::shutdown::signal()).await
         }
         Command::Enqueue { kind, args } => {
             let args: serde_json::Value =

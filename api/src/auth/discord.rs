@@ -163,7 +163,7 @@ pub async fn link_user(
         guild_nickname: Set(guild_nickname),
         avatar: Set(discord.avatar.clone()),
         last_login: Set(Some(now)),
-        ..crate::routes::users::new_user_defaults()
+        ..worker::domain::users::new_user_defaults()
     }
     .insert(db)
     .await?;

@@ -9,6 +9,11 @@ pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }
 
+/// Compares two secrets in time independent of where they differ.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// `BASE64URL(SHA256(verifier))`.
 pub fn s256_challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
@@ -25,6 +30,13 @@ mod tests {
             s256_challenge("dBjftJeZ4CVP-mJ0zbMg9ZSwa4dUcI9lPF9kg1z5Rd0"),
             "CDfKddO368HyiQDR4LX6UVJOfGLvkH57djecYSs3KKE"
         );
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "ab"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The caller of a request, resolved from its session cookie on demand (only
-//! handlers that ask for a [`Viewer`] touch the session store).
+//! handlers that ask for a [`Viewer`] touch the session store; the write
+//! limiter resolves it first and leaves it in the request).
 
 use entity::user;
 use poem::{FromRequest, Request, RequestBody};
@@ -8,6 +9,30 @@ use sea_orm::EntityTrait;
 use crate::auth::session;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+
+/// The user behind a request's session, resolved once per request.
+#[derive(Clone)]
+pub struct Caller {
+    pub user: Option<user::Model>,
+    pub token: Option<String>,
+}
+
+impl Caller {
+    /// Looks the session up: no cookie, an unknown token, or a session of an
+    /// older epoch than its account's is anonymous.
+    pub async fn resolve(req: &Request, state: &AppState) -> ApiResult<Self> {
+        let Some(token) = session::token_of(req) else { return Ok(Self { user: None, token: None }) };
+        let user = match session::owner(state, &token).await? {
+            Some((id, epoch)) => user::Entity::find_by_id(id)
+                .one(&state.db)
+                .await
+                .map_err(ApiError::from)?
+                .filter(|u| u.session_epoch == epoch),
+            None => None,
+        };
+        Ok(Self { user, token: Some(token) })
+    }
+}
 
 /// The logged-in user, or nobody. Roles: anonymous < user < staff < superuser
 /// (captains are users with a per-draft right, checked where it applies).
@@ -50,12 +75,13 @@ impl Viewer {
 
 impl<'a> FromRequest<'a> for Viewer {
     async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
-        let Some(token) = session::token_of(req) else { return Ok(Self { user: None, token: None }) };
-        let state = req.data::<AppState>().expect("AppState is attached to every route");
-        let user = match session::user_id(state, &token).await? {
-            Some(id) => user::Entity::find_by_id(id).one(&state.db).await.map_err(ApiError::from)?,
-            None => None,
+        let caller = match req.extensions().get::<Caller>() {
+            Some(resolved) => resolved.clone(),
+            None => {
+                let state = req.data::<AppState>().ok_or_else(ApiError::internal)?;
+                Caller::resolve(req, state).await?
+            }
         };
-        Ok(Self { user, token: Some(token) })
+        Ok(Self { user: caller.user, token: caller.token })
     }
 }

@@ -86,14 +86,14 @@ impl AuthApi {
         state.cache.invalidate(&[crate::cache::ns::USERS, crate::cache::ns::TOURNAMENTS]).await;
         tracing::info!(user_id = user.id, "discord login");
         if state.jobs.discord.is_configured() {
-            let job = worker::jobs::Job::RefreshUserAvatar(worker::jobs::refresh_user_avatar::RefreshUserAvatar {
+            let job = worker::jobs::Job::RefreshUserAvatar(worker::jobs::payload::RefreshUserAvatar {
                 user_id: user.id,
             });
             if let Err(err) = crate::routes::jobs::enqueue(&state, job, Some(user.id)).await {
                 tracing::warn!(error = %err, "avatar refresh not enqueued at login");
             }
         }
-        let cookie = session::start(&state, user.id).await?;
+        let cookie = session::start(&state, &user).await?;
         Ok(Redirect::Found(state.settings.frontend_url.clone(), Some(cookie)))
     }
 

@@ -1,50 +1,23 @@
 //! Team (player) drafts (SPEC §9): create/rebuild (staff), read (anyone),
-//! pick (staff or the captain whose turn it is), undo (staff), and the
-//! style-MMR preview.
+//! pick (staff or the captain whose turn it is), undo (staff), the events,
+//! and the style-MMR preview. Where a pick happens:
+//! `worker::domain::team_draft::service::pick`.
 
-use entity::{DraftStyle, draft, user};
-use poem_openapi::param::Path;
+use entity::{DraftStyle, draft_event};
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
-use worker::cache::ns;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use worker::domain::rosters::find_tournament;
+use worker::domain::team_draft::rules::RandomDice;
+use worker::domain::team_draft::service;
 
 use crate::auth::Viewer;
-use crate::draft::rules::RandomDice;
-use crate::draft::service::{self, DraftState};
 use crate::error::{ApiError, ApiResult};
-use crate::routes::users::UserView;
+use crate::pagination::{Page, PageRequest};
 use crate::routes::{Created, Tag};
 use crate::state::AppState;
-
-#[derive(Debug, Object)]
-pub struct DraftRoundView {
-    pub pick_number: i32,
-    pub pick_phase: i32,
-    #[oai(nullable)]
-    pub captain_id: Option<i64>,
-    #[oai(nullable)]
-    pub team_id: Option<i64>,
-    #[oai(nullable)]
-    pub choice_id: Option<i64>,
-    pub was_tie: bool,
-    /// `{"tied_teams":[{"id","name","mmr"}], "roll_rounds":[[{"team_id","roll"}]], "winner_id"}`
-    #[oai(nullable)]
-    pub tie_roll_data: Option<serde_json::Value>,
-}
-
-#[derive(Debug, Object)]
-pub struct DraftView {
-    pub id: i64,
-    pub tournament_id: i64,
-    pub draft_style: DraftStyle,
-    pub rounds: Vec<DraftRoundView>,
-    /// Players still to be drafted.
-    pub users_remaining: Vec<UserView>,
-    /// The pick to make now; null when the draft is complete.
-    #[oai(nullable)]
-    pub current_pick_number: Option<i32>,
-}
+use crate::views::drafts::{DraftEventView, DraftView, view};
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
@@ -70,41 +43,8 @@ pub struct StyleMmrs {
     pub normal: Vec<TeamTotal>,
 }
 
-pub async fn view<C: ConnectionTrait>(db: &C, state: &DraftState) -> ApiResult<DraftView> {
-    let remaining = state.remaining();
-    let users =
-        user::Entity::find().filter(user::Column::Id.is_in(remaining)).order_by_asc(user::Column::Id).all(db).await?;
-    Ok(DraftView {
-        id: state.draft.id,
-        tournament_id: state.draft.tournament_id,
-        draft_style: state.draft.draft_style,
-        rounds: state
-            .rounds
-            .iter()
-            .map(|r| DraftRoundView {
-                pick_number: r.pick_number,
-                pick_phase: r.pick_phase,
-                captain_id: r.captain_id,
-                team_id: state.team_of_captain(r.captain_id).map(|t| t.id),
-                choice_id: r.choice_id,
-                was_tie: r.was_tie,
-                tie_roll_data: r.tie_roll_data.clone(),
-            })
-            .collect(),
-        users_remaining: users.iter().map(UserView::public).collect(),
-        current_pick_number: state.current().map(|r| r.pick_number),
-    })
-}
-
 async fn fresh_view(state: &AppState, draft_id: i64) -> ApiResult<Json<DraftView>> {
     Ok(Json(view(&state.db, &service::load(&state.db, draft_id).await?).await?))
-}
-
-/// The view after a change, announced on the realtime channels.
-async fn changed_view(state: &AppState, draft_id: i64) -> ApiResult<Json<DraftView>> {
-    let current = fresh_view(state, draft_id).await?;
-    crate::realtime::draft_changed(state, draft_id, current.tournament_id).await;
-    Ok(current)
 }
 
 pub struct DraftsApi;
@@ -121,27 +61,42 @@ impl DraftsApi {
         body: Json<DraftCreate>,
     ) -> ApiResult<Created<DraftView>> {
         let actor = viewer.require_staff()?;
-        crate::routes::tournaments::find_tournament(&state.db, id.0).await?;
-        let draft_id = service::init(&state.db, id.0, body.0.draft_style, actor.id, &mut RandomDice).await?;
-        state.cache.invalidate(&[ns::TOURNAMENTS]).await;
-        Ok(Created::Created(changed_view(&state, draft_id).await?))
+        find_tournament(&state.db, id.0).await?;
+        let draft_id = service::init(&state.services, id.0, body.0.draft_style, actor.id, &mut RandomDice).await?;
+        Ok(Created::Created(fresh_view(&state, draft_id).await?))
     }
 
     /// The tournament's draft.
     #[oai(path = "/tournaments/:id/draft", method = "get")]
     async fn of_tournament(&self, state: poem::web::Data<&AppState>, id: Path<i64>) -> ApiResult<Json<DraftView>> {
-        let d = draft::Entity::find()
-            .filter(draft::Column::TournamentId.eq(id.0))
-            .one(&state.db)
-            .await?
-            .ok_or_else(|| ApiError::not_found("draft"))?;
-        fresh_view(&state, d.id).await
+        let draft_id = service::of_tournament(&state.db, id.0).await?.ok_or_else(|| ApiError::not_found("draft"))?;
+        fresh_view(&state, draft_id).await
     }
 
     /// A draft.
     #[oai(path = "/drafts/:id", method = "get")]
     async fn get(&self, state: poem::web::Data<&AppState>, id: Path<i64>) -> ApiResult<Json<DraftView>> {
         fresh_view(&state, id.0).await
+    }
+
+    /// A draft's events, oldest first; `after` skips those up to that event id (for clients catching up).
+    #[oai(path = "/drafts/:id/events", method = "get")]
+    async fn events(
+        &self,
+        state: poem::web::Data<&AppState>,
+        id: Path<i64>,
+        #[oai(validator(minimum(value = "0")))] after: Query<Option<i64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))] page: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))] page_size: Query<Option<u64>>,
+    ) -> ApiResult<Json<Page<DraftEventView>>> {
+        service::load(&state.db, id.0).await?;
+        let req = PageRequest::new(page.0, page_size.0);
+        let select = draft_event::Entity::find()
+            .filter(draft_event::Column::DraftId.eq(id.0))
+            .filter(draft_event::Column::Id.gt(after.0.unwrap_or(0)))
+            .order_by_asc(draft_event::Column::Id);
+        let (count, rows) = req.fetch(&state.db, select).await?;
+        Ok(Json(req.wrap(count, rows.into_iter().map(Into::into).collect())))
     }
 
     /// Pick a player: staff, or the captain whose turn it is (409 otherwise).
@@ -154,9 +109,8 @@ impl DraftsApi {
         body: Json<PickRequest>,
     ) -> ApiResult<Json<DraftView>> {
         let actor = viewer.require_user()?;
-        service::pick(&state.db, id.0, actor, body.0.user_id, &mut RandomDice).await?;
-        state.cache.invalidate(&[ns::TOURNAMENTS]).await;
-        changed_view(&state, id.0).await
+        service::pick(&state.services, id.0, actor, body.0.user_id, &mut RandomDice).await?;
+        fresh_view(&state, id.0).await
     }
 
     /// Take back the last pick (staff).
@@ -168,9 +122,8 @@ impl DraftsApi {
         id: Path<i64>,
     ) -> ApiResult<Json<DraftView>> {
         let actor = viewer.require_staff()?;
-        service::undo(&state.db, id.0, actor.id).await?;
-        state.cache.invalidate(&[ns::TOURNAMENTS]).await;
-        changed_view(&state, id.0).await
+        service::undo(&state.services, id.0, actor.id).await?;
+        fresh_view(&state, id.0).await
     }
 
     /// Each team's total if the remaining pool were drafted greedily by MMR, under snake and normal.

@@ -1,6 +1,5 @@
 //! `/api/games`: bracket games (staff write).
 
-use chrono::{DateTime, Utc};
 use entity::{BracketType, GameStatus, game, team};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -11,53 +10,9 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
-use crate::routes::teams::UpdateTo;
-use crate::routes::{Created, Deleted, Tag};
+use crate::routes::{Created, Deleted, Tag, patch};
+use crate::views::games::GameView;
 use crate::state::AppState;
-
-#[derive(Debug, Object)]
-pub struct GameView {
-    pub id: i64,
-    #[oai(nullable)]
-    pub tournament_id: Option<i64>,
-    #[oai(nullable)]
-    pub league_id: Option<i64>,
-    pub round: i32,
-    pub position: i32,
-    pub bracket_type: BracketType,
-    pub status: GameStatus,
-    #[oai(nullable)]
-    pub radiant_team_id: Option<i64>,
-    #[oai(nullable)]
-    pub dire_team_id: Option<i64>,
-    #[oai(nullable)]
-    pub winning_team_id: Option<i64>,
-    /// The linked Steam match.
-    #[oai(nullable)]
-    pub match_id: Option<i64>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<game::Model> for GameView {
-    fn from(g: game::Model) -> Self {
-        Self {
-            id: g.id,
-            tournament_id: g.tournament_id,
-            league_id: g.league_id,
-            round: g.round,
-            position: g.position,
-            bracket_type: g.bracket_type,
-            status: g.status,
-            radiant_team_id: g.radiant_team_id,
-            dire_team_id: g.dire_team_id,
-            winning_team_id: g.winning_team_id,
-            match_id: g.match_id,
-            created_at: g.created_at,
-            updated_at: g.updated_at,
-        }
-    }
-}
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
@@ -184,7 +139,7 @@ impl GamesApi {
         viewer.require_staff()?;
         let body = body.0;
         if let Some(tid) = body.tournament_id {
-            crate::routes::tournaments::find_tournament(&state.db, tid)
+            worker::domain::rosters::find_tournament(&state.db, tid)
                 .await
                 .map_err(|_| ApiError::invalid("unknown_tournament", "tournament_id does not exist"))?;
         }
@@ -232,9 +187,9 @@ impl GamesApi {
         let body = body.0;
         let g = find_game(&state.db, id.0).await?;
         let sides = Sides {
-            radiant: body.radiant_team_id.or_current(g.radiant_team_id),
-            dire: body.dire_team_id.or_current(g.dire_team_id),
-            winner: body.winning_team_id.or_current(g.winning_team_id),
+            radiant: patch(body.radiant_team_id).apply(g.radiant_team_id),
+            dire: patch(body.dire_team_id).apply(g.dire_team_id),
+            winner: patch(body.winning_team_id).apply(g.winning_team_id),
         };
         check_teams(&state.db, g.tournament_id, sides).await?;
         let mut active: game::ActiveModel = g.into();

@@ -1,73 +1,19 @@
 //! Captain's-Mode hero drafts (SPEC §10) over HTTP. The state machine is
-//! `worker::herodraft::service`; each round's timeout is a delayed job, so
-//! it fires with no client connected and whichever instance started it.
+//! `worker::domain::hero_draft::service`: each action commits, announces
+//! its event to the draft's sockets and arms the next round's timeout.
 
-use chrono::{DateTime, Utc};
-use entity::{HeroActionType, HeroDraftState, HeroRoundState, hero_draft_event};
-use poem_openapi::param::Path;
+use chrono::Utc;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use worker::herodraft::rules;
-use worker::herodraft::service::{self, Choice, HeroDraftError, HeroDraftFull};
+use worker::domain::hero_draft::rules;
+use worker::domain::hero_draft::service::{self, Choice};
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::{Created, Tag};
 use crate::state::AppState;
-
-#[derive(Debug, Object)]
-pub struct HeroDraftTeamView {
-    pub id: i64,
-    /// The tournament team.
-    pub team_id: i64,
-    #[oai(nullable)]
-    pub captain_id: Option<i64>,
-    #[oai(nullable)]
-    pub is_first_pick: Option<bool>,
-    #[oai(nullable)]
-    pub is_radiant: Option<bool>,
-    pub reserve_time_remaining_ms: i64,
-    pub is_ready: bool,
-    pub is_connected: bool,
-}
-
-#[derive(Debug, Object)]
-pub struct HeroRoundView {
-    pub round_number: i32,
-    /// The tournament team acting.
-    pub team_id: i64,
-    pub action_type: HeroActionType,
-    #[oai(nullable)]
-    pub hero_id: Option<i32>,
-    pub state: HeroRoundState,
-    #[oai(nullable)]
-    pub started_at: Option<DateTime<Utc>>,
-    #[oai(nullable)]
-    pub completed_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Object)]
-pub struct HeroDraftView {
-    pub id: i64,
-    pub game_id: i64,
-    pub state: HeroDraftState,
-    pub version: i64,
-    #[oai(nullable)]
-    pub roll_winner_team_id: Option<i64>,
-    pub teams: Vec<HeroDraftTeamView>,
-    pub rounds: Vec<HeroRoundView>,
-}
-
-#[derive(Debug, Object)]
-pub struct HeroDraftEventView {
-    pub id: i64,
-    pub event_type: String,
-    #[oai(nullable)]
-    pub hero_draft_team_id: Option<i64>,
-    pub metadata: serde_json::Value,
-    pub created_at: DateTime<Utc>,
-}
+use crate::views::herodrafts::{HeroDraftEventView, HeroDraftView, view};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "snake_case")]
@@ -104,71 +50,9 @@ pub struct AvailableHeroes {
     pub available_heroes: Vec<i32>,
 }
 
-pub fn api_error(err: HeroDraftError) -> ApiError {
-    match err {
-        HeroDraftError::NotFound(what) => ApiError::not_found(what),
-        HeroDraftError::Forbidden(message) => ApiError::forbidden(message),
-        HeroDraftError::Conflict(code, message) => ApiError::conflict(code, message),
-        HeroDraftError::Invalid(code, message) => ApiError::invalid(code, message),
-        HeroDraftError::Db(db) => db.into(),
-    }
-}
-
-pub fn view(full: HeroDraftFull) -> HeroDraftView {
-    let team_of = |draft_team: i64| full.teams.iter().find(|(d, _)| d.id == draft_team).map_or(0, |(_, t)| t.id);
-    HeroDraftView {
-        id: full.draft.id,
-        game_id: full.draft.game_id,
-        state: full.draft.state,
-        version: full.draft.version,
-        roll_winner_team_id: full.draft.roll_winner_team_id,
-        rounds: full
-            .rounds
-            .iter()
-            .map(|r| HeroRoundView {
-                round_number: r.round_number,
-                team_id: team_of(r.hero_draft_team_id),
-                action_type: r.action_type,
-                hero_id: r.hero_id,
-                state: r.state,
-                started_at: r.started_at,
-                completed_at: r.completed_at,
-            })
-            .collect(),
-        teams: full
-            .teams
-            .iter()
-            .map(|(d, t)| HeroDraftTeamView {
-                id: d.id,
-                team_id: t.id,
-                captain_id: t.captain_id,
-                is_first_pick: d.is_first_pick,
-                is_radiant: d.is_radiant,
-                reserve_time_remaining_ms: d.reserve_time_remaining_ms,
-                is_ready: d.is_ready,
-                is_connected: d.is_connected,
-            })
-            .collect(),
-    }
-}
-
+/// The draft as it stands now, with who is connected.
 async fn current(state: &AppState, id: i64) -> ApiResult<Json<HeroDraftView>> {
-    Ok(Json(view(service::load(&state.db, id).await.map_err(api_error)?)))
-}
-
-/// The state after a change, announced to every socket of the draft.
-async fn changed(state: &AppState, id: i64) -> ApiResult<Json<HeroDraftView>> {
-    crate::realtime::herodraft_changed(state, id).await;
-    current(state, id).await
-}
-
-/// Enqueues the timeout of the round that just started.
-async fn arm_timeout(state: &AppState, id: i64, round: Option<i32>) {
-    if let Some(round) = round
-        && let Err(err) = worker::jobs::herodraft_timeout::schedule(&state.jobs.enqueuer, id, round).await
-    {
-        tracing::error!(error = %err, draft = id, round, "hero-draft timeout not scheduled");
-    }
+    Ok(Json(view(&service::load_live(&state.services, id, Utc::now()).await?)))
 }
 
 pub struct HeroDraftsApi;
@@ -184,9 +68,8 @@ impl HeroDraftsApi {
         id: Path<i64>,
     ) -> ApiResult<Created<HeroDraftView>> {
         viewer.require_staff()?;
-        let draft_id =
-            service::create(&state.db, id.0, state.jobs.settings.herodraft_clock()).await.map_err(api_error)?;
-        Ok(Created::Created(changed(&state, draft_id).await?))
+        let draft_id = service::create(&state.services, id.0, Utc::now()).await?;
+        Ok(Created::Created(current(&state, draft_id).await?))
     }
 
     /// A hero draft.
@@ -203,8 +86,8 @@ impl HeroDraftsApi {
         viewer: Viewer,
         id: Path<i64>,
     ) -> ApiResult<Json<HeroDraftView>> {
-        service::ready(&state.db, id.0, viewer.require_user()?, Utc::now()).await.map_err(api_error)?;
-        changed(&state, id.0).await
+        service::ready(&state.services, id.0, viewer.require_user()?, Utc::now()).await?;
+        current(&state, id.0).await
     }
 
     /// A captain flips the coin.
@@ -215,10 +98,8 @@ impl HeroDraftsApi {
         viewer: Viewer,
         id: Path<i64>,
     ) -> ApiResult<Json<HeroDraftView>> {
-        service::roll(&state.db, id.0, viewer.require_user()?, rand::random::<bool>(), Utc::now())
-            .await
-            .map_err(api_error)?;
-        changed(&state, id.0).await
+        service::roll(&state.services, id.0, viewer.require_user()?, rand::random::<bool>(), Utc::now()).await?;
+        current(&state, id.0).await
     }
 
     /// The roll winner chooses pick order or side; the other captain gets the other choice.
@@ -242,12 +123,8 @@ impl HeroDraftsApi {
                 ));
             }
         };
-        let clock = state.jobs.settings.herodraft_clock();
-        let started = service::choose(&state.db, id.0, viewer.require_user()?, choice, clock, Utc::now())
-            .await
-            .map_err(api_error)?;
-        arm_timeout(&state, id.0, started).await;
-        changed(&state, id.0).await
+        service::choose(&state.services, id.0, viewer.require_user()?, choice, Utc::now()).await?;
+        current(&state, id.0).await
     }
 
     /// The active captain bans or picks a hero; 409 when it is not their turn or the draft moved on.
@@ -259,12 +136,8 @@ impl HeroDraftsApi {
         id: Path<i64>,
         body: Json<ActRequest>,
     ) -> ApiResult<Json<HeroDraftView>> {
-        let pool = rules::default_hero_pool();
-        let next = service::act(&state.db, id.0, viewer.require_user()?, body.0.hero_id, &pool, Utc::now())
-            .await
-            .map_err(api_error)?;
-        arm_timeout(&state, id.0, next).await;
-        changed(&state, id.0).await
+        service::act(&state.services, id.0, viewer.require_user()?, body.0.hero_id, Utc::now()).await?;
+        current(&state, id.0).await
     }
 
     /// Pause a running draft (a captain or staff).
@@ -275,8 +148,8 @@ impl HeroDraftsApi {
         viewer: Viewer,
         id: Path<i64>,
     ) -> ApiResult<Json<HeroDraftView>> {
-        service::pause(&state.db, id.0, viewer.require_user()?, Utc::now()).await.map_err(api_error)?;
-        changed(&state, id.0).await
+        service::pause(&state.services, id.0, viewer.require_user()?, Utc::now()).await?;
+        current(&state, id.0).await
     }
 
     /// Resume after the countdown (a captain or staff); the clock gives back the time paused.
@@ -287,11 +160,8 @@ impl HeroDraftsApi {
         viewer: Viewer,
         id: Path<i64>,
     ) -> ApiResult<Json<HeroDraftView>> {
-        let clock = state.jobs.settings.herodraft_clock();
-        let round =
-            service::resume(&state.db, id.0, viewer.require_user()?, clock, Utc::now()).await.map_err(api_error)?;
-        arm_timeout(&state, id.0, round).await;
-        changed(&state, id.0).await
+        service::resume(&state.services, id.0, viewer.require_user()?, Utc::now()).await?;
+        current(&state, id.0).await
     }
 
     /// Abandon an unfinished draft (a captain or staff).
@@ -302,8 +172,8 @@ impl HeroDraftsApi {
         viewer: Viewer,
         id: Path<i64>,
     ) -> ApiResult<Json<HeroDraftView>> {
-        service::abandon(&state.db, id.0, viewer.require_user()?, Utc::now()).await.map_err(api_error)?;
-        changed(&state, id.0).await
+        service::abandon(&state.services, id.0, viewer.require_user()?, Utc::now()).await?;
+        current(&state, id.0).await
     }
 
     /// Start over (staff).
@@ -315,40 +185,28 @@ impl HeroDraftsApi {
         id: Path<i64>,
     ) -> ApiResult<Json<HeroDraftView>> {
         viewer.require_staff()?;
-        service::reset(&state.db, id.0, state.jobs.settings.herodraft_clock(), Utc::now()).await.map_err(api_error)?;
-        changed(&state, id.0).await
+        service::reset(&state.services, id.0, Utc::now()).await?;
+        current(&state, id.0).await
     }
 
-    /// The draft's events, oldest first (one per action).
+    /// The draft's events, oldest first (one per action); `after` skips those up to that event id.
     #[oai(path = "/herodrafts/:id/events", method = "get")]
     async fn events(
         &self,
         state: poem::web::Data<&AppState>,
         id: Path<i64>,
+        #[oai(validator(minimum(value = "0")))] after: Query<Option<i64>>,
     ) -> ApiResult<Json<Vec<HeroDraftEventView>>> {
-        service::load(&state.db, id.0).await.map_err(api_error)?;
-        let rows = hero_draft_event::Entity::find()
-            .filter(hero_draft_event::Column::HeroDraftId.eq(id.0))
-            .order_by_asc(hero_draft_event::Column::Id)
-            .all(&state.db)
-            .await?;
-        Ok(Json(
-            rows.into_iter()
-                .map(|e| HeroDraftEventView {
-                    id: e.id,
-                    event_type: e.event_type,
-                    hero_draft_team_id: e.hero_draft_team_id,
-                    metadata: e.metadata,
-                    created_at: e.created_at,
-                })
-                .collect(),
-        ))
+        service::load(&state.db, id.0).await?;
+        // A draft has at most ~30 events (one per action), so the whole list fits one answer.
+        let rows = service::events_after(&state.db, id.0, after.0.unwrap_or(0), 1_000).await?;
+        Ok(Json(rows.into_iter().map(Into::into).collect()))
     }
 
     /// Heroes still available.
     #[oai(path = "/herodrafts/:id/heroes", method = "get")]
     async fn heroes(&self, state: poem::web::Data<&AppState>, id: Path<i64>) -> ApiResult<Json<AvailableHeroes>> {
-        let full = service::load(&state.db, id.0).await.map_err(api_error)?;
+        let full = service::load(&state.db, id.0).await?;
         Ok(Json(AvailableHeroes {
             available_heroes: rules::available(&rules::default_hero_pool(), &full.used_heroes()),
         }))

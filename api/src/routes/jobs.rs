@@ -7,58 +7,15 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use worker::enqueue::EnqueueError;
+use worker::jobs::enqueue::EnqueueError;
 use worker::jobs::Job;
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::Tag;
+use crate::views::jobs::JobRunView;
 use crate::state::AppState;
-
-/// A job run as the ledger knows it.
-#[derive(Debug, Object)]
-pub struct JobRunView {
-    pub id: String,
-    pub kind: String,
-    pub args: serde_json::Value,
-    pub status: JobStatus,
-    pub attempts: i32,
-    pub max_attempts: i32,
-    #[oai(nullable)]
-    pub progress: Option<i32>,
-    #[oai(nullable)]
-    pub result: Option<serde_json::Value>,
-    #[oai(nullable)]
-    pub error: Option<String>,
-    #[oai(nullable)]
-    pub enqueued_by: Option<i64>,
-    pub enqueued_at: DateTime<Utc>,
-    #[oai(nullable)]
-    pub started_at: Option<DateTime<Utc>>,
-    #[oai(nullable)]
-    pub finished_at: Option<DateTime<Utc>>,
-}
-
-impl From<job_run::Model> for JobRunView {
-    fn from(r: job_run::Model) -> Self {
-        Self {
-            id: r.id,
-            kind: r.kind,
-            args: r.args,
-            status: r.status,
-            attempts: r.attempts,
-            max_attempts: r.max_attempts,
-            progress: r.progress,
-            result: r.result,
-            error: r.error,
-            enqueued_by: r.enqueued_by,
-            enqueued_at: r.enqueued_at,
-            started_at: r.started_at,
-            finished_at: r.finished_at,
-        }
-    }
-}
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
@@ -208,7 +165,7 @@ impl JobsApi {
     #[oai(path = "/queues", method = "get")]
     async fn queues(&self, state: poem::web::Data<&AppState>, viewer: Viewer) -> ApiResult<Json<Vec<QueueStats>>> {
         viewer.require_staff()?;
-        let summaries = worker::queue_summary::summarize(&state.db).await?;
+        let summaries = worker::jobs::queue_summary::summarize(&state.db).await?;
         let workers = state.workers_alive().await;
         let now = Utc::now();
         Ok(Json(
@@ -234,7 +191,7 @@ impl JobsApi {
     #[oai(path = "/schedules", method = "get")]
     async fn schedules(&self, viewer: Viewer) -> ApiResult<Json<Vec<ScheduleView>>> {
         viewer.require_staff()?;
-        let defs = worker::schedule::from_env().map_err(|e| ApiError::invalid("bad_schedule", e.to_string()))?;
+        let defs = worker::runtime::schedule::from_env().map_err(|e| ApiError::invalid("bad_schedule", e.to_string()))?;
         Ok(Json(
             defs.into_iter()
                 .map(|d| ScheduleView {

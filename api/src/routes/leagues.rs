@@ -1,6 +1,5 @@
 //! `/api/leagues`: Steam leagues (staff write).
 
-use chrono::{DateTime, Utc};
 use entity::league;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -11,38 +10,9 @@ use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::{Created, Deleted, Tag};
+use crate::views::leagues::LeagueView;
 use crate::state::AppState;
 use crate::validate;
-
-#[derive(Debug, Object)]
-pub struct LeagueView {
-    pub id: i64,
-    pub steam_league_id: i64,
-    pub name: String,
-    pub description: String,
-    pub timezone: String,
-    pub sync_enabled: bool,
-    #[oai(nullable)]
-    pub last_synced: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<league::Model> for LeagueView {
-    fn from(l: league::Model) -> Self {
-        Self {
-            id: l.id,
-            steam_league_id: l.steam_league_id,
-            name: l.name,
-            description: l.description,
-            timezone: l.timezone,
-            sync_enabled: l.sync_enabled,
-            last_synced: l.last_synced,
-            created_at: l.created_at,
-            updated_at: l.updated_at,
-        }
-    }
-}
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]

@@ -1,8 +1,9 @@
 //! The REST API under `/api/`: one module per resource, assembled here.
 
 use poem_openapi::payload::Json;
-use poem_openapi::types::ToJSON;
+use poem_openapi::types::{MaybeUndefined, ToJSON};
 use poem_openapi::{ApiResponse, Tags};
+use worker::domain::rosters::Patch;
 
 pub mod auth;
 pub mod drafts;
@@ -81,4 +82,13 @@ pub fn all() -> (
         jobs::JobsApi,
         steam::SteamApi,
     )
+}
+
+/// A JSON field that may be omitted (keep), `null` (clear) or a value (set).
+pub fn patch<T>(value: MaybeUndefined<T>) -> Patch<T> {
+    match value {
+        MaybeUndefined::Undefined => Patch::Keep,
+        MaybeUndefined::Null => Patch::Clear,
+        MaybeUndefined::Value(v) => Patch::Set(v),
+    }
 }

@@ -13,15 +13,15 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, Order, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
 };
-use worker::cache::ns;
-use worker::mmr::display_kda;
+use worker::infra::cache::ns;
+use worker::domain::mmr::display_kda;
 
 use crate::auth::Viewer;
 use crate::cached::{CachedJson, cached};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::Tag;
-use crate::routes::games::GameView;
+use crate::views::games::GameView;
 use crate::state::AppState;
 
 const STATS_TTL: Duration = Duration::from_secs(300);
@@ -291,9 +291,9 @@ pub fn parse_steam_ref(input: &str) -> Option<SteamRef> {
     ok.then(|| SteamRef::Vanity(tail.to_owned()))
 }
 
-fn steam_failure(err: worker::steam::client::SteamError) -> ApiError {
+fn steam_failure(err: worker::clients::steam::client::SteamError) -> ApiError {
     match err {
-        worker::steam::client::SteamError::NotConfigured => ApiError::new(
+        worker::clients::steam::client::SteamError::NotConfigured => ApiError::new(
             poem::http::StatusCode::NOT_FOUND,
             "not_configured",
             "Steam lookups are not configured (STEAM_API_KEY)",
@@ -347,7 +347,7 @@ impl SteamApi {
             .one(&state.db)
             .await?
             .ok_or_else(|| ApiError::not_found("stats for this player in this league"))?;
-        let u = crate::routes::users::find_user(&state, user_id.0).await?;
+        let u = worker::domain::users::find_user(&state.db, user_id.0).await?;
         Ok(Json(PlayerLeagueStats::of(&stats, &u)))
     }
 

@@ -9,7 +9,8 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TryI
 use crate::auth::{Viewer, session};
 use crate::error::ApiResult;
 use crate::routes::Tag;
-use crate::routes::users::{UserView, new_user_defaults};
+use crate::views::users::UserView;
+use worker::domain::users::new_user_defaults;
 use crate::state::AppState;
 use crate::validate;
 
@@ -53,10 +54,17 @@ impl TestLoginApi {
             active.is_superuser = Set(flag);
         }
         active.last_login = Set(Some(chrono::Utc::now()));
+        active.session_epoch = Set(active.session_epoch.take().unwrap_or(0));
         let user = active.save(&state.db).await?.try_into_model()?;
         state.cache.invalidate(&[crate::cache::ns::USERS, crate::cache::ns::TOURNAMENTS]).await;
-        let cookie = session::start(&state, user.id).await?;
+        let cookie = session::start(&state, &user).await?;
         let viewer = Viewer { user: Some(user.clone()), token: None };
         Ok(LoggedIn::Ok(Json(UserView::for_viewer(&user, &viewer)), cookie))
+    }
+
+    /// Panics on purpose, to prove the panic catcher answers 500 with the error body.
+    #[oai(path = "/tests/panic", method = "post")]
+    async fn panic(&self) -> ApiResult<Json<UserView>> {
+        panic!("forced panic (POST /api/tests/panic)")
     }
 }

@@ -17,7 +17,7 @@ const LEAGUE: i64 = 17929;
 async fn seed(app: &TestApp) -> anyhow::Result<()> {
     let now = Utc::now();
     let users = (1..=USERS).map(|i| {
-        let mut u = api::routes::users::new_user_defaults();
+        let mut u = worker::domain::users::new_user_defaults();
         u.username = Set(format!("player{i}"));
         u.mmr = Set(Some(1000 + (i as i32 * 37) % 5000));
         u.steam_id = Set(Some(76_561_198_000_000_000 + i));

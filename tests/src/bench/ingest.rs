@@ -13,7 +13,7 @@ pub async fn run(mode: Mode, matches: i64) -> anyhow::Result<()> {
     app.staff("admin").await.post("/api/leagues", json!({"steam_league_id": 17929, "name": "DTX"})).await;
     let started = Instant::now();
     let result =
-        worker::steam::sync::sync_league(&app.state.jobs, 17929, true).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        worker::domain::sync::league_sync::sync_league(&app.state.jobs, 17929, true).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let elapsed = started.elapsed();
     anyhow::ensure!(result["ingested"] == matches, "ingested {result}");
     println!(

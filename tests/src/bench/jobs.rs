@@ -53,7 +53,7 @@ fn start_noop_worker(
         Monitor::new()
             .register(move |_| {
                 let counter = done.clone();
-                WorkerBuilder::new(worker::pool::worker_name())
+                WorkerBuilder::new(worker::runtime::pool::worker_name())
                     .backend(storage.clone().poll_with_interval(Duration::from_millis(50)))
                     .concurrency(concurrency)
                     .build(move |_job: Noop| {
@@ -93,7 +93,7 @@ async fn drained(done: &AtomicU64, target: u64) -> anyhow::Result<Duration> {
 }
 
 async fn bare_queue_drain(prefix: &str, jobs: u64, concurrency: usize, batch: usize) -> anyhow::Result<f64> {
-    let conn = worker::infra::connect_redis(&crate::redis_url()).await?;
+    let conn = worker::infra::db::connect_redis(&crate::redis_url()).await?;
     let cfg = apalis_redis::Config::default().queue(format!("{prefix}:noop-drain")).batch_size(batch);
     let storage: RedisStorage<Noop> = RedisStorage::new(conn).with_config(cfg);
     let mut sink = storage.clone();
@@ -101,10 +101,10 @@ async fn bare_queue_drain(prefix: &str, jobs: u64, concurrency: usize, batch: us
         sink.push(Noop { n }).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     let done = Arc::new(AtomicU64::new(0));
-    // The same guard the DTX pool runs (see worker::queue::promote_due_forever).
+    // The same guard the DTX pool runs (see worker::infra::queue::promote_due_forever).
     let (stop_promoter, promoter_rx) = tokio::sync::watch::channel(false);
-    let promoter = tokio::spawn(worker::queue::promote_due_forever(
-        worker::infra::connect_redis(&crate::redis_url()).await?,
+    let promoter = tokio::spawn(worker::infra::queue::promote_due_forever(
+        worker::infra::db::connect_redis(&crate::redis_url()).await?,
         format!("{prefix}:noop-drain"),
         Duration::from_millis(200),
         async move {
@@ -123,7 +123,7 @@ async fn bare_queue_drain(prefix: &str, jobs: u64, concurrency: usize, batch: us
 }
 
 async fn bare_queue(prefix: &str, jobs: u64, concurrency: usize, batch: usize) -> anyhow::Result<f64> {
-    let conn = worker::infra::connect_redis(&crate::redis_url()).await?;
+    let conn = worker::infra::db::connect_redis(&crate::redis_url()).await?;
     let cfg = apalis_redis::Config::default().queue(format!("{prefix}:noop")).batch_size(batch);
     let storage: RedisStorage<Noop> = RedisStorage::new(conn).with_config(cfg);
     let done = Arc::new(AtomicU64::new(0));
@@ -154,14 +154,14 @@ async fn ledger_jobs(app: &TestApp, jobs: u64) -> anyhow::Result<f64> {
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
     let ctx = app.state.jobs.clone();
     let (stop, mut rx) = tokio::sync::watch::channel(false);
-    let pool = tokio::spawn(worker::pool::run(ctx.clone(), async move {
+    let pool = tokio::spawn(worker::runtime::pool::run(ctx.clone(), async move {
         let _ = rx.wait_for(|s| *s).await;
     }));
     let mut latency = histogram();
     let started = Instant::now();
     for _ in 0..jobs {
         let job =
-            worker::jobs::Job::CheckScheduledEvents(worker::jobs::check_scheduled_events::CheckScheduledEvents {});
+            worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
         let t = Instant::now();
         ctx.enqueuer.enqueue(job, None, None).await?;
         latency.record(t.elapsed().as_micros() as u64).ok();
@@ -188,7 +188,7 @@ async fn ledger_drain(app: &TestApp, jobs: u64) -> anyhow::Result<f64> {
     let ctx = app.state.jobs.clone();
     for _ in 0..jobs {
         let job =
-            worker::jobs::Job::CheckScheduledEvents(worker::jobs::check_scheduled_events::CheckScheduledEvents {});
+            worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
         ctx.enqueuer.enqueue(job, None, None).await?;
     }
     let succeeded = || async {
@@ -199,7 +199,7 @@ async fn ledger_drain(app: &TestApp, jobs: u64) -> anyhow::Result<f64> {
     };
     let before = succeeded().await?;
     let (stop, mut rx) = tokio::sync::watch::channel(false);
-    let pool = tokio::spawn(worker::pool::run(ctx.clone(), async move {
+    let pool = tokio::spawn(worker::runtime::pool::run(ctx.clone(), async move {
         let _ = rx.wait_for(|s| *s).await;
     }));
     let start = Instant::now();

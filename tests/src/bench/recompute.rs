@@ -16,7 +16,7 @@ async fn seed(app: &TestApp, players: i64, matches: i64) -> anyhow::Result<()> {
     let now = Utc::now();
     for chunk in (1..=players).collect::<Vec<_>>().chunks(500) {
         user::Entity::insert_many(chunk.iter().map(|i| {
-            let mut u = api::routes::users::new_user_defaults();
+            let mut u = worker::domain::users::new_user_defaults();
             u.username = Set(format!("p{i}"));
             u.mmr = Set(Some(2000 + (*i as i32 * 37) % 4000));
             u.steam_id = Set(Some(76_561_198_000_000_000 + i));
@@ -102,20 +102,20 @@ pub async fn run(mode: Mode, players: i64, matches: i64) -> anyhow::Result<()> {
     );
     let ctx = app.state.jobs.clone();
     // Warm the buffers so the first run is compared on equal terms.
-    worker::stats::league_totals(app.db(), LEAGUE).await?;
+    worker::domain::stats::league_totals(app.db(), LEAGUE).await?;
     let cold = Instant::now();
-    worker::stats::update_league_stats(&ctx, LEAGUE).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    worker::domain::stats::update_league_stats(&ctx, LEAGUE).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let cold = cold.elapsed();
     let full = time(
         || async {
-            worker::stats::update_league_stats(&ctx, LEAGUE).await.map(|_| ()).map_err(|e| anyhow::anyhow!("{e}"))
+            worker::domain::stats::update_league_stats(&ctx, LEAGUE).await.map(|_| ()).map_err(|e| anyhow::anyhow!("{e}"))
         },
         3,
     )
     .await?;
     let db = app.db().clone();
     let raw = time(
-        || async { worker::stats::league_totals(&db, LEAGUE).await.map(|_| ()).map_err(|e| anyhow::anyhow!("{e}")) },
+        || async { worker::domain::stats::league_totals(&db, LEAGUE).await.map(|_| ()).map_err(|e| anyhow::anyhow!("{e}")) },
         3,
     )
     .await?;

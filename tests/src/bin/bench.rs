@@ -83,7 +83,7 @@ impl BackendArg {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if std::env::var_os("RUST_LOG").is_some() {
-        worker::telemetry::init_logging(worker::config::LogFormat::Text);
+        worker::runtime::telemetry::init_logging(worker::config::LogFormat::Text);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     println!("machine: {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));

@@ -1,16 +1,12 @@
 //! `check_scheduled_events {}`: post due Discord announcements, once each.
 
-use serde::{Deserialize, Serialize};
 
-use crate::context::JobContext;
-use crate::error::JobError;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CheckScheduledEvents {}
+use crate::runtime::context::JobContext;
+use crate::jobs::JobError;
+use crate::jobs::payload::CheckScheduledEvents;
 
 impl CheckScheduledEvents {
     pub async fn run(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError> {
-        crate::events::post_due(ctx).await
+        crate::domain::announcements::post_due(ctx).await
     }
 }

@@ -1,14 +1,16 @@
-//! Every background operation is a [`Job`]: a typed payload per kind (one
-//! module each), serialized as `{"kind": "...", "args": {...}}` — the same
-//! shape the admin API accepts.
-
-use std::time::Duration;
-
-use serde::{Deserialize, Serialize};
+//! Background jobs (SPEC §5). [`payload`] defines every kind's arguments;
+//! each kind's handler is a file of its own here; [`enqueue`] and [`ledger`]
+//! put jobs on the queue and record their lifecycle (the runner that drives
+//! an attempt is `runtime::runner`).
 
 pub mod check_scheduled_events;
+pub mod enqueue;
+pub mod error;
 pub mod herodraft_timeout;
+pub mod ledger;
+pub mod payload;
 pub mod prune_job_runs;
+pub mod queue_summary;
 pub mod recalculate_league_mmr;
 pub mod refresh_all_discord_data;
 pub mod refresh_discord_avatars;
@@ -17,109 +19,12 @@ pub mod retry_failed_matches;
 pub mod sync_league_matches;
 pub mod update_league_stats;
 
-use crate::context::JobContext;
-use crate::error::JobError;
+pub use error::JobError;
+pub use payload::{Envelope, Job, KINDS, Policy};
 
-/// A job with its arguments.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "args", rename_all = "snake_case")]
-pub enum Job {
-    SyncLeagueMatches(sync_league_matches::SyncLeagueMatches),
-    RetryFailedMatches(retry_failed_matches::RetryFailedMatches),
-    UpdateLeagueStats(update_league_stats::UpdateLeagueStats),
-    RecalculateLeagueMmr(recalculate_league_mmr::RecalculateLeagueMmr),
-    RefreshDiscordAvatars(refresh_discord_avatars::RefreshDiscordAvatars),
-    RefreshUserAvatar(refresh_user_avatar::RefreshUserAvatar),
-    RefreshAllDiscordData(refresh_all_discord_data::RefreshAllDiscordData),
-    CheckScheduledEvents(check_scheduled_events::CheckScheduledEvents),
-    HerodraftTimeout(herodraft_timeout::HerodraftTimeout),
-    PruneJobRuns(prune_job_runs::PruneJobRuns),
-}
-
-/// The kind names, as the API spells them.
-pub const KINDS: [&str; 10] = [
-    "sync_league_matches",
-    "retry_failed_matches",
-    "update_league_stats",
-    "recalculate_league_mmr",
-    "refresh_discord_avatars",
-    "refresh_user_avatar",
-    "refresh_all_discord_data",
-    "check_scheduled_events",
-    "herodraft_timeout",
-    "prune_job_runs",
-];
-
-/// How a kind is run: attempts and the time one attempt may take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Policy {
-    pub max_attempts: i32,
-    pub timeout: Duration,
-}
+use crate::runtime::context::JobContext;
 
 impl Job {
-    /// Parses `{"kind", "args"}` as the API receives it; the error says what is wrong.
-    pub fn parse(kind: &str, args: serde_json::Value) -> Result<Self, String> {
-        if !KINDS.contains(&kind) {
-            return Err(format!("unknown job kind {kind:?}; one of: {}", KINDS.join(", ")));
-        }
-        let args = if args.is_null() { serde_json::json!({}) } else { args };
-        let job: Job = serde_json::from_value(serde_json::json!({ "kind": kind, "args": args }))
-            .map_err(|e| format!("invalid args for {kind}: {e}"))?;
-        job.validate()?;
-        Ok(job)
-    }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::SyncLeagueMatches(_) => "sync_league_matches",
-            Self::RetryFailedMatches(_) => "retry_failed_matches",
-            Self::UpdateLeagueStats(_) => "update_league_stats",
-            Self::RecalculateLeagueMmr(_) => "recalculate_league_mmr",
-            Self::RefreshDiscordAvatars(_) => "refresh_discord_avatars",
-            Self::RefreshUserAvatar(_) => "refresh_user_avatar",
-            Self::RefreshAllDiscordData(_) => "refresh_all_discord_data",
-            Self::CheckScheduledEvents(_) => "check_scheduled_events",
-            Self::HerodraftTimeout(_) => "herodraft_timeout",
-            Self::PruneJobRuns(_) => "prune_job_runs",
-        }
-    }
-
-    /// The arguments as JSON (for the ledger).
-    pub fn args(&self) -> serde_json::Value {
-        serde_json::to_value(self).expect("jobs serialize")["args"].take()
-    }
-
-    /// Range checks serde cannot express.
-    pub fn validate(&self) -> Result<(), String> {
-        match self {
-            Self::RefreshDiscordAvatars(a) if !(1..=1000).contains(&a.batch_size) => {
-                Err("batch_size must be 1..=1000".into())
-            }
-            Self::RecalculateLeagueMmr(a) if a.league_id.is_some() && a.user_id.is_some() => {
-                Err("give league_id or user_id, not both".into())
-            }
-            Self::PruneJobRuns(a) if !(1..=3650).contains(&a.keep_days) => Err("keep_days must be 1..=3650".into()),
-            _ => Ok(()),
-        }
-    }
-
-    pub fn policy(&self) -> Policy {
-        let minutes = |m: u64| Duration::from_secs(60 * m);
-        match self {
-            Self::SyncLeagueMatches(_) => Policy { max_attempts: 5, timeout: minutes(60) },
-            Self::RetryFailedMatches(_) => Policy { max_attempts: 5, timeout: minutes(30) },
-            Self::UpdateLeagueStats(_) | Self::RecalculateLeagueMmr(_) | Self::PruneJobRuns(_) => {
-                Policy { max_attempts: 3, timeout: minutes(10) }
-            }
-            Self::RefreshDiscordAvatars(_) | Self::CheckScheduledEvents(_) => {
-                Policy { max_attempts: 3, timeout: minutes(5) }
-            }
-            Self::RefreshUserAvatar(_) | Self::HerodraftTimeout(_) => Policy { max_attempts: 5, timeout: minutes(1) },
-            Self::RefreshAllDiscordData(_) => Policy { max_attempts: 3, timeout: minutes(60) },
-        }
-    }
-
     /// Runs the job once; the result JSON goes to the ledger.
     pub async fn run(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError> {
         match self {
@@ -134,62 +39,5 @@ impl Job {
             Self::HerodraftTimeout(a) => a.run(ctx).await,
             Self::PruneJobRuns(a) => a.run(ctx).await,
         }
-    }
-}
-
-/// What travels through the queue: the ledger id, the attempt it is, the job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Envelope {
-    pub run_id: String,
-    /// 1-based.
-    pub attempt: i32,
-    /// Attempts allowed for this run (raised by a manual retry).
-    pub max_attempts: i32,
-    pub job: Job,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn parses_every_kind_and_round_trips() {
-        for (kind, args) in [
-            ("sync_league_matches", json!({"league_id": 17929, "full": true})),
-            ("retry_failed_matches", json!({"league_id": 17929})),
-            ("update_league_stats", json!({"league_id": 17929})),
-            ("recalculate_league_mmr", json!({"user_id": 3})),
-            ("refresh_discord_avatars", json!({"batch_size": 50})),
-            ("refresh_user_avatar", json!({"user_id": 3})),
-            ("refresh_all_discord_data", json!({})),
-            ("check_scheduled_events", json!({})),
-            ("prune_job_runs", json!({"keep_days": 7})),
-        ] {
-            let job = Job::parse(kind, args).unwrap();
-            assert_eq!(job.kind(), kind);
-            assert_eq!(Job::parse(kind, job.args()).unwrap(), job);
-        }
-    }
-
-    #[test]
-    fn defaults_apply() {
-        let job = Job::parse("sync_league_matches", json!({"league_id": 1})).unwrap();
-        assert_eq!(job.args(), json!({"league_id": 1, "full": false}));
-        assert_eq!(Job::parse("refresh_discord_avatars", json!(null)).unwrap().args(), json!({"batch_size": 50}));
-        assert_eq!(Job::parse("prune_job_runs", json!({})).unwrap().args(), json!({"keep_days": 30}));
-    }
-
-    #[test]
-    fn bad_args_say_why() {
-        assert!(Job::parse("nope", json!({})).unwrap_err().contains("unknown job kind"));
-        assert!(Job::parse("sync_league_matches", json!({})).unwrap_err().contains("league_id"));
-        assert!(Job::parse("sync_league_matches", json!({"league_id": "x"})).unwrap_err().contains("invalid args"));
-        assert!(
-            Job::parse("refresh_user_avatar", json!({"user_id": 1, "extra": 2})).unwrap_err().contains("unknown field")
-        );
-        assert!(Job::parse("refresh_discord_avatars", json!({"batch_size": 0})).unwrap_err().contains("batch_size"));
-        assert!(Job::parse("recalculate_league_mmr", json!({"league_id": 1, "user_id": 2})).is_err());
-        assert!(Job::parse("prune_job_runs", json!({"keep_days": 0})).unwrap_err().contains("keep_days"));
     }
 }

@@ -2,22 +2,18 @@
 
 use entity::user;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::context::JobContext;
-use crate::error::JobError;
+use crate::runtime::context::JobContext;
+use crate::jobs::JobError;
+use crate::jobs::payload::RefreshAllDiscordData;
 
 const PAGE: u64 = 50;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RefreshAllDiscordData {}
 
 impl RefreshAllDiscordData {
     pub async fn run(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError> {
         if !ctx.discord.is_configured() {
-            return Ok(crate::avatars::not_configured());
+            return Ok(crate::domain::avatars::not_configured());
         }
         let (mut checked, mut updated, mut failed, mut after) = (0, 0, 0, 0i64);
         loop {
@@ -31,7 +27,7 @@ impl RefreshAllDiscordData {
                 .await?;
             let Some(last) = page.last() else { break };
             after = last.id;
-            let (c, u, f) = crate::avatars::check_users(ctx, &page).await?;
+            let (c, u, f) = crate::domain::avatars::check_users(ctx, &page).await?;
             (checked, updated, failed) = (checked + c, updated + u, failed + f);
         }
         Ok(json!({ "checked": checked, "updated": updated, "failed": failed }))

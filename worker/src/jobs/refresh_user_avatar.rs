@@ -2,22 +2,16 @@
 
 use entity::user;
 use sea_orm::EntityTrait;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::context::JobContext;
-use crate::error::JobError;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RefreshUserAvatar {
-    pub user_id: i64,
-}
+use crate::runtime::context::JobContext;
+use crate::jobs::JobError;
+use crate::jobs::payload::RefreshUserAvatar;
 
 impl RefreshUserAvatar {
     pub async fn run(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError> {
         if !ctx.discord.is_configured() {
-            return Ok(crate::avatars::not_configured());
+            return Ok(crate::domain::avatars::not_configured());
         }
         let Some(u) = user::Entity::find_by_id(self.user_id).one(&ctx.db).await? else {
             return Err(JobError::Permanent(format!("user {} does not exist", self.user_id)));
@@ -25,7 +19,7 @@ impl RefreshUserAvatar {
         if u.discord_id.is_none() {
             return Err(JobError::Permanent(format!("user {} has no Discord account", self.user_id)));
         }
-        let updated = crate::avatars::check_user(ctx, &u).await?;
+        let updated = crate::domain::avatars::check_user(ctx, &u).await?;
         Ok(json!({ "user_id": u.id, "updated": updated }))
     }
 }

@@ -1,22 +1,12 @@
-//! `sync_league_matches {league_id, full?}`: see [`crate::steam::sync`].
+//! `sync_league_matches {league_id, full?}`: see [`crate::domain::sync::league_sync`].
 
-use serde::{Deserialize, Serialize};
 
-use crate::context::JobContext;
-use crate::error::JobError;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SyncLeagueMatches {
-    /// Steam league id.
-    pub league_id: i64,
-    /// Read the whole history instead of stopping at known matches.
-    #[serde(default)]
-    pub full: bool,
-}
+use crate::runtime::context::JobContext;
+use crate::jobs::JobError;
+use crate::jobs::payload::SyncLeagueMatches;
 
 impl SyncLeagueMatches {
     pub async fn run(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError> {
-        crate::steam::sync::sync_league(ctx, self.league_id, self.full).await
+        crate::domain::sync::league_sync::sync_league(ctx, self.league_id, self.full).await
     }
 }

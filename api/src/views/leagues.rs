@@ -1,0 +1,36 @@
+//! Leagues as clients see them.
+
+use chrono::{DateTime, Utc};
+use entity::league;
+use poem_openapi::Object;
+
+#[derive(Debug, Object)]
+pub struct LeagueView {
+    pub id: i64,
+    pub steam_league_id: i64,
+    pub name: String,
+    pub description: String,
+    pub timezone: String,
+    pub sync_enabled: bool,
+    #[oai(nullable)]
+    pub last_synced: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<league::Model> for LeagueView {
+    fn from(l: league::Model) -> Self {
+        Self {
+            id: l.id,
+            steam_league_id: l.steam_league_id,
+            name: l.name,
+            description: l.description,
+            timezone: l.timezone,
+            sync_enabled: l.sync_enabled,
+            last_synced: l.last_synced,
+            created_at: l.created_at,
+            updated_at: l.updated_at,
+        }
+    }
+}
+

@@ -1,0 +1,317 @@
+//! League match sync (SPEC §7.2), done right: page from the newest match
+//! down until the history ends or the page is older than the look-back
+//! window before the newest stored match; skip stored matches without a
+//! details call; ingest the new ones oldest first, each committed on its own;
+//! record failures for `retry_failed_matches`. One sync per league at a
+//! time (token lock); a crash resumes without loss or duplicates.
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::Duration;
+
+use chrono::Utc;
+use entity::{league, league_sync_state, steam_match};
+use futures_util::StreamExt;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, ExprTrait, QueryFilter, QuerySelect, Set};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::runtime::context::JobContext;
+use crate::jobs::JobError;
+use crate::jobs::payload::{Job, UpdateLeagueStats};
+use crate::infra::lock::LockGuard;
+use crate::domain::sync::ingest::ingest_match;
+use crate::clients::steam::types::HistoryMatch;
+
+/// Matches per GetMatchHistory page.
+const PAGE: u32 = 100;
+/// Renewed before every Steam call, so a dead holder frees it quickly.
+const LOCK_TTL: Duration = Duration::from_secs(60);
+
+/// A match that could not be fetched, kept for `retry_failed_matches`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedMatch {
+    pub match_id: i64,
+    pub match_seq_num: Option<i64>,
+    pub error: String,
+}
+
+pub fn failed_list(state: &league_sync_state::Model) -> Vec<FailedMatch> {
+    serde_json::from_value(state.failed_match_ids.clone()).unwrap_or_default()
+}
+
+/// The league row of a Steam league id; unknown leagues are bad input.
+pub async fn find_league(ctx: &JobContext, steam_league_id: i64) -> Result<league::Model, JobError> {
+    league::Entity::find()
+        .filter(league::Column::SteamLeagueId.eq(steam_league_id))
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(|| JobError::Permanent(format!("unknown league {steam_league_id} (create it first)")))
+}
+
+pub async fn sync_state(ctx: &JobContext, league_id: i64) -> Result<league_sync_state::Model, JobError> {
+    if let Some(state) =
+        league_sync_state::Entity::find().filter(league_sync_state::Column::LeagueId.eq(league_id)).one(&ctx.db).await?
+    {
+        return Ok(state);
+    }
+    let inserted = league_sync_state::ActiveModel {
+        league_id: Set(league_id),
+        last_match_id: Set(None),
+        last_sync_at: Set(None),
+        failed_match_ids: Set(json!([])),
+        last_error: Set(None),
+        ..Default::default()
+    }
+    .insert(&ctx.db)
+    .await;
+    match inserted {
+        Ok(state) => Ok(state),
+        // Created concurrently by a retry run.
+        Err(_) => league_sync_state::Entity::find()
+            .filter(league_sync_state::Column::LeagueId.eq(league_id))
+            .one(&ctx.db)
+            .await?
+            .ok_or_else(|| JobError::transient("sync state vanished")),
+    }
+}
+
+/// Takes the league's sync lock, or says the running sync covers this one.
+pub async fn lock_league(ctx: &JobContext, steam_league_id: i64) -> Result<Option<LockGuard>, JobError> {
+    Ok(ctx.locks.acquire_as(&format!("sync:{steam_league_id}"), &ctx.lock_owner(), LOCK_TTL).await?)
+}
+
+async fn keep_lock(lock: &LockGuard) -> Result<(), JobError> {
+    if lock.renew_if_due().await? { Ok(()) } else { Err(JobError::transient("lost the league sync lock")) }
+}
+
+/// Details fetched ahead of the ingest (which stays strictly oldest first):
+/// overlaps Steam latency with database writes; the rate limiter still paces calls.
+const PREFETCH: usize = 4;
+
+/// Which of `ids` are stored already.
+async fn stored(ctx: &JobContext, ids: &[i64]) -> Result<HashSet<i64>, JobError> {
+    let mut found = HashSet::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<i64> = steam_match::Entity::find()
+            .select_only()
+            .column(steam_match::Column::MatchId)
+            .filter(steam_match::Column::MatchId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(&ctx.db)
+            .await?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
+/// Reads the league history: every match down to the end (full) or down to
+/// the look-back window before the newest stored match (incremental).
+async fn read_history(
+    ctx: &JobContext,
+    steam_league_id: i64,
+    full: bool,
+    lock: &LockGuard,
+) -> Result<(Vec<HistoryMatch>, u32), JobError> {
+    let newest_stored: Option<chrono::DateTime<Utc>> = steam_match::Entity::find()
+        .select_only()
+        .column_as(Expr::col(steam_match::Column::StartTime).max(), "newest")
+        .filter(steam_match::Column::LeagueId.eq(steam_league_id))
+        .into_tuple::<Option<chrono::DateTime<Utc>>>()
+        .one(&ctx.db)
+        .await?
+        .flatten();
+    let lookback = i64::from(ctx.settings.sync_lookback_hours) * 3600;
+    let cutoff = if full { None } else { newest_stored.map(|t| t.timestamp() - lookback) };
+    let mut seen = BTreeSet::new();
+    let mut listed = Vec::new();
+    let mut start_at: Option<i64> = None;
+    let mut pages = 0;
+    loop {
+        let page = ctx.steam.match_history(steam_league_id, start_at, PAGE).await?;
+        pages += 1;
+        let Some(oldest) = page.matches.iter().map(|m| m.match_id).min() else { break };
+        let mut reached_known_window = false;
+        for m in page.matches {
+            if cutoff.is_some_and(|c| m.start_time < c) {
+                reached_known_window = true;
+            } else if seen.insert(m.match_id) {
+                listed.push(m);
+            }
+        }
+        // Pages must move down, or a misbehaving history would loop forever.
+        let next = oldest - 1;
+        if reached_known_window || page.results_remaining == Some(0) || start_at.is_some_and(|s| next >= s) || next <= 0
+        {
+            break;
+        }
+        start_at = Some(next);
+        keep_lock(lock).await?;
+    }
+    Ok((listed, pages))
+}
+
+/// Stores the league's failed matches.
+async fn save_failed(ctx: &JobContext, state_id: i64, failed: &[FailedMatch]) -> Result<(), JobError> {
+    league_sync_state::Entity::update_many()
+        .col_expr(
+            league_sync_state::Column::FailedMatchIds,
+            Expr::value(serde_json::to_value(failed).expect("serializable")),
+        )
+        .filter(league_sync_state::Column::Id.eq(state_id))
+        .exec(&ctx.db)
+        .await?;
+    Ok(())
+}
+
+/// New matches change the league's stats: recompute them.
+async fn enqueue_stats(ctx: &JobContext, steam_league_id: i64) -> Result<(), JobError> {
+    ctx.enqueuer
+        .enqueue(Job::UpdateLeagueStats(UpdateLeagueStats { league_id: steam_league_id }), None, None)
+        .await
+        .map_err(|e| JobError::transient(e.to_string()))?;
+    Ok(())
+}
+
+/// The sync job.
+pub async fn sync_league(ctx: &JobContext, steam_league_id: i64, full: bool) -> Result<serde_json::Value, JobError> {
+    let league = find_league(ctx, steam_league_id).await?;
+    if !ctx.steam.is_configured() {
+        return Ok(json!({ "skipped": "not_configured: STEAM_API_KEY" }));
+    }
+    let Some(lock) = lock_league(ctx, steam_league_id).await? else {
+        return Ok(json!({ "skipped": "already_running" }));
+    };
+    let result = sync_locked(ctx, &league, full, &lock).await;
+    let _ = lock.release().await;
+    let state = sync_state(ctx, league.id).await?;
+    let mut active: league_sync_state::ActiveModel = state.into();
+    active.last_sync_at = Set(Some(Utc::now()));
+    active.last_error = Set(result.as_ref().err().map(|e| e.to_string()));
+    active.update(&ctx.db).await?;
+    if result.is_ok() {
+        league::Entity::update_many()
+            .col_expr(league::Column::LastSynced, Expr::value(Utc::now()))
+            .filter(league::Column::Id.eq(league.id))
+            .exec(&ctx.db)
+            .await?;
+    }
+    result
+}
+
+async fn sync_locked(
+    ctx: &JobContext,
+    league: &league::Model,
+    full: bool,
+    lock: &LockGuard,
+) -> Result<serde_json::Value, JobError> {
+    let steam_league_id = league.steam_league_id;
+    let state = sync_state(ctx, league.id).await?;
+    let (listed, pages) = read_history(ctx, steam_league_id, full, lock).await?;
+    let ids: Vec<i64> = listed.iter().map(|m| m.match_id).collect();
+    let known = stored(ctx, &ids).await?;
+    let mut new: Vec<HistoryMatch> = listed.into_iter().filter(|m| !known.contains(&m.match_id)).collect();
+    // Oldest first, so the high-water mark is always a safe resume point.
+    new.sort_by_key(|m| (m.start_time, m.match_id));
+
+    let mut failed = failed_list(&state);
+    let (mut ingested, mut newly_failed) = (0u64, 0u64);
+    let mut stop: Option<JobError> = None;
+    // Owned values only: the stream must be Send for every lifetime.
+    let steam = ctx.steam.clone();
+    let mut fetched = futures_util::stream::iter(new.clone())
+        .map(move |m| {
+            let steam = steam.clone();
+            async move {
+                let details = steam.fetch_match(m.match_id, m.match_seq_num).await;
+                (m, details)
+            }
+        })
+        .buffered(PREFETCH);
+    while let Some((m, details)) = fetched.next().await {
+        keep_lock(lock).await?;
+        match details {
+            Ok(details) => {
+                ingest_match(&ctx.db, steam_league_id, Some(state.id), &details).await?;
+                failed.retain(|f| f.match_id != m.match_id);
+                ingested += 1;
+            }
+            Err(err) if err.stops_the_run() => {
+                stop = Some(err.into());
+                break;
+            }
+            Err(err) => {
+                failed.retain(|f| f.match_id != m.match_id);
+                failed.push(FailedMatch {
+                    match_id: m.match_id,
+                    match_seq_num: m.match_seq_num,
+                    error: err.to_string(),
+                });
+                newly_failed += 1;
+            }
+        }
+    }
+    drop(fetched);
+    save_failed(ctx, state.id, &failed).await?;
+    if ingested > 0 {
+        enqueue_stats(ctx, steam_league_id).await?;
+    }
+    if let Some(err) = stop {
+        return Err(err);
+    }
+    Ok(json!({
+        "league_id": steam_league_id,
+        "full": full,
+        "pages": pages,
+        "listed": ids.len(),
+        "already_stored": known.len(),
+        "ingested": ingested,
+        "failed": newly_failed,
+        "failed_total": failed.len(),
+    }))
+}
+
+/// Re-fetches the league's failed matches; those that succeed leave the list.
+pub async fn retry_failed(ctx: &JobContext, steam_league_id: i64) -> Result<serde_json::Value, JobError> {
+    let league = find_league(ctx, steam_league_id).await?;
+    if !ctx.steam.is_configured() {
+        return Ok(json!({ "skipped": "not_configured: STEAM_API_KEY" }));
+    }
+    let Some(lock) = lock_league(ctx, steam_league_id).await? else {
+        return Ok(json!({ "skipped": "already_running" }));
+    };
+    let state = sync_state(ctx, league.id).await?;
+    let mut still_failed = Vec::new();
+    let mut retried = 0u64;
+    let mut stop = None;
+    for f in failed_list(&state) {
+        if stop.is_some() {
+            still_failed.push(f);
+            continue;
+        }
+        match ctx.steam.fetch_match(f.match_id, f.match_seq_num).await {
+            Ok(details) => {
+                ingest_match(&ctx.db, steam_league_id, Some(state.id), &details).await?;
+                retried += 1;
+            }
+            Err(err) => {
+                if err.stops_the_run() {
+                    stop = Some(JobError::from(err));
+                    still_failed.push(f);
+                } else {
+                    still_failed.push(FailedMatch { error: err.to_string(), ..f });
+                }
+            }
+        }
+        let _ = lock.renew().await;
+    }
+    save_failed(ctx, state.id, &still_failed).await?;
+    let _ = lock.release().await;
+    if retried > 0 {
+        enqueue_stats(ctx, steam_league_id).await?;
+    }
+    if let Some(err) = stop {
+        return Err(err);
+    }
+    Ok(json!({ "retried_count": retried, "still_failed_count": still_failed.len() }))
+}

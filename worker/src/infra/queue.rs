@@ -1,0 +1,158 @@
+//! The queue that carries [`Envelope`]s: apalis-redis in distributed mode,
+//! apalis-sqlite (durable, same file as the data) in embedded mode. The
+//! handlers are the same for both.
+
+use std::time::Duration;
+
+use apalis::prelude::{TaskBuilder, TaskSink};
+use apalis_redis::RedisStorage;
+use apalis_sqlite::SqliteStorage;
+use redis::AsyncCommands;
+
+use crate::jobs::payload::Envelope;
+
+/// Tunables of the queue.
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    /// Redis key prefix (`{prefix}:jobs`).
+    pub prefix: String,
+    /// How often a worker proves it is alive; a worker silent for three
+    /// intervals is dead and its jobs go to another worker.
+    pub heartbeat: Duration,
+    /// Tasks a worker takes at once (keep ≈ concurrency so long jobs spread).
+    pub batch_size: usize,
+}
+
+/// Moves at most ARGV[2] due tasks from the scheduled set to the active list
+/// (the same moves apalis-redis' fetch makes, but bounded) and answers how
+/// many due tasks are left.
+const PROMOTE: &str = r"
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], 0, ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if #ids > 0 then
+  redis.call('RPUSH', KEYS[2], unpack(ids))
+  redis.call('ZREM', KEYS[1], unpack(ids))
+  redis.call('DEL', KEYS[3])
+  redis.call('LPUSH', KEYS[3], 1)
+end
+return redis.call('ZCOUNT', KEYS[1], 0, ARGV[1])
+";
+
+/// Due tasks promoted per script call; far below Lua's unpack limit (~8 000).
+const PROMOTE_CHUNK: u64 = 1000;
+
+/// apalis-redis 1.0's fetch promotes every due task with one Lua `unpack`,
+/// which fails past ~8 000 due tasks (and the worker dies): a backlog after
+/// an outage would stop the queue. This keeps the due set small by promoting
+/// in chunks, every `every`, until `stop` resolves.
+pub async fn promote_due_forever(
+    conn: redis::aio::ConnectionManager,
+    queue: String,
+    every: Duration,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let mut ticker = tokio::time::interval(every);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = ticker.tick() => {}
+        }
+        if let Err(err) = promote_due(&conn, &queue).await {
+            tracing::warn!(error = %err, "promoting due jobs failed");
+        }
+    }
+}
+
+/// Promotes every due task now, in chunks.
+pub async fn promote_due(conn: &redis::aio::ConnectionManager, queue: &str) -> redis::RedisResult<()> {
+    let script = redis::Script::new(PROMOTE);
+    loop {
+        let left: u64 = script
+            .key(format!("{queue}:scheduled"))
+            .key(format!("{queue}:active"))
+            .key(format!("{queue}:signal"))
+            .arg(chrono::Utc::now().timestamp())
+            .arg(PROMOTE_CHUNK)
+            .invoke_async(&mut conn.clone())
+            .await?;
+        if left == 0 {
+            return Ok(());
+        }
+    }
+}
+
+#[derive(Clone)]
+pub enum Queue {
+    Redis {
+        storage: RedisStorage<Envelope>,
+        conn: redis::aio::ConnectionManager,
+        name: String,
+    },
+    Sqlite(SqliteStorage<Envelope>),
+    /// PostgreSQL without Redis: the API runs, jobs cannot be queued.
+    Unavailable,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("no job queue: PostgreSQL needs REDIS_URL for jobs")]
+    Unavailable,
+    #[error("queue push failed: {0}")]
+    Push(String),
+}
+
+impl Queue {
+    pub const MISSED_HEARTBEATS: usize = 3;
+
+    pub fn redis(conn: redis::aio::ConnectionManager, config: &QueueConfig) -> Self {
+        let name = format!("{}:jobs", config.prefix);
+        let cfg = apalis_redis::Config::default()
+            .queue(&name)
+            .batch_size(config.batch_size.max(1))
+            .heartbeat_interval(config.heartbeat)
+            .missed_heartbeats(Self::MISSED_HEARTBEATS);
+        let storage = RedisStorage::new(conn.clone()).with_config(cfg);
+        Self::Redis { storage, conn, name }
+    }
+
+    /// The SQLite queue in the database file itself (tables created once).
+    pub async fn sqlite(pool: &apalis_sqlite::SqlitePool, config: &QueueConfig) -> Result<Self, apalis_sqlite::Error> {
+        SqliteStorage::setup(pool).await?;
+        let cfg = apalis_sqlite::Config::default()
+            .queue("dtx_jobs")
+            .batch_size(config.batch_size.max(1))
+            .heartbeat_interval(config.heartbeat)
+            .missed_heartbeats(Self::MISSED_HEARTBEATS);
+        Ok(Self::Sqlite(SqliteStorage::new(pool).with_config(cfg)))
+    }
+
+    /// Pushes an envelope, to run after `delay`.
+    pub async fn push(&self, envelope: Envelope, delay: Duration) -> Result<(), QueueError> {
+        let mut builder = TaskBuilder::new(envelope);
+        if !delay.is_zero() {
+            builder = builder.run_after(delay);
+        }
+        let task = builder.build();
+        match self {
+            Self::Redis { storage, .. } => {
+                storage.clone().push_task(task).await.map_err(|e| QueueError::Push(e.to_string()))
+            }
+            Self::Sqlite(storage) => storage.clone().push_task(task).await.map_err(|e| QueueError::Push(e.to_string())),
+            Self::Unavailable => Err(QueueError::Unavailable),
+        }
+    }
+
+    /// Worker processes that heartbeated recently (Redis), or 0/1 in-process.
+    pub async fn workers_alive(&self, heartbeat: Duration, in_process: bool) -> u64 {
+        match self {
+            Self::Redis { conn, name, .. } => {
+                let horizon =
+                    chrono::Utc::now().timestamp() - (heartbeat.as_secs() as i64) * Self::MISSED_HEARTBEATS as i64;
+                let alive: redis::RedisResult<u64> =
+                    conn.clone().zcount(format!("{name}:workers"), horizon, "+inf").await;
+                alive.unwrap_or(0)
+            }
+            _ => u64::from(in_process),
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! Job payloads (SPEC §5): what each kind takes, apart from the handlers that
+//! run them, so enqueueing, the ledger and the queue need only this file.
+//! A job is serialized as `{"kind": "...", "args": {...}}` — the same shape
+//! the admin API accepts.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// `sync_league_matches`: page the league's history and store new matches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncLeagueMatches {
+    /// Steam league id.
+    pub league_id: i64,
+    /// Read the whole history instead of stopping at known matches.
+    #[serde(default)]
+    pub full: bool,
+}
+
+/// `retry_failed_matches`: re-fetch the league's failed matches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryFailedMatches {
+    /// Steam league id.
+    pub league_id: i64,
+}
+
+/// `update_league_stats`: rebuild LeaguePlayerStats, then MMR.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateLeagueStats {
+    /// Steam league id.
+    pub league_id: i64,
+}
+
+/// `recalculate_league_mmr`: MMR only, of one league, one user, or every league.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecalculateLeagueMmr {
+    /// Steam league id.
+    #[serde(default)]
+    pub league_id: Option<i64>,
+    #[serde(default)]
+    pub user_id: Option<i64>,
+}
+
+/// `refresh_discord_avatars`: the users checked longest ago.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshDiscordAvatars {
+    #[serde(default = "default_batch")]
+    pub batch_size: u32,
+}
+
+fn default_batch() -> u32 {
+    50
+}
+
+/// `refresh_user_avatar`: one user, on login or by staff.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshUserAvatar {
+    pub user_id: i64,
+}
+
+/// `refresh_all_discord_data`: every user with a Discord account, in pages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshAllDiscordData {}
+
+/// `check_scheduled_events`: post due Discord announcements, once each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckScheduledEvents {}
+
+/// `herodraft_timeout`: a hero-draft round ran out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HerodraftTimeout {
+    pub draft_id: i64,
+    pub round_number: i32,
+}
+
+/// The retention of `prune_job_runs` when none is configured.
+pub const DEFAULT_KEEP_DAYS: u32 = 30;
+
+fn default_keep_days() -> u32 {
+    DEFAULT_KEEP_DAYS
+}
+
+/// `prune_job_runs`: delete finished ledger rows older than `keep_days`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PruneJobRuns {
+    /// Finished runs younger than this many days are kept (1..=3650).
+    #[serde(default = "default_keep_days")]
+    pub keep_days: u32,
+}
+
+/// A job with its arguments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "args", rename_all = "snake_case")]
+pub enum Job {
+    SyncLeagueMatches(SyncLeagueMatches),
+    RetryFailedMatches(RetryFailedMatches),
+    UpdateLeagueStats(UpdateLeagueStats),
+    RecalculateLeagueMmr(RecalculateLeagueMmr),
+    RefreshDiscordAvatars(RefreshDiscordAvatars),
+    RefreshUserAvatar(RefreshUserAvatar),
+    RefreshAllDiscordData(RefreshAllDiscordData),
+    CheckScheduledEvents(CheckScheduledEvents),
+    HerodraftTimeout(HerodraftTimeout),
+    PruneJobRuns(PruneJobRuns),
+}
+
+/// The kind names, as the API spells them.
+pub const KINDS: [&str; 10] = [
+    "sync_league_matches",
+    "retry_failed_matches",
+    "update_league_stats",
+    "recalculate_league_mmr",
+    "refresh_discord_avatars",
+    "refresh_user_avatar",
+    "refresh_all_discord_data",
+    "check_scheduled_events",
+    "herodraft_timeout",
+    "prune_job_runs",
+];
+
+/// How a kind is run: attempts and the time one attempt may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub max_attempts: i32,
+    pub timeout: Duration,
+}
+
+impl Job {
+    /// Parses `{"kind", "args"}` as the API receives it; the error says what is wrong.
+    pub fn parse(kind: &str, args: serde_json::Value) -> Result<Self, String> {
+        if !KINDS.contains(&kind) {
+            return Err(format!("unknown job kind {kind:?}; one of: {}", KINDS.join(", ")));
+        }
+        let args = if args.is_null() { serde_json::json!({}) } else { args };
+        let job: Job = serde_json::from_value(serde_json::json!({ "kind": kind, "args": args }))
+            .map_err(|e| format!("invalid args for {kind}: {e}"))?;
+        job.validate()?;
+        Ok(job)
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::SyncLeagueMatches(_) => "sync_league_matches",
+            Self::RetryFailedMatches(_) => "retry_failed_matches",
+            Self::UpdateLeagueStats(_) => "update_league_stats",
+            Self::RecalculateLeagueMmr(_) => "recalculate_league_mmr",
+            Self::RefreshDiscordAvatars(_) => "refresh_discord_avatars",
+            Self::RefreshUserAvatar(_) => "refresh_user_avatar",
+            Self::RefreshAllDiscordData(_) => "refresh_all_discord_data",
+            Self::CheckScheduledEvents(_) => "check_scheduled_events",
+            Self::HerodraftTimeout(_) => "herodraft_timeout",
+            Self::PruneJobRuns(_) => "prune_job_runs",
+        }
+    }
+
+    /// The arguments as JSON (for the ledger).
+    pub fn args(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("jobs serialize")["args"].take()
+    }
+
+    /// Range checks serde cannot express.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            Self::RefreshDiscordAvatars(a) if !(1..=1000).contains(&a.batch_size) => {
+                Err("batch_size must be 1..=1000".into())
+            }
+            Self::RecalculateLeagueMmr(a) if a.league_id.is_some() && a.user_id.is_some() => {
+                Err("give league_id or user_id, not both".into())
+            }
+            Self::PruneJobRuns(a) if !(1..=3650).contains(&a.keep_days) => Err("keep_days must be 1..=3650".into()),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn policy(&self) -> Policy {
+        let minutes = |m: u64| Duration::from_secs(60 * m);
+        match self {
+            Self::SyncLeagueMatches(_) => Policy { max_attempts: 5, timeout: minutes(60) },
+            Self::RetryFailedMatches(_) => Policy { max_attempts: 5, timeout: minutes(30) },
+            Self::UpdateLeagueStats(_) | Self::RecalculateLeagueMmr(_) | Self::PruneJobRuns(_) => {
+                Policy { max_attempts: 3, timeout: minutes(10) }
+            }
+            Self::RefreshDiscordAvatars(_) | Self::CheckScheduledEvents(_) => {
+                Policy { max_attempts: 3, timeout: minutes(5) }
+            }
+            Self::RefreshUserAvatar(_) | Self::HerodraftTimeout(_) => Policy { max_attempts: 5, timeout: minutes(1) },
+            Self::RefreshAllDiscordData(_) => Policy { max_attempts: 3, timeout: minutes(60) },
+        }
+    }
+
+}
+
+/// What travels through the queue: the ledger id, the attempt it is, the job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub run_id: String,
+    /// 1-based.
+    pub attempt: i32,
+    /// Attempts allowed for this run (raised by a manual retry).
+    pub max_attempts: i32,
+    pub job: Job,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_every_kind_and_round_trips() {
+        for (kind, args) in [
+            ("sync_league_matches", json!({"league_id": 17929, "full": true})),
+            ("retry_failed_matches", json!({"league_id": 17929})),
+            ("update_league_stats", json!({"league_id": 17929})),
+            ("recalculate_league_mmr", json!({"user_id": 3})),
+            ("refresh_discord_avatars", json!({"batch_size": 50})),
+            ("refresh_user_avatar", json!({"user_id": 3})),
+            ("refresh_all_discord_data", json!({})),
+            ("check_scheduled_events", json!({})),
+            ("prune_job_runs", json!({"keep_days": 7})),
+        ] {
+            let job = Job::parse(kind, args).unwrap();
+            assert_eq!(job.kind(), kind);
+            assert_eq!(Job::parse(kind, job.args()).unwrap(), job);
+        }
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let job = Job::parse("sync_league_matches", json!({"league_id": 1})).unwrap();
+        assert_eq!(job.args(), json!({"league_id": 1, "full": false}));
+        assert_eq!(Job::parse("refresh_discord_avatars", json!(null)).unwrap().args(), json!({"batch_size": 50}));
+        assert_eq!(Job::parse("prune_job_runs", json!({})).unwrap().args(), json!({"keep_days": 30}));
+    }
+
+    #[test]
+    fn bad_args_say_why() {
+        assert!(Job::parse("nope", json!({})).unwrap_err().contains("unknown job kind"));
+        assert!(Job::parse("sync_league_matches", json!({})).unwrap_err().contains("league_id"));
+        assert!(Job::parse("sync_league_matches", json!({"league_id": "x"})).unwrap_err().contains("invalid args"));
+        assert!(
+            Job::parse("refresh_user_avatar", json!({"user_id": 1, "extra": 2})).unwrap_err().contains("unknown field")
+        );
+        assert!(Job::parse("refresh_discord_avatars", json!({"batch_size": 0})).unwrap_err().contains("batch_size"));
+        assert!(Job::parse("recalculate_league_mmr", json!({"league_id": 1, "user_id": 2})).is_err());
+        assert!(Job::parse("prune_job_runs", json!({"keep_days": 0})).unwrap_err().contains("keep_days"));
+    }
+}
