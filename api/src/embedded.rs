@@ -20,7 +20,8 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 pub fn start(state: &AppState) -> anyhow::Result<Background> {
     let (stop, rx) = watch::channel(false);
     let mut tasks = Vec::new();
-    if state.settings.runs_embedded_worker() && !matches!(state.jobs.enqueuer.queue, worker::infra::queue::Queue::Unavailable)
+    if state.settings.runs_embedded_worker()
+        && !matches!(state.jobs.enqueuer.queue, worker::infra::queue::Queue::Unavailable)
     {
         let ctx = state.jobs.clone();
         let until = stopped(rx.clone());

@@ -64,6 +64,38 @@ impl ActiveModelBehavior for ActiveModel {
 pub const DISCORD_CDN: &str = "https://cdn.discordapp.com";
 
 impl Model {
+    /// An account with nothing but an id and a name, as a row fresh from
+    /// sign-up would read (for tests that need a model without a database).
+    pub fn blank(id: i64, username: &str) -> Self {
+        let now = chrono::Utc::now();
+        Self {
+            id,
+            username: username.to_owned(),
+            discord_id: None,
+            discord_username: None,
+            steam_id: None,
+            steam_account_id: None,
+            avatar: None,
+            avatar_checked_at: None,
+            nickname: None,
+            discord_nickname: None,
+            guild_nickname: None,
+            mmr: None,
+            league_mmr: None,
+            pos_carry: 0,
+            pos_mid: 0,
+            pos_offlane: 0,
+            pos_soft_support: 0,
+            pos_hard_support: 0,
+            is_staff: false,
+            is_superuser: false,
+            session_epoch: 0,
+            created_at: now,
+            updated_at: now,
+            last_login: None,
+        }
+    }
+
     /// The avatar URL shown to clients (SPEC §2): the custom avatar when a
     /// hash is known, Discord's default avatar otherwise, null without a
     /// Discord account.

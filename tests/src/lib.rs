@@ -21,6 +21,7 @@ pub mod fixtures;
 pub mod processes;
 pub mod services;
 pub mod steam_mock;
+pub mod ws;
 
 /// The bearer token test apps serve `/metrics` to on their public address.
 pub const METRICS_TOKEN: &str = "test-metrics-token";
@@ -303,9 +304,14 @@ impl TestApp {
 
     /// A second api instance on this app's database and Redis prefix.
     pub async fn sibling(&self) -> TestApp {
+        self.sibling_with(Options::default()).await
+    }
+
+    /// A second api instance on this app's database and Redis prefix, with
+    /// `options` (a worker pool of its own, settings).
+    pub async fn sibling_with(&self, options: Options) -> TestApp {
         let prefix = self.redis_prefix.clone().expect("siblings share Redis");
-        let options =
-            Options { redis: true, sibling_of: Some((self.db_url().to_owned(), prefix)), ..Default::default() };
+        let options = Options { redis: true, sibling_of: Some((self.db_url().to_owned(), prefix)), ..options };
         TestApp::spawn_with(Backend::Postgres, options).await
     }
 

@@ -109,3 +109,15 @@ on_both_databases!(
     unknown_routes_get_the_error_body,
     test_login_is_absent_unless_enabled,
 );
+
+/// A handler that panics answers 500 with the error body (and the server lives on).
+#[tokio::test]
+async fn a_panicking_handler_answers_500_with_the_error_body() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let resp = app.http.post(format!("{}/api/tests/panic", app.base)).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 500);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "internal", "{body}");
+    assert!(body["error"]["message"].is_string());
+    assert_eq!(app.anon().get("/api/health").await.status, 200, "the server lives on");
+}

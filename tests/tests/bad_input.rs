@@ -40,8 +40,20 @@ async fn malformed_and_mistyped_bodies(backend: Backend) {
         ),
         (Method::POST, "/api/users".into(), "{\"username\": \"a\\u0000b\"}".as_bytes().to_vec(), 422, "invalid_field"),
         (Method::POST, "/api/users".into(), br#"{"username": "   "}"#.to_vec(), 422, "invalid_field"),
-        (Method::POST, "/api/users".into(), br#"{"username": "x", "steamId": 4294967295}"#.to_vec(), 422, "invalid_field"),
-        (Method::POST, "/api/users".into(), br#"{"username": "x", "steamId": "7656119x"}"#.to_vec(), 422, "invalid_field"),
+        (
+            Method::POST,
+            "/api/users".into(),
+            br#"{"username": "x", "steamId": 4294967295}"#.to_vec(),
+            422,
+            "invalid_field",
+        ),
+        (
+            Method::POST,
+            "/api/users".into(),
+            br#"{"username": "x", "steamId": "7656119x"}"#.to_vec(),
+            422,
+            "invalid_field",
+        ),
         (
             Method::POST,
             "/api/users".into(),

@@ -65,8 +65,7 @@ async fn a_backlog_of_nine_thousand_jobs_drains() {
     let ctx = app.state.jobs.clone();
     const BACKLOG: u64 = 9_000;
     for _ in 0..BACKLOG {
-        let job =
-            worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
+        let job = worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
         ctx.enqueuer.enqueue(job, None, None).await.unwrap();
     }
     let (stop, mut rx) = tokio::sync::watch::channel(false);

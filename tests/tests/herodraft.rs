@@ -110,7 +110,11 @@ async fn racing_actions_one_wins(backend: Backend) {
     assert_eq!(after["rounds"][2]["state"], "active", "round 3 waits for the other captain");
 }
 
-on_both_databases!(a_full_draft_by_two_captains, racing_actions_one_wins);
+on_both_databases!(
+    a_full_draft_by_two_captains,
+    racing_actions_one_wins,
+    deleting_a_team_of_a_running_hero_draft_is_refused
+);
 
 /// With no client at all, the round times out and the server acts for the team.
 #[tokio::test]
@@ -186,4 +190,115 @@ async fn reserve_and_pause_to_the_millisecond() {
     );
     service::act(svc, id, &cap1, 2, at(resume_end, 25_000)).await.unwrap();
     assert_eq!(reserve(&service::load(db, id).await.unwrap(), c1), 69_500);
+}
+
+/// A short clock for timer tests: rounds run out 2 s after they start.
+fn quick_clock() -> Vec<String> {
+    ["--herodraft-grace-ms", "1500", "--herodraft-reserve-ms", "500", "--herodraft-resume-countdown-ms", "300"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// The event of `kind` (the first), from the REST list.
+fn event_of<'a>(events: &'a Value, kind: &str) -> &'a Value {
+    events.as_array().unwrap().iter().find(|e| e["event_type"] == kind).unwrap_or_else(|| panic!("no {kind}"))
+}
+
+/// Pauses round 1 right away, resumes it, and waits for the server to act
+/// for the silent team: the resumed round's timer still fires.
+async fn pause_resume_then_time_out(actions: &TestApp, observer: &Caller<'_>) -> Value {
+    let staff = actions.staff("admin").await;
+    let (id, _) = setup(actions, &staff).await;
+    to_drafting(actions, id).await;
+    assert_eq!(staff.post(&format!("/api/herodrafts/{id}/pause"), json!({})).await.body["state"], "paused");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(staff.post(&format!("/api/herodrafts/{id}/resume"), json!({})).await.body["state"], "resuming");
+    id_timed_out(observer, id).await
+}
+
+async fn id_timed_out(observer: &Caller<'_>, id: i64) -> Value {
+    eventually("round 1 to run out after the resume", Duration::from_secs(20), || async {
+        let d = observer.get(&format!("/api/herodrafts/{id}")).await.body;
+        (d["rounds"][0]["state"] == "completed").then_some(())
+    })
+    .await;
+    let events = observer.get(&format!("/api/herodrafts/{id}/events")).await.body;
+    let resumed = event_of(&events, "draft_resumed")["id"].as_i64().unwrap();
+    let timed_out = event_of(&events, "round_timeout");
+    assert_eq!(timed_out["metadata"]["round"], 1);
+    assert!(timed_out["id"].as_i64().unwrap() > resumed, "the timeout came after the resume");
+    events
+}
+
+#[tokio::test]
+async fn a_resumed_round_times_out_with_nobody_watching() {
+    let app =
+        TestApp::spawn_with(Backend::Sqlite, Options { worker: true, args: quick_clock(), ..Default::default() }).await;
+    pause_resume_then_time_out(&app, &app.anon()).await;
+}
+
+#[tokio::test]
+async fn a_resumed_round_times_out_while_a_spectator_watches() {
+    let app =
+        TestApp::spawn_with(Backend::Sqlite, Options { worker: true, args: quick_clock(), ..Default::default() }).await;
+    let staff = app.staff("admin").await;
+    let (id, _) = setup(&app, &staff).await;
+    let mut spectator = tests::ws::connect(&app, &format!("/api/herodraft/{id}/")).await;
+    tests::ws::next_of(&mut spectator, "initial_state", Duration::from_secs(5)).await;
+    to_drafting(&app, id).await;
+    staff.post(&format!("/api/herodrafts/{id}/pause"), json!({})).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    staff.post(&format!("/api/herodrafts/{id}/resume"), json!({})).await;
+    id_timed_out(&app.anon(), id).await;
+    let seen = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let e = tests::ws::next_of(&mut spectator, "herodraft_event", Duration::from_secs(10)).await;
+            if e["event"]["event_type"] == "round_timeout" {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("the spectator sees the timeout");
+    assert_eq!(seen["state"]["rounds"][0]["state"], "completed");
+}
+
+/// The instance that armed the timer (by resuming) stops; the other
+/// instance's worker still runs the timeout.
+#[tokio::test]
+async fn a_timeout_armed_by_a_stopped_instance_still_fires() {
+    let survivor = TestApp::spawn_with(
+        Backend::Postgres,
+        Options { redis: true, worker: true, args: quick_clock(), ..Default::default() },
+    )
+    .await;
+    let armer = survivor.sibling_with(Options { args: quick_clock(), ..Default::default() }).await;
+    let staff = armer.staff("admin").await;
+    let (id, _) = setup(&armer, &staff).await;
+    to_drafting(&armer, id).await;
+    staff.post(&format!("/api/herodrafts/{id}/pause"), json!({})).await;
+    staff.post(&format!("/api/herodrafts/{id}/resume"), json!({})).await;
+    drop(staff);
+    drop(armer);
+    id_timed_out(&survivor.anon(), id).await;
+}
+
+/// A team in an unfinished hero draft cannot be deleted (409 naming the
+/// draft); the draft stays readable. Once the draft is over, it can.
+async fn deleting_a_team_of_a_running_hero_draft_is_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let staff = app.staff("admin").await;
+    let (id, _) = setup(&app, &staff).await;
+    to_drafting(&app, id).await;
+    let draft = staff.get(&format!("/api/herodrafts/{id}")).await.body;
+    let team = draft["teams"][1]["team_id"].as_i64().unwrap();
+    let refused = staff.delete(&format!("/api/teams/{team}")).await;
+    assert_eq!((refused.status, refused.error_code().as_str()), (409, "team_in_hero_draft"), "{}", refused.text);
+    assert_eq!(refused.body["error"]["details"]["hero_draft_ids"], json!([id]));
+    assert_eq!(staff.get(&format!("/api/herodrafts/{id}")).await.status, 200);
+    assert_eq!(staff.post(&format!("/api/herodrafts/{id}/abandon"), json!({})).await.status, 200);
+    assert_eq!(staff.delete(&format!("/api/teams/{team}")).await.status, 204, "an abandoned draft lets go");
+    let after = staff.get(&format!("/api/herodrafts/{id}")).await;
+    assert_eq!(after.status, 200, "a draft missing a team still reads: {}", after.text);
+    assert_eq!(after.body["teams"].as_array().unwrap().len(), 1);
 }

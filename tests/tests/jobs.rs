@@ -209,7 +209,8 @@ async fn scheduler_replicas_enqueue_each_tick_once(mode: Mode) {
     let steam = SteamMock::start(vec![]).await;
     let app = TestApp::spawn_with(mode.backend(), mode.options(steam.args(), false)).await;
     app.staff("admin").await.post("/api/leagues", json!({"steam_league_id": LEAGUE, "name": "DTX"})).await;
-    let every_second = worker::runtime::schedule::parse("sync_league_matches", "* * * * * *", apalis_cron_tz()).unwrap();
+    let every_second =
+        worker::runtime::schedule::parse("sync_league_matches", "* * * * * *", apalis_cron_tz()).unwrap();
     let (stop, rx) = tokio::sync::watch::channel(false);
     let mut replicas = Vec::new();
     for _ in 0..2 {

@@ -235,3 +235,80 @@ async fn a_restarted_scheduler_fires_no_tick_twice_and_loses_none_beyond_the_dow
         "the restarted scheduler fires again once started: {seconds:?}, restarted at {restarted_at}"
     );
 }
+
+/// Two api instances watch an unplayed hero draft (nobody acts; the round
+/// timeouts drive it). Mid-draft the instance that ticks it is SIGKILLed
+/// and Redis restarts: the draft still completes, and a spectator on the
+/// surviving instance receives every event row exactly once, in order.
+#[tokio::test]
+async fn a_hero_draft_survives_a_killed_instance_and_a_redis_restart() {
+    let mut redis = PrivateRedis::start().await;
+    let clock = ["--herodraft-grace-ms", "300", "--herodraft-reserve-ms", "100"];
+    let mut args: Vec<String> = vec!["--redis-url".into(), redis.url(), "--job-heartbeat-secs".into(), "1".into()];
+    args.extend(clock.map(String::from));
+    let survivor =
+        TestApp::spawn_with(Backend::Postgres, Options { redis: true, worker: true, args, ..Default::default() }).await;
+    let victim_port = processes::free_port();
+    let victim = processes::start(
+        std::process::Command::new(tests::workspace_binary("api"))
+            .args(["--database-url", survivor.db_url(), "--redis-url", &redis.url()])
+            .args(["--redis-prefix", survivor.redis_prefix.as_deref().unwrap()])
+            .args(["--bind", &format!("127.0.0.1:{victim_port}"), "--api-metrics-bind", "off"])
+            .args(["--test-endpoints", "true", "--embedded-worker", "false", "--embedded-scheduler", "false"])
+            .args(clock)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    );
+    let victim_host = format!("127.0.0.1:{victim_port}");
+    eventually("the second instance to serve", Duration::from_secs(20), || async {
+        reqwest::get(format!("http://{victim_host}/api/health")).await.ok().filter(|r| r.status() == 200)
+    })
+    .await;
+
+    let staff = survivor.staff("admin").await;
+    let (id, _) = tests::fixtures::hero_draft(&survivor, &staff).await;
+    let path = format!("/api/herodraft/{id}/");
+    // The victim's socket comes first, so the victim holds the tick lease.
+    let mut on_victim = tests::ws::connect_at(&victim_host, &path, None).await;
+    tests::ws::next_of(&mut on_victim, "initial_state", Duration::from_secs(5)).await;
+    let mut on_survivor = tests::ws::connect(&survivor, &path).await;
+    let watcher = tokio::spawn(async move {
+        tests::ws::event_ids_until(&mut on_survivor, Duration::from_secs(150), |e| {
+            e["event_type"] == "round_timeout" && e["metadata"]["round"] == 24
+        })
+        .await
+    });
+    tests::fixtures::start_hero_draft(&survivor, id).await;
+
+    let completed_rounds = |body: &serde_json::Value| {
+        body["rounds"].as_array().map_or(0, |r| r.iter().filter(|r| r["state"] == "completed").count())
+    };
+    eventually("a few rounds to run out", Duration::from_secs(60), || async {
+        (completed_rounds(&staff.get(&format!("/api/herodrafts/{id}")).await.body) >= 4).then_some(())
+    })
+    .await;
+    victim.signal("KILL");
+    drop(on_victim);
+    redis.stop().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    redis.restart().await;
+
+    let done = eventually("the draft to complete", Duration::from_secs(120), || async {
+        let body = staff.get(&format!("/api/herodrafts/{id}")).await;
+        (body.status == 200 && body.body["state"] == "completed").then_some(body.body)
+    })
+    .await;
+    assert_eq!(completed_rounds(&done), 24);
+    let received = watcher.await.unwrap();
+    let stored: Vec<i64> = staff
+        .get(&format!("/api/herodrafts/{id}/events"))
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(received, stored, "every row once, in order, on the surviving instance");
+}

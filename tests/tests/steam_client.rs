@@ -37,7 +37,10 @@ async fn two_processes_never_exceed_the_shared_rate() {
     assert_eq!(times.len(), 40);
     for (i, t) in times.iter().enumerate() {
         let in_window = times[i..].iter().filter(|u| u.duration_since(*t) < Duration::from_secs(1)).count();
-        assert!(in_window <= 10 + worker::clients::steam::ratelimit::BURST as usize, "{in_window} calls within one second");
+        assert!(
+            in_window <= 10 + worker::clients::steam::ratelimit::BURST as usize,
+            "{in_window} calls within one second"
+        );
     }
     assert!(started.elapsed() >= Duration::from_millis(3000), "40 calls at 10/s with a burst of 5 take 3.5 s");
 }

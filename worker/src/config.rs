@@ -7,6 +7,9 @@ use clap::{Args, ValueEnum};
 
 use crate::secret::Secret;
 
+/// Days finished job runs are kept when `JOB_RETENTION_DAYS` is not set.
+pub const DEFAULT_JOB_RETENTION_DAYS: u32 = 30;
+
 /// Whether this is a production deployment (test endpoints are refused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DeployEnv {
@@ -128,7 +131,7 @@ pub struct CoreSettings {
     pub sync_lookback_hours: u32,
 
     /// The daily prune keeps finished (succeeded or dead) job runs this many days.
-    #[arg(long, env = "JOB_RETENTION_DAYS", default_value_t = crate::jobs::payload::DEFAULT_KEEP_DAYS,
+    #[arg(long, env = "JOB_RETENTION_DAYS", default_value_t = DEFAULT_JOB_RETENTION_DAYS,
           value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub job_retention_days: u32,
 }

@@ -202,6 +202,26 @@ pub async fn herodraft_socket(
     }))
 }
 
+/// Admits a spectator socket on `channel` showing `feed` (the team-draft and
+/// tournament sockets): origin, caps, initial state, then the pump.
+async fn spectate(
+    req: &Request,
+    socket: WebSocket,
+    state: &AppState,
+    viewer: &Viewer,
+    channel: String,
+    mut feed: Feed,
+) -> poem::Result<impl IntoResponse + use<>> {
+    check_origin(req, state)?;
+    let permit = state.realtime.limits.admit(req, state, viewer.user.as_ref().map(|u| u.id), None)?;
+    let initial = feed.initial(state).await?;
+    let state = state.clone();
+    Ok(bounded(socket).on_upgrade(move |stream| async move {
+        let _permit = permit;
+        pump(stream, state, channel, feed, initial, None).await;
+    }))
+}
+
 /// `/api/draft/{id}/`: a team draft's state and events.
 #[handler]
 pub async fn draft_socket(
@@ -211,15 +231,7 @@ pub async fn draft_socket(
     state: Data<&AppState>,
     viewer: Viewer,
 ) -> poem::Result<impl IntoResponse> {
-    check_origin(req, &state)?;
-    let permit = state.realtime.limits.admit(req, &state, viewer.user.as_ref().map(|u| u.id), None)?;
-    let mut feed = Feed::Draft { draft_id: id, cursor: 0 };
-    let initial = feed.initial(&state).await?;
-    let state = state.clone();
-    Ok(bounded(socket).on_upgrade(move |stream| async move {
-        let _permit = permit;
-        pump(stream, state, live::draft_channel(id), feed, initial, None).await;
-    }))
+    spectate(req, socket, &state, &viewer, live::draft_channel(id), Feed::Draft { draft_id: id, cursor: 0 }).await
 }
 
 /// `/api/tournament/{id}/`: the tournament's team-draft events — also of a
@@ -232,16 +244,9 @@ pub async fn tournament_socket(
     state: Data<&AppState>,
     viewer: Viewer,
 ) -> poem::Result<impl IntoResponse> {
-    check_origin(req, &state)?;
     worker::domain::rosters::find_tournament(&state.db, id).await.map_err(ApiError::from)?;
-    let permit = state.realtime.limits.admit(req, &state, viewer.user.as_ref().map(|u| u.id), None)?;
-    let mut feed = Feed::Tournament { tournament_id: id, draft_id: None, cursor: 0 };
-    let initial = feed.initial(&state).await?;
-    let state = state.clone();
-    Ok(bounded(socket).on_upgrade(move |stream| async move {
-        let _permit = permit;
-        pump(stream, state, live::tournament_channel(id), feed, initial, None).await;
-    }))
+    let feed = Feed::Tournament { tournament_id: id, draft_id: None, cursor: 0 };
+    spectate(req, socket, &state, &viewer, live::tournament_channel(id), feed).await
 }
 
 /// The socket caps the settings ask for.

@@ -86,9 +86,8 @@ impl AuthApi {
         state.cache.invalidate(&[crate::cache::ns::USERS, crate::cache::ns::TOURNAMENTS]).await;
         tracing::info!(user_id = user.id, "discord login");
         if state.jobs.discord.is_configured() {
-            let job = worker::jobs::Job::RefreshUserAvatar(worker::jobs::payload::RefreshUserAvatar {
-                user_id: user.id,
-            });
+            let job =
+                worker::jobs::Job::RefreshUserAvatar(worker::jobs::payload::RefreshUserAvatar { user_id: user.id });
             if let Err(err) = crate::routes::jobs::enqueue(&state, job, Some(user.id)).await {
                 tracing::warn!(error = %err, "avatar refresh not enqueued at login");
             }

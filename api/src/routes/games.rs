@@ -11,8 +11,8 @@ use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::{Created, Deleted, Tag, patch};
-use crate::views::games::GameView;
 use crate::state::AppState;
+use crate::views::games::GameView;
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]

@@ -7,15 +7,15 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use worker::jobs::enqueue::EnqueueError;
 use worker::jobs::Job;
+use worker::jobs::enqueue::EnqueueError;
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::Tag;
-use crate::views::jobs::JobRunView;
 use crate::state::AppState;
+use crate::views::jobs::JobRunView;
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
@@ -191,7 +191,8 @@ impl JobsApi {
     #[oai(path = "/schedules", method = "get")]
     async fn schedules(&self, viewer: Viewer) -> ApiResult<Json<Vec<ScheduleView>>> {
         viewer.require_staff()?;
-        let defs = worker::runtime::schedule::from_env().map_err(|e| ApiError::invalid("bad_schedule", e.to_string()))?;
+        let defs =
+            worker::runtime::schedule::from_env().map_err(|e| ApiError::invalid("bad_schedule", e.to_string()))?;
         Ok(Json(
             defs.into_iter()
                 .map(|d| ScheduleView {

@@ -10,9 +10,9 @@ use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::{Created, Deleted, Tag};
-use crate::views::leagues::LeagueView;
 use crate::state::AppState;
 use crate::validate;
+use crate::views::leagues::LeagueView;
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]

@@ -13,16 +13,16 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, Order, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
 };
-use worker::infra::cache::ns;
 use worker::domain::mmr::display_kda;
+use worker::infra::cache::ns;
 
 use crate::auth::Viewer;
 use crate::cached::{CachedJson, cached};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::Tag;
-use crate::views::games::GameView;
 use crate::state::AppState;
+use crate::views::games::GameView;
 
 const STATS_TTL: Duration = Duration::from_secs(300);
 const LIVE_TTL: Duration = Duration::from_secs(30);

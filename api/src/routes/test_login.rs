@@ -9,10 +9,10 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TryI
 use crate::auth::{Viewer, session};
 use crate::error::ApiResult;
 use crate::routes::Tag;
-use crate::views::users::UserView;
-use worker::domain::users::new_user_defaults;
 use crate::state::AppState;
 use crate::validate;
+use crate::views::users::UserView;
+use worker::domain::users::new_user_defaults;
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]

@@ -18,9 +18,9 @@ use crate::cached::{CachedJson, cached};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::{Created, Deleted, Tag, patch};
-use crate::views::tournaments::{TournamentDetail, TournamentSummary, detail, summaries};
 use crate::state::AppState;
 use crate::validate;
+use crate::views::tournaments::{TournamentDetail, TournamentSummary, detail, summaries};
 
 const CACHE_TTL: Duration = Duration::from_secs(600);
 

@@ -47,4 +47,3 @@ impl From<game::Model> for GameView {
         }
     }
 }
-

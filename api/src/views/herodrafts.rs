@@ -112,7 +112,6 @@ pub fn view(full: &HeroDraftFull) -> HeroDraftView {
     }
 }
 
-
 /// The `herodraft_tick` of a drafting or resuming draft at `now` (SPEC §11),
 /// with the newest event id so a socket knows whether it missed a row.
 pub fn tick(full: &HeroDraftFull, now: DateTime<Utc>) -> Option<serde_json::Value> {

@@ -47,4 +47,3 @@ impl From<job_run::Model> for JobRunView {
         }
     }
 }
-

@@ -33,4 +33,3 @@ impl From<league::Model> for LeagueView {
         }
     }
 }
-

@@ -72,4 +72,3 @@ pub async fn team_views<C: ConnectionTrait>(db: &C, teams: Vec<team::Model>) -> 
         })
         .collect())
 }
-

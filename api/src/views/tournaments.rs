@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use entity::{TournamentState, TournamentType, team, tournament, tournament_user, user};
 use poem_openapi::Object;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+};
 use worker::domain::rosters::find_tournament;
 
 use crate::error::ApiResult;
@@ -99,4 +101,3 @@ pub async fn detail<C: ConnectionTrait>(db: &C, id: i64) -> ApiResult<Tournament
         teams: team_views(db, teams).await?,
     })
 }
-

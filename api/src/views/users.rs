@@ -104,32 +104,13 @@ mod tests {
     use super::*;
 
     fn model() -> user::Model {
-        let now = Utc::now();
         user::Model {
-            id: 7,
-            username: "ana".into(),
             discord_id: Some("198618246868500481".into()),
-            discord_username: None,
-            steam_id: None,
-            steam_account_id: None,
-            avatar: None,
-            avatar_checked_at: None,
-            nickname: None,
-            discord_nickname: None,
-            guild_nickname: None,
             mmr: Some(3000),
-            league_mmr: None,
             pos_carry: 5,
-            pos_mid: 0,
-            pos_offlane: 0,
-            pos_soft_support: 0,
-            pos_hard_support: 0,
             is_staff: true,
-            is_superuser: false,
-            session_epoch: 0,
-            created_at: now,
-            updated_at: now,
-            last_login: Some(now),
+            last_login: Some(Utc::now()),
+            ..user::Model::blank(7, "ana")
         }
     }
 

@@ -12,8 +12,9 @@ pub async fn run(mode: Mode, matches: i64) -> anyhow::Result<()> {
     let app = TestApp::spawn_with(mode.backend(), mode.options(steam.args(), false)).await;
     app.staff("admin").await.post("/api/leagues", json!({"steam_league_id": 17929, "name": "DTX"})).await;
     let started = Instant::now();
-    let result =
-        worker::domain::sync::league_sync::sync_league(&app.state.jobs, 17929, true).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let result = worker::domain::sync::league_sync::sync_league(&app.state.jobs, 17929, true)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let elapsed = started.elapsed();
     anyhow::ensure!(result["ingested"] == matches, "ingested {result}");
     println!(

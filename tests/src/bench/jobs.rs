@@ -160,8 +160,7 @@ async fn ledger_jobs(app: &TestApp, jobs: u64) -> anyhow::Result<f64> {
     let mut latency = histogram();
     let started = Instant::now();
     for _ in 0..jobs {
-        let job =
-            worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
+        let job = worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
         let t = Instant::now();
         ctx.enqueuer.enqueue(job, None, None).await?;
         latency.record(t.elapsed().as_micros() as u64).ok();
@@ -187,8 +186,7 @@ async fn ledger_drain(app: &TestApp, jobs: u64) -> anyhow::Result<f64> {
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
     let ctx = app.state.jobs.clone();
     for _ in 0..jobs {
-        let job =
-            worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
+        let job = worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
         ctx.enqueuer.enqueue(job, None, None).await?;
     }
     let succeeded = || async {

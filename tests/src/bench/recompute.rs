@@ -108,14 +108,19 @@ pub async fn run(mode: Mode, players: i64, matches: i64) -> anyhow::Result<()> {
     let cold = cold.elapsed();
     let full = time(
         || async {
-            worker::domain::stats::update_league_stats(&ctx, LEAGUE).await.map(|_| ()).map_err(|e| anyhow::anyhow!("{e}"))
+            worker::domain::stats::update_league_stats(&ctx, LEAGUE)
+                .await
+                .map(|_| ())
+                .map_err(|e| anyhow::anyhow!("{e}"))
         },
         3,
     )
     .await?;
     let db = app.db().clone();
     let raw = time(
-        || async { worker::domain::stats::league_totals(&db, LEAGUE).await.map(|_| ()).map_err(|e| anyhow::anyhow!("{e}")) },
+        || async {
+            worker::domain::stats::league_totals(&db, LEAGUE).await.map(|_| ()).map_err(|e| anyhow::anyhow!("{e}"))
+        },
         3,
     )
     .await?;

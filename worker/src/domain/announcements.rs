@@ -9,8 +9,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 
-use crate::runtime::context::JobContext;
 use crate::jobs::JobError;
+use crate::runtime::context::JobContext;
 
 /// The first weekly slot after `now`, counted from the scheduled time.
 pub fn next_weekly(scheduled: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {

@@ -8,8 +8,8 @@ use sea_orm::sea_query::{Expr, NullOrdering, Order};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 
-use crate::runtime::context::JobContext;
 use crate::jobs::JobError;
+use crate::runtime::context::JobContext;
 
 /// Checks one user; `true` when the stored avatar changed.
 pub async fn check_user(ctx: &JobContext, u: &user::Model) -> Result<bool, JobError> {

@@ -6,6 +6,7 @@
 //! bus reconnecting, its own slow timer), sends every newer row in id order.
 //! A lost notice costs a little delay, never an event; nothing is doubled.
 
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 
 use crate::infra::bus::Bus;
@@ -65,6 +66,19 @@ pub async fn notify(bus: &Bus, channels: &[String], kind: EventKind, event_id: i
     for channel in channels {
         bus.publish(channel, notice.clone()).await;
     }
+}
+
+/// Event rows of `owner_id` (a draft, a hero draft, a tournament) with ids
+/// above `after`, oldest first, at most `limit` — what a socket catches up with.
+pub async fn rows_after<E: EntityTrait, C: ConnectionTrait>(
+    db: &C,
+    owner: E::Column,
+    id: E::Column,
+    owner_id: i64,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<E::Model>, DbErr> {
+    E::find().filter(owner.eq(owner_id)).filter(id.gt(after)).order_by_asc(id).limit(limit).all(db).await
 }
 
 #[cfg(test)]

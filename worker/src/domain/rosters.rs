@@ -93,8 +93,11 @@ async fn check_roster(
         .map(|m| m.user_id)
         .collect();
     if !taken.is_empty() {
-        return Err(DomainError::conflict("already_on_a_team", "a player is already on another team of this tournament")
-            .with_details(json!({ "user_ids": taken })));
+        return Err(DomainError::conflict(
+            "already_on_a_team",
+            "a player is already on another team of this tournament",
+        )
+        .with_details(json!({ "user_ids": taken })));
     }
     Ok(())
 }

@@ -14,10 +14,10 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use crate::infra::cache::ns;
-use crate::runtime::context::JobContext;
-use crate::jobs::JobError;
 use crate::domain::mmr::{self, MmrConfig, Totals};
+use crate::infra::cache::ns;
+use crate::jobs::JobError;
+use crate::runtime::context::JobContext;
 
 fn placeholder(backend: DatabaseBackend, n: usize) -> String {
     if backend == DatabaseBackend::Postgres { format!("${n}") } else { "?".to_owned() }

@@ -19,7 +19,11 @@ pub enum SteamIdError {
 
 /// The SteamID64 of an individual account id.
 fn from_account(account: i64) -> Result<i64, SteamIdError> {
-    if (1..PRIVATE_ACCOUNT_ID).contains(&account) { Ok(account + STEAM_ID64_OFFSET) } else { Err(SteamIdError::Malformed) }
+    if (1..PRIVATE_ACCOUNT_ID).contains(&account) {
+        Ok(account + STEAM_ID64_OFFSET)
+    } else {
+        Err(SteamIdError::Malformed)
+    }
 }
 
 /// A bare number: a SteamID64, or an account id.
@@ -49,7 +53,11 @@ pub fn parse(input: &str) -> Result<i64, SteamIdError> {
             && matches!(y, "0" | "1")
             && let (Some(y), Some(z)) = (digits(y), digits(z))
         {
-            return z.checked_mul(2).and_then(|v| v.checked_add(y)).ok_or(SteamIdError::Malformed).and_then(from_account);
+            return z
+                .checked_mul(2)
+                .and_then(|v| v.checked_add(y))
+                .ok_or(SteamIdError::Malformed)
+                .and_then(from_account);
         }
         return Err(SteamIdError::Malformed);
     }
@@ -104,12 +112,26 @@ mod tests {
 
     #[test]
     fn vanity_urls_point_to_resolve() {
-        assert_eq!(parse("https://steamcommunity.com/id/gabelogannewell/"), Err(SteamIdError::Vanity("gabelogannewell".into())));
+        assert_eq!(
+            parse("https://steamcommunity.com/id/gabelogannewell/"),
+            Err(SteamIdError::Vanity("gabelogannewell".into()))
+        );
     }
 
     #[test]
     fn garbage_and_out_of_range_are_refused() {
-        for bad in ["", "abc", "0", "4294967295", "[U:1:]", "STEAM_0:2:5", "STEAM_0:1", "https://example.com/players/5", "-5", "76561197960265728"] {
+        for bad in [
+            "",
+            "abc",
+            "0",
+            "4294967295",
+            "[U:1:]",
+            "STEAM_0:2:5",
+            "STEAM_0:1",
+            "https://example.com/players/5",
+            "-5",
+            "76561197960265728",
+        ] {
             assert_eq!(parse(bad), Err(SteamIdError::Malformed), "{bad}");
         }
         assert_eq!(from_number(ID64), Ok(ID64));

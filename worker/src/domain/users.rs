@@ -309,32 +309,11 @@ mod tests {
     use super::*;
 
     fn account(id: i64, staff: bool, superuser: bool) -> user::Model {
-        let now = Utc::now();
         user::Model {
-            id,
-            username: format!("u{id}"),
             discord_id: Some(format!("{id}000")),
-            discord_username: None,
-            steam_id: None,
-            steam_account_id: None,
-            avatar: None,
-            avatar_checked_at: None,
-            nickname: None,
-            discord_nickname: None,
-            guild_nickname: None,
-            mmr: None,
-            league_mmr: None,
-            pos_carry: 0,
-            pos_mid: 0,
-            pos_offlane: 0,
-            pos_soft_support: 0,
-            pos_hard_support: 0,
             is_staff: staff,
             is_superuser: superuser,
-            session_epoch: 0,
-            created_at: now,
-            updated_at: now,
-            last_login: None,
+            ..user::Model::blank(id, &format!("u{id}"))
         }
     }
 

@@ -50,14 +50,7 @@ impl Presence {
     pub async fn touch(&self, draft: i64, user: i64, now: DateTime<Utc>) -> redis::RedisResult<()> {
         match self {
             Self::Redis { conn, prefix } => {
-                let key = Self::heartbeat_key(prefix, draft);
-                redis::pipe()
-                    .zadd(&key, user, now.timestamp_millis())
-                    .ignore()
-                    .expire(&key, 86_400)
-                    .ignore()
-                    .query_async::<()>(&mut conn.clone())
-                    .await
+                scored(conn, &Self::heartbeat_key(prefix, draft), &user.to_string(), now.timestamp_millis(), None).await
             }
             Self::Local(map) => {
                 map.lock().expect("presence").heartbeats.insert((draft, user), now);
@@ -87,15 +80,7 @@ impl Presence {
         match self {
             Self::Redis { conn, prefix } => {
                 let key = Self::socket_key(prefix, draft);
-                redis::pipe()
-                    .zadd(&key, format!("{user}:{socket}"), ms)
-                    .ignore()
-                    .zrembyscore(&key, "-inf", ms - SOCKET_TTL_MS)
-                    .ignore()
-                    .expire(&key, 86_400)
-                    .ignore()
-                    .query_async::<()>(&mut conn.clone())
-                    .await
+                scored(conn, &key, &format!("{user}:{socket}"), ms, Some(ms - SOCKET_TTL_MS)).await
             }
             Self::Local(map) => {
                 let mut map = map.lock().expect("presence");
@@ -148,10 +133,29 @@ impl Presence {
                 .expect("presence")
                 .sockets
                 .get(&draft)
-                .map(|sockets| sockets.iter().filter(|(_, seen)| **seen > horizon).map(|((user, _), _)| *user).collect())
+                .map(|sockets| {
+                    sockets.iter().filter(|(_, seen)| **seen > horizon).map(|((user, _), _)| *user).collect()
+                })
                 .unwrap_or_default()),
         }
     }
+}
+
+/// Sets `member`'s score in a sorted set that lives a day past its last
+/// write, dropping members scored below `prune_below`.
+async fn scored(
+    conn: &redis::aio::ConnectionManager,
+    key: &str,
+    member: &str,
+    score: i64,
+    prune_below: Option<i64>,
+) -> redis::RedisResult<()> {
+    let mut pipe = redis::pipe();
+    pipe.zadd(key, member, score).ignore();
+    if let Some(horizon) = prune_below {
+        pipe.zrembyscore(key, "-inf", horizon).ignore();
+    }
+    pipe.expire(key, 86_400).ignore().query_async::<()>(&mut conn.clone()).await
 }
 
 #[cfg(test)]

@@ -5,9 +5,9 @@ use std::time::Duration;
 use entity::{JobStatus, job_run};
 use sea_orm::DatabaseConnection;
 
-use crate::jobs::payload::{Envelope, Job};
-use crate::jobs::ledger;
 use crate::infra::queue::{Queue, QueueError};
+use crate::jobs::ledger;
+use crate::jobs::payload::{Envelope, Job};
 
 /// Enqueues jobs: writes the `queued` ledger row, then pushes the envelope.
 #[derive(Clone)]

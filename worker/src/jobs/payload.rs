@@ -82,11 +82,8 @@ pub struct HerodraftTimeout {
     pub round_number: i32,
 }
 
-/// The retention of `prune_job_runs` when none is configured.
-pub const DEFAULT_KEEP_DAYS: u32 = 30;
-
 fn default_keep_days() -> u32 {
-    DEFAULT_KEEP_DAYS
+    crate::config::DEFAULT_JOB_RETENTION_DAYS
 }
 
 /// `prune_job_runs`: delete finished ledger rows older than `keep_days`.
@@ -197,7 +194,6 @@ impl Job {
             Self::RefreshAllDiscordData(_) => Policy { max_attempts: 3, timeout: minutes(60) },
         }
     }
-
 }
 
 /// What travels through the queue: the ledger id, the attempt it is, the job.

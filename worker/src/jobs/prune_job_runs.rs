@@ -2,10 +2,9 @@
 //! rows older than `keep_days`, so `job_runs` — and the queue summary read
 //! at every metrics scrape — stays the size of a few weeks of work.
 
-
-use crate::runtime::context::JobContext;
 use crate::jobs::JobError;
 use crate::jobs::payload::PruneJobRuns;
+use crate::runtime::context::JobContext;
 
 impl PruneJobRuns {
     pub async fn run(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError> {

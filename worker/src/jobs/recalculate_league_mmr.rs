@@ -5,16 +5,20 @@ use entity::league;
 use sea_orm::EntityTrait;
 use serde_json::json;
 
-use crate::runtime::context::JobContext;
 use crate::jobs::JobError;
 use crate::jobs::payload::RecalculateLeagueMmr;
+use crate::runtime::context::JobContext;
 
 impl RecalculateLeagueMmr {
     pub async fn run(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError> {
         if let Some(user_id) = self.user_id {
             let txn = crate::infra::db::write_txn(&ctx.db).await?;
-            let changed =
-                crate::domain::stats::refresh_league_mmr(&txn, &[user_id], crate::domain::stats::mmr_config(ctx).min_games).await?;
+            let changed = crate::domain::stats::refresh_league_mmr(
+                &txn,
+                &[user_id],
+                crate::domain::stats::mmr_config(ctx).min_games,
+            )
+            .await?;
             txn.commit().await?;
             return Ok(json!({ "user_id": user_id, "league_mmr_updated": changed }));
         }

@@ -4,9 +4,9 @@ use entity::user;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 
-use crate::runtime::context::JobContext;
 use crate::jobs::JobError;
 use crate::jobs::payload::RefreshAllDiscordData;
+use crate::runtime::context::JobContext;
 
 const PAGE: u64 = 50;
 

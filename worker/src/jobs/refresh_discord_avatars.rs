@@ -2,9 +2,9 @@
 
 use serde_json::json;
 
-use crate::runtime::context::JobContext;
 use crate::jobs::JobError;
 use crate::jobs::payload::RefreshDiscordAvatars;
+use crate::runtime::context::JobContext;
 
 impl RefreshDiscordAvatars {
     pub async fn run(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError> {

@@ -4,9 +4,9 @@ use entity::user;
 use sea_orm::EntityTrait;
 use serde_json::json;
 
-use crate::runtime::context::JobContext;
 use crate::jobs::JobError;
 use crate::jobs::payload::RefreshUserAvatar;
+use crate::runtime::context::JobContext;
 
 impl RefreshUserAvatar {
     pub async fn run(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError> {

@@ -1,9 +1,8 @@
 //! `retry_failed_matches {league_id}`: re-fetch the league's failed matches.
 
-
-use crate::runtime::context::JobContext;
 use crate::jobs::JobError;
 use crate::jobs::payload::RetryFailedMatches;
+use crate::runtime::context::JobContext;
 
 impl RetryFailedMatches {
     pub async fn run(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError> {

@@ -1,9 +1,8 @@
 //! `sync_league_matches {league_id, full?}`: see [`crate::domain::sync::league_sync`].
 
-
-use crate::runtime::context::JobContext;
 use crate::jobs::JobError;
 use crate::jobs::payload::SyncLeagueMatches;
+use crate::runtime::context::JobContext;
 
 impl SyncLeagueMatches {
     pub async fn run(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError> {

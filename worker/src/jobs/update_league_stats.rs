@@ -1,9 +1,8 @@
 //! `update_league_stats {league_id}`: rebuild LeaguePlayerStats, then MMR.
 
-
-use crate::runtime::context::JobContext;
 use crate::jobs::JobError;
 use crate::jobs::payload::UpdateLeagueStats;
+use crate::runtime::context::JobContext;
 
 impl UpdateLeagueStats {
     pub async fn run(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError> {

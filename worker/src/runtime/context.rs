@@ -4,15 +4,15 @@ use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 
+use crate::clients::discord::DiscordClient;
+use crate::clients::steam::client::SteamClient;
+use crate::config::CoreSettings;
 use crate::infra::bus::Bus;
 use crate::infra::cache::Cache;
-use crate::config::CoreSettings;
-use crate::clients::discord::DiscordClient;
-use crate::jobs::enqueue::Enqueuer;
 use crate::infra::lock::Locks;
 use crate::infra::presence::Presence;
 use crate::infra::queue::{Queue, QueueConfig};
-use crate::clients::steam::client::SteamClient;
+use crate::jobs::enqueue::Enqueuer;
 
 #[derive(Clone)]
 pub struct JobContext {
@@ -67,9 +67,7 @@ impl JobContext {
             _ => Bus::local(),
         };
         let presence = match &redis {
-            Some(conn) => {
-                Presence::Redis { conn: conn.clone(), prefix: settings.redis_prefix.clone() }
-            }
+            Some(conn) => Presence::Redis { conn: conn.clone(), prefix: settings.redis_prefix.clone() },
             None => Presence::local(),
         };
         Ok(Self {
@@ -134,7 +132,9 @@ pub async fn boot(settings: CoreSettings) -> anyhow::Result<JobContext> {
         .map_err(|e| anyhow::anyhow!("cannot open DATABASE_URL: {e}"))?;
     let redis = match &settings.redis_url {
         Some(url) => Some(
-            crate::infra::db::connect_redis(url).await.map_err(|e| anyhow::anyhow!("cannot connect to REDIS_URL: {e}"))?,
+            crate::infra::db::connect_redis(url)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot connect to REDIS_URL: {e}"))?,
         ),
         None => None,
     };

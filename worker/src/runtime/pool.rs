@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use apalis::prelude::*;
 
-use crate::runtime::context::JobContext;
-use crate::jobs::payload::Envelope;
 use crate::infra::queue::Queue;
+use crate::jobs::payload::Envelope;
+use crate::runtime::context::JobContext;
 use crate::runtime::runner;
 
 /// How often idle workers look for due tasks.

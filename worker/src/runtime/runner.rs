@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use entity::JobStatus;
 
+use crate::jobs::JobError;
+use crate::jobs::ledger;
+use crate::jobs::payload::Envelope;
 use crate::runtime::backoff;
 use crate::runtime::context::JobContext;
-use crate::jobs::JobError;
-use crate::jobs::payload::Envelope;
-use crate::jobs::ledger;
 
 const BACKOFF_CAP: Duration = Duration::from_secs(300);
 

@@ -14,10 +14,10 @@ use entity::league;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::config::ConfigError;
-use crate::runtime::context::JobContext;
 use crate::jobs::payload::{
     CheckScheduledEvents, Job, PruneJobRuns, RefreshAllDiscordData, RefreshDiscordAvatars, SyncLeagueMatches,
 };
+use crate::runtime::context::JobContext;
 
 /// The scheduled kinds and their default six-field cron expressions.
 pub const DEFAULTS: [(&str, &str); 5] = [

@@ -8,11 +8,11 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::clients::steam::ratelimit::{Budget, RateLimiter};
+use crate::clients::steam::types::{HistoryPage, MatchDetails};
 use crate::config::CoreSettings;
 use crate::jobs::JobError;
 use crate::secret::Secret;
-use crate::clients::steam::ratelimit::{Budget, RateLimiter};
-use crate::clients::steam::types::{HistoryPage, MatchDetails};
 
 /// Longest Retry-After we sleep through inside one call; longer ones fail
 /// the attempt and the job retries after that delay.

@@ -104,10 +104,8 @@ pub async fn load<C: ConnectionTrait>(db: &C, id: i64) -> DomainResult<HeroDraft
         .order_by_asc(hero_draft_team::Column::Id)
         .all(db)
         .await?;
-    let tournament_teams = team::Entity::find()
-        .filter(team::Column::Id.is_in(sides.iter().map(|s| s.team_id)))
-        .all(db)
-        .await?;
+    let tournament_teams =
+        team::Entity::find().filter(team::Column::Id.is_in(sides.iter().map(|s| s.team_id))).all(db).await?;
     let teams = sides
         .into_iter()
         .filter_map(|side| tournament_teams.iter().find(|t| t.id == side.team_id).cloned().map(|t| (side, t)))
@@ -146,13 +144,8 @@ pub async fn events_after<C: ConnectionTrait>(
     after: i64,
     limit: u64,
 ) -> DomainResult<Vec<hero_draft_event::Model>> {
-    Ok(hero_draft_event::Entity::find()
-        .filter(hero_draft_event::Column::HeroDraftId.eq(id))
-        .filter(hero_draft_event::Column::Id.gt(after))
-        .order_by_asc(hero_draft_event::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
+    use hero_draft_event::{Column, Entity};
+    Ok(live::rows_after::<Entity, C>(db, Column::HeroDraftId, Column::Id, id, after, limit).await?)
 }
 
 async fn event(
@@ -227,15 +220,12 @@ pub async fn arm_timeout(svc: &Services, id: i64, round: i32) {
     }
 }
 
+fn wrong_state(full: &HeroDraftFull) -> DomainError {
+    DomainError::conflict("wrong_state", format!("not allowed while the draft is {}", full.draft.state.as_str()))
+}
+
 fn require_state(full: &HeroDraftFull, allowed: &[HeroDraftState]) -> DomainResult<()> {
-    if allowed.contains(&full.draft.state) {
-        Ok(())
-    } else {
-        Err(DomainError::conflict(
-            "wrong_state",
-            format!("not allowed while the draft is {}", full.draft.state.as_str()),
-        ))
-    }
+    if allowed.contains(&full.draft.state) { Ok(()) } else { Err(wrong_state(full)) }
 }
 
 fn captain_team<'a>(full: &'a HeroDraftFull, actor: &user::Model) -> DomainResult<&'a hero_draft_team::Model> {
@@ -381,8 +371,7 @@ pub async fn choose(
     let event_id =
         event(&txn, id, "choice_made", Some(mine.id), json!({"choice_type": choice_type, "value": value}), now).await?;
     if first_choice {
-        return commit_and_announce(svc, txn, &full, HeroDraftState::Choosing, Committed { event_id, arm: None })
-            .await;
+        return commit_and_announce(svc, txn, &full, HeroDraftState::Choosing, Committed { event_id, arm: None }).await;
     }
     // Both choices made: build the rounds.
     let first_pick = match choice {
@@ -418,10 +407,7 @@ pub async fn act(svc: &Services, id: i64, actor: &user::Model, hero: i32, now: D
     let txn = crate::infra::db::write_txn(&svc.db).await?;
     let full = load(&txn, id).await?;
     if !full.running_at(now) {
-        return Err(DomainError::conflict(
-            "wrong_state",
-            format!("not allowed while the draft is {}", full.draft.state.as_str()),
-        ));
+        return Err(wrong_state(&full));
     }
     let round = full.active_round().cloned().ok_or_else(|| DomainError::conflict("wrong_state", "no active round"))?;
     let side = full
@@ -528,8 +514,7 @@ pub async fn time_out(
     let Some(active) = full.active_round().filter(|r| r.round_number == round).cloned() else {
         return Ok(TimeoutOutcome::Stale);
     };
-    let Some(side) = full.teams.iter().find(|(d, _)| d.id == active.hero_draft_team_id).map(|(d, _)| d.clone())
-    else {
+    let Some(side) = full.teams.iter().find(|(d, _)| d.id == active.hero_draft_team_id).map(|(d, _)| d.clone()) else {
         return Ok(TimeoutOutcome::Stale);
     };
     let remaining = full.timeout_in(round, now).unwrap_or(0);
@@ -553,10 +538,7 @@ async fn pause_as(svc: &Services, id: i64, by: Option<i64>, manual: bool, now: D
     let txn = crate::infra::db::write_txn(&svc.db).await?;
     let full = load(&txn, id).await?;
     if !full.running_at(now) {
-        return Err(DomainError::conflict(
-            "wrong_state",
-            format!("not allowed while the draft is {}", full.draft.state.as_str()),
-        ));
+        return Err(wrong_state(&full));
     }
     hero_draft::Entity::update_many()
         .col_expr(hero_draft::Column::PausedAt, Expr::value(now))

@@ -16,12 +16,12 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, ExprTrait, QueryFilter
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::runtime::context::JobContext;
+use crate::clients::steam::types::HistoryMatch;
+use crate::domain::sync::ingest::ingest_match;
+use crate::infra::lock::LockGuard;
 use crate::jobs::JobError;
 use crate::jobs::payload::{Job, UpdateLeagueStats};
-use crate::infra::lock::LockGuard;
-use crate::domain::sync::ingest::ingest_match;
-use crate::clients::steam::types::HistoryMatch;
+use crate::runtime::context::JobContext;
 
 /// Matches per GetMatchHistory page.
 const PAGE: u32 = 100;

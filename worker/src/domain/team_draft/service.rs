@@ -109,13 +109,8 @@ pub async fn events_after<C: ConnectionTrait>(
     after: i64,
     limit: u64,
 ) -> DomainResult<Vec<draft_event::Model>> {
-    Ok(draft_event::Entity::find()
-        .filter(draft_event::Column::DraftId.eq(draft_id))
-        .filter(draft_event::Column::Id.gt(after))
-        .order_by_asc(draft_event::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
+    use draft_event::{Column, Entity};
+    Ok(live::rows_after::<Entity, C>(db, Column::DraftId, Column::Id, draft_id, after, limit).await?)
 }
 
 /// Locks the draft row for the rest of the transaction.
@@ -188,13 +183,9 @@ impl Cast {
 
 /// A team as the shuffle sees it (captain + members, missing MMR = 0).
 fn standing(state: &DraftState, t: &team::Model, cast: &Cast) -> TeamStanding {
-    let roster: BTreeSet<i64> = state.members.get(&t.id).cloned().unwrap_or_default().into_iter().chain(t.captain_id).collect();
-    TeamStanding {
-        id: t.id,
-        name: t.name.clone(),
-        mmr: roster.iter().map(|u| cast.mmr(*u)).sum(),
-        size: roster.len(),
-    }
+    let roster: BTreeSet<i64> =
+        state.members.get(&t.id).cloned().unwrap_or_default().into_iter().chain(t.captain_id).collect();
+    TeamStanding { id: t.id, name: t.name.clone(), mmr: roster.iter().map(|u| cast.mmr(*u)).sum(), size: roster.len() }
 }
 
 fn standings(state: &DraftState, cast: &Cast) -> Vec<TeamStanding> {
@@ -410,8 +401,7 @@ pub async fn pick(
     let next = round.pick_number + 1;
     if state.rounds.iter().any(|r| r.pick_number == next) {
         if state.draft.draft_style == DraftStyle::Shuffle
-            && let Some(assigned) =
-                assign_shuffle_captain(&txn, &state, &cast, next, Some(actor.id), dice).await?
+            && let Some(assigned) = assign_shuffle_captain(&txn, &state, &cast, next, Some(actor.id), dice).await?
         {
             last = assigned;
         }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Everything the tests need, on a fresh machine or an old one, idempotently:
+# PostgreSQL and Redis installed and running on 127.0.0.1 (the `test`
+# database there), Node/npm and Debian's chromium for the browser test,
+# cargo-nextest, the browser test's npm packages; leftovers of interrupted
+# runs (test databases, Redis keys) cleared. Run by tests/run.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+apt_updated=""
+need_apt() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if [ -z "$apt_updated" ]; then $SUDO apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$2" >/dev/null
+}
+need_apt redis-server redis-server
+need_apt pg_ctlcluster postgresql
+need_apt curl curl
+need_apt node nodejs
+need_apt npm npm
+need_apt chromium chromium
+
+if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+fi
+for _ in $(seq 1 60); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+fi
+for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
+
+psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'test'" | grep -q 1 \
+  || psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE test"
+# Test databases and Redis keys of interrupted runs.
+psql -h 127.0.0.1 -U postgres -d test -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'dtx_test_%'" \
+  | while read -r db; do [ -n "$db" ] && psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"; done
+redis-cli -h 127.0.0.1 --scan --pattern 'dtx_test_*' | xargs -r -n 500 redis-cli -h 127.0.0.1 del >/dev/null
+
+command -v cargo-nextest >/dev/null 2>&1 || cargo install cargo-nextest --locked
+# The browser test drives Debian's chromium with playwright-core (no browser download).
+[ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser --no-audit --no-fund --silent
