@@ -65,6 +65,29 @@ impl<T: Type> ApiResponse for CachedJson<T> {
     }
 }
 
+/// Serves `key` of `namespace` from the cache when `cacheable` (the caller
+/// validated what the key is made of), else straight from `load`: a key an
+/// outsider can vary at will must never reach the cache.
+pub async fn cached_if<T, F, Fut>(
+    cacheable: bool,
+    cache: &worker::infra::cache::Cache,
+    namespace: &str,
+    key: &str,
+    ttl: std::time::Duration,
+    load: F,
+) -> crate::error::ApiResult<CachedJson<T>>
+where
+    T: ToJSON,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = crate::error::ApiResult<T>>,
+{
+    if cacheable {
+        cached(cache, namespace, key, ttl, load).await
+    } else {
+        Ok(CachedJson::from_bytes(CachedJson::encode(&load().await?)))
+    }
+}
+
 /// Serves `key` of `namespace` from the cache, or from `load` (then cached).
 pub async fn cached<T, F, Fut>(
     cache: &worker::infra::cache::Cache,

@@ -35,6 +35,12 @@ impl PageRequest {
         }
     }
 
+    /// Whether this page may be cached: the first pages at the usual sizes,
+    /// so the number of cacheable keys per list stays small.
+    pub fn cacheable(&self) -> bool {
+        self.page <= 20 && matches!(self.page_size, 10 | 20 | 25 | 50 | 100)
+    }
+
     pub fn offset(&self) -> u64 {
         (self.page - 1) * self.page_size
     }

@@ -73,7 +73,7 @@ fn bucket_for(per_minute: u32) -> Option<DefaultKeyedRateLimiter<String>> {
 }
 
 fn too_many(wait: Duration) -> ApiError {
-    let mut err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many writes; slow down");
+    let mut err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down");
     err.retry_after = Some(wait.as_secs().max(1));
     err
 }
@@ -90,8 +90,17 @@ impl WriteLimiter {
         }
     }
 
-    pub fn redis(budgets: Budgets, conn: redis::aio::ConnectionManager, prefix: &str) -> Self {
-        Self::Redis { budgets, conn, prefix: format!("{prefix}:ratelimit") }
+    /// Counts under `{prefix}:{name}:…` in Redis.
+    pub fn redis(budgets: Budgets, conn: redis::aio::ConnectionManager, prefix: &str, name: &str) -> Self {
+        Self::Redis { budgets, conn, prefix: format!("{prefix}:{name}") }
+    }
+
+    /// The limiter of `name` for the deployment's mode.
+    pub fn for_mode(budgets: Budgets, redis: &Option<redis::aio::ConnectionManager>, prefix: &str, name: &str) -> Self {
+        match redis {
+            Some(conn) => Self::redis(budgets, conn.clone(), prefix, name),
+            None => Self::local(budgets),
+        }
     }
 
     /// Counts one write of `bucket`; 429 past its budget.
@@ -138,16 +147,20 @@ fn limited(req: &Request) -> bool {
     !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) || req.uri().path().starts_with("/api/auth/")
 }
 
+impl Bucket {
+    /// The bucket of a known caller (staff, or a user); `None` for anonymous.
+    pub fn of_user(user: Option<&entity::user::Model>) -> Option<Self> {
+        user.map(|u| if u.is_staff || u.is_superuser { Self::Staff(u.id) } else { Self::User(u.id) })
+    }
+}
+
 /// Counts writes and logins against their caller's budget.
 pub async fn middleware<E: Endpoint>(next: E, mut req: Request) -> poem::Result<E::Output> {
     if limited(&req) {
         let state = req.data::<AppState>().ok_or_else(ApiError::internal)?.clone();
         let caller = Caller::resolve(&req, &state).await?;
-        let bucket = match &caller.user {
-            Some(u) if u.is_staff || u.is_superuser => Some(Bucket::Staff(u.id)),
-            Some(u) => Some(Bucket::User(u.id)),
-            None => crate::client_ip::client_ip(&req, &state.settings.trusted_proxies).map(Bucket::Address),
-        };
+        let bucket = Bucket::of_user(caller.user.as_ref())
+            .or_else(|| crate::client_ip::client_ip(&req, &state.settings.trusted_proxies).map(Bucket::Address));
         if let Some(bucket) = bucket {
             state.write_limiter.check(&bucket).await?;
         }

@@ -5,6 +5,10 @@
 //! A caller's own `X-Request-Id` is kept when it looks like an id (up to 64
 //! of `[A-Za-z0-9._-]`), so a proxy's id follows the request through; other
 //! values are replaced, so a client cannot write arbitrary text into logs.
+//!
+//! The span also carries the method and the URI with its secrets redacted
+//! (an OAuth `code` and `state`, OpenID signatures and nonces never reach a
+//! log line), and every response is logged with its status and duration.
 
 use poem::{Endpoint, IntoResponse, Request, Response};
 use tracing::Instrument;
@@ -25,20 +29,52 @@ pub fn choose(incoming: Option<&str>) -> String {
     }
 }
 
+/// Query parameters whose values are credentials.
+const SECRET_PARAMS: [&str; 5] = ["code", "state", "openid.sig", "openid.assoc_handle", "openid.response_nonce"];
+
+/// `uri` with the values of [`SECRET_PARAMS`] replaced by `REDACTED`.
+pub fn redacted(uri: &poem::http::Uri) -> String {
+    let Some(query) = uri.query() else { return uri.path().to_owned() };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if SECRET_PARAMS.contains(&name) => format!("{name}=REDACTED"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{}?{}", uri.path(), pairs.join("&"))
+}
+
 /// The middleware; errors are rendered here so they carry the header too.
 pub async fn middleware<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
     let id = choose(req.header(HEADER));
-    let span = tracing::info_span!("request", request_id = %id);
-    let resp = match next.call(req).instrument(span).await {
-        Ok(resp) => resp.into_response(),
-        Err(err) => crate::error::render_error(err).await,
-    };
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %req.method(), uri = %redacted(req.original_uri()));
+    let started = std::time::Instant::now();
+    let resp = async move {
+        let resp = match next.call(req).await {
+            Ok(resp) => resp.into_response(),
+            Err(err) => crate::error::render_error(err).await,
+        };
+        tracing::info!(status = resp.status().as_u16(), duration_ms = started.elapsed().as_millis() as u64, "response");
+        resp
+    }
+    .instrument(span)
+    .await;
     Ok(resp.with_header(HEADER, id).into_response())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::choose;
+    use super::{choose, redacted};
+
+    #[test]
+    fn credentials_in_query_strings_are_redacted() {
+        let uri: poem::http::Uri = "/api/auth/discord/callback?code=SECRETCODE&state=SECRETSTATE&x=1".parse().unwrap();
+        assert_eq!(redacted(&uri), "/api/auth/discord/callback?code=REDACTED&state=REDACTED&x=1");
+        let plain: poem::http::Uri = "/api/users?page=2".parse().unwrap();
+        assert_eq!(redacted(&plain), "/api/users?page=2");
+    }
 
     #[test]
     fn plausible_incoming_ids_are_kept_and_others_replaced() {

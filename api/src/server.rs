@@ -3,7 +3,7 @@
 use poem::endpoint::BoxEndpoint;
 use poem::http::StatusCode;
 use poem::listener::{Acceptor, TcpAcceptor};
-use poem::middleware::{CatchPanic, Tracing};
+use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Route};
 use poem_openapi::{OpenApi, OpenApiService};
 
@@ -57,7 +57,6 @@ fn mount<T: OpenApi + 'static>(api: OpenApiService<T, ()>, state: AppState) -> B
         .data(state)
         .with(CatchPanic::new().with_handler(panic_response))
         .around(record_http_metrics)
-        .with(Tracing)
         .around(crate::request_id::middleware)
         .catch_all_error(render_error)
         .boxed()

@@ -56,6 +56,10 @@ pub struct ApiSettings {
     #[arg(long, env = "RATE_LIMIT_STAFF_PER_MINUTE", default_value_t = 3000)]
     pub rate_limit_staff_per_minute: u32,
 
+    /// Steam lookups (`/api/steam/resolve`) per minute of a logged-in user (staff: five times that).
+    #[arg(long, env = "STEAM_LOOKUPS_PER_MINUTE", default_value_t = 10)]
+    pub steam_lookups_per_minute: u32,
+
     /// Comma-separated CIDRs of reverse proxies whose `X-Forwarded-For` names the client.
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<ipnet::IpNet>,

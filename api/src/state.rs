@@ -30,6 +30,8 @@ pub struct Inner {
     pub realtime: crate::realtime::Realtime,
     /// Write limits per user / per client address.
     pub write_limiter: crate::ratelimit::WriteLimiter,
+    /// Steam lookups per user (they spend the shared Steam budget).
+    pub lookup_limiter: crate::ratelimit::WriteLimiter,
 }
 
 impl Deref for AppState {
@@ -59,10 +61,13 @@ impl AppState {
             per_user: settings.rate_limit_user_per_minute,
             per_staff: settings.rate_limit_staff_per_minute,
         };
-        let write_limiter = match &redis {
-            Some(conn) => crate::ratelimit::WriteLimiter::redis(budgets, conn.clone(), &prefix),
-            None => crate::ratelimit::WriteLimiter::local(budgets),
+        let write_limiter = crate::ratelimit::WriteLimiter::for_mode(budgets, &redis, &prefix, "ratelimit");
+        let lookups = crate::ratelimit::Budgets {
+            per_address: 0,
+            per_user: settings.steam_lookups_per_minute,
+            per_staff: settings.steam_lookups_per_minute.saturating_mul(5),
         };
+        let lookup_limiter = crate::ratelimit::WriteLimiter::for_mode(lookups, &redis, &prefix, "lookups");
         let socket_caps = crate::realtime::limits_caps(&settings);
         let kv = match &redis {
             Some(conn) => KvStore::Redis { conn: conn.clone(), prefix: prefix.clone() },
@@ -88,6 +93,7 @@ impl AppState {
             jobs,
             realtime: crate::realtime::Realtime::new(crate::realtime::SocketLimits::new(socket_caps)),
             write_limiter,
+            lookup_limiter,
         })))
     }
 

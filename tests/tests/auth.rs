@@ -56,10 +56,29 @@ async fn app_with_discord(backend: Backend, discord: &MockServer, redis: bool) -
     TestApp::spawn_with(backend, Options { redis, args: args.map(String::from).to_vec(), ..Default::default() }).await
 }
 
-/// Follows the login redirect; returns (state, code_challenge).
-async fn begin_login(app: &TestApp) -> (String, String) {
+/// A login as a browser makes it: the redirect's `state` and PKCE challenge,
+/// and the cookie that binds the state to this browser.
+struct Login {
+    state: String,
+    challenge: String,
+    binding: String,
+}
+
+impl Login {
+    /// Discord sends the browser back with `code`.
+    async fn callback(&self, app: &TestApp, code: &str) -> tests::Resp {
+        let path = format!("/api/auth/discord/callback?code={code}&state={}", self.state);
+        app.anon().send(reqwest::Method::GET, &path, None, &[("cookie", &self.binding)]).await
+    }
+}
+
+/// Follows the login redirect.
+async fn begin_login(app: &TestApp) -> Login {
     let resp = app.anon().get("/api/auth/discord/login").await;
     assert_eq!(resp.status, 302);
+    let binding = resp.headers["set-cookie"].to_str().unwrap();
+    assert!(binding.contains("HttpOnly") && binding.contains("SameSite=Lax"), "{binding}");
+    let binding = binding.split(';').next().unwrap().to_owned();
     let location = url::Url::parse(resp.headers["location"].to_str().unwrap()).unwrap();
     let query: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
     assert!(location.path().ends_with("/oauth2/authorize"));
@@ -67,7 +86,7 @@ async fn begin_login(app: &TestApp) -> (String, String) {
     assert_eq!(query["code_challenge_method"], "S256");
     assert_eq!(query["scope"], "identify guilds.members.read");
     assert!(query["redirect_uri"].ends_with("/api/auth/discord/callback"));
-    (query["state"].clone(), query["code_challenge"].clone())
+    Login { state: query["state"].clone(), challenge: query["code_challenge"].clone(), binding }
 }
 
 async fn discord_login_creates_links_and_never_renames(backend: Backend) {
@@ -77,11 +96,12 @@ async fn discord_login_creates_links_and_never_renames(backend: Backend) {
     // Someone already has the username "ana": no takeover by name.
     let squatter = tests::fixtures::user(&staff, "ana", 1000).await;
 
-    let (state, challenge) = begin_login(&app).await;
-    let wrong = app.anon().get("/api/auth/discord/callback?code=good-code&state=forged").await;
+    let login = begin_login(&app).await;
+    let forged = Login { state: "forged".into(), challenge: String::new(), binding: login.binding.clone() };
+    let wrong = forged.callback(&app, "good-code").await;
     assert_eq!((wrong.status, wrong.error_code().as_str()), (400, "invalid_oauth_state"));
 
-    let done = app.anon().get(&format!("/api/auth/discord/callback?code=good-code&state={state}")).await;
+    let done = login.callback(&app, "good-code").await;
     assert_eq!(done.status, 302, "{}", done.text);
     assert_eq!(done.headers["location"], FRONTEND);
     let cookie = done.session_cookie().expect("session cookie");
@@ -93,7 +113,7 @@ async fn discord_login_creates_links_and_never_renames(backend: Backend) {
         discord.received_requests().await.unwrap().into_iter().find(|r| r.url.path() == "/oauth2/token").unwrap();
     let form: std::collections::HashMap<String, String> =
         url::form_urlencoded::parse(&token_call.body).into_owned().collect();
-    assert_eq!(s256_challenge(&form["code_verifier"]), challenge);
+    assert_eq!(s256_challenge(&form["code_verifier"]), login.challenge);
 
     let me = tests::Caller { app: &app, cookie: Some(cookie) };
     let profile = me.get("/api/me").await;
@@ -106,13 +126,12 @@ async fn discord_login_creates_links_and_never_renames(backend: Backend) {
     assert_ne!(id, squatter);
 
     // The state is single-use.
-    let replay = app.anon().get(&format!("/api/auth/discord/callback?code=good-code&state={state}")).await;
+    let replay = login.callback(&app, "good-code").await;
     assert_eq!(replay.status, 400);
 
     // Staff renames the user; the next login links by Discord id and keeps the name.
     staff.patch(&format!("/api/users/{id}"), json!({"username": "Ana the Great"})).await;
-    let (state, _) = begin_login(&app).await;
-    let again = app.anon().get(&format!("/api/auth/discord/callback?code=good-code&state={state}")).await;
+    let again = begin_login(&app).await.callback(&app, "good-code").await;
     assert_eq!(again.status, 302);
     let me = tests::Caller { app: &app, cookie: again.session_cookie() };
     let profile = me.get("/api/me").await;
@@ -120,9 +139,28 @@ async fn discord_login_creates_links_and_never_renames(backend: Backend) {
     assert_eq!(app.count("users").await, 3, "admin, squatter, ana: no duplicate account");
 
     // A refused code is a clear 400, not a login.
-    let (state, _) = begin_login(&app).await;
-    let refused = app.anon().get(&format!("/api/auth/discord/callback?code=bad-code&state={state}")).await;
+    let refused = begin_login(&app).await.callback(&app, "bad-code").await;
     assert_eq!((refused.status, refused.error_code().as_str()), (400, "oauth_exchange_failed"));
+}
+
+/// Login CSRF: an attacker starts a login, then sends the victim the
+/// callback link with a valid state. The victim's browser lacks the binding
+/// cookie (or has its own login's), so the callback is refused before any
+/// call to Discord.
+async fn a_callback_without_its_browser_binding_is_refused(backend: Backend) {
+    let discord = mock_discord("198618246868500481", "ana").await;
+    let app = app_with_discord(backend, &discord, false).await;
+    let attackers = begin_login(&app).await;
+    let victims = begin_login(&app).await;
+    let path = format!("/api/auth/discord/callback?code=good-code&state={}", attackers.state);
+    let bare = app.anon().get(&path).await;
+    assert_eq!((bare.status, bare.error_code().as_str()), (400, "oauth_state_unbound"));
+    let crossed = app.anon().send(reqwest::Method::GET, &path, None, &[("cookie", &victims.binding)]).await;
+    assert_eq!((crossed.status, crossed.error_code().as_str()), (400, "oauth_state_unbound"));
+    assert!(bare.session_cookie().is_none() && crossed.session_cookie().is_none(), "nobody is logged in");
+    let token_calls =
+        discord.received_requests().await.unwrap().iter().filter(|r| r.url.path() == "/oauth2/token").count();
+    assert_eq!(token_calls, 0, "refused before any call to Discord");
 }
 
 async fn discord_login_not_configured(backend: Backend) {
@@ -145,6 +183,7 @@ async fn cross_site_cookie_writes_are_refused(backend: Backend) {
 
 on_both_databases!(
     discord_login_creates_links_and_never_renames,
+    a_callback_without_its_browser_binding_is_refused,
     discord_login_not_configured,
     cross_site_cookie_writes_are_refused
 );
@@ -158,8 +197,7 @@ async fn redis_mode_keeps_sessions_and_cache_in_redis() {
     let health = app.anon().get("/api/health").await;
     assert_eq!(health.body["redis"], "ok");
 
-    let (state, _) = begin_login(&app).await;
-    let done = app.anon().get(&format!("/api/auth/discord/callback?code=good-code&state={state}")).await;
+    let done = begin_login(&app).await.callback(&app, "good-code").await;
     let me = tests::Caller { app: &app, cookie: done.session_cookie() };
     assert_eq!(me.get("/api/me").await.body["discordId"], "42");
     assert_eq!(app.count("kv_entries").await, 0, "nothing kept in the database");

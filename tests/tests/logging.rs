@@ -15,6 +15,8 @@ const STEAM_KEY: &str = "SECRETsteamKEY0123456789ABCDEF01";
 const DISCORD_SECRET: &str = "SECRETdiscordCLIENTsecret";
 const BOT_TOKEN: &str = "SECRETdiscordBOTtoken.abc.def";
 const PG_PASSWORD: &str = "SECRETpgPASSWORD";
+const OAUTH_CODE: &str = "SECREToauthCODE4242";
+const OAUTH_STATE: &str = "SECREToauthSTATE4242";
 
 fn closed_port_url() -> String {
     format!("http://127.0.0.1:{}", free_port())
@@ -72,6 +74,15 @@ async fn json_logs_carry_request_ids_and_no_secrets() {
     let odd = http.get(format!("{base}/api/health")).header("x-request-id", "not an id").send().await.unwrap();
     assert_ne!(odd.headers()["x-request-id"], "not an id", "anything else is replaced");
 
+    // A Discord callback (refused: no such login) carries a code and a state: neither reaches the log.
+    let callback = http
+        .get(format!("{base}/api/auth/discord/callback?code={OAUTH_CODE}&state={OAUTH_STATE}"))
+        .header("cookie", "dtx_oauth=binding")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(callback.status(), 400);
+
     let login = http
         .post(format!("{base}/api/tests/login"))
         .json(&json!({"username": "admin", "is_staff": true}))
@@ -110,7 +121,7 @@ async fn json_logs_carry_request_ids_and_no_secrets() {
     let logs = std::fs::read_to_string(&log_path).unwrap();
     let _ = std::fs::remove_file(&log_path);
 
-    for secret in [STEAM_KEY, DISCORD_SECRET, BOT_TOKEN, PG_PASSWORD, session_token.as_str()] {
+    for secret in [STEAM_KEY, DISCORD_SECRET, BOT_TOKEN, PG_PASSWORD, OAUTH_CODE, OAUTH_STATE, session_token.as_str()] {
         let leaks: Vec<&str> = logs.lines().filter(|l| l.contains(secret)).collect();
         assert!(leaks.is_empty(), "a secret is in the logs:\n{}", leaks.join("\n"));
     }
@@ -127,7 +138,7 @@ async fn json_logs_carry_request_ids_and_no_secrets() {
         spans.iter().find_map(|span| span["request_id"].as_str().map(str::to_owned))
     };
     assert!(
-        lines.iter().any(|l| request_of(l).as_deref() == Some("drill-logs-42") && l["status"] == "404 Not Found"),
+        lines.iter().any(|l| request_of(l).as_deref() == Some("drill-logs-42") && l["status"] == 404),
         "the 404 is logged under its request id"
     );
     for id in &runs {

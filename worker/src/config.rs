@@ -70,6 +70,11 @@ pub struct CoreSettings {
     #[arg(long, env = "STEAM_RATE_PER_SEC", default_value_t = 1.0)]
     pub steam_rate_per_sec: f64,
 
+    /// Share (0–1) of the Steam rate and daily budget that interactive lookups
+    /// (vanity resolve, live games) may use; jobs always come first.
+    #[arg(long, env = "STEAM_INTERACTIVE_SHARE", default_value_t = 0.2)]
+    pub steam_interactive_share: f64,
+
     /// Discord bot token (avatar checks, event posts). Unset = those jobs report "not configured".
     #[arg(long, env = "DISCORD_BOT_TOKEN", hide_env_values = true)]
     pub discord_bot_token: Option<Secret>,
@@ -179,6 +184,9 @@ impl CoreSettings {
             if value < 0 {
                 return Err(ConfigError::new(variable, "must not be negative"));
             }
+        }
+        if !(0.0..=1.0).contains(&self.steam_interactive_share) {
+            return Err(ConfigError::new("STEAM_INTERACTIVE_SHARE", "must be between 0 and 1"));
         }
         if self.job_heartbeat_secs == 0 {
             return Err(ConfigError::new("JOB_HEARTBEAT_SECS", "must be at least 1"));

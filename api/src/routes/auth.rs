@@ -14,9 +14,27 @@ use crate::state::AppState;
 /// How long a login may take between redirect and callback.
 const LOGIN_TTL: Duration = Duration::from_secs(600);
 
+/// The cookie that binds a login's `state` to the browser that started it
+/// (login CSRF: a victim opening an attacker's callback link has no such cookie).
+const BINDING_COOKIE: &str = "dtx_oauth";
+
 #[derive(Serialize, Deserialize)]
 struct PendingLogin {
     verifier: String,
+    /// SHA-256 of the browser binding cookie's value.
+    binding: String,
+}
+
+fn binding_hash(value: &str) -> String {
+    pkce::s256_challenge(value)
+}
+
+fn cookie_value<'a>(req: &'a poem::Request, name: &str) -> Option<&'a str> {
+    req.header("cookie")?
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, v)| *n == name && !v.is_empty())
+        .map(|(_, v)| v)
 }
 
 #[derive(ApiResponse)]
@@ -37,16 +55,24 @@ pub struct AuthApi;
 
 #[OpenApi(tag = "Tag::Auth")]
 impl AuthApi {
-    /// Start Discord login: redirects to Discord with `state` and a PKCE challenge.
+    /// Start Discord login: redirects to Discord with `state` and a PKCE challenge, and binds the
+    /// `state` to this browser with a short-lived `HttpOnly` cookie.
     #[oai(path = "/auth/discord/login", method = "get")]
     async fn login(&self, state: poem::web::Data<&AppState>) -> ApiResult<Redirect> {
         let client_id = state.settings.discord_client_id.as_deref().ok_or_else(discord::not_configured)?;
         let oauth_state = pkce::random_token();
         let verifier = pkce::random_token();
-        let pending = serde_json::to_string(&PendingLogin { verifier: verifier.clone() }).expect("serializable");
+        let binding = pkce::random_token();
+        let pending = PendingLogin { verifier: verifier.clone(), binding: binding_hash(&binding) };
+        let pending = serde_json::to_string(&pending).map_err(|_| ApiError::internal())?;
         state.kv.put(&format!("oauth:{oauth_state}"), &pending, LOGIN_TTL).await?;
         let url = discord::authorize_url(&state.settings, client_id, &oauth_state, &pkce::s256_challenge(&verifier));
-        Ok(Redirect::Found(url, None))
+        let secure = if state.settings.public_url().starts_with("https://") { "; Secure" } else { "" };
+        let cookie = format!(
+            "{BINDING_COOKIE}={binding}; Path=/api/auth/discord/callback; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            LOGIN_TTL.as_secs()
+        );
+        Ok(Redirect::Found(url, Some(cookie)))
     }
 
     /// Discord sends the browser back here; on success the session cookie is
@@ -54,6 +80,7 @@ impl AuthApi {
     #[oai(path = "/auth/discord/callback", method = "get")]
     async fn callback(
         &self,
+        req: &poem::Request,
         state: poem::web::Data<&AppState>,
         #[oai(validator(max_length = 512))] code: Query<Option<String>>,
         #[oai(name = "state", validator(max_length = 128))] oauth_state: Query<Option<String>>,
@@ -62,6 +89,12 @@ impl AuthApi {
         if state.settings.discord_client_id.is_none() {
             return Err(discord::not_configured());
         }
+        let Some(binding) = cookie_value(req, BINDING_COOKIE) else {
+            return Err(ApiError::bad_request(
+                "oauth_state_unbound",
+                "this login was not started in this browser; start the login again",
+            ));
+        };
         let pending = match oauth_state.0.as_deref() {
             Some(s) if !s.is_empty() => state.kv.take(&format!("oauth:{s}")).await?,
             _ => None,
@@ -72,6 +105,12 @@ impl AuthApi {
                 "unknown or expired login state; start the login again",
             ));
         };
+        if !pkce::constant_time_eq(&pending.binding, &binding_hash(binding)) {
+            return Err(ApiError::bad_request(
+                "oauth_state_unbound",
+                "this login was started in another browser; start the login again",
+            ));
+        }
         if let Some(error) = error.0 {
             return Err(ApiError::bad_request("oauth_denied", format!("Discord login was not completed: {error}")));
         }

@@ -14,10 +14,12 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set,
 };
 use worker::domain::mmr::display_kda;
+use worker::clients::steam::client::SteamError;
+use worker::domain::steam_ids::{self, SteamIdError};
 use worker::infra::cache::ns;
 
 use crate::auth::Viewer;
-use crate::cached::{CachedJson, cached};
+use crate::cached::{CachedJson, cached, cached_if};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::Tag;
@@ -27,6 +29,9 @@ use crate::views::games::GameView;
 const STATS_TTL: Duration = Duration::from_secs(300);
 const LIVE_TTL: Duration = Duration::from_secs(30);
 const RESOLVE_TTL: Duration = Duration::from_secs(3600);
+/// Guild matches change when a sync stores matches (which drops them) or a
+/// user links a Steam id (likewise); the TTL only bounds a missed drop.
+const GUILD_TTL: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "snake_case")]
@@ -148,6 +153,7 @@ pub struct SyncStateView {
     pub last_sync_at: Option<DateTime<Utc>>,
     /// `[{match_id, match_seq_num, error}]`
     pub failed_matches: serde_json::Value,
+    /// The last sync error (staff only; null for everyone else).
     #[oai(nullable)]
     pub last_error: Option<String>,
     pub stored_matches: u64,
@@ -272,32 +278,29 @@ async fn match_views<C: ConnectionTrait>(db: &C, matches: Vec<steam_match::Model
         .collect())
 }
 
-/// A vanity name, a profile URL, or a SteamID64 → what to look up.
-pub enum SteamRef {
-    Id(i64),
-    Vanity(String),
+/// A bare vanity name as Steam allows it.
+fn vanity_name(s: &str) -> Option<&str> {
+    let s = s.trim();
+    (!s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+        .then_some(s)
 }
 
-/// Parses `name`, `https://steamcommunity.com/id/name/`, `…/profiles/7656…` or `7656…`.
-pub fn parse_steam_ref(input: &str) -> Option<SteamRef> {
-    let s = input.trim().trim_end_matches('/');
-    let tail = s.rsplit('/').next().unwrap_or(s);
-    if s.contains("/profiles/") || (tail.len() == 17 && tail.bytes().all(|b| b.is_ascii_digit())) {
-        return tail.parse().ok().filter(|id| entity::steam_id::is_valid_steam_id64(*id)).map(SteamRef::Id);
-    }
-    let ok = !tail.is_empty()
-        && tail.len() <= 64
-        && tail.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    ok.then(|| SteamRef::Vanity(tail.to_owned()))
-}
-
-fn steam_failure(err: worker::clients::steam::client::SteamError) -> ApiError {
+fn steam_failure(err: SteamError) -> ApiError {
     match err {
-        worker::clients::steam::client::SteamError::NotConfigured => ApiError::new(
+        SteamError::NotConfigured => ApiError::new(
             poem::http::StatusCode::NOT_FOUND,
             "not_configured",
             "Steam lookups are not configured (STEAM_API_KEY)",
         ),
+        SteamError::Busy => {
+            let mut err = ApiError::new(
+                poem::http::StatusCode::TOO_MANY_REQUESTS,
+                "steam_busy",
+                "Steam lookups are busy (the league sync comes first); try again shortly",
+            );
+            err.retry_after = Some(5);
+            err
+        }
         other => {
             tracing::warn!(error = %other, "steam lookup failed");
             ApiError::unavailable("Steam")
@@ -325,7 +328,7 @@ impl SteamApi {
         let (by, order) = (sort_by.0.unwrap_or(SortBy::LeagueMmr), order.0.unwrap_or(SortOrder::Desc));
         let key = format!("leaderboard:{}:{by:?}:{order:?}:{}:{}", steam_league_id.0, req.page, req.page_size);
         let db = &state.db;
-        cached(&state.cache, ns::LEAGUE_STATS, &key, STATS_TTL, || async move {
+        cached_if(req.cacheable(), &state.cache, ns::LEAGUE_STATS, &key, STATS_TTL, || async move {
             let league = league_by_steam_id(db, steam_league_id.0).await?;
             leaderboard_page(db, league.id, by, order, req).await
         })
@@ -403,6 +406,7 @@ impl SteamApi {
     async fn sync_state(
         &self,
         state: poem::web::Data<&AppState>,
+        viewer: Viewer,
         steam_league_id: Path<i64>,
     ) -> ApiResult<Json<SyncStateView>> {
         let league = league_by_steam_id(&state.db, steam_league_id.0).await?;
@@ -419,32 +423,40 @@ impl SteamApi {
             last_match_id: s.as_ref().and_then(|s| s.last_match_id),
             last_sync_at: s.as_ref().and_then(|s| s.last_sync_at),
             failed_matches: s.as_ref().map_or(serde_json::json!([]), |s| s.failed_match_ids.clone()),
-            last_error: s.and_then(|s| s.last_error),
+            // Error texts quote outside systems (URLs, hosts): staff only.
+            last_error: s.and_then(|s| s.last_error).filter(|_| viewer.is_staff()),
             stored_matches: stored,
         }))
     }
 
-    /// A Steam vanity name or profile URL → SteamID64 (calls Steam; cached 1 h).
+    /// A Steam vanity name or profile URL → SteamID64. Ids in any pasted form answer at once; a vanity
+    /// name calls Steam (logged in; a few lookups a minute; cached 1 h; jobs have priority: 429 when busy).
     #[oai(path = "/steam/resolve", method = "get")]
     async fn resolve(
         &self,
         state: poem::web::Data<&AppState>,
+        viewer: Viewer,
         #[oai(validator(min_length = 1, max_length = 200))] vanity: Query<String>,
     ) -> ApiResult<CachedJson<Resolved>> {
-        let name = match parse_steam_ref(&vanity.0) {
-            Some(SteamRef::Id(id)) => {
+        let name = match steam_ids::parse(&vanity.0) {
+            Ok(id) => {
                 return Ok(CachedJson::from_bytes(CachedJson::encode(&Resolved {
                     steam_id: id,
                     account_id: entity::steam_id::account_id_of(id),
                 })));
             }
-            Some(SteamRef::Vanity(name)) => name.to_lowercase(),
-            None => {
-                return Err(ApiError::invalid("invalid_vanity", "not a Steam vanity name, profile URL or SteamID64"));
-            }
+            Err(SteamIdError::Vanity(name)) => name.to_lowercase(),
+            Err(SteamIdError::Malformed) => vanity_name(&vanity.0).map(str::to_lowercase).ok_or_else(|| {
+                ApiError::invalid("invalid_vanity", "not a Steam vanity name, profile URL or Steam id")
+            })?,
         };
-        let steam = &state.jobs.steam;
+        let me = viewer.require_user()?;
+        let (steam, limiter) = (&state.jobs.steam, &state.lookup_limiter);
         cached(&state.cache, ns::STEAM, &format!("vanity:{name}"), RESOLVE_TTL, || async move {
+            // Only a lookup that reaches Steam counts against the caller.
+            if let Some(bucket) = crate::ratelimit::Bucket::of_user(Some(me)) {
+                limiter.check(&bucket).await?;
+            }
             let id = steam
                 .resolve_vanity(&name)
                 .await
@@ -455,45 +467,53 @@ impl SteamApi {
         .await
     }
 
-    /// Live games of a league, as Steam reports them (cached 30 s).
+    /// Live games of a known league, as Steam reports them (cached 30 s: one Steam call per league per 30 s).
     #[oai(path = "/steam/live", method = "get")]
     async fn live(
         &self,
         state: poem::web::Data<&AppState>,
         league_id: Query<Option<i64>>,
     ) -> ApiResult<CachedJson<serde_json::Value>> {
-        let league_id = league_id.0.unwrap_or(state.settings.core.default_league_id);
+        let league = league_by_steam_id(&state.db, league_id.0.unwrap_or(state.settings.core.default_league_id)).await?;
         let steam = &state.jobs.steam;
-        cached(&state.cache, ns::STEAM, &format!("live:{league_id}"), LIVE_TTL, || async move {
-            steam.live_league_games(Some(league_id)).await.map_err(steam_failure)
+        cached(&state.cache, ns::STEAM, &format!("live:{}", league.steam_league_id), LIVE_TTL, || async move {
+            steam.live_league_games(league.steam_league_id).await.map_err(steam_failure)
         })
         .await
     }
 
-    /// Recent stored matches that involve registered users, newest first.
+    /// Recent stored matches that involve registered users, newest first (`league_id` is a Steam league id; cached).
     #[oai(path = "/steam/guild-matches", method = "get")]
     async fn guild_matches(
         &self,
         state: poem::web::Data<&AppState>,
         league_id: Query<Option<i64>>,
-        #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))] page: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "50")))] page: Query<Option<u64>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] page_size: Query<Option<u64>>,
-    ) -> ApiResult<Json<Page<MatchView>>> {
+    ) -> ApiResult<CachedJson<Page<MatchView>>> {
         let req = PageRequest::new(page.0, page_size.0);
-        let with_users = player_match_stats::Entity::find()
-            .select_only()
-            .column(player_match_stats::Column::MatchId)
-            .filter(player_match_stats::Column::UserId.is_not_null())
-            .distinct();
-        let mut select = steam_match::Entity::find()
-            .filter(steam_match::Column::MatchId.in_subquery(sea_orm::QueryTrait::into_query(with_users)))
-            .order_by_desc(steam_match::Column::StartTime)
-            .order_by_desc(steam_match::Column::MatchId);
         if let Some(l) = league_id.0 {
-            select = select.filter(steam_match::Column::LeagueId.eq(l));
+            league_by_steam_id(&state.db, l).await?;
         }
-        let (count, rows) = req.fetch(&state.db, select).await?;
-        Ok(Json(req.wrap(count, match_views(&state.db, rows).await?)))
+        let key = format!("guild:{:?}:{}:{}", league_id.0, req.page, req.page_size);
+        let db = &state.db;
+        cached_if(req.cacheable(), &state.cache, ns::MATCHES, &key, GUILD_TTL, || async move {
+            let with_users = player_match_stats::Entity::find()
+                .select_only()
+                .column(player_match_stats::Column::MatchId)
+                .filter(player_match_stats::Column::UserId.is_not_null())
+                .distinct();
+            let mut select = steam_match::Entity::find()
+                .filter(steam_match::Column::MatchId.in_subquery(sea_orm::QueryTrait::into_query(with_users)))
+                .order_by_desc(steam_match::Column::StartTime)
+                .order_by_desc(steam_match::Column::MatchId);
+            if let Some(l) = league_id.0 {
+                select = select.filter(steam_match::Column::LeagueId.eq(l));
+            }
+            let (count, rows) = req.fetch(db, select).await?;
+            Ok(req.wrap(count, match_views(db, rows).await?))
+        })
+        .await
     }
 
     /// Link a stored Steam match to a game (staff).
@@ -534,24 +554,4 @@ async fn set_link(state: &AppState, game_id: i64, match_id: Option<i64>) -> ApiR
     let updated = active.update(&state.db).await?;
     state.cache.invalidate(&[ns::MATCHES, ns::TOURNAMENTS]).await;
     Ok(Json(updated.into()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn steam_refs() {
-        assert!(
-            matches!(parse_steam_ref("https://steamcommunity.com/id/gabe/"), Some(SteamRef::Vanity(v)) if v == "gabe")
-        );
-        assert!(matches!(parse_steam_ref("gabe_n"), Some(SteamRef::Vanity(v)) if v == "gabe_n"));
-        assert!(matches!(
-            parse_steam_ref("https://steamcommunity.com/profiles/76561198000000000"),
-            Some(SteamRef::Id(76561198000000000))
-        ));
-        assert!(matches!(parse_steam_ref("76561198000000000"), Some(SteamRef::Id(_))));
-        assert!(parse_steam_ref("bad name!").is_none());
-        assert!(parse_steam_ref("https://steamcommunity.com/profiles/123").is_none());
-    }
 }

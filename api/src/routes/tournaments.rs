@@ -14,7 +14,7 @@ use worker::domain::rosters::{self, find_tournament};
 
 use crate::auth::Viewer;
 use crate::cache::ns;
-use crate::cached::{CachedJson, cached};
+use crate::cached::{CachedJson, cached, cached_if};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::{Created, Deleted, Tag, patch};
@@ -95,7 +95,12 @@ impl TournamentsApi {
         let req = PageRequest::new(page.0, page_size.0);
         let key = format!("list:{}:{}:{:?}:{:?}", req.page, req.page_size, league_id.0, tournament_state.0);
         let db = &state.db;
-        cached(&state.cache, ns::TOURNAMENTS, &key, CACHE_TTL, || async move {
+        // Only filters by a league that exists are cached: ids an outsider invents never reach the cache.
+        let known_league = match league_id.0 {
+            Some(l) => league::Entity::find_by_id(l).one(db).await?.is_some(),
+            None => true,
+        };
+        cached_if(req.cacheable() && known_league, &state.cache, ns::TOURNAMENTS, &key, CACHE_TTL, || async move {
             let mut select = tournament::Entity::find()
                 .order_by_desc(tournament::Column::DatePlayed)
                 .order_by_desc(tournament::Column::Id);

@@ -5,6 +5,12 @@
 //! generations of the namespaces it affects, so a read after a write never
 //! sees the old entry (it looks under the new generation). A cache outage
 //! degrades to uncached reads, never to errors.
+//!
+//! Bounded against floods: callers validate a key before caching (a known
+//! league, a cacheable page); in-process each namespace holds at most
+//! [`PER_NAMESPACE`] entries (a flood of one namespace evicts only its own);
+//! and concurrent misses of one key make one load (single flight), so a
+//! burst of identical requests makes one Steam call.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -26,13 +32,16 @@ pub mod ns {
     pub const STEAM: &str = "steam";
 }
 
-/// Local entries are dropped wholesale past this many (simple and bounded).
-const LOCAL_CAPACITY: usize = 10_000;
+/// In-process entries per namespace; past it the namespace's expired
+/// entries go, then, if still full, the whole namespace (never another's).
+pub const PER_NAMESPACE: usize = 2_000;
 
 /// Cheap to clone; clones share the same entries.
 #[derive(Clone)]
 pub struct Cache {
     backend: Option<Arc<Backend>>,
+    /// Keys being loaded now: later misses wait for the first load.
+    inflight: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 enum Backend {
@@ -43,7 +52,34 @@ enum Backend {
 #[derive(Default)]
 struct Local {
     generations: HashMap<String, u64>,
-    entries: HashMap<String, (Instant, Bytes)>,
+    /// namespace → "generation:key" → (expiry, bytes)
+    entries: HashMap<String, HashMap<String, (Instant, Bytes)>>,
+}
+
+impl Local {
+    fn get(&self, namespace: &str, key: &str) -> (String, Option<Bytes>) {
+        let generation = self.generations.get(namespace).copied().unwrap_or(0);
+        let full_key = format!("{generation}:{key}");
+        let hit = self
+            .entries
+            .get(namespace)
+            .and_then(|entries| entries.get(&full_key))
+            .filter(|(expires, _)| *expires > Instant::now())
+            .map(|(_, bytes)| bytes.clone());
+        (full_key, hit)
+    }
+
+    fn put(&mut self, namespace: &str, full_key: String, ttl: Duration, bytes: Bytes) {
+        let entries = self.entries.entry(namespace.to_owned()).or_default();
+        if entries.len() >= PER_NAMESPACE {
+            let now = Instant::now();
+            entries.retain(|_, (expires, _)| *expires > now);
+            if entries.len() >= PER_NAMESPACE {
+                entries.clear();
+            }
+        }
+        entries.insert(full_key, (Instant::now() + ttl, bytes));
+    }
 }
 
 /// Reads the generation and the entry under it in one round trip.
@@ -53,27 +89,74 @@ return {gen, redis.call('GET', ARGV[1] .. gen .. ':' .. ARGV[2])}
 ";
 
 impl Cache {
+    fn with(backend: Option<Backend>) -> Self {
+        Self { backend: backend.map(Arc::new), inflight: Arc::default() }
+    }
+
     pub fn disabled() -> Self {
-        Self { backend: None }
+        Self::with(None)
     }
 
     pub fn local() -> Self {
-        Self { backend: Some(Arc::new(Backend::Local(Mutex::default()))) }
+        Self::with(Some(Backend::Local(Mutex::default())))
     }
 
     pub fn redis(conn: redis::aio::ConnectionManager, prefix: &str) -> Self {
-        Self {
-            backend: Some(Arc::new(Backend::Redis {
-                conn,
-                prefix: format!("{prefix}:cache"),
-                read: redis::Script::new(READ_SCRIPT),
-            })),
-        }
+        Self::with(Some(Backend::Redis {
+            conn,
+            prefix: format!("{prefix}:cache"),
+            read: redis::Script::new(READ_SCRIPT),
+        }))
     }
 
     /// The cached bytes for `key` in `namespace`, or what `load` produces
-    /// (then stored for `ttl`).
+    /// (then stored for `ttl`). Concurrent misses of one key wait for the
+    /// first caller's load instead of loading again.
     pub async fn get_or_load<F, Fut, E>(&self, namespace: &str, key: &str, ttl: Duration, load: F) -> Result<Bytes, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Bytes, E>>,
+    {
+        if self.backend.is_none() {
+            return load().await;
+        }
+        if let Some(hit) = self.lookup(namespace, key).await {
+            return Ok(hit);
+        }
+        let flight_key = format!("{namespace}\u{0}{key}");
+        let flight = self.inflight.lock().expect("inflight").entry(flight_key.clone()).or_default().clone();
+        let _turn = flight.lock().await;
+        let result = match self.lookup(namespace, key).await {
+            Some(hit) => Ok(hit),
+            None => self.load_and_store(namespace, key, ttl, load).await,
+        };
+        self.inflight.lock().expect("inflight").remove(&flight_key);
+        result
+    }
+
+    /// A live entry, if any.
+    async fn lookup(&self, namespace: &str, key: &str) -> Option<Bytes> {
+        match self.backend.as_deref()? {
+            Backend::Local(local) => local.lock().expect("cache lock").get(namespace, key).1,
+            Backend::Redis { conn, prefix, read } => {
+                let looked_up: redis::RedisResult<(String, Option<Vec<u8>>)> = read
+                    .key(format!("{prefix}:gen:{namespace}"))
+                    .arg(format!("{prefix}:{namespace}:"))
+                    .arg(key)
+                    .invoke_async(&mut conn.clone())
+                    .await;
+                match looked_up {
+                    Ok((_, hit)) => hit.map(Bytes::from),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cache read failed; serving uncached");
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    async fn load_and_store<F, Fut, E>(&self, namespace: &str, key: &str, ttl: Duration, load: F) -> Result<Bytes, E>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Bytes, E>>,
@@ -81,26 +164,9 @@ impl Cache {
         match self.backend.as_deref() {
             None => load().await,
             Some(Backend::Local(local)) => {
-                let (full_key, hit) = {
-                    let local = local.lock().expect("cache lock");
-                    let generation = local.generations.get(namespace).copied().unwrap_or(0);
-                    let full_key = format!("{namespace}:{generation}:{key}");
-                    let hit = local
-                        .entries
-                        .get(&full_key)
-                        .filter(|(expires, _)| *expires > Instant::now())
-                        .map(|(_, bytes)| bytes.clone());
-                    (full_key, hit)
-                };
-                if let Some(bytes) = hit {
-                    return Ok(bytes);
-                }
+                let (full_key, _) = local.lock().expect("cache lock").get(namespace, key);
                 let bytes = load().await?;
-                let mut local = local.lock().expect("cache lock");
-                if local.entries.len() >= LOCAL_CAPACITY {
-                    local.entries.clear();
-                }
-                local.entries.insert(full_key, (Instant::now() + ttl, bytes.clone()));
+                local.lock().expect("cache lock").put(namespace, full_key, ttl, bytes.clone());
                 Ok(bytes)
             }
             Some(Backend::Redis { conn, prefix, read }) => {
@@ -175,6 +241,43 @@ mod tests {
         assert_eq!(read(&cache, "two").await, "one", "second read is served from cache");
         cache.invalidate(&["ns"]).await;
         assert_eq!(read(&cache, "three").await, "three", "a read after invalidation reloads");
+    }
+
+    #[tokio::test]
+    async fn a_flooded_namespace_evicts_only_itself() {
+        let cache = Cache::local();
+        assert_eq!(read(&cache, "kept").await, "kept");
+        for i in 0..(PER_NAMESPACE + 10) {
+            let key = format!("flood{i}");
+            cache
+                .get_or_load("other", &key, Duration::from_secs(60), || async { Ok::<_, ()>(Bytes::from("x")) })
+                .await
+                .unwrap();
+        }
+        assert_eq!(read(&cache, "reloaded").await, "kept", "another namespace's entry survives the flood");
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_load_once() {
+        let cache = Cache::local();
+        let loads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let readers = (0..20).map(|_| {
+            let (cache, loads) = (cache.clone(), loads.clone());
+            tokio::spawn(async move {
+                cache
+                    .get_or_load("ns", "same", Duration::from_secs(60), || async move {
+                        loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Ok::<_, ()>(Bytes::from("v"))
+                    })
+                    .await
+                    .unwrap()
+            })
+        });
+        for reader in readers.collect::<Vec<_>>() {
+            assert_eq!(reader.await.unwrap(), "v");
+        }
+        assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), 1, "one load for twenty readers");
     }
 
     #[tokio::test]

@@ -34,6 +34,9 @@ pub enum SteamError {
     Decode(String),
     #[error("rate limiter unavailable: {0}")]
     Limiter(String),
+    /// An interactive lookup found no free share of the Steam rate (jobs first).
+    #[error("Steam lookups are busy; try again shortly")]
+    Busy,
 }
 
 impl SteamError {
@@ -44,7 +47,10 @@ impl SteamError {
 
     /// Whether the whole run should stop (further calls would fail the same way).
     pub fn stops_the_run(&self) -> bool {
-        matches!(self, Self::NotConfigured | Self::RateLimited { .. } | Self::BudgetSpent(_) | Self::Limiter(_))
+        matches!(
+            self,
+            Self::NotConfigured | Self::RateLimited { .. } | Self::BudgetSpent(_) | Self::Limiter(_) | Self::Busy
+        )
     }
 }
 
@@ -63,6 +69,17 @@ impl From<SteamError> for JobError {
     }
 }
 
+/// Who a call is for. Jobs (the league sync) come first: they wait for the
+/// shared rate. Interactive lookups on the request path get a capped share —
+/// a bucket of their own at `STEAM_INTERACTIVE_SHARE` of the rate, a token
+/// from the shared bucket only when one is free right now (never queued
+/// ahead of a job), and that share of the daily budget — else `Busy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    Job,
+    Interactive,
+}
+
 #[derive(Clone)]
 pub struct SteamClient {
     http: reqwest::Client,
@@ -70,8 +87,10 @@ pub struct SteamClient {
     opendota: String,
     key: Option<Secret>,
     limiter: RateLimiter,
+    interactive: RateLimiter,
     budget: Budget,
     daily_budget: u64,
+    interactive_daily_budget: u64,
 }
 
 fn retry_after(resp: &reqwest::Response) -> Duration {
@@ -89,12 +108,19 @@ impl SteamClient {
             .timeout(Duration::from_secs(15))
             .user_agent(concat!("dtx-worker/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        let (limiter, budget) = match redis {
+        let share = settings.steam_interactive_share;
+        let interactive_rate = settings.steam_rate_per_sec * share.max(1e-6);
+        let (limiter, interactive, budget) = match redis {
             Some(conn) => (
                 RateLimiter::redis(conn.clone(), &settings.redis_prefix, settings.steam_rate_per_sec),
+                RateLimiter::redis(conn.clone(), &format!("{}:interactive", settings.redis_prefix), interactive_rate),
                 Budget::Redis { conn, prefix: settings.redis_prefix.clone() },
             ),
-            None => (RateLimiter::local(settings.steam_rate_per_sec), Budget::local()),
+            None => (
+                RateLimiter::local(settings.steam_rate_per_sec),
+                RateLimiter::local(interactive_rate),
+                Budget::local(),
+            ),
         };
         Ok(Self {
             http,
@@ -102,8 +128,10 @@ impl SteamClient {
             opendota: settings.opendota_api_base.trim_end_matches('/').to_owned(),
             key: settings.steam_api_key.clone(),
             limiter,
+            interactive,
             budget,
             daily_budget: settings.steam_daily_budget,
+            interactive_daily_budget: (settings.steam_daily_budget as f64 * share) as u64,
         })
     }
 
@@ -111,9 +139,34 @@ impl SteamClient {
         self.key.is_some()
     }
 
+    /// Waits for (a job) or takes at once (a lookup) a share of the rate, and
+    /// counts the call against the daily budget(s).
+    async fn admit(&self, priority: Priority) -> Result<(), SteamError> {
+        let limiter = |e: redis::RedisError| SteamError::Limiter(e.to_string());
+        match priority {
+            Priority::Job => self.limiter.acquire().await.map_err(limiter)?,
+            Priority::Interactive => {
+                if !(self.interactive.try_acquire().await.map_err(limiter)?
+                    && self.limiter.try_acquire().await.map_err(limiter)?)
+                {
+                    metrics::counter!("dtx_steam_lookups_refused_total").increment(1);
+                    return Err(SteamError::Busy);
+                }
+                if self.budget.spend_in("interactive").await.map_err(limiter)? > self.interactive_daily_budget {
+                    return Err(SteamError::BudgetSpent(self.interactive_daily_budget));
+                }
+            }
+        }
+        if self.budget.spend().await.map_err(limiter)? > self.daily_budget {
+            return Err(SteamError::BudgetSpent(self.daily_budget));
+        }
+        Ok(())
+    }
+
     /// `GET {base}/IDOTA2Match_570/{method}/v1/?key=…&params`, parsed.
     async fn call<T: DeserializeOwned>(
         &self,
+        priority: Priority,
         interface: &str,
         method: &str,
         params: &[(&str, String)],
@@ -121,11 +174,7 @@ impl SteamClient {
         let key = self.key.as_ref().ok_or(SteamError::NotConfigured)?;
         let mut waited = Duration::ZERO;
         loop {
-            self.limiter.acquire().await.map_err(|e| SteamError::Limiter(e.to_string()))?;
-            let spent = self.budget.spend().await.map_err(|e| SteamError::Limiter(e.to_string()))?;
-            if spent > self.daily_budget {
-                return Err(SteamError::BudgetSpent(self.daily_budget));
-            }
+            self.admit(priority).await?;
             let resp = self
                 .http
                 .get(format!("{}/{interface}/{method}/v1/", self.base))
@@ -140,7 +189,7 @@ impl SteamClient {
             if status == 429 || status == 503 {
                 metrics::counter!("dtx_steam_rate_limited_total").increment(1);
                 let wait = retry_after(&resp);
-                if waited + wait <= MAX_INLINE_WAIT {
+                if priority == Priority::Job && waited + wait <= MAX_INLINE_WAIT {
                     tracing::warn!(status, wait_s = wait.as_secs(), method, "Steam asked us to wait");
                     tokio::time::sleep(wait).await;
                     waited += wait;
@@ -169,7 +218,7 @@ impl SteamClient {
         if let Some(start) = start_at {
             params.push(("start_at_match_id", start.to_string()));
         }
-        self.call("IDOTA2Match_570", "GetMatchHistory", &params).await
+        self.call(Priority::Job, "IDOTA2Match_570", "GetMatchHistory", &params).await
     }
 
     /// The match with this sequence number, if it is `match_id`.
@@ -181,6 +230,7 @@ impl SteamClient {
         }
         let page: Page = self
             .call(
+                Priority::Job,
                 "IDOTA2Match_570",
                 "GetMatchHistoryBySequenceNum",
                 &[("start_at_match_seq_num", seq.to_string()), ("matches_requested", "1".to_owned())],
@@ -190,7 +240,7 @@ impl SteamClient {
     }
 
     pub async fn match_details(&self, match_id: i64) -> Result<MatchDetails, SteamError> {
-        self.call("IDOTA2Match_570", "GetMatchDetails", &[("match_id", match_id.to_string())]).await
+        self.call(Priority::Job, "IDOTA2Match_570", "GetMatchDetails", &[("match_id", match_id.to_string())]).await
     }
 
     /// OpenDota's copy of a match (no key, not Steam's rate limit).
@@ -228,7 +278,8 @@ impl SteamClient {
         self.opendota_match(match_id).await.map_err(|_| last)
     }
 
-    /// SteamID64 of a vanity name (`None` when Steam knows no such name).
+    /// SteamID64 of a vanity name (`None` when Steam knows no such name); an
+    /// interactive lookup.
     pub async fn resolve_vanity(&self, vanity: &str) -> Result<Option<i64>, SteamError> {
         #[derive(serde::Deserialize)]
         struct Resolved {
@@ -236,13 +287,14 @@ impl SteamClient {
             steamid: Option<String>,
         }
         let resolved: Resolved =
-            self.call("ISteamUser", "ResolveVanityURL", &[("vanityurl", vanity.to_owned())]).await?;
+            self.call(Priority::Interactive, "ISteamUser", "ResolveVanityURL", &[("vanityurl", vanity.to_owned())])
+                .await?;
         Ok(if resolved.success == 1 { resolved.steamid.and_then(|s| s.parse().ok()) } else { None })
     }
 
-    /// Live games of a league, as Steam returns them.
-    pub async fn live_league_games(&self, league_id: Option<i64>) -> Result<Value, SteamError> {
-        let params: Vec<(&str, String)> = league_id.map(|l| vec![("league_id", l.to_string())]).unwrap_or_default();
-        self.call("IDOTA2Match_570", "GetLiveLeagueGames", &params).await
+    /// Live games of a league, as Steam returns them; an interactive lookup.
+    pub async fn live_league_games(&self, league_id: i64) -> Result<Value, SteamError> {
+        let params = [("league_id", league_id.to_string())];
+        self.call(Priority::Interactive, "IDOTA2Match_570", "GetLiveLeagueGames", &params).await
     }
 }

@@ -164,8 +164,9 @@ async fn save_failed(ctx: &JobContext, state_id: i64, failed: &[FailedMatch]) ->
     Ok(())
 }
 
-/// New matches change the league's stats: recompute them.
-async fn enqueue_stats(ctx: &JobContext, steam_league_id: i64) -> Result<(), JobError> {
+/// New matches change the league's stats (recompute them) and the match lists.
+async fn after_new_matches(ctx: &JobContext, steam_league_id: i64) -> Result<(), JobError> {
+    ctx.cache.invalidate(&[crate::infra::cache::ns::MATCHES]).await;
     ctx.enqueuer
         .enqueue(Job::UpdateLeagueStats(UpdateLeagueStats { league_id: steam_league_id }), None, None)
         .await
@@ -254,7 +255,7 @@ async fn sync_locked(
     drop(fetched);
     save_failed(ctx, state.id, &failed).await?;
     if ingested > 0 {
-        enqueue_stats(ctx, steam_league_id).await?;
+        after_new_matches(ctx, steam_league_id).await?;
     }
     if let Some(err) = stop {
         return Err(err);
@@ -308,7 +309,7 @@ pub async fn retry_failed(ctx: &JobContext, steam_league_id: i64) -> Result<serd
     save_failed(ctx, state.id, &still_failed).await?;
     let _ = lock.release().await;
     if retried > 0 {
-        enqueue_stats(ctx, steam_league_id).await?;
+        after_new_matches(ctx, steam_league_id).await?;
     }
     if let Some(err) = stop {
         return Err(err);
