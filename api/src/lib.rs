@@ -15,6 +15,7 @@ pub mod dashboard;
 pub mod embedded;
 pub mod error;
 pub mod kv;
+pub mod listener;
 pub mod pagination;
 pub mod ratelimit;
 pub mod realtime;

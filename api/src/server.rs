@@ -156,10 +156,13 @@ pub async fn serve(
     let local = acceptor.local_addr();
     tracing::info!(addr = ?local.first(), "api listening; docs at /api/docs");
     let idle = std::time::Duration::from_secs(state.settings.http_idle_timeout_secs);
-    poem::Server::new_with_acceptor(acceptor)
-        // A connection that says nothing for this long (a slowloris, an idle
-        // keep-alive) is closed; sockets stay busy with their pings.
-        .idle_timeout(idle)
+    let guarded = crate::listener::GuardedAcceptor::new(
+        acceptor,
+        idle,
+        state.settings.max_connections_per_ip,
+        state.settings.trusted_proxies.clone(),
+    );
+    poem::Server::new_with_acceptor(guarded)
         .run_with_graceful_shutdown(app(state), shutdown, Some(std::time::Duration::from_secs(10)))
         .await
 }

@@ -36,6 +36,10 @@ pub struct ApiSettings {
     #[arg(long, env = "DISCORD_CLIENT_SECRET", hide_env_values = true)]
     pub discord_client_secret: Option<Secret>,
 
+    /// Steam OpenID provider (players prove their Steam account there).
+    #[arg(long, env = "STEAM_OPENID_BASE", default_value = "https://steamcommunity.com")]
+    pub steam_openid_base: String,
+
     /// Mount POST /api/tests/login (refused with DTX_ENV=production).
     #[arg(long, env = "DTX_TEST_ENDPOINTS", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub test_endpoints: bool,
@@ -85,6 +89,10 @@ pub struct ApiSettings {
     #[arg(long, env = "HTTP_IDLE_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub http_idle_timeout_secs: u64,
 
+    /// Connections one client address may hold open (trusted proxies excepted).
+    #[arg(long, env = "MAX_CONNECTIONS_PER_IP", default_value_t = 512)]
+    pub max_connections_per_ip: usize,
+
     /// Where the api serves `GET /metrics` to Prometheus (keep it private), or `off`.
     #[arg(long, env = "API_METRICS_BIND", default_value = "127.0.0.1:9101")]
     pub api_metrics_bind: String,
@@ -116,6 +124,7 @@ impl ApiSettings {
             ));
         }
         check_http_url("FRONTEND_URL", &self.frontend_url)?;
+        check_http_url("STEAM_OPENID_BASE", &self.steam_openid_base)?;
         check_http_url("PUBLIC_URL", &self.public_url())?;
         for origin in &self.allowed_origins {
             check_http_url("ALLOWED_ORIGINS", origin)?;

@@ -32,6 +32,8 @@ pub struct Inner {
     pub write_limiter: crate::ratelimit::WriteLimiter,
     /// Steam lookups per user (they spend the shared Steam budget).
     pub lookup_limiter: crate::ratelimit::WriteLimiter,
+    /// "Sign in through Steam", to prove a Steam account.
+    pub steam_openid: worker::clients::steam_openid::SteamOpenId,
 }
 
 impl Deref for AppState {
@@ -69,6 +71,7 @@ impl AppState {
         };
         let lookup_limiter = crate::ratelimit::WriteLimiter::for_mode(lookups, &redis, &prefix, "lookups");
         let socket_caps = crate::realtime::limits_caps(&settings);
+        let settings_openid_base = settings.steam_openid_base.clone();
         let kv = match &redis {
             Some(conn) => KvStore::Redis { conn: conn.clone(), prefix: prefix.clone() },
             None => KvStore::Db(db.clone()),
@@ -94,6 +97,7 @@ impl AppState {
             realtime: crate::realtime::Realtime::new(crate::realtime::SocketLimits::new(socket_caps)),
             write_limiter,
             lookup_limiter,
+            steam_openid: worker::clients::steam_openid::SteamOpenId::new(&settings_openid_base),
         })))
     }
 

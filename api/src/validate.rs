@@ -59,9 +59,10 @@ pub fn steam_id(value: &str) -> ApiResult<i64> {
     })
 }
 
-/// A username: one line of at most 150 characters.
+/// A username: NFKC, no invisible, control or text-direction characters,
+/// at most 150 characters (uniqueness by look-alike key is the core's).
 pub fn username(value: &str) -> ApiResult<String> {
-    line("username", value, 150)
+    worker::domain::usernames::normalize(value).map_err(|e| invalid("username", &e.to_string()))
 }
 
 /// An IANA-style time-zone name (`UTC`, `Europe/Berlin`).

@@ -80,3 +80,7 @@ string_enum!(
         Dead = "dead",
     }
 );
+string_enum!(
+    /// Where a claim to a Steam id stands.
+    ClaimStatus { Pending = "pending", Approved = "approved", Rejected = "rejected" }
+);

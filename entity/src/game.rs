@@ -20,6 +20,12 @@ pub struct Model {
     pub dire_team_id: Option<i64>,
     pub winning_team_id: Option<i64>,
     pub match_id: Option<i64>,
+    /// Where the winner goes, and as which side (`radiant`|`dire`).
+    pub next_game_id: Option<i64>,
+    pub next_game_slot: Option<String>,
+    /// Where the loser goes (double elimination).
+    pub loser_next_game_id: Option<i64>,
+    pub loser_next_game_slot: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -8,6 +8,7 @@
 pub mod enums;
 pub mod steam_id;
 
+pub mod bracket_event;
 pub mod discord_event_template;
 pub mod draft;
 pub mod draft_event;
@@ -25,6 +26,7 @@ pub mod league_player_stats;
 pub mod league_sync_state;
 pub mod player_match_stats;
 pub mod scheduled_discord_event;
+pub mod steam_claim;
 pub mod steam_match;
 pub mod team;
 pub mod team_member;

@@ -14,6 +14,8 @@ pub struct Model {
     pub deputy_captain_id: Option<i64>,
     pub draft_order: i32,
     pub placement: Option<i32>,
+    /// The team's seed in the tournament's bracket (1 = best), once generated.
+    pub seed: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -17,6 +17,9 @@ pub struct Model {
     pub tournament_type: TournamentType,
     pub league_id: Option<i64>,
     pub winning_team_id: Option<i64>,
+    /// The bracket's settings once generated: `{"format", "seeding",
+    /// "swiss_rounds", "grand_final_reset"}`.
+    pub bracket: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

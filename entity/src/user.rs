@@ -13,6 +13,10 @@ pub struct Model {
     pub id: i64,
     #[sea_orm(unique)]
     pub username: String,
+    /// The username's case-folded confusable skeleton (unique): look-alike
+    /// names cannot stand side by side. Set on every save of the username.
+    #[serde(skip)]
+    pub username_key: Option<String>,
     #[sea_orm(unique)]
     pub discord_id: Option<String>,
     pub discord_username: Option<String>,
@@ -56,8 +60,22 @@ impl ActiveModelBehavior for ActiveModel {
         if let sea_orm::ActiveValue::Set(steam_id) = &self.steam_id {
             self.steam_account_id = sea_orm::Set(steam_id.map(account_id_of));
         }
+        if let sea_orm::ActiveValue::Set(username) = &self.username {
+            self.username_key = sea_orm::Set(Some(username_key(username)));
+        }
         Ok(self)
     }
+}
+
+/// What two usernames share when people could not tell them apart: the
+/// Unicode TR 39 confusable skeleton, case-folded (and skeletoned again, for
+/// look-alikes that only appear after folding) — `аdmin` (Cyrillic а),
+/// `ADMIN` and `admin` share one key, which is unique.
+pub fn username_key(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_security::confusable_detection::skeleton;
+    let folded: String = skeleton(&name.nfkc().collect::<String>()).collect::<String>().to_lowercase();
+    skeleton(&folded).collect::<String>().to_lowercase()
 }
 
 /// Discord's CDN, the base of every avatar URL.
@@ -71,6 +89,7 @@ impl Model {
         Self {
             id,
             username: username.to_owned(),
+            username_key: None,
             discord_id: None,
             discord_username: None,
             steam_id: None,
@@ -123,6 +142,14 @@ pub fn avatar_url(cdn: &str, discord_id: Option<&str>, avatar: Option<&str>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn look_alikes_and_case_share_a_key() {
+        assert_eq!(username_key("admin"), username_key("\u{0430}dmin"), "Cyrillic а");
+        assert_eq!(username_key("root"), username_key("ROOT"));
+        assert_eq!(username_key("ｐｌａｙｅｒ"), username_key("player"), "fullwidth letters");
+        assert_ne!(username_key("ana"), username_key("anna"));
+    }
 
     #[test]
     fn custom_avatar_png_and_animated_gif() {

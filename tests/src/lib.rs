@@ -370,6 +370,18 @@ impl TestApp {
             .collect()
     }
 
+    /// The first column of every row of `sql`, as text.
+    pub async fn db_rows(&self, sql: &str) -> Vec<String> {
+        let backend = self.db().get_database_backend();
+        self.db()
+            .query_all_raw(sea_orm::Statement::from_string(backend, sql.to_owned()))
+            .await
+            .expect("query")
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(0).expect("a text column"))
+            .collect()
+    }
+
     /// Counts rows of a table (to prove a bad request wrote nothing).
     pub async fn count(&self, table: &str) -> i64 {
         let backend = self.db().get_database_backend();

@@ -195,6 +195,37 @@ fn account_cases() -> Vec<Case> {
         ),
         write(M::DELETE, |i| format!("/api/users/{}", i.plain_user), none, PLAIN, STAFF_DELETES),
         write(M::DELETE, |i| format!("/api/users/{}", i.staff_user), none, PLAIN, [401, 403, 403, 403, 204]),
+        // Identity (SPEC §20): a Discord id is how an account logs in — superusers only, for any account;
+        // a staff account's username and Steam id too.
+        write(
+            M::PATCH,
+            |i| format!("/api/users/{}", i.plain_user),
+            |i| Some(json!({"discordId": format!("{}", 80_351_110_224_678_912_i64 + i.plain_user)})),
+            PLAIN,
+            SUPERUSER,
+        ),
+        write(
+            M::PATCH,
+            |i| format!("/api/users/{}", i.staff_user),
+            |i| Some(json!({"username": format!("renamed{}", i.staff_user)})),
+            PLAIN,
+            SUPERUSER,
+        ),
+        write(
+            M::PATCH,
+            |i| format!("/api/users/{}", i.staff_user),
+            |i| Some(json!({"steamId": format!("{}", 100_000 + i.staff_user)})),
+            PLAIN,
+            SUPERUSER,
+        ),
+        get(|i| format!("/api/users/{}/identity-changes", i.plain_user), PLAIN, STAFF),
+        get(|_| "/api/steam-claims".into(), PLAIN, STAFF),
+        // No such claim: staff get past the permission check to the 404.
+        write(M::POST, |_| "/api/steam-claims/1/approve".into(), empty, PLAIN, [401, 403, 403, 404, 404]),
+        write(M::POST, |_| "/api/steam-claims/1/reject".into(), empty, PLAIN, [401, 403, 403, 404, 404]),
+        // Proving a Steam account: any logged-in user starts it (a redirect to Steam).
+        get(|_| "/api/auth/steam/link".into(), PLAIN, [401, 302, 302, 302, 302]),
+        get(|_| "/api/auth/steam/callback?link=unknown".into(), PLAIN, [401, 400, 400, 400, 400]),
     ]
 }
 
@@ -382,8 +413,8 @@ fn job_and_steam_cases() -> Vec<Case> {
         get(|_| "/api/me/stats".into(), PLAIN, LOGGED_IN),
         get(|i| format!("/api/matches/{}", i.match_id), PLAIN, PUBLIC),
         get(|i| format!("/api/leagues/{}/sync-state", i.steam_league), PLAIN, PUBLIC),
-        // Steam is not configured in the suite: the same answer for everyone.
-        get(|_| "/api/steam/resolve?vanity=gaben".into(), PLAIN, [404; 5]),
+        // Steam is not configured in the suite; a vanity lookup (a Steam call) needs a login first.
+        get(|_| "/api/steam/resolve?vanity=gaben".into(), PLAIN, [401, 404, 404, 404, 404]),
         get(|_| "/api/steam/live".into(), PLAIN, [404; 5]),
         get(|_| "/api/steam/guild-matches".into(), PLAIN, PUBLIC),
         write(

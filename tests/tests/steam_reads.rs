@@ -98,12 +98,10 @@ async fn lookups_never_starve_the_league_sync() {
         let anon = app.anon();
         async move { anon.get(&format!("/api/steam/resolve?vanity=name{i}")).await.status }
     }));
-    let logged_in = futures_util::future::join_all(
-        (0..30).map(|i| {
-            let user = &user;
-            async move { user.get(&format!("/api/steam/resolve?vanity=user{i}")).await.status }
-        }),
-    );
+    let logged_in = futures_util::future::join_all((0..30).map(|i| {
+        let user = &user;
+        async move { user.get(&format!("/api/steam/resolve?vanity=user{i}")).await.status }
+    }));
     let sync = worker::domain::sync::league_sync::sync_league(&app.state.jobs, 17929, false);
     let (anonymous, logged_in, synced) = tokio::join!(anonymous, logged_in, sync);
     assert!(anonymous.iter().all(|s| *s == 401), "{anonymous:?}");

@@ -127,6 +127,10 @@ pub struct CoreSettings {
     #[arg(long, env = "HERODRAFT_RESUME_COUNTDOWN_MS", default_value_t = 3_000)]
     pub herodraft_resume_countdown_ms: i64,
 
+    /// Hero draft: manual pauses each captain may make per draft (staff are not limited).
+    #[arg(long, env = "HERODRAFT_PAUSES_PER_TEAM", default_value_t = 3)]
+    pub herodraft_pauses_per_team: u32,
+
     /// Hero draft: a drafting captain silent this long (no heartbeat) pauses the draft, in ms.
     #[arg(long, env = "HERODRAFT_HEARTBEAT_TIMEOUT_MS", default_value_t = 9_000)]
     pub herodraft_heartbeat_timeout_ms: i64,

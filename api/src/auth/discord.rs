@@ -154,7 +154,7 @@ pub async fn link_user(
         active.last_login = Set(Some(now));
         return Ok(active.update(db).await?);
     }
-    let username = free_username(db, &discord.username).await?;
+    let username = worker::domain::users::free_username(db, &discord.username).await?;
     let created = user::ActiveModel {
         username: Set(username),
         discord_id: Set(Some(discord.id.clone())),
@@ -168,17 +168,4 @@ pub async fn link_user(
     .insert(db)
     .await?;
     Ok(created)
-}
-
-/// `wanted`, or `wanted_2`, `wanted_3`… whichever is free.
-async fn free_username(db: &DatabaseConnection, wanted: &str) -> ApiResult<String> {
-    let base: String = wanted.chars().filter(|c| !c.is_control()).take(140).collect();
-    let base = if base.trim().is_empty() { "player".to_owned() } else { base };
-    for n in 1..=1000 {
-        let candidate = if n == 1 { base.clone() } else { format!("{base}_{n}") };
-        if user::Entity::find().filter(user::Column::Username.eq(&candidate)).one(db).await?.is_none() {
-            return Ok(candidate);
-        }
-    }
-    Ok(format!("{base}_{}", crate::auth::pkce::random_token().get(..8).unwrap_or("x")))
 }

@@ -51,6 +51,11 @@ pub enum LoggedOut {
     NoContent(#[oai(header = "Set-Cookie")] String),
 }
 
+/// Where Steam sends the browser back for link `nonce`.
+fn steam_return_to(public_url: &str, nonce: &str) -> String {
+    format!("{public_url}/api/auth/steam/callback?link={nonce}")
+}
+
 pub struct AuthApi;
 
 #[OpenApi(tag = "Tag::Auth")]
@@ -133,6 +138,54 @@ impl AuthApi {
         }
         let cookie = session::start(&state, &user).await?;
         Ok(Redirect::Found(state.settings.frontend_url.clone(), Some(cookie)))
+    }
+
+    /// Link your Steam account by proving it: redirects to Steam's sign-in (OpenID 2.0); Steam sends the
+    /// browser back to `/api/auth/steam/callback`.
+    #[oai(path = "/auth/steam/link", method = "get")]
+    async fn steam_link(&self, state: poem::web::Data<&AppState>, viewer: Viewer) -> ApiResult<Redirect> {
+        let me = viewer.require_user()?;
+        let nonce = pkce::random_token();
+        state.kv.put(&format!("steamlink:{nonce}"), &me.id.to_string(), LOGIN_TTL).await?;
+        let public = state.settings.public_url();
+        let url = state.steam_openid.login_url(&steam_return_to(&public, &nonce), &public);
+        Ok(Redirect::Found(url, None))
+    }
+
+    /// Steam sends the browser back here with a signed assertion; once Steam confirms it, the Steam id is
+    /// linked (or, if another account holds it, a claim goes to staff). Redirects to FRONTEND_URL with
+    /// `steam_link=linked|claimed`.
+    #[oai(path = "/auth/steam/callback", method = "get")]
+    async fn steam_callback(
+        &self,
+        req: &poem::Request,
+        state: poem::web::Data<&AppState>,
+        viewer: Viewer,
+        #[oai(validator(max_length = 128))] link: Query<String>,
+    ) -> ApiResult<Redirect> {
+        let me = viewer.require_user()?;
+        let pending = state.kv.take(&format!("steamlink:{}", link.0)).await?;
+        if pending.as_deref() != Some(me.id.to_string().as_str()) {
+            return Err(ApiError::bad_request(
+                "invalid_steam_link",
+                "unknown or expired Steam link, or started by another account; start again",
+            ));
+        }
+        let params: std::collections::BTreeMap<String, String> =
+            url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes()).into_owned().collect();
+        let return_to = steam_return_to(&state.settings.public_url(), &link.0);
+        let steam_id = state.steam_openid.verify(&params, &return_to).await.map_err(|err| match err {
+            worker::clients::steam_openid::OpenIdError::Unreachable(_) => ApiError::unavailable("Steam"),
+            refused => ApiError::bad_request("steam_not_proven", refused.to_string()),
+        })?;
+        let outcome = worker::domain::users::link_proven_steam_id(&state.services, me.id, steam_id).await?;
+        let result = match outcome {
+            worker::domain::users::SteamLink::Linked => "linked",
+            worker::domain::users::SteamLink::Claimed(_) => "claimed",
+        };
+        let mut frontend = url::Url::parse(&state.settings.frontend_url).map_err(|_| ApiError::internal())?;
+        frontend.query_pairs_mut().append_pair("steam_link", result);
+        Ok(Redirect::Found(frontend.into(), None))
     }
 
     /// End the session.

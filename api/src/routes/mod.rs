@@ -10,6 +10,7 @@ pub mod drafts;
 pub mod games;
 pub mod health;
 pub mod herodrafts;
+pub mod identity;
 pub mod jobs;
 pub mod leagues;
 pub mod steam;
@@ -60,6 +61,7 @@ pub fn all() -> (
     health::HealthApi,
     auth::AuthApi,
     users::UsersApi,
+    identity::IdentityApi,
     leagues::LeaguesApi,
     tournaments::TournamentsApi,
     teams::TeamsApi,
@@ -73,6 +75,7 @@ pub fn all() -> (
         health::HealthApi,
         auth::AuthApi,
         users::UsersApi,
+        identity::IdentityApi,
         leagues::LeaguesApi,
         tournaments::TournamentsApi,
         teams::TeamsApi,

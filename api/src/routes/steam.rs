@@ -13,8 +13,8 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, Order, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
 };
-use worker::domain::mmr::display_kda;
 use worker::clients::steam::client::SteamError;
+use worker::domain::mmr::display_kda;
 use worker::domain::steam_ids::{self, SteamIdError};
 use worker::infra::cache::ns;
 
@@ -474,7 +474,8 @@ impl SteamApi {
         state: poem::web::Data<&AppState>,
         league_id: Query<Option<i64>>,
     ) -> ApiResult<CachedJson<serde_json::Value>> {
-        let league = league_by_steam_id(&state.db, league_id.0.unwrap_or(state.settings.core.default_league_id)).await?;
+        let league =
+            league_by_steam_id(&state.db, league_id.0.unwrap_or(state.settings.core.default_league_id)).await?;
         let steam = &state.jobs.steam;
         cached(&state.cache, ns::STEAM, &format!("live:{}", league.steam_league_id), LIVE_TTL, || async move {
             steam.live_league_games(league.steam_league_id).await.map_err(steam_failure)

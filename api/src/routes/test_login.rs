@@ -37,7 +37,7 @@ impl TestLoginApi {
     /// Log in as `username` (created if absent; the flags apply on creation and update).
     #[oai(path = "/tests/login", method = "post")]
     async fn login(&self, state: poem::web::Data<&AppState>, body: Json<TestLogin>) -> ApiResult<LoggedIn> {
-        let username = validate::line("username", &body.username, 150)?;
+        let username = validate::username(&body.username)?;
         let existing = user::Entity::find().filter(user::Column::Username.eq(&username)).one(&state.db).await?;
         let mut active = match existing {
             Some(user) => user.into(),

@@ -26,6 +26,7 @@ pub mod stats;
 pub mod steam_ids;
 pub mod sync;
 pub mod team_draft;
+pub mod usernames;
 pub mod users;
 
 pub use error::{DomainError, DomainResult};

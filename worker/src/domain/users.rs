@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 
 use chrono::Utc;
-use entity::{identity_change, user};
+use entity::{ClaimStatus, identity_change, steam_claim, user};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 
@@ -117,6 +117,39 @@ fn check_permission(actor: &user::Model, target: Option<&user::Model>, change: &
     Ok(())
 }
 
+/// A username is free when no other account's name looks like it.
+async fn check_username_free<C: ConnectionTrait>(db: &C, name: &str, except: Option<i64>) -> DomainResult<()> {
+    let key = entity::user::username_key(name);
+    let mut clash = user::Entity::find().filter(user::Column::UsernameKey.eq(key));
+    if let Some(id) = except {
+        clash = clash.filter(user::Column::Id.ne(id));
+    }
+    match clash.one(db).await? {
+        Some(other) if other.username == name => {
+            Err(DomainError::conflict("user_exists", format!("the username {name:?} is taken")))
+        }
+        Some(other) => Err(DomainError::invalid(
+            "username_confusable",
+            format!("{name:?} looks like the existing username {:?} (case or look-alike letters)", other.username),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `wanted` (sanitized), or `wanted_2`, `wanted_3`… whichever looks like no
+/// existing username — for accounts named by someone else (Discord login).
+pub async fn free_username<C: ConnectionTrait>(db: &C, wanted: &str) -> DomainResult<String> {
+    let base: String = crate::domain::usernames::sanitize(wanted).unwrap_or_else(|| "player".to_owned());
+    let base: String = base.chars().take(crate::domain::usernames::MAX_CHARS - 8).collect();
+    for n in 1..=1000 {
+        let candidate = if n == 1 { base.clone() } else { format!("{base}_{n}") };
+        if check_username_free(db, &candidate, None).await.is_ok() {
+            return Ok(candidate);
+        }
+    }
+    Ok(format!("{base}_{:08x}", rand::random::<u32>()))
+}
+
 fn conflict_of(err: sea_orm::DbErr) -> DomainError {
     match err.sql_err() {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
@@ -143,6 +176,9 @@ pub async fn create_user(svc: &Services, actor: &user::Model, change: UserChange
     active.is_superuser = Set(change.is_superuser.unwrap_or(false));
     change.positions.apply(&mut active);
     let txn = crate::infra::db::write_txn(&svc.db).await?;
+    if let Some(name) = &change.username {
+        check_username_free(&txn, name, None).await?;
+    }
     let created = active.insert(&txn).await.map_err(conflict_of)?;
     let leagues = follow_changes(svc, &txn, &created, None, created.mmr.is_some()).await?;
     txn.commit().await?;
@@ -194,6 +230,7 @@ async fn save_change(
 ) -> DomainResult<user::Model> {
     let mut active: user::ActiveModel = before.clone().into();
     if let Some(username) = change.username.clone() {
+        check_username_free(&txn, &username, Some(before.id)).await?;
         active.username = Set(username);
     }
     let discord_id = change.discord_id.clone().apply(before.discord_id.clone());
@@ -292,6 +329,107 @@ async fn audit(txn: &DatabaseTransaction, actor: i64, before: &user::Model, afte
         }
     }
     Ok(())
+}
+
+/// What proving a Steam id did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SteamLink {
+    /// The id is now this user's.
+    Linked,
+    /// Another account holds it: a claim waits for staff (its id).
+    Claimed(i64),
+}
+
+/// A player proved (Steam OpenID) that `steam_id` is theirs. A free id is
+/// linked at once, with the lines and stats that follow; an id another
+/// account holds becomes a claim for staff to decide — never a silent 409,
+/// never a silent move.
+pub async fn link_proven_steam_id(svc: &Services, user_id: i64, steam_id: i64) -> DomainResult<SteamLink> {
+    let txn = crate::infra::db::write_txn(&svc.db).await?;
+    let me = find_user(&txn, user_id).await?;
+    if me.steam_id == Some(steam_id) {
+        return Ok(SteamLink::Linked);
+    }
+    if let Some(holder) = user::Entity::find().filter(user::Column::SteamId.eq(steam_id)).one(&txn).await? {
+        let open = steam_claim::Entity::find()
+            .filter(steam_claim::Column::UserId.eq(user_id))
+            .filter(steam_claim::Column::SteamId.eq(steam_id))
+            .filter(steam_claim::Column::Status.eq(ClaimStatus::Pending))
+            .one(&txn)
+            .await?;
+        let claim = match open {
+            Some(claim) => claim.id,
+            None => {
+                steam_claim::ActiveModel {
+                    user_id: Set(user_id),
+                    steam_id: Set(steam_id),
+                    holder_id: Set(Some(holder.id)),
+                    status: Set(ClaimStatus::Pending),
+                    created_at: Set(Utc::now()),
+                    resolved_by: Set(None),
+                    resolved_at: Set(None),
+                    ..Default::default()
+                }
+                .insert(&txn)
+                .await?
+                .id
+            }
+        };
+        txn.commit().await?;
+        return Ok(SteamLink::Claimed(claim));
+    }
+    let change = UserChange { steam_id: Patch::Set(steam_id), ..Default::default() };
+    save_change(svc, txn, user_id, me, change).await?;
+    Ok(SteamLink::Linked)
+}
+
+/// Staff decide a claim: approving moves the id from its holder to the
+/// claimant (both audited); rejecting leaves it. The holder or claimant
+/// being staff needs a superuser (identity of a privileged account).
+pub async fn resolve_steam_claim(
+    svc: &Services,
+    actor: &user::Model,
+    claim_id: i64,
+    approve: bool,
+) -> DomainResult<steam_claim::Model> {
+    let txn = crate::infra::db::write_txn(&svc.db).await?;
+    let claim = steam_claim::Entity::find_by_id(claim_id).one(&txn).await?.ok_or(DomainError::NotFound("claim"))?;
+    if claim.status != ClaimStatus::Pending {
+        return Err(DomainError::conflict("claim_resolved", "this claim is already decided"));
+    }
+    let claimant = find_user(&txn, claim.user_id).await?;
+    let holder = match claim.holder_id {
+        Some(id) => user::Entity::find_by_id(id).one(&txn).await?,
+        None => None,
+    };
+    if !actor.is_superuser && (is_privileged(&claimant) || holder.as_ref().is_some_and(is_privileged)) {
+        return Err(DomainError::forbidden("a claim involving a staff account is decided by a superuser"));
+    }
+    let mut resolved: steam_claim::ActiveModel = claim.clone().into();
+    resolved.status = Set(if approve { ClaimStatus::Approved } else { ClaimStatus::Rejected });
+    resolved.resolved_by = Set(Some(actor.id));
+    resolved.resolved_at = Set(Some(Utc::now()));
+    let resolved = resolved.update(&txn).await?;
+    if !approve {
+        txn.commit().await?;
+        return Ok(resolved);
+    }
+    let mut leagues = BTreeSet::new();
+    if let Some(holder) = holder.filter(|h| h.steam_id == Some(claim.steam_id)) {
+        let mut active: user::ActiveModel = holder.clone().into();
+        active.steam_id = Set(None);
+        let after = active.update(&txn).await?;
+        audit(&txn, actor.id, &holder, &after).await?;
+        leagues.extend(follow_changes(svc, &txn, &after, Some(&holder), false).await?);
+    }
+    let mut active: user::ActiveModel = claimant.clone().into();
+    active.steam_id = Set(Some(claim.steam_id));
+    let after = active.update(&txn).await.map_err(conflict_of)?;
+    audit(&txn, actor.id, &claimant, &after).await?;
+    leagues.extend(follow_changes(svc, &txn, &after, Some(&claimant), false).await?);
+    txn.commit().await?;
+    after_commit(svc, after.id, leagues).await;
+    Ok(resolved)
 }
 
 /// Marks a login: stamps `last_login`.

@@ -116,11 +116,9 @@ impl SteamClient {
                 RateLimiter::redis(conn.clone(), &format!("{}:interactive", settings.redis_prefix), interactive_rate),
                 Budget::Redis { conn, prefix: settings.redis_prefix.clone() },
             ),
-            None => (
-                RateLimiter::local(settings.steam_rate_per_sec),
-                RateLimiter::local(interactive_rate),
-                Budget::local(),
-            ),
+            None => {
+                (RateLimiter::local(settings.steam_rate_per_sec), RateLimiter::local(interactive_rate), Budget::local())
+            }
         };
         Ok(Self {
             http,
@@ -286,9 +284,9 @@ impl SteamClient {
             success: i64,
             steamid: Option<String>,
         }
-        let resolved: Resolved =
-            self.call(Priority::Interactive, "ISteamUser", "ResolveVanityURL", &[("vanityurl", vanity.to_owned())])
-                .await?;
+        let resolved: Resolved = self
+            .call(Priority::Interactive, "ISteamUser", "ResolveVanityURL", &[("vanityurl", vanity.to_owned())])
+            .await?;
         Ok(if resolved.success == 1 { resolved.steamid.and_then(|s| s.parse().ok()) } else { None })
     }
 

@@ -108,7 +108,10 @@ impl RateLimiter {
 pub enum Budget {
     /// Per pool: (day, calls that day).
     Local(Arc<Mutex<std::collections::HashMap<String, (chrono::NaiveDate, u64)>>>),
-    Redis { conn: redis::aio::ConnectionManager, prefix: String },
+    Redis {
+        conn: redis::aio::ConnectionManager,
+        prefix: String,
+    },
 }
 
 impl Budget {

@@ -527,11 +527,33 @@ pub async fn time_out(
     Ok(TimeoutOutcome::Acted)
 }
 
-/// Pauses a running draft (a captain or staff).
+/// Pauses a running draft (a captain — at most `HERODRAFT_PAUSES_PER_TEAM`
+/// times per draft — or staff, unlimited).
 pub async fn pause(svc: &Services, id: i64, actor: &user::Model, now: DateTime<Utc>) -> DomainResult<()> {
     let full = load(&svc.db, id).await?;
     let by = captain_or_staff(&full, actor)?;
+    if let Some(team) = by {
+        let used = manual_pauses_of(&svc.db, id, team).await?;
+        let allowed = svc.settings.herodraft_pauses_per_team as usize;
+        if used >= allowed {
+            return Err(DomainError::conflict(
+                "pause_limit",
+                format!("each captain may pause {allowed} times per draft; ask staff to pause"),
+            ));
+        }
+    }
     pause_as(svc, id, by, true, now).await
+}
+
+/// Manual pauses a draft team made so far.
+async fn manual_pauses_of<C: ConnectionTrait>(db: &C, id: i64, team: i64) -> DomainResult<usize> {
+    let pauses = hero_draft_event::Entity::find()
+        .filter(hero_draft_event::Column::HeroDraftId.eq(id))
+        .filter(hero_draft_event::Column::HeroDraftTeamId.eq(team))
+        .filter(hero_draft_event::Column::EventType.eq("draft_paused"))
+        .all(db)
+        .await?;
+    Ok(pauses.iter().filter(|e| e.metadata["manual"] == true).count())
 }
 
 async fn pause_as(svc: &Services, id: i64, by: Option<i64>, manual: bool, now: DateTime<Utc>) -> DomainResult<()> {
