@@ -417,15 +417,35 @@ fn job_and_steam_cases() -> Vec<Case> {
         get(|_| "/api/steam/resolve?vanity=gaben".into(), PLAIN, [401, 404, 404, 404, 404]),
         get(|_| "/api/steam/live".into(), PLAIN, [404; 5]),
         get(|_| "/api/steam/guild-matches".into(), PLAIN, PUBLIC),
+        // Staff get past the permission check to the rule: these rosters did not play that match.
         write(
             M::POST,
             |i| format!("/api/games/{}/link-match", i.game),
             |i| Some(json!({"match_id": i.match_id})),
             PLAIN,
+            [401, 403, 403, 422, 422],
+        ),
+        // Nothing linked yet.
+        write(M::DELETE, |i| format!("/api/games/{}/link-match", i.game), none, PLAIN, [401, 403, 403, 409, 409]),
+        get(|i| format!("/api/games/{}/match-suggestions", i.game), PLAIN, PUBLIC),
+        write(
+            M::POST,
+            |i| format!("/api/tournaments/{}/bracket", i.tournament),
+            |_| Some(json!({"format": "single_elimination"})),
+            PLAIN,
+            STAFF_CREATES,
+        ),
+        get(|i| format!("/api/tournaments/{}/bracket", i.tournament), PLAIN, PUBLIC),
+        get(|i| format!("/api/tournaments/{}/bracket/events", i.tournament), PLAIN, PUBLIC),
+        write(
+            M::POST,
+            |i| format!("/api/games/{}/result", i.game),
+            |i| Some(json!({"winning_team_id": i.team})),
+            PLAIN,
             STAFF,
         ),
-        // Answers with the unlinked game.
-        write(M::DELETE, |i| format!("/api/games/{}/link-match", i.game), none, PLAIN, STAFF),
+        // No result yet to take back.
+        write(M::DELETE, |i| format!("/api/games/{}/result", i.game), none, PLAIN, [401, 403, 403, 409, 409]),
     ]
 }
 

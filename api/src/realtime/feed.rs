@@ -6,13 +6,16 @@
 use chrono::Utc;
 use poem_openapi::types::ToJSON;
 use serde_json::{Value, json};
+use worker::domain::brackets::service as brackets;
 use worker::domain::hero_draft::service as hero;
 use worker::domain::live::EventKind;
 use worker::domain::team_draft::service as team_draft;
 
 use crate::error::ApiResult;
 use crate::state::AppState;
+use crate::views::brackets::BracketEventView;
 use crate::views::drafts::{self, DraftEventView};
+use crate::views::games;
 use crate::views::herodrafts::{self, HeroDraftEventView};
 
 /// Rows read per query while catching up.
@@ -29,8 +32,8 @@ pub enum Feed {
     /// `/api/draft/{id}/`
     Draft { draft_id: i64, cursor: i64 },
     /// `/api/tournament/{id}/`: its team draft's events (the draft may be
-    /// created after the socket opened).
-    Tournament { tournament_id: i64, draft_id: Option<i64>, cursor: i64 },
+    /// created after the socket opened) and its bracket events.
+    Tournament { tournament_id: i64, draft_id: Option<i64>, cursor: i64, bracket_cursor: i64 },
     /// `/api/herodraft/{id}/`
     HeroDraft { id: i64, cursor: i64 },
 }
@@ -39,9 +42,12 @@ impl Feed {
     /// Whether a notice of `kind` up to `event_id` may hold rows this feed has not sent.
     pub fn behind(&self, kind: EventKind, event_id: i64) -> bool {
         match self {
-            Self::Draft { cursor, .. } | Self::Tournament { cursor, .. } => {
-                kind == EventKind::Draft && event_id > *cursor
-            }
+            Self::Draft { cursor, .. } => kind == EventKind::Draft && event_id > *cursor,
+            Self::Tournament { cursor, bracket_cursor, .. } => match kind {
+                EventKind::Draft => event_id > *cursor,
+                EventKind::Bracket => event_id > *bracket_cursor,
+                EventKind::HeroDraft => false,
+            },
             Self::HeroDraft { cursor, .. } => kind == EventKind::HeroDraft && event_id > *cursor,
         }
     }
@@ -56,7 +62,9 @@ impl Feed {
                 Ok(json!({"type": "initial_state", "state": view, "events": events.iter().map(to_json).collect::<Vec<_>>()})
                     .to_string())
             }
-            Self::Tournament { tournament_id, draft_id, cursor } => {
+            Self::Tournament { tournament_id, draft_id, cursor, bracket_cursor } => {
+                // Bracket events follow from now on (the bracket itself is `GET /api/tournaments/{id}/bracket`).
+                *bracket_cursor = brackets::last_event_id(&state.db, *tournament_id).await?;
                 *draft_id = team_draft::of_tournament(&state.db, *tournament_id).await?;
                 let (view, events) = match draft_id {
                     Some(d) => draft_snapshot(state, *d).await?,
@@ -87,14 +95,16 @@ impl Feed {
     pub async fn catch_up(&mut self, state: &AppState) -> ApiResult<Vec<String>> {
         match self {
             Self::Draft { draft_id, cursor } => draft_rows(state, *draft_id, cursor).await,
-            Self::Tournament { tournament_id, draft_id, cursor } => {
+            Self::Tournament { tournament_id, draft_id, cursor, bracket_cursor } => {
                 if draft_id.is_none() {
                     *draft_id = team_draft::of_tournament(&state.db, *tournament_id).await?;
                 }
-                match draft_id {
-                    Some(d) => draft_rows(state, *d, cursor).await,
-                    None => Ok(Vec::new()),
-                }
+                let mut messages = match draft_id {
+                    Some(d) => draft_rows(state, *d, cursor).await?,
+                    None => Vec::new(),
+                };
+                messages.extend(bracket_rows(state, *tournament_id, bracket_cursor).await?);
+                Ok(messages)
             }
             Self::HeroDraft { id, cursor } => {
                 let mut messages = Vec::new();
@@ -133,6 +143,32 @@ async fn draft_snapshot(state: &AppState, draft_id: i64) -> ApiResult<(Value, Ve
     let loaded = team_draft::load(&state.db, draft_id).await?;
     let view = to_json(&drafts::view(&state.db, &loaded).await?);
     Ok((view, events))
+}
+
+/// `{"type":"bracket_event", "event", "game", "tournament": {"state", "winning_team_id"}}` for every
+/// bracket event after the cursor, the game and tournament as they stand.
+async fn bracket_rows(state: &AppState, tournament_id: i64, cursor: &mut i64) -> ApiResult<Vec<String>> {
+    let mut messages = Vec::new();
+    loop {
+        let rows = brackets::events_after(&state.db, tournament_id, *cursor, BATCH).await?;
+        let Some(last) = rows.last() else { return Ok(messages) };
+        *cursor = last.id;
+        let t = worker::domain::rosters::find_tournament(&state.db, tournament_id).await?;
+        let outcome = json!({"state": t.state.as_str(), "winning_team_id": t.winning_team_id});
+        for row in rows {
+            let game = match row.game_id {
+                Some(id) => match brackets::find_game(&state.db, id).await {
+                    Ok(g) => to_json(&games::game_view(&state.db, g).await?),
+                    Err(_) => Value::Null,
+                },
+                None => Value::Null,
+            };
+            let event = to_json(&BracketEventView::from(row));
+            messages.push(
+                json!({"type": "bracket_event", "event": event, "game": game, "tournament": outcome}).to_string(),
+            );
+        }
+    }
 }
 
 async fn draft_rows(state: &AppState, draft_id: i64, cursor: &mut i64) -> ApiResult<Vec<String>> {

@@ -235,7 +235,7 @@ pub async fn draft_socket(
 }
 
 /// `/api/tournament/{id}/`: the tournament's team-draft events — also of a
-/// draft created after the socket opened.
+/// draft created after the socket opened — and its bracket events.
 #[handler]
 pub async fn tournament_socket(
     req: &Request,
@@ -245,7 +245,7 @@ pub async fn tournament_socket(
     viewer: Viewer,
 ) -> poem::Result<impl IntoResponse> {
     worker::domain::rosters::find_tournament(&state.db, id).await.map_err(ApiError::from)?;
-    let feed = Feed::Tournament { tournament_id: id, draft_id: None, cursor: 0 };
+    let feed = Feed::Tournament { tournament_id: id, draft_id: None, cursor: 0, bracket_cursor: 0 };
     spectate(req, socket, &state, &viewer, live::tournament_channel(id), feed).await
 }
 

@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::{Created, Deleted, Tag, patch};
 use crate::state::AppState;
-use crate::views::games::GameView;
+use crate::views::games::{GameView, game_view, game_views};
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
@@ -125,7 +125,7 @@ impl GamesApi {
             select = select.filter(game::Column::Status.eq(s));
         }
         let (count, rows) = req.fetch(&state.db, select).await?;
-        Ok(Json(req.wrap(count, rows.into_iter().map(Into::into).collect())))
+        Ok(Json(req.wrap(count, game_views(&state.db, rows).await?)))
     }
 
     /// Create a game (staff).
@@ -165,13 +165,13 @@ impl GamesApi {
         }
         .insert(&state.db)
         .await?;
-        Ok(Created::Created(Json(created.into())))
+        Ok(Created::Created(Json(game_view(&state.db, created).await?)))
     }
 
     /// One game.
     #[oai(path = "/games/:id", method = "get")]
     async fn get(&self, state: poem::web::Data<&AppState>, id: Path<i64>) -> ApiResult<Json<GameView>> {
-        Ok(Json(find_game(&state.db, id.0).await?.into()))
+        Ok(Json(game_view(&state.db, find_game(&state.db, id.0).await?).await?))
     }
 
     /// Change a game (staff).
@@ -208,15 +208,15 @@ impl GamesApi {
         active.radiant_team_id = Set(sides.radiant);
         active.dire_team_id = Set(sides.dire);
         active.winning_team_id = Set(sides.winner);
-        Ok(Json(active.update(&state.db).await?.into()))
+        let updated = active.update(&state.db).await?;
+        Ok(Json(game_view(&state.db, updated).await?))
     }
 
-    /// Delete a game (staff).
+    /// Delete a game (staff); links of games that fed it are cleared.
     #[oai(path = "/games/:id", method = "delete")]
     async fn delete(&self, state: poem::web::Data<&AppState>, viewer: Viewer, id: Path<i64>) -> ApiResult<Deleted> {
         viewer.require_staff()?;
-        let g = find_game(&state.db, id.0).await?;
-        game::Entity::delete_by_id(g.id).exec(&state.db).await?;
+        worker::domain::brackets::service::delete_game(&state.services, id.0).await?;
         Ok(Deleted::NoContent)
     }
 }

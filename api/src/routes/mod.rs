@@ -6,6 +6,7 @@ use poem_openapi::{ApiResponse, Tags};
 use worker::domain::rosters::Patch;
 
 pub mod auth;
+pub mod brackets;
 pub mod drafts;
 pub mod games;
 pub mod health;
@@ -56,34 +57,18 @@ pub enum Deleted {
     NoContent,
 }
 
-/// Every API of the server except the test-only ones.
-pub fn all() -> (
-    health::HealthApi,
-    auth::AuthApi,
-    users::UsersApi,
-    identity::IdentityApi,
-    leagues::LeaguesApi,
-    tournaments::TournamentsApi,
-    teams::TeamsApi,
-    games::GamesApi,
-    drafts::DraftsApi,
-    herodrafts::HeroDraftsApi,
-    jobs::JobsApi,
-    steam::SteamApi,
-) {
+/// Every API of the server except the test-only ones, by area.
+pub type AllApis = (
+    (health::HealthApi, auth::AuthApi, users::UsersApi, identity::IdentityApi),
+    (leagues::LeaguesApi, tournaments::TournamentsApi, teams::TeamsApi, games::GamesApi, brackets::BracketsApi),
+    (drafts::DraftsApi, herodrafts::HeroDraftsApi, jobs::JobsApi, steam::SteamApi),
+);
+
+pub fn all() -> AllApis {
     (
-        health::HealthApi,
-        auth::AuthApi,
-        users::UsersApi,
-        identity::IdentityApi,
-        leagues::LeaguesApi,
-        tournaments::TournamentsApi,
-        teams::TeamsApi,
-        games::GamesApi,
-        drafts::DraftsApi,
-        herodrafts::HeroDraftsApi,
-        jobs::JobsApi,
-        steam::SteamApi,
+        (health::HealthApi, auth::AuthApi, users::UsersApi, identity::IdentityApi),
+        (leagues::LeaguesApi, tournaments::TournamentsApi, teams::TeamsApi, games::GamesApi, brackets::BracketsApi),
+        (drafts::DraftsApi, herodrafts::HeroDraftsApi, jobs::JobsApi, steam::SteamApi),
     )
 }
 

@@ -5,13 +5,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use entity::{game, league, league_player_stats, league_sync_state, player_match_stats, steam_match, user};
+use entity::{league, league_player_stats, league_sync_state, player_match_stats, steam_match, user};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use worker::clients::steam::client::SteamError;
 use worker::domain::mmr::display_kda;
@@ -24,7 +23,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::Tag;
 use crate::state::AppState;
-use crate::views::games::GameView;
 
 const STATS_TTL: Duration = Duration::from_secs(300);
 const LIVE_TTL: Duration = Duration::from_secs(30);
@@ -163,12 +161,6 @@ pub struct SyncStateView {
 pub struct Resolved {
     pub steam_id: i64,
     pub account_id: i64,
-}
-
-#[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
-pub struct LinkMatch {
-    pub match_id: i64,
 }
 
 async fn league_by_steam_id<C: ConnectionTrait>(db: &C, steam_league_id: i64) -> ApiResult<league::Model> {
@@ -516,43 +508,4 @@ impl SteamApi {
         })
         .await
     }
-
-    /// Link a stored Steam match to a game (staff).
-    #[oai(path = "/games/:id/link-match", method = "post")]
-    async fn link(
-        &self,
-        state: poem::web::Data<&AppState>,
-        viewer: Viewer,
-        id: Path<i64>,
-        body: Json<LinkMatch>,
-    ) -> ApiResult<Json<GameView>> {
-        viewer.require_staff()?;
-        set_link(&state, id.0, Some(body.0.match_id)).await
-    }
-
-    /// Unlink the game's Steam match (staff).
-    #[oai(path = "/games/:id/link-match", method = "delete")]
-    async fn unlink(
-        &self,
-        state: poem::web::Data<&AppState>,
-        viewer: Viewer,
-        id: Path<i64>,
-    ) -> ApiResult<Json<GameView>> {
-        viewer.require_staff()?;
-        set_link(&state, id.0, None).await
-    }
-}
-
-async fn set_link(state: &AppState, game_id: i64, match_id: Option<i64>) -> ApiResult<Json<GameView>> {
-    let g = game::Entity::find_by_id(game_id).one(&state.db).await?.ok_or_else(|| ApiError::not_found("game"))?;
-    if let Some(m) = match_id
-        && steam_match::Entity::find_by_id(m).one(&state.db).await?.is_none()
-    {
-        return Err(ApiError::invalid("unknown_match", "match_id is not a stored match (sync the league first)"));
-    }
-    let mut active: game::ActiveModel = g.into();
-    active.match_id = Set(match_id);
-    let updated = active.update(&state.db).await?;
-    state.cache.invalidate(&[ns::MATCHES, ns::TOURNAMENTS]).await;
-    Ok(Json(updated.into()))
 }

@@ -1,6 +1,7 @@
 //! What clients see: the JSON shapes of the API (and of the WebSocket
 //! messages), built from core models. Shared by `routes` and `realtime`.
 
+pub mod brackets;
 pub mod drafts;
 pub mod games;
 pub mod herodrafts;

@@ -6,6 +6,7 @@
 //! | rosters (captain, deputy, members) | [`rosters`] |
 //! | team (player) drafts | [`team_draft`] — `rules` (orders, dice) + `service` (picks) |
 //! | hero drafts (Captain's Mode) | [`hero_draft`] — `rules` (sequence, clock) + `service` |
+//! | brackets, results, Steam match links | [`brackets`] — pure rules + `service` |
 //! | live events to sockets | [`live`] |
 //! | league stats and MMR | [`stats`], [`mmr`] |
 //! | Steam match sync | [`sync`] |
@@ -16,6 +17,7 @@
 
 pub mod announcements;
 pub mod avatars;
+pub mod brackets;
 mod error;
 pub mod hero_draft;
 pub mod live;

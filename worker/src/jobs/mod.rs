@@ -3,6 +3,7 @@
 //! put jobs on the queue and record their lifecycle (the runner that drives
 //! an attempt is `runtime::runner`).
 
+pub mod auto_link_games;
 pub mod check_scheduled_events;
 pub mod enqueue;
 pub mod error;
@@ -38,6 +39,7 @@ impl Job {
             Self::CheckScheduledEvents(a) => a.run(ctx).await,
             Self::HerodraftTimeout(a) => a.run(ctx).await,
             Self::PruneJobRuns(a) => a.run(ctx).await,
+            Self::AutoLinkGames(a) => a.run(ctx).await,
         }
     }
 }

@@ -82,6 +82,14 @@ pub struct HerodraftTimeout {
     pub round_number: i32,
 }
 
+/// `auto_link_games`: complete waiting games from new league matches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoLinkGames {
+    /// Steam league id.
+    pub league_id: i64,
+}
+
 fn default_keep_days() -> u32 {
     crate::config::DEFAULT_JOB_RETENTION_DAYS
 }
@@ -109,10 +117,11 @@ pub enum Job {
     CheckScheduledEvents(CheckScheduledEvents),
     HerodraftTimeout(HerodraftTimeout),
     PruneJobRuns(PruneJobRuns),
+    AutoLinkGames(AutoLinkGames),
 }
 
 /// The kind names, as the API spells them.
-pub const KINDS: [&str; 10] = [
+pub const KINDS: [&str; 11] = [
     "sync_league_matches",
     "retry_failed_matches",
     "update_league_stats",
@@ -123,6 +132,7 @@ pub const KINDS: [&str; 10] = [
     "check_scheduled_events",
     "herodraft_timeout",
     "prune_job_runs",
+    "auto_link_games",
 ];
 
 /// How a kind is run: attempts and the time one attempt may take.
@@ -157,6 +167,7 @@ impl Job {
             Self::CheckScheduledEvents(_) => "check_scheduled_events",
             Self::HerodraftTimeout(_) => "herodraft_timeout",
             Self::PruneJobRuns(_) => "prune_job_runs",
+            Self::AutoLinkGames(_) => "auto_link_games",
         }
     }
 
@@ -184,9 +195,10 @@ impl Job {
         match self {
             Self::SyncLeagueMatches(_) => Policy { max_attempts: 5, timeout: minutes(60) },
             Self::RetryFailedMatches(_) => Policy { max_attempts: 5, timeout: minutes(30) },
-            Self::UpdateLeagueStats(_) | Self::RecalculateLeagueMmr(_) | Self::PruneJobRuns(_) => {
-                Policy { max_attempts: 3, timeout: minutes(10) }
-            }
+            Self::UpdateLeagueStats(_)
+            | Self::RecalculateLeagueMmr(_)
+            | Self::PruneJobRuns(_)
+            | Self::AutoLinkGames(_) => Policy { max_attempts: 3, timeout: minutes(10) },
             Self::RefreshDiscordAvatars(_) | Self::CheckScheduledEvents(_) => {
                 Policy { max_attempts: 3, timeout: minutes(5) }
             }
@@ -224,6 +236,7 @@ mod tests {
             ("refresh_all_discord_data", json!({})),
             ("check_scheduled_events", json!({})),
             ("prune_job_runs", json!({"keep_days": 7})),
+            ("auto_link_games", json!({"league_id": 17929})),
         ] {
             let job = Job::parse(kind, args).unwrap();
             assert_eq!(job.kind(), kind);

@@ -288,8 +288,7 @@ mod tests {
         let mut places = HashMap::new();
         let mut champion = 0;
         let mut done = vec![false; n];
-        loop {
-            let Some(i) = (0..n).find(|&i| !done[i] && slots[i][0].is_some() && slots[i][1].is_some()) else { break };
+        while let Some(i) = (0..n).find(|&i| !done[i] && slots[i][0].is_some() && slots[i][1].is_some()) {
             let teams = [slots[i][0].unwrap(), slots[i][1].unwrap()];
             let side = winner_of(i, teams);
             let (w, l) = if side == Slot::Radiant { (teams[0], teams[1]) } else { (teams[1], teams[0]) };

@@ -28,7 +28,9 @@ pub fn seed(teams: &[SeedTeam], seeding: &Seeding) -> DomainResult<Vec<i64>> {
     match seeding {
         Seeding::Mmr => {
             let mut sorted = teams.to_vec();
-            sorted.sort_by(|a, b| b.total_mmr.cmp(&a.total_mmr).then(a.draft_order.cmp(&b.draft_order)).then(a.id.cmp(&b.id)));
+            sorted.sort_by(|a, b| {
+                b.total_mmr.cmp(&a.total_mmr).then(a.draft_order.cmp(&b.draft_order)).then(a.id.cmp(&b.id))
+            });
             Ok(sorted.into_iter().map(|t| t.id).collect())
         }
         Seeding::DraftOrder => {

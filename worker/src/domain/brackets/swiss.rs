@@ -34,11 +34,8 @@ pub fn default_rounds(teams: usize) -> u32 {
 /// Round 1: seed i against seed i + N/2; with an odd count the last seed
 /// sits out with a bye.
 pub fn first_round(seeded: &[i64]) -> Round {
-    let (playing, bye) = if seeded.len() % 2 == 1 {
-        (&seeded[..seeded.len() - 1], seeded.last().copied())
-    } else {
-        (seeded, None)
-    };
+    let (playing, bye) =
+        if seeded.len() % 2 == 1 { (&seeded[..seeded.len() - 1], seeded.last().copied()) } else { (seeded, None) };
     let half = playing.len() / 2;
     Round { pairs: (0..half).map(|i| (playing[i], playing[i + half])).collect(), bye }
 }
@@ -99,14 +96,7 @@ mod tests {
 
     fn records(n: usize) -> Vec<Record> {
         (1..=n)
-            .map(|s| Record {
-                team: s as i64,
-                seed: s,
-                wins: 0,
-                losses: 0,
-                opponents: BTreeSet::new(),
-                had_bye: false,
-            })
+            .map(|s| Record { team: s as i64, seed: s, wins: 0, losses: 0, opponents: BTreeSet::new(), had_bye: false })
             .collect()
     }
 

@@ -20,7 +20,7 @@ use crate::clients::steam::types::HistoryMatch;
 use crate::domain::sync::ingest::ingest_match;
 use crate::infra::lock::LockGuard;
 use crate::jobs::JobError;
-use crate::jobs::payload::{Job, UpdateLeagueStats};
+use crate::jobs::payload::{AutoLinkGames, Job, UpdateLeagueStats};
 use crate::runtime::context::JobContext;
 
 /// Matches per GetMatchHistory page.
@@ -164,13 +164,16 @@ async fn save_failed(ctx: &JobContext, state_id: i64, failed: &[FailedMatch]) ->
     Ok(())
 }
 
-/// New matches change the league's stats (recompute them) and the match lists.
+/// New matches change the league's stats (recompute them), the match lists,
+/// and may decide waiting bracket games (link them).
 async fn after_new_matches(ctx: &JobContext, steam_league_id: i64) -> Result<(), JobError> {
     ctx.cache.invalidate(&[crate::infra::cache::ns::MATCHES]).await;
-    ctx.enqueuer
-        .enqueue(Job::UpdateLeagueStats(UpdateLeagueStats { league_id: steam_league_id }), None, None)
-        .await
-        .map_err(|e| JobError::transient(e.to_string()))?;
+    for job in [
+        Job::UpdateLeagueStats(UpdateLeagueStats { league_id: steam_league_id }),
+        Job::AutoLinkGames(AutoLinkGames { league_id: steam_league_id }),
+    ] {
+        ctx.enqueuer.enqueue(job, None, None).await.map_err(|e| JobError::transient(e.to_string()))?;
+    }
     Ok(())
 }
 
