@@ -2,7 +2,7 @@
 # Everything the tests need, on a fresh machine or an old one, idempotently:
 # PostgreSQL and Redis installed and running on 127.0.0.1 (the `test`
 # database there), Node/npm and Debian's chromium for the browser test,
-# cargo-nextest, the browser test's npm packages; leftovers of interrupted
+# cargo-nextest, the browser test's npm packages, the client generators; leftovers of interrupted
 # runs (test databases, Redis keys) cleared. Run by tests/run.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,3 +41,12 @@ redis-cli -h 127.0.0.1 --scan --pattern 'dtx_test_*' | xargs -r -n 500 redis-cli
 command -v cargo-nextest >/dev/null 2>&1 || cargo install cargo-nextest --locked
 # The browser test drives Debian's chromium with playwright-core (no browser download).
 [ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser --no-audit --no-fund --silent
+# The client generators (tests/clients.sh): openapi-python-client in a venv, @hey-api/openapi-ts and tsc from npm.
+need_apt python3 python3
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt pyvenv-probe python3-venv
+clients_venv="${DTX_CLIENTS_VENV:-$HOME/.cache/dtx-clients/venv}"
+if [ ! -x "$clients_venv/bin/openapi-python-client" ]; then
+  python3 -m venv "$clients_venv"
+  "$clients_venv/bin/pip" install -q -r tests/clients/python/requirements.txt
+fi
+[ -d tests/clients/typescript/node_modules/@hey-api ] || npm ci --prefix tests/clients/typescript --no-audit --no-fund --silent

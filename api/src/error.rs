@@ -70,6 +70,12 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
+    /// 404 for something the request body names (`unknown_team`): the
+    /// document cannot know which ids exist, so this is not a 422.
+    pub fn unknown(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
     pub fn invalid(code: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
@@ -130,7 +136,7 @@ impl From<DbErr> for ApiError {
                 return Self::conflict("already_exists", "a record with these unique values already exists");
             }
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
-                return Self::invalid("unknown_reference", "a referenced record does not exist");
+                return Self::unknown("unknown_reference", "a referenced record does not exist");
             }
             _ => {}
         }
@@ -179,6 +185,7 @@ impl From<worker::DomainError> for ApiError {
             D::Forbidden(message) => Self::forbidden(message),
             D::Conflict { code, message, details } => Self { details, ..Self::conflict(code, message) },
             D::Invalid { code, message, details } => Self { details, ..Self::invalid(code, message) },
+            D::UnknownReference { code, message, details } => Self { details, ..Self::unknown(code, message) },
             D::Unavailable(what) => Self::unavailable(what),
             D::Db(db) => db.into(),
         }

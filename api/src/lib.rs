@@ -16,6 +16,7 @@ pub mod embedded;
 pub mod error;
 pub mod kv;
 pub mod listener;
+pub mod openapi;
 pub mod pagination;
 pub mod ratelimit;
 pub mod realtime;
@@ -25,6 +26,7 @@ pub mod seed;
 pub mod server;
 pub mod settings;
 pub mod state;
+pub mod types;
 pub mod validate;
 pub mod views;
 

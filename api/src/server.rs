@@ -23,9 +23,12 @@ fn openapi<T: OpenApi>(apis: T) -> OpenApiService<T, ()> {
         .server("/api")
 }
 
-/// The OpenAPI document as JSON; test endpoints appear only when mounted.
+/// The OpenAPI document as JSON (finished: [`crate::openapi::finish`]);
+/// test endpoints appear only when mounted.
 pub fn spec_json(test_endpoints: bool) -> String {
-    if test_endpoints { openapi((routes::all(), TestLoginApi)).spec() } else { openapi(routes::all()).spec() }
+    let generated =
+        if test_endpoints { openapi((routes::all(), TestLoginApi)).spec() } else { openapi(routes::all()).spec() };
+    serde_json::to_string_pretty(&crate::openapi::finish(&generated)).expect("documents serialize")
 }
 
 /// The whole application, ready to serve. The test-login API is mounted
@@ -39,17 +42,25 @@ pub fn app(state: AppState) -> BoxEndpoint<'static> {
 }
 
 fn mount<T: OpenApi + 'static>(api: OpenApiService<T, ()>, state: AppState) -> BoxEndpoint<'static> {
-    let docs = api.swagger_ui();
-    let spec = api.spec_endpoint();
+    let generated = api.spec();
+    let finished = crate::openapi::finish(&generated);
+    let methods = std::sync::Arc::new(crate::openapi::PathMethods::of(&finished));
+    let finished = serde_json::to_string_pretty(&finished).expect("documents serialize");
+    // Swagger UI shows the finished document: poem embeds the generated one verbatim.
+    let docs_html = api.swagger_ui_html().replacen(&generated, &finished, 1);
+    let docs = poem::endpoint::make_sync(move |_| poem::web::Html(docs_html.clone()));
+    let spec = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder().content_type("application/json; charset=utf-8").body(finished.clone())
+    });
     let max_body = state.settings.max_body_bytes;
     Route::new()
         .at("/metrics", poem::get(public_metrics))
-        .at("/api/openapi.json", spec)
+        .at("/api/openapi.json", poem::get(spec))
         .at("/api/herodraft/:id/", poem::get(crate::realtime::herodraft_socket))
         .at("/api/draft/:id/", poem::get(crate::realtime::draft_socket))
         .at("/api/tournament/:id/", poem::get(crate::realtime::tournament_socket))
         .nest("/admin", crate::dashboard::routes())
-        .nest("/api/docs", docs)
+        .at("/api/docs", poem::get(docs))
         .nest("/api", api)
         .around(crate::auth::csrf::middleware)
         .around(crate::ratelimit::middleware)
@@ -59,7 +70,25 @@ fn mount<T: OpenApi + 'static>(api: OpenApiService<T, ()>, state: AppState) -> B
         .around(record_http_metrics)
         .around(crate::request_id::middleware)
         .catch_all_error(render_error)
+        .around(move |next, req| allow_header(next, req, methods.clone()))
         .boxed()
+}
+
+/// A 405 says which methods the path has (`Allow`, RFC 9110).
+async fn allow_header<E: Endpoint>(
+    next: E,
+    req: Request,
+    methods: std::sync::Arc<crate::openapi::PathMethods>,
+) -> poem::Result<poem::Response> {
+    let path = req.uri().path().to_owned();
+    let mut resp = next.call(req).await?.into_response();
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED
+        && let Some(allowed) = methods.allowed(&path)
+        && let Ok(value) = poem::http::HeaderValue::from_str(&allowed)
+    {
+        resp.headers_mut().insert(poem::http::header::ALLOW, value);
+    }
+    Ok(resp)
 }
 
 /// A handler panicked: the client gets the 500 error body, the log gets the panic.

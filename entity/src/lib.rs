@@ -22,6 +22,7 @@ pub mod identity_change;
 pub mod job_run;
 pub mod kv_entry;
 pub mod league;
+pub mod league_admin;
 pub mod league_player_stats;
 pub mod league_sync_state;
 pub mod player_match_stats;

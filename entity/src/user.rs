@@ -41,6 +41,10 @@ pub struct Model {
     /// Sessions started under an older epoch are void (bumped when the
     /// account's Discord id changes).
     pub session_epoch: i32,
+    /// The Steam profile as Steam shows it (`refresh_steam_profiles`).
+    pub steam_persona_name: Option<String>,
+    pub steam_avatar_url: Option<String>,
+    pub steam_checked_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub last_login: Option<DateTimeUtc>,
@@ -109,6 +113,9 @@ impl Model {
             is_staff: false,
             is_superuser: false,
             session_epoch: 0,
+            steam_persona_name: None,
+            steam_avatar_url: None,
+            steam_checked_at: None,
             created_at: now,
             updated_at: now,
             last_login: None,

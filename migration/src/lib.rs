@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_schema;
 mod m20261126_000001_identity;
 mod m20261127_000001_brackets;
+mod m20261128_000001_people;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_schema::Migration),
             Box::new(m20261126_000001_identity::Migration),
             Box::new(m20261127_000001_brackets::Migration),
+            Box::new(m20261128_000001_people::Migration),
         ]
     }
 }

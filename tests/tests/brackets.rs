@@ -147,7 +147,7 @@ async fn an_eight_team_single_elimination_night(backend: Backend) {
     let not_ready = staff.post(&result(&waiting), json!({"winning_team_id": teams[0]})).await;
     assert_eq!((not_ready.status, not_ready.error_code().as_str()), (409, "game_not_ready"));
     let outsider = staff.post(&result(&first), json!({"winning_team_id": teams[1]})).await;
-    assert_eq!((outsider.status, outsider.error_code().as_str()), (422, "not_in_game"), "{}", outsider.text);
+    assert_eq!((outsider.status, outsider.error_code().as_str()), (409, "not_in_game"), "{}", outsider.text);
     let player = app.user("nosy").await;
     assert_eq!(player.post(&result(&first), json!({"winning_team_id": first["radiant_team_id"]})).await.status, 403);
     assert_eq!(staff.delete(&result(&first)).await.error_code(), "no_result");
@@ -393,7 +393,7 @@ async fn the_scheduled_sync_completes_a_game_from_its_steam_match() {
     let wrong = staff
         .post(&format!("/api/games/{}/link-match", game["id"]), json!({"match_id": MockMatch::nth(2).match_id}))
         .await;
-    assert_eq!((wrong.status, wrong.error_code().as_str()), (422, "rosters_do_not_match"));
+    assert_eq!((wrong.status, wrong.error_code().as_str()), (409, "rosters_do_not_match"));
     let relinked = staff
         .post(&format!("/api/games/{}/link-match", game["id"]), json!({"match_id": MockMatch::nth(0).match_id}))
         .await;

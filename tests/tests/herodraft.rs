@@ -43,7 +43,7 @@ async fn to_drafting<'a>(app: &'a TestApp, id: i64) -> ([Caller<'a>; 2], Value) 
     let twice = caps[loser]
         .post(&format!("/api/herodrafts/{id}/choose"), json!({"choice_type": "pick_order", "value": "first"}))
         .await;
-    assert_eq!(twice.status, 422, "the loser gets the other choice");
+    assert_eq!(twice.status, 409, "the loser gets the other choice");
     let drafting = caps[loser]
         .post(&format!("/api/herodrafts/{id}/choose"), json!({"choice_type": "side", "value": "radiant"}))
         .await;
@@ -173,9 +173,9 @@ async fn reserve_and_pause_to_the_millisecond() {
     // Round 2 (cap1 again): pause 10 s in, resume 20 s in; after the 3 s countdown
     // the elapsed time is 10 s again, so acting 25 s after that costs 5 s.
     let r2 = full.rounds[1].started_at.unwrap();
-    service::pause(svc, id, &cap2, at(r2, 10_000)).await.unwrap();
+    service::pause(svc, id, &cap2, false, at(r2, 10_000)).await.unwrap();
     assert_eq!(service::load(db, id).await.unwrap().draft.state, entity::HeroDraftState::Paused);
-    service::resume(svc, id, &cap2, at(r2, 20_000)).await.unwrap();
+    service::resume(svc, id, &cap2, false, at(r2, 20_000)).await.unwrap();
     let resume_end = at(r2, 23_000);
     let early = service::act(svc, id, &cap1, 2, at(r2, 21_000)).await;
     assert!(

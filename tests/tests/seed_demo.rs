@@ -16,7 +16,7 @@ async fn seed_demo_is_idempotent_and_visible(backend: Backend) {
     assert_eq!(detail.body["user_count"], 20);
     assert_eq!(detail.body["teams"].as_array().unwrap().len(), 4);
     assert!(detail.body["teams"].as_array().unwrap().iter().all(|t| t["members"].as_array().unwrap().len() == 5));
-    assert!(detail.body["users"][0]["steamId"].as_i64().unwrap() > 76_561_197_960_265_728);
+    assert!(detail.body["users"][0]["steamId"].as_str().unwrap().parse::<i64>().unwrap() > 76_561_197_960_265_728);
     let games = app.anon().get(&format!("/api/games?tournament_id={}", first.tournament_id)).await;
     assert_eq!(games.body["count"], 2);
     let leagues = app.anon().get("/api/leagues").await;

@@ -60,7 +60,7 @@ async fn vanity_names_resolve_once_and_unknown_ones_are_404() {
     for _ in 0..5 {
         let resp = user.get("/api/steam/resolve?vanity=https://steamcommunity.com/id/GabeN/").await;
         assert_eq!(resp.status, 200, "{}", resp.text);
-        assert_eq!(resp.body, json!({"steam_id": 76561197960287930_i64, "account_id": 22202}));
+        assert_eq!(resp.body, json!({"steam_id": "76561197960287930", "account_id": 22202}));
     }
     assert_eq!(steam_calls(&steam, "/ISteamUser/ResolveVanityURL/v1/").await, 1, "a burst makes one Steam call");
     let profile = app.anon().get("/api/steam/resolve?vanity=76561197960287930").await;

@@ -71,11 +71,19 @@ async fn me_and_profile_updates(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     assert_eq!(app.anon().get("/api/me").await.status, 401);
     let me = app.user("player").await;
-    // A Steam id is linked by proving it (Steam OpenID), never by writing it.
+    // A Steam id is linked by proving it (Steam OpenID), never by writing it: not a field of the profile.
     let claimed = me.patch("/api/me", json!({"nickname": "Pro", "steamId": "76561198000000005"})).await;
-    assert_eq!((claimed.status, claimed.error_code().as_str()), (422, "steam_id_needs_proof"), "{}", claimed.text);
+    assert_eq!((claimed.status, claimed.error_code().as_str()), (400, "bad_request"), "{}", claimed.text);
+    assert!(claimed.text.contains("steamId"), "the refusal names the field: {}", claimed.text);
     assert_eq!(me.get("/api/me").await.body["nickname"], serde_json::Value::Null, "a refused write changes nothing");
-    let profile = me.patch("/api/me", json!({"nickname": "Pro", "steamId": null, "positions": {"offlane": 4}})).await;
+    let unlinked = me.delete("/api/auth/steam/link").await;
+    assert_eq!(
+        (unlinked.status, unlinked.body["steamId"].clone()),
+        (200, serde_json::Value::Null),
+        "{}",
+        unlinked.text
+    );
+    let profile = me.patch("/api/me", json!({"nickname": "Pro", "positions": {"offlane": 4}})).await;
     assert_eq!(profile.status, 200, "{}", profile.text);
     assert_eq!(profile.body["nickname"], "Pro");
     assert_eq!(profile.body["positions"]["offlane"], 4);

@@ -7,4 +7,4 @@ pub mod pkce;
 pub mod session;
 pub mod viewer;
 
-pub use viewer::Viewer;
+pub use viewer::{Session, Viewer};

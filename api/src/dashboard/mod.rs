@@ -11,7 +11,7 @@ use poem::http::StatusCode;
 use poem::web::Html;
 use poem::{IntoResponse, Response, Route, handler};
 
-use crate::auth::Viewer;
+use crate::auth::viewer::Caller;
 
 const PAGE: &str = include_str!("page.html");
 const SCRIPT: &str = include_str!("dashboard.js");
@@ -34,7 +34,7 @@ fn asset(body: &'static str, content_type: &'static str) -> impl poem::Endpoint<
 }
 
 #[handler]
-fn page(viewer: Viewer) -> Response {
+fn page(viewer: Caller) -> Response {
     let (status, body) = match &viewer.user {
         None => (StatusCode::UNAUTHORIZED, notice("Log in first", "Log in with Discord, then come back to this page.")),
         Some(u) if !(u.is_staff || u.is_superuser) => {

@@ -23,7 +23,7 @@ use poem::{IntoResponse, Request, handler};
 use serde_json::Value;
 use worker::domain::live::{self, Signal};
 
-use crate::auth::Viewer;
+use crate::auth::viewer::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 pub use feed::Feed;
@@ -175,7 +175,7 @@ pub async fn herodraft_socket(
     Path(id): Path<i64>,
     socket: WebSocket,
     state: Data<&AppState>,
-    viewer: Viewer,
+    viewer: Caller,
 ) -> poem::Result<impl IntoResponse> {
     check_origin(req, &state)?;
     let permit = state.realtime.limits.admit(req, &state, viewer.user.as_ref().map(|u| u.id), Some(id))?;
@@ -208,7 +208,7 @@ async fn spectate(
     req: &Request,
     socket: WebSocket,
     state: &AppState,
-    viewer: &Viewer,
+    viewer: &Caller,
     channel: String,
     mut feed: Feed,
 ) -> poem::Result<impl IntoResponse + use<>> {
@@ -229,7 +229,7 @@ pub async fn draft_socket(
     Path(id): Path<i64>,
     socket: WebSocket,
     state: Data<&AppState>,
-    viewer: Viewer,
+    viewer: Caller,
 ) -> poem::Result<impl IntoResponse> {
     spectate(req, socket, &state, &viewer, live::draft_channel(id), Feed::Draft { draft_id: id, cursor: 0 }).await
 }
@@ -242,7 +242,7 @@ pub async fn tournament_socket(
     Path(id): Path<i64>,
     socket: WebSocket,
     state: Data<&AppState>,
-    viewer: Viewer,
+    viewer: Caller,
 ) -> poem::Result<impl IntoResponse> {
     worker::domain::rosters::find_tournament(&state.db, id).await.map_err(ApiError::from)?;
     let feed = Feed::Tournament { tournament_id: id, draft_id: None, cursor: 0, bracket_cursor: 0 };

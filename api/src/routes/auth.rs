@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{Viewer, discord, pkce, session};
+use crate::auth::{Session, Viewer, discord, pkce, session};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::Tag;
 use crate::state::AppState;
@@ -62,7 +63,7 @@ pub struct AuthApi;
 impl AuthApi {
     /// Start Discord login: redirects to Discord with `state` and a PKCE challenge, and binds the
     /// `state` to this browser with a short-lived `HttpOnly` cookie.
-    #[oai(path = "/auth/discord/login", method = "get")]
+    #[oai(path = "/auth/discord/login", method = "get", operation_id = "discordLogin")]
     async fn login(&self, state: poem::web::Data<&AppState>) -> ApiResult<Redirect> {
         let client_id = state.settings.discord_client_id.as_deref().ok_or_else(discord::not_configured)?;
         let oauth_state = pkce::random_token();
@@ -82,7 +83,7 @@ impl AuthApi {
 
     /// Discord sends the browser back here; on success the session cookie is
     /// set and the browser goes to FRONTEND_URL.
-    #[oai(path = "/auth/discord/callback", method = "get")]
+    #[oai(path = "/auth/discord/callback", method = "get", operation_id = "discordCallback")]
     async fn callback(
         &self,
         req: &poem::Request,
@@ -142,8 +143,8 @@ impl AuthApi {
 
     /// Link your Steam account by proving it: redirects to Steam's sign-in (OpenID 2.0); Steam sends the
     /// browser back to `/api/auth/steam/callback`.
-    #[oai(path = "/auth/steam/link", method = "get")]
-    async fn steam_link(&self, state: poem::web::Data<&AppState>, viewer: Viewer) -> ApiResult<Redirect> {
+    #[oai(path = "/auth/steam/link", method = "get", operation_id = "linkSteam")]
+    async fn steam_link(&self, state: poem::web::Data<&AppState>, viewer: Session) -> ApiResult<Redirect> {
         let me = viewer.require_user()?;
         let nonce = pkce::random_token();
         state.kv.put(&format!("steamlink:{nonce}"), &me.id.to_string(), LOGIN_TTL).await?;
@@ -152,21 +153,34 @@ impl AuthApi {
         Ok(Redirect::Found(url, None))
     }
 
+    /// Unlink your Steam id (linking again needs Steam OpenID).
+    #[oai(path = "/auth/steam/link", method = "delete", operation_id = "unlinkSteam")]
+    async fn steam_unlink(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Session,
+    ) -> ApiResult<Json<crate::views::users::UserView>> {
+        let change = worker::domain::users::ProfileChange { unlink_steam: true, ..Default::default() };
+        let user = worker::domain::users::update_profile(&state.services, viewer.user().id, change).await?;
+        Ok(Json(crate::views::users::UserView::for_viewer(&user, &viewer)))
+    }
+
     /// Steam sends the browser back here with a signed assertion; once Steam confirms it, the Steam id is
     /// linked (or, if another account holds it, a claim goes to staff). Redirects to FRONTEND_URL with
     /// `steam_link=linked|claimed`.
-    #[oai(path = "/auth/steam/callback", method = "get")]
+    #[oai(path = "/auth/steam/callback", method = "get", operation_id = "steamCallback")]
     async fn steam_callback(
         &self,
         req: &poem::Request,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         #[oai(validator(max_length = 128))] link: Query<String>,
     ) -> ApiResult<Redirect> {
         let me = viewer.require_user()?;
         let pending = state.kv.take(&format!("steamlink:{}", link.0)).await?;
         if pending.as_deref() != Some(me.id.to_string().as_str()) {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::new(
+                poem::http::StatusCode::NOT_FOUND,
                 "invalid_steam_link",
                 "unknown or expired Steam link, or started by another account; start again",
             ));
@@ -189,7 +203,7 @@ impl AuthApi {
     }
 
     /// End the session.
-    #[oai(path = "/auth/logout", method = "post")]
+    #[oai(path = "/auth/logout", method = "post", operation_id = "logout")]
     async fn logout(&self, state: poem::web::Data<&AppState>, viewer: Viewer) -> ApiResult<LoggedOut> {
         let cookie = match &viewer.token {
             Some(token) => session::end(&state, token).await?,

@@ -10,12 +10,13 @@ use poem_openapi::{Enum, Object, OpenApi};
 use worker::domain::brackets::seeding::Seeding;
 use worker::domain::brackets::service::{self, BracketRequest, Format, ResultSource};
 
-use crate::auth::Viewer;
-use crate::error::{ApiError, ApiResult};
+use crate::auth::Session;
+use crate::error::ApiResult;
 use crate::routes::{Created, Tag};
 use crate::state::AppState;
 use crate::views::brackets::BracketEventView;
 use crate::views::games::{GameView, game_view, game_views};
+use worker::domain::leagues::Scope;
 
 /// A bracket format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -33,23 +34,25 @@ pub enum SeedingMethod {
     /// Team total MMR (captain + members), descending; ties by draft order, then id.
     Mmr,
     DraftOrder,
-    /// The `seeds` list, best first.
-    Manual,
 }
 
+/// Every option has one meaning whatever the others say, so any body the
+/// document accepts is a bracket: `seeds` (when given) is the seeding, and
+/// an option of another format does not apply.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct BracketCreate {
     pub format: BracketFormat,
-    /// Default `mmr`.
+    /// How to seed when `seeds` is not given; default `mmr`.
     pub seeding: Option<SeedingMethod>,
-    /// Every team id, best first (manual seeding only).
-    #[oai(validator(max_items = 256))]
+    /// Manual seeding: every team id of the tournament, once each, best first (409 otherwise).
+    #[oai(validator(max_items = 256, unique_items))]
     pub seeds: Option<Vec<i64>>,
-    /// Swiss only; default ⌈log2 teams⌉.
+    /// Swiss rounds (default ⌈log2 teams⌉); other formats do not use it.
     #[oai(validator(minimum(value = "1"), maximum(value = "20")))]
     pub swiss_rounds: Option<u32>,
-    /// Double elimination: a second grand final if the losers' champion wins the first (default false).
+    /// Double elimination: a second grand final if the losers' champion wins the first (default false);
+    /// other formats do not use it.
     pub grand_final_reset: Option<bool>,
 }
 
@@ -144,56 +147,46 @@ pub struct BracketsApi;
 
 #[OpenApi(tag = "Tag::Games")]
 impl BracketsApi {
-    /// Generate (or replace) the tournament's bracket from its teams (staff); 409 once a game has a result.
-    #[oai(path = "/tournaments/:id/bracket", method = "post")]
+    /// Generate (or replace) the tournament's bracket from its teams (organisers); 409 once a game has a result.
+    #[oai(path = "/tournaments/:id/bracket", method = "post", operation_id = "generateBracket")]
     async fn generate(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         id: Path<i64>,
         body: Json<BracketCreate>,
     ) -> ApiResult<Created<BracketView>> {
-        viewer.require_staff()?;
+        viewer.require_organiser(&state, Scope::Tournament(id.0)).await?;
         let body = body.0;
-        let seeding = match (body.seeding.unwrap_or(SeedingMethod::Mmr), body.seeds) {
-            (SeedingMethod::Manual, Some(seeds)) => Seeding::Manual(seeds),
-            (SeedingMethod::Manual, None) => {
-                return Err(ApiError::invalid("bad_seeds", "manual seeding needs `seeds`: every team id, best first"));
-            }
-            (_, Some(_)) => return Err(ApiError::invalid("bad_seeds", "`seeds` go with manual seeding only")),
-            (SeedingMethod::Mmr, None) => Seeding::Mmr,
-            (SeedingMethod::DraftOrder, None) => Seeding::DraftOrder,
+        let seeding = match (body.seeds, body.seeding.unwrap_or(SeedingMethod::Mmr)) {
+            (Some(seeds), _) => Seeding::Manual(seeds),
+            (None, SeedingMethod::Mmr) => Seeding::Mmr,
+            (None, SeedingMethod::DraftOrder) => Seeding::DraftOrder,
         };
         let format = match body.format {
             BracketFormat::SingleElimination => Format::SingleElimination,
             BracketFormat::DoubleElimination => Format::DoubleElimination,
             BracketFormat::Swiss => Format::Swiss,
         };
-        if body.swiss_rounds.is_some() && format != Format::Swiss {
-            return Err(ApiError::invalid("bad_option", "swiss_rounds goes with the swiss format"));
-        }
-        if body.grand_final_reset == Some(true) && format != Format::DoubleElimination {
-            return Err(ApiError::invalid("bad_option", "grand_final_reset goes with double elimination"));
-        }
         let request = BracketRequest {
             format,
             seeding,
-            swiss_rounds: body.swiss_rounds,
-            grand_final_reset: body.grand_final_reset.unwrap_or(false),
+            swiss_rounds: body.swiss_rounds.filter(|_| format == Format::Swiss),
+            grand_final_reset: body.grand_final_reset.unwrap_or(false) && format == Format::DoubleElimination,
         };
         service::generate(&state.services, id.0, request).await?;
         Ok(Created::Created(Json(bracket_view(&state, id.0).await?)))
     }
 
     /// The tournament's bracket: games with their links, and the standings.
-    #[oai(path = "/tournaments/:id/bracket", method = "get")]
+    #[oai(path = "/tournaments/:id/bracket", method = "get", operation_id = "getBracket")]
     async fn get(&self, state: poem::web::Data<&AppState>, id: Path<i64>) -> ApiResult<Json<BracketView>> {
         Ok(Json(bracket_view(&state, id.0).await?))
     }
 
     /// The tournament's bracket events (generated, results recorded and taken back), oldest first;
     /// `after` skips those up to that event id (for clients catching up).
-    #[oai(path = "/tournaments/:id/bracket/events", method = "get")]
+    #[oai(path = "/tournaments/:id/bracket/events", method = "get", operation_id = "listBracketEvents")]
     async fn events(
         &self,
         state: poem::web::Data<&AppState>,
@@ -205,62 +198,62 @@ impl BracketsApi {
         Ok(Json(rows.into_iter().map(Into::into).collect()))
     }
 
-    /// Record a game's result (staff): the winner and loser move on, the tournament closes after its last game.
-    #[oai(path = "/games/:id/result", method = "post")]
+    /// Record a game's result (organisers): the winner and loser move on, the tournament closes after its last game.
+    #[oai(path = "/games/:id/result", method = "post", operation_id = "recordResult")]
     async fn record(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         id: Path<i64>,
         body: Json<ResultRequest>,
     ) -> ApiResult<Json<GameView>> {
-        viewer.require_staff()?;
+        viewer.require_organiser(&state, Scope::Game(id.0)).await?;
         let g = service::record_result(&state.services, id.0, body.0.winning_team_id, ResultSource::Manual).await?;
         Ok(Json(game_view(&state.db, g).await?))
     }
 
-    /// Take a result back (staff) while no game it fed has a result.
-    #[oai(path = "/games/:id/result", method = "delete")]
+    /// Take a result back (organisers) while no game it fed has a result.
+    #[oai(path = "/games/:id/result", method = "delete", operation_id = "undoResult")]
     async fn undo(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         id: Path<i64>,
     ) -> ApiResult<Json<GameView>> {
-        viewer.require_staff()?;
+        viewer.require_organiser(&state, Scope::Game(id.0)).await?;
         let g = service::undo_result(&state.services, id.0).await?;
         Ok(Json(game_view(&state.db, g).await?))
     }
 
-    /// Link a stored Steam match to a game (staff): the result follows from the side each roster sat on.
-    #[oai(path = "/games/:id/link-match", method = "post")]
+    /// Link a stored Steam match to a game (organisers): the result follows from the side each roster sat on.
+    #[oai(path = "/games/:id/link-match", method = "post", operation_id = "linkMatch")]
     async fn link(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         id: Path<i64>,
         body: Json<LinkMatch>,
     ) -> ApiResult<Json<GameView>> {
-        viewer.require_staff()?;
+        viewer.require_organiser(&state, Scope::Game(id.0)).await?;
         let g = service::link_match(&state.services, id.0, body.0.match_id, ResultSource::Linked).await?;
         Ok(Json(game_view(&state.db, g).await?))
     }
 
-    /// Unlink the game's Steam match (staff), taking back the result it recorded.
-    #[oai(path = "/games/:id/link-match", method = "delete")]
+    /// Unlink the game's Steam match (organisers), taking back the result it recorded.
+    #[oai(path = "/games/:id/link-match", method = "delete", operation_id = "unlinkMatch")]
     async fn unlink(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         id: Path<i64>,
     ) -> ApiResult<Json<GameView>> {
-        viewer.require_staff()?;
+        viewer.require_organiser(&state, Scope::Game(id.0)).await?;
         let g = service::unlink_match(&state.services, id.0).await?;
         Ok(Json(game_view(&state.db, g).await?))
     }
 
     /// Stored matches ranked by how well the game's rosters fit them (at most 20).
-    #[oai(path = "/games/:id/match-suggestions", method = "get")]
+    #[oai(path = "/games/:id/match-suggestions", method = "get", operation_id = "listMatchSuggestions")]
     async fn suggestions(
         &self,
         state: poem::web::Data<&AppState>,

@@ -12,12 +12,13 @@ use worker::domain::rosters::find_tournament;
 use worker::domain::team_draft::rules::RandomDice;
 use worker::domain::team_draft::service;
 
-use crate::auth::Viewer;
+use crate::auth::Session;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::{Created, Tag};
 use crate::state::AppState;
 use crate::views::drafts::{DraftEventView, DraftView, view};
+use worker::domain::leagues::Scope;
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
@@ -51,36 +52,36 @@ pub struct DraftsApi;
 
 #[OpenApi(tag = "Tag::Drafts")]
 impl DraftsApi {
-    /// Create or rebuild the tournament's draft (staff): members reset to the captains.
-    #[oai(path = "/tournaments/:id/draft", method = "post")]
+    /// Create or rebuild the tournament's draft (organisers): members reset to the captains.
+    #[oai(path = "/tournaments/:id/draft", method = "post", operation_id = "createDraft")]
     async fn create(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         id: Path<i64>,
         body: Json<DraftCreate>,
     ) -> ApiResult<Created<DraftView>> {
-        let actor = viewer.require_staff()?;
+        let actor = viewer.require_organiser(&state, Scope::Tournament(id.0)).await?;
         find_tournament(&state.db, id.0).await?;
         let draft_id = service::init(&state.services, id.0, body.0.draft_style, actor.id, &mut RandomDice).await?;
         Ok(Created::Created(fresh_view(&state, draft_id).await?))
     }
 
     /// The tournament's draft.
-    #[oai(path = "/tournaments/:id/draft", method = "get")]
+    #[oai(path = "/tournaments/:id/draft", method = "get", operation_id = "getTournamentDraft")]
     async fn of_tournament(&self, state: poem::web::Data<&AppState>, id: Path<i64>) -> ApiResult<Json<DraftView>> {
         let draft_id = service::of_tournament(&state.db, id.0).await?.ok_or_else(|| ApiError::not_found("draft"))?;
         fresh_view(&state, draft_id).await
     }
 
     /// A draft.
-    #[oai(path = "/drafts/:id", method = "get")]
+    #[oai(path = "/drafts/:id", method = "get", operation_id = "getDraft")]
     async fn get(&self, state: poem::web::Data<&AppState>, id: Path<i64>) -> ApiResult<Json<DraftView>> {
         fresh_view(&state, id.0).await
     }
 
     /// A draft's events, oldest first; `after` skips those up to that event id (for clients catching up).
-    #[oai(path = "/drafts/:id/events", method = "get")]
+    #[oai(path = "/drafts/:id/events", method = "get", operation_id = "listDraftEvents")]
     async fn events(
         &self,
         state: poem::web::Data<&AppState>,
@@ -99,35 +100,35 @@ impl DraftsApi {
         Ok(Json(req.wrap(count, rows.into_iter().map(Into::into).collect())))
     }
 
-    /// Pick a player: staff, or the captain whose turn it is (409 otherwise).
-    #[oai(path = "/drafts/:id/pick", method = "post")]
+    /// Pick a player: the captain whose turn it is (409 for another captain), or an organiser.
+    #[oai(path = "/drafts/:id/pick", method = "post", operation_id = "pickPlayer")]
     async fn pick(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         id: Path<i64>,
         body: Json<PickRequest>,
     ) -> ApiResult<Json<DraftView>> {
-        let actor = viewer.require_user()?;
-        service::pick(&state.services, id.0, actor, body.0.user_id, &mut RandomDice).await?;
+        let organiser = viewer.organises(&state, Scope::Draft(id.0)).await?;
+        service::pick(&state.services, id.0, viewer.user(), organiser, body.0.user_id, &mut RandomDice).await?;
         fresh_view(&state, id.0).await
     }
 
-    /// Take back the last pick (staff).
-    #[oai(path = "/drafts/:id/undo", method = "post")]
+    /// Take back the last pick (organisers).
+    #[oai(path = "/drafts/:id/undo", method = "post", operation_id = "undoPick")]
     async fn undo(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         id: Path<i64>,
     ) -> ApiResult<Json<DraftView>> {
-        let actor = viewer.require_staff()?;
+        let actor = viewer.require_organiser(&state, Scope::Draft(id.0)).await?;
         service::undo(&state.services, id.0, actor.id).await?;
         fresh_view(&state, id.0).await
     }
 
     /// Each team's total if the remaining pool were drafted greedily by MMR, under snake and normal.
-    #[oai(path = "/drafts/:id/style-mmrs", method = "get")]
+    #[oai(path = "/drafts/:id/style-mmrs", method = "get", operation_id = "getDraftStyleMmrs")]
     async fn style_mmrs(&self, state: poem::web::Data<&AppState>, id: Path<i64>) -> ApiResult<Json<StyleMmrs>> {
         let draft_state = service::load(&state.db, id.0).await?;
         let (snake, normal) = service::style_mmrs(&state.db, &draft_state).await?;

@@ -1,4 +1,4 @@
-//! `/api/games`: bracket games (staff write).
+//! `/api/games`: bracket games (organisers write).
 
 use entity::{BracketType, GameStatus, game, team};
 use poem_openapi::param::{Path, Query};
@@ -7,12 +7,13 @@ use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Object, OpenApi};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
-use crate::auth::Viewer;
+use crate::auth::Session;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::{Created, Deleted, Tag, patch};
 use crate::state::AppState;
 use crate::views::games::{GameView, game_view, game_views};
+use worker::domain::leagues::Scope;
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
@@ -70,25 +71,26 @@ pub fn check_sides(sides: Sides) -> ApiResult<()> {
     Ok(())
 }
 
-/// Every team of the game belongs to its tournament.
-async fn check_teams<C: ConnectionTrait>(db: &C, tournament_id: Option<i64>, sides: Sides) -> ApiResult<()> {
-    check_sides(sides)?;
-    for team_id in [sides.radiant, sides.dire].into_iter().flatten() {
+/// Every team of the game (the winner too) exists and belongs to one
+/// tournament — the game's, or for a game without one, the teams' own,
+/// which the game joins — then the side rules. Returns the tournament.
+async fn check_teams<C: ConnectionTrait>(db: &C, tournament_id: Option<i64>, sides: Sides) -> ApiResult<Option<i64>> {
+    let mut tournament_id = tournament_id;
+    for team_id in [sides.radiant, sides.dire, sides.winner].into_iter().flatten() {
         let team = team::Entity::find_by_id(team_id).one(db).await?;
         match (team, tournament_id) {
             (Some(t), Some(tid)) if t.tournament_id == tid => {}
-            (Some(_), None) => {
-                return Err(ApiError::invalid("teams_need_tournament", "a game with teams needs a tournament_id"));
-            }
+            (Some(t), None) => tournament_id = Some(t.tournament_id),
             _ => {
-                return Err(ApiError::invalid(
+                return Err(ApiError::unknown(
                     "unknown_team",
                     format!("team {team_id} is not a team of this tournament"),
                 ));
             }
         }
     }
-    Ok(())
+    check_sides(sides)?;
+    Ok(tournament_id)
 }
 
 async fn find_game<C: ConnectionTrait>(db: &C, id: i64) -> ApiResult<game::Model> {
@@ -100,7 +102,7 @@ pub struct GamesApi;
 #[OpenApi(tag = "Tag::Games")]
 impl GamesApi {
     /// List games (by round, position, id), optionally of a tournament, league or status.
-    #[oai(path = "/games", method = "get")]
+    #[oai(path = "/games", method = "get", operation_id = "listGames")]
     async fn list(
         &self,
         state: poem::web::Data<&AppState>,
@@ -128,30 +130,40 @@ impl GamesApi {
         Ok(Json(req.wrap(count, game_views(&state.db, rows).await?)))
     }
 
-    /// Create a game (staff).
-    #[oai(path = "/games", method = "post")]
+    /// Create a game (organisers).
+    #[oai(path = "/games", method = "post", operation_id = "createGame")]
     async fn create(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         body: Json<GameCreate>,
     ) -> ApiResult<Created<GameView>> {
-        viewer.require_staff()?;
         let body = body.0;
         if let Some(tid) = body.tournament_id {
             worker::domain::rosters::find_tournament(&state.db, tid)
                 .await
-                .map_err(|_| ApiError::invalid("unknown_tournament", "tournament_id does not exist"))?;
+                .map_err(|_| ApiError::unknown("unknown_tournament", "tournament_id does not exist"))?;
         }
         if let Some(lid) = body.league_id {
             crate::routes::leagues::find_league(&state, lid)
                 .await
-                .map_err(|_| ApiError::invalid("unknown_league", "league_id does not exist"))?;
+                .map_err(|_| ApiError::unknown("unknown_league", "league_id does not exist"))?;
         }
+        match (body.tournament_id, body.league_id) {
+            (Some(t), _) => viewer.require_organiser(&state, Scope::Tournament(t)).await?,
+            (None, Some(l)) => viewer.require_organiser(&state, Scope::League(l)).await?,
+            (None, None) => viewer.require_staff()?,
+        };
         let sides = Sides { radiant: body.radiant_team_id, dire: body.dire_team_id, winner: body.winning_team_id };
-        check_teams(&state.db, body.tournament_id, sides).await?;
+        let tournament_id = check_teams(&state.db, body.tournament_id, sides).await?;
+        if tournament_id != body.tournament_id
+            && let Some(t) = tournament_id
+        {
+            // The teams' tournament decides who organises the game.
+            viewer.require_organiser(&state, Scope::Tournament(t)).await?;
+        }
         let created = game::ActiveModel {
-            tournament_id: Set(body.tournament_id),
+            tournament_id: Set(tournament_id),
             league_id: Set(body.league_id),
             round: Set(body.round.unwrap_or(1)),
             position: Set(body.position.unwrap_or(0)),
@@ -169,21 +181,21 @@ impl GamesApi {
     }
 
     /// One game.
-    #[oai(path = "/games/:id", method = "get")]
+    #[oai(path = "/games/:id", method = "get", operation_id = "getGame")]
     async fn get(&self, state: poem::web::Data<&AppState>, id: Path<i64>) -> ApiResult<Json<GameView>> {
         Ok(Json(game_view(&state.db, find_game(&state.db, id.0).await?).await?))
     }
 
-    /// Change a game (staff).
-    #[oai(path = "/games/:id", method = "patch")]
+    /// Change a game (organisers).
+    #[oai(path = "/games/:id", method = "patch", operation_id = "updateGame")]
     async fn patch(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         id: Path<i64>,
         body: Json<GamePatch>,
     ) -> ApiResult<Json<GameView>> {
-        viewer.require_staff()?;
+        viewer.require_organiser(&state, Scope::Game(id.0)).await?;
         let body = body.0;
         let g = find_game(&state.db, id.0).await?;
         let sides = Sides {
@@ -191,8 +203,14 @@ impl GamesApi {
             dire: patch(body.dire_team_id).apply(g.dire_team_id),
             winner: patch(body.winning_team_id).apply(g.winning_team_id),
         };
-        check_teams(&state.db, g.tournament_id, sides).await?;
+        let tournament_id = check_teams(&state.db, g.tournament_id, sides).await?;
+        if tournament_id != g.tournament_id
+            && let Some(t) = tournament_id
+        {
+            viewer.require_organiser(&state, Scope::Tournament(t)).await?;
+        }
         let mut active: game::ActiveModel = g.into();
+        active.tournament_id = Set(tournament_id);
         if let Some(v) = body.round {
             active.round = Set(v);
         }
@@ -212,10 +230,10 @@ impl GamesApi {
         Ok(Json(game_view(&state.db, updated).await?))
     }
 
-    /// Delete a game (staff); links of games that fed it are cleared.
-    #[oai(path = "/games/:id", method = "delete")]
-    async fn delete(&self, state: poem::web::Data<&AppState>, viewer: Viewer, id: Path<i64>) -> ApiResult<Deleted> {
-        viewer.require_staff()?;
+    /// Delete a game (organisers); links of games that fed it are cleared.
+    #[oai(path = "/games/:id", method = "delete", operation_id = "deleteGame")]
+    async fn delete(&self, state: poem::web::Data<&AppState>, viewer: Session, id: Path<i64>) -> ApiResult<Deleted> {
+        viewer.require_organiser(&state, Scope::Game(id.0)).await?;
         worker::domain::brackets::service::delete_game(&state.services, id.0).await?;
         Ok(Deleted::NoContent)
     }

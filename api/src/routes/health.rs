@@ -38,7 +38,7 @@ pub struct HealthApi;
 #[OpenApi(tag = "Tag::Health")]
 impl HealthApi {
     /// Dependency health.
-    #[oai(path = "/health", method = "get")]
+    #[oai(path = "/health", method = "get", operation_id = "getHealth")]
     async fn health(&self, state: poem::web::Data<&AppState>) -> HealthResponse {
         let db_ok = state.db.execute_unprepared("SELECT 1").await.is_ok();
         let redis_ok = match &state.redis {

@@ -8,7 +8,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use crate::auth::Viewer;
+use crate::auth::Session;
 use crate::error::ApiResult;
 use crate::pagination::{Page, PageRequest};
 use crate::routes::Tag;
@@ -70,11 +70,11 @@ pub struct IdentityApi;
 #[OpenApi(tag = "Tag::Users")]
 impl IdentityApi {
     /// The audited identity changes of a user, newest first (staff).
-    #[oai(path = "/users/:id/identity-changes", method = "get")]
+    #[oai(path = "/users/:id/identity-changes", method = "get", operation_id = "listIdentityChanges")]
     async fn changes(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         id: Path<i64>,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))] page: Query<Option<u64>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] page_size: Query<Option<u64>>,
@@ -105,11 +105,11 @@ impl IdentityApi {
     }
 
     /// Claims to Steam ids, oldest first, optionally by status (staff).
-    #[oai(path = "/steam-claims", method = "get")]
+    #[oai(path = "/steam-claims", method = "get", operation_id = "listSteamClaims")]
     async fn claims(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         status: Query<Option<ClaimStatus>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))] page: Query<Option<u64>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] page_size: Query<Option<u64>>,
@@ -125,11 +125,11 @@ impl IdentityApi {
     }
 
     /// Give the Steam id to the claimant: it leaves its holder (staff; a superuser when a staff account is involved).
-    #[oai(path = "/steam-claims/:id/approve", method = "post")]
+    #[oai(path = "/steam-claims/:id/approve", method = "post", operation_id = "approveSteamClaim")]
     async fn approve(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         id: Path<i64>,
     ) -> ApiResult<Json<SteamClaimView>> {
         let actor = viewer.require_staff()?;
@@ -137,11 +137,11 @@ impl IdentityApi {
     }
 
     /// Refuse a claim: the holder keeps the Steam id (staff; a superuser when a staff account is involved).
-    #[oai(path = "/steam-claims/:id/reject", method = "post")]
+    #[oai(path = "/steam-claims/:id/reject", method = "post", operation_id = "rejectSteamClaim")]
     async fn reject(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         id: Path<i64>,
     ) -> ApiResult<Json<SteamClaimView>> {
         let actor = viewer.require_staff()?;

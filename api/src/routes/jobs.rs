@@ -10,12 +10,13 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use worker::jobs::Job;
 use worker::jobs::enqueue::EnqueueError;
 
-use crate::auth::Viewer;
+use crate::auth::Session;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::Tag;
 use crate::state::AppState;
 use crate::views::jobs::JobRunView;
+use worker::domain::leagues::Scope;
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
@@ -89,28 +90,45 @@ pub struct JobsApi;
 
 #[OpenApi(tag = "Tag::Jobs")]
 impl JobsApi {
-    /// Enqueue a job (staff). Unknown kind or bad args: 422.
-    #[oai(path = "/jobs", method = "post")]
+    /// Enqueue a job (staff; a league's admins: that league's `sync_league_matches` and
+    /// `retry_failed_matches`). Unknown kind or bad args: 422.
+    #[oai(path = "/jobs", method = "post", operation_id = "enqueueJob")]
     async fn create(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         body: Json<JobRequest>,
     ) -> ApiResult<Accepted> {
-        let user = viewer.require_staff()?;
+        let user = viewer.user();
         let body = body.0;
         let job = Job::parse(&body.kind, body.args.unwrap_or(serde_json::Value::Null))
             .map_err(|reason| ApiError::invalid("invalid_job", reason))?;
+        match job.league_sync() {
+            Some(steam_league) if !viewer.is_staff() => {
+                // An unknown league is refused like someone else's: no probing for league ids.
+                let admin = match viewer.organises(&state, Scope::SteamLeague(steam_league)).await {
+                    Ok(admin) => admin,
+                    Err(e) if e.status == poem::http::StatusCode::NOT_FOUND => false,
+                    Err(e) => return Err(e),
+                };
+                if !admin {
+                    return Err(ApiError::forbidden("staff, or an admin of this league for its sync"));
+                }
+            }
+            _ => {
+                viewer.require_staff()?;
+            }
+        }
         let run = enqueue(&state, job, Some(user.id)).await?;
         Ok(Accepted::Accepted(Json(run.into())))
     }
 
     /// Recent job runs, newest first (staff).
-    #[oai(path = "/jobs", method = "get")]
+    #[oai(path = "/jobs", method = "get", operation_id = "listJobs")]
     async fn list(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         #[oai(validator(max_length = 64))] kind: Query<Option<String>>,
         status: Query<Option<JobStatus>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))] page: Query<Option<u64>>,
@@ -130,24 +148,27 @@ impl JobsApi {
         Ok(Json(req.wrap(count, rows.into_iter().map(Into::into).collect())))
     }
 
-    /// One job run (staff).
-    #[oai(path = "/jobs/:id", method = "get")]
+    /// One job run (staff, or whoever enqueued it).
+    #[oai(path = "/jobs/:id", method = "get", operation_id = "getJob")]
     async fn get(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         #[oai(validator(max_length = 64))] id: Path<String>,
     ) -> ApiResult<Json<JobRunView>> {
-        viewer.require_staff()?;
-        Ok(Json(find_run(&state, &id.0).await?.into()))
+        let run = find_run(&state, &id.0).await?;
+        if !viewer.is_staff() && run.enqueued_by != Some(viewer.user().id) {
+            return Err(ApiError::forbidden("staff, or whoever enqueued this job"));
+        }
+        Ok(Json(run.into()))
     }
 
     /// Run a failed or dead job again (staff); 409 for any other state.
-    #[oai(path = "/jobs/:id/retry", method = "post")]
+    #[oai(path = "/jobs/:id/retry", method = "post", operation_id = "retryJob")]
     async fn retry(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         #[oai(validator(max_length = 64))] id: Path<String>,
     ) -> ApiResult<Accepted> {
         viewer.require_staff()?;
@@ -162,8 +183,8 @@ impl JobsApi {
     }
 
     /// Per kind: runs by state, age of the oldest queued run, live workers (staff).
-    #[oai(path = "/queues", method = "get")]
-    async fn queues(&self, state: poem::web::Data<&AppState>, viewer: Viewer) -> ApiResult<Json<Vec<QueueStats>>> {
+    #[oai(path = "/queues", method = "get", operation_id = "listQueues")]
+    async fn queues(&self, state: poem::web::Data<&AppState>, viewer: Session) -> ApiResult<Json<Vec<QueueStats>>> {
         viewer.require_staff()?;
         let summaries = worker::jobs::queue_summary::summarize(&state.db).await?;
         let workers = state.workers_alive().await;
@@ -188,8 +209,8 @@ impl JobsApi {
     }
 
     /// The periodic jobs and their next run times (staff).
-    #[oai(path = "/schedules", method = "get")]
-    async fn schedules(&self, viewer: Viewer) -> ApiResult<Json<Vec<ScheduleView>>> {
+    #[oai(path = "/schedules", method = "get", operation_id = "listSchedules")]
+    async fn schedules(&self, viewer: Session) -> ApiResult<Json<Vec<ScheduleView>>> {
         viewer.require_staff()?;
         let defs =
             worker::runtime::schedule::from_env().map_err(|e| ApiError::invalid("bad_schedule", e.to_string()))?;

@@ -6,13 +6,15 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
 
-use crate::auth::Viewer;
+use crate::auth::Session;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::{Created, Deleted, Tag};
 use crate::state::AppState;
+use crate::types::Text;
 use crate::validate;
-use crate::views::leagues::LeagueView;
+use crate::views::leagues::{LeagueAdminView, LeagueView};
+use worker::domain::leagues as admins;
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
@@ -20,13 +22,20 @@ pub struct LeagueCreate {
     #[oai(validator(minimum(value = "1"), maximum(value = "2147483647")))]
     pub steam_league_id: i64,
     #[oai(validator(min_length = 1, max_length = 255))]
-    pub name: String,
+    pub name: Text,
     #[oai(validator(max_length = 10000))]
-    pub description: Option<String>,
+    pub description: Option<Text>,
     /// Default UTC.
-    pub timezone: Option<String>,
+    pub timezone: Option<Text>,
     /// Default true.
     pub sync_enabled: Option<bool>,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct AdminGrant {
+    /// The user to trust with the league's tournaments.
+    pub user_id: i64,
 }
 
 #[derive(Debug, Object)]
@@ -35,10 +44,10 @@ pub struct LeaguePatch {
     #[oai(validator(minimum(value = "1"), maximum(value = "2147483647")))]
     pub steam_league_id: Option<i64>,
     #[oai(validator(min_length = 1, max_length = 255))]
-    pub name: Option<String>,
+    pub name: Option<Text>,
     #[oai(validator(max_length = 10000))]
-    pub description: Option<String>,
-    pub timezone: Option<String>,
+    pub description: Option<Text>,
+    pub timezone: Option<Text>,
     pub sync_enabled: Option<bool>,
 }
 
@@ -60,7 +69,7 @@ pub struct LeaguesApi;
 #[OpenApi(tag = "Tag::Leagues")]
 impl LeaguesApi {
     /// List leagues (by name).
-    #[oai(path = "/leagues", method = "get")]
+    #[oai(path = "/leagues", method = "get", operation_id = "listLeagues")]
     async fn list(
         &self,
         state: poem::web::Data<&AppState>,
@@ -74,11 +83,11 @@ impl LeaguesApi {
     }
 
     /// Create a league (staff).
-    #[oai(path = "/leagues", method = "post")]
+    #[oai(path = "/leagues", method = "post", operation_id = "createLeague")]
     async fn create(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         body: Json<LeagueCreate>,
     ) -> ApiResult<Created<LeagueView>> {
         viewer.require_staff()?;
@@ -96,17 +105,17 @@ impl LeaguesApi {
     }
 
     /// One league.
-    #[oai(path = "/leagues/:id", method = "get")]
+    #[oai(path = "/leagues/:id", method = "get", operation_id = "getLeague")]
     async fn get(&self, state: poem::web::Data<&AppState>, id: Path<i64>) -> ApiResult<Json<LeagueView>> {
         Ok(Json(find_league(&state, id.0).await?.into()))
     }
 
     /// Change a league (staff).
-    #[oai(path = "/leagues/:id", method = "patch")]
+    #[oai(path = "/leagues/:id", method = "patch", operation_id = "updateLeague")]
     async fn patch(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         id: Path<i64>,
         body: Json<LeaguePatch>,
     ) -> ApiResult<Json<LeagueView>> {
@@ -132,12 +141,57 @@ impl LeaguesApi {
     }
 
     /// Delete a league (staff). Its tournaments stay, without a league.
-    #[oai(path = "/leagues/:id", method = "delete")]
-    async fn delete(&self, state: poem::web::Data<&AppState>, viewer: Viewer, id: Path<i64>) -> ApiResult<Deleted> {
+    #[oai(path = "/leagues/:id", method = "delete", operation_id = "deleteLeague")]
+    async fn delete(&self, state: poem::web::Data<&AppState>, viewer: Session, id: Path<i64>) -> ApiResult<Deleted> {
         viewer.require_staff()?;
         let league = find_league(&state, id.0).await?;
         league::Entity::delete_by_id(league.id).exec(&state.db).await?;
         state.cache.invalidate(&[crate::cache::ns::TOURNAMENTS]).await;
+        Ok(Deleted::NoContent)
+    }
+
+    /// The league's admins (staff).
+    #[oai(path = "/leagues/:steam_league_id/admins", method = "get", operation_id = "listLeagueAdmins")]
+    async fn list_admins(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Session,
+        /// The league's Steam id.
+        steam_league_id: Path<i64>,
+    ) -> ApiResult<Json<Vec<LeagueAdminView>>> {
+        viewer.require_staff()?;
+        let rows = admins::admins(&state.db, steam_league_id.0).await?;
+        Ok(Json(rows.into_iter().map(Into::into).collect()))
+    }
+
+    /// Make a user an admin of the league (staff): they may then organise its tournaments and sync it.
+    #[oai(path = "/leagues/:steam_league_id/admins", method = "post", operation_id = "grantLeagueAdmin")]
+    async fn grant_admin(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Session,
+        /// The league's Steam id.
+        steam_league_id: Path<i64>,
+        body: Json<AdminGrant>,
+    ) -> ApiResult<Created<LeagueAdminView>> {
+        let by = viewer.require_staff()?;
+        let grant = admins::grant_admin(&state.services, steam_league_id.0, body.0.user_id, by.id).await?;
+        let user = worker::domain::users::find_user(&state.db, grant.user_id).await?;
+        Ok(Created::Created(Json((grant, user).into())))
+    }
+
+    /// Take a user's admin rights on the league away (staff).
+    #[oai(path = "/leagues/:steam_league_id/admins/:user_id", method = "delete", operation_id = "revokeLeagueAdmin")]
+    async fn revoke_admin(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Session,
+        /// The league's Steam id.
+        steam_league_id: Path<i64>,
+        user_id: Path<i64>,
+    ) -> ApiResult<Deleted> {
+        viewer.require_staff()?;
+        admins::revoke_admin(&state.services, steam_league_id.0, user_id.0).await?;
         Ok(Deleted::NoContent)
     }
 }

@@ -7,6 +7,7 @@ use worker::domain::rosters::Patch;
 
 pub mod auth;
 pub mod brackets;
+pub mod discord;
 pub mod drafts;
 pub mod games;
 pub mod health;
@@ -37,6 +38,8 @@ pub enum Tag {
     Jobs,
     /// League stats, leaderboards, matches and Steam lookups.
     Steam,
+    /// Discord announcements: templates, scheduled events, post now (staff).
+    Discord,
     /// Only with DTX_TEST_ENDPOINTS=1, never in production.
     Testing,
 }
@@ -61,14 +64,14 @@ pub enum Deleted {
 pub type AllApis = (
     (health::HealthApi, auth::AuthApi, users::UsersApi, identity::IdentityApi),
     (leagues::LeaguesApi, tournaments::TournamentsApi, teams::TeamsApi, games::GamesApi, brackets::BracketsApi),
-    (drafts::DraftsApi, herodrafts::HeroDraftsApi, jobs::JobsApi, steam::SteamApi),
+    (drafts::DraftsApi, herodrafts::HeroDraftsApi, jobs::JobsApi, steam::SteamApi, discord::DiscordApi),
 );
 
 pub fn all() -> AllApis {
     (
         (health::HealthApi, auth::AuthApi, users::UsersApi, identity::IdentityApi),
         (leagues::LeaguesApi, tournaments::TournamentsApi, teams::TeamsApi, games::GamesApi, brackets::BracketsApi),
-        (drafts::DraftsApi, herodrafts::HeroDraftsApi, jobs::JobsApi, steam::SteamApi),
+        (drafts::DraftsApi, herodrafts::HeroDraftsApi, jobs::JobsApi, steam::SteamApi, discord::DiscordApi),
     )
 }
 

@@ -14,10 +14,12 @@ use sea_orm::{
 };
 use worker::clients::steam::client::SteamError;
 use worker::domain::mmr::display_kda;
-use worker::domain::steam_ids::{self, SteamIdError};
+use worker::domain::steam_ids::{self, Lookup};
+
+use crate::types::SteamId64;
 use worker::infra::cache::ns;
 
-use crate::auth::Viewer;
+use crate::auth::{Session, Viewer};
 use crate::cached::{CachedJson, cached, cached_if};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
@@ -109,7 +111,7 @@ pub struct MatchPlayer {
     pub is_radiant: bool,
     /// SteamID64; null for a private profile.
     #[oai(nullable)]
-    pub steam_id: Option<i64>,
+    pub steam_id: Option<SteamId64>,
     #[oai(nullable)]
     pub user_id: Option<i64>,
     #[oai(nullable)]
@@ -159,8 +161,15 @@ pub struct SyncStateView {
 
 #[derive(Debug, Clone, Object)]
 pub struct Resolved {
-    pub steam_id: i64,
+    pub steam_id: SteamId64,
+    /// The 32-bit account ("friend") id.
     pub account_id: i64,
+}
+
+impl Resolved {
+    fn of(steam_id: i64) -> Self {
+        Self { steam_id: SteamId64(steam_id), account_id: entity::steam_id::account_id_of(steam_id) }
+    }
 }
 
 async fn league_by_steam_id<C: ConnectionTrait>(db: &C, steam_league_id: i64) -> ApiResult<league::Model> {
@@ -239,7 +248,7 @@ async fn match_views<C: ConnectionTrait>(db: &C, matches: Vec<steam_match::Model
             is_radiant: l.player_slot < 128,
             username: l.user_id.and_then(|id| users.get(&id).cloned()),
             player_slot: l.player_slot,
-            steam_id: l.steam_id,
+            steam_id: l.steam_id.map(SteamId64),
             user_id: l.user_id,
             hero_id: l.hero_id,
             kills: l.kills,
@@ -270,13 +279,6 @@ async fn match_views<C: ConnectionTrait>(db: &C, matches: Vec<steam_match::Model
         .collect())
 }
 
-/// A bare vanity name as Steam allows it.
-fn vanity_name(s: &str) -> Option<&str> {
-    let s = s.trim();
-    (!s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
-        .then_some(s)
-}
-
 fn steam_failure(err: SteamError) -> ApiError {
     match err {
         SteamError::NotConfigured => ApiError::new(
@@ -305,7 +307,7 @@ pub struct SteamApi;
 #[OpenApi(tag = "Tag::Steam")]
 impl SteamApi {
     /// A league's leaderboard: players with games, sorted, paginated.
-    #[oai(path = "/leagues/:steam_league_id/leaderboard", method = "get")]
+    #[oai(path = "/leagues/:steam_league_id/leaderboard", method = "get", operation_id = "getLeaderboard")]
     #[allow(clippy::too_many_arguments)]
     async fn leaderboard(
         &self,
@@ -328,7 +330,7 @@ impl SteamApi {
     }
 
     /// One player's stats in a league.
-    #[oai(path = "/leagues/:steam_league_id/players/:user_id/stats", method = "get")]
+    #[oai(path = "/leagues/:steam_league_id/players/:user_id/stats", method = "get", operation_id = "getPlayerStats")]
     async fn player_stats(
         &self,
         state: poem::web::Data<&AppState>,
@@ -347,11 +349,11 @@ impl SteamApi {
     }
 
     /// Your stats in every league you played.
-    #[oai(path = "/me/stats", method = "get")]
+    #[oai(path = "/me/stats", method = "get", operation_id = "getMyStats")]
     async fn my_stats(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
     ) -> ApiResult<Json<Vec<LeagueStatsEntry>>> {
         let me = viewer.require_user()?;
         let rows = league_player_stats::Entity::find()
@@ -380,7 +382,7 @@ impl SteamApi {
     }
 
     /// A stored match with its players.
-    #[oai(path = "/matches/:match_id", method = "get")]
+    #[oai(path = "/matches/:match_id", method = "get", operation_id = "getMatch")]
     async fn get_match(
         &self,
         state: poem::web::Data<&AppState>,
@@ -394,7 +396,7 @@ impl SteamApi {
     }
 
     /// Where a league's sync stands.
-    #[oai(path = "/leagues/:steam_league_id/sync-state", method = "get")]
+    #[oai(path = "/leagues/:steam_league_id/sync-state", method = "get", operation_id = "getSyncState")]
     async fn sync_state(
         &self,
         state: poem::web::Data<&AppState>,
@@ -423,24 +425,19 @@ impl SteamApi {
 
     /// A Steam vanity name or profile URL → SteamID64. Ids in any pasted form answer at once; a vanity
     /// name calls Steam (logged in; a few lookups a minute; cached 1 h; jobs have priority: 429 when busy).
-    #[oai(path = "/steam/resolve", method = "get")]
+    #[oai(path = "/steam/resolve", method = "get", operation_id = "resolveSteamId")]
     async fn resolve(
         &self,
         state: poem::web::Data<&AppState>,
         viewer: Viewer,
         #[oai(validator(min_length = 1, max_length = 200))] vanity: Query<String>,
     ) -> ApiResult<CachedJson<Resolved>> {
-        let name = match steam_ids::parse(&vanity.0) {
-            Ok(id) => {
-                return Ok(CachedJson::from_bytes(CachedJson::encode(&Resolved {
-                    steam_id: id,
-                    account_id: entity::steam_id::account_id_of(id),
-                })));
+        let name = match steam_ids::parse_lookup(&vanity.0) {
+            Ok(Lookup::Id(id)) => return Ok(CachedJson::from_bytes(CachedJson::encode(&Resolved::of(id)))),
+            Ok(Lookup::Vanity(name)) => name.to_lowercase(),
+            Err(_) => {
+                return Err(ApiError::invalid("invalid_vanity", "not a Steam vanity name, profile URL or Steam id"));
             }
-            Err(SteamIdError::Vanity(name)) => name.to_lowercase(),
-            Err(SteamIdError::Malformed) => vanity_name(&vanity.0).map(str::to_lowercase).ok_or_else(|| {
-                ApiError::invalid("invalid_vanity", "not a Steam vanity name, profile URL or Steam id")
-            })?,
         };
         let me = viewer.require_user()?;
         let (steam, limiter) = (&state.jobs.steam, &state.lookup_limiter);
@@ -454,13 +451,13 @@ impl SteamApi {
                 .await
                 .map_err(steam_failure)?
                 .ok_or_else(|| ApiError::not_found("Steam profile"))?;
-            Ok(Resolved { steam_id: id, account_id: entity::steam_id::account_id_of(id) })
+            Ok(Resolved::of(id))
         })
         .await
     }
 
     /// Live games of a known league, as Steam reports them (cached 30 s: one Steam call per league per 30 s).
-    #[oai(path = "/steam/live", method = "get")]
+    #[oai(path = "/steam/live", method = "get", operation_id = "listLiveGames")]
     async fn live(
         &self,
         state: poem::web::Data<&AppState>,
@@ -476,7 +473,7 @@ impl SteamApi {
     }
 
     /// Recent stored matches that involve registered users, newest first (`league_id` is a Steam league id; cached).
-    #[oai(path = "/steam/guild-matches", method = "get")]
+    #[oai(path = "/steam/guild-matches", method = "get", operation_id = "listGuildMatches")]
     async fn guild_matches(
         &self,
         state: poem::web::Data<&AppState>,

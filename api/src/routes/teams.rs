@@ -9,20 +9,22 @@ use poem_openapi::{Object, OpenApi};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use worker::domain::rosters::{self, NewTeam, TeamChange};
 
-use crate::auth::Viewer;
-use crate::error::ApiResult;
+use crate::auth::Session;
+use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::{Created, Deleted, Tag, patch};
 use crate::state::AppState;
+use crate::types::Text;
 use crate::validate;
 use crate::views::teams::{TeamView, team_views};
+use worker::domain::leagues::Scope;
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct TeamCreate {
     pub tournament_id: i64,
     #[oai(validator(min_length = 1, max_length = 255))]
-    pub name: String,
+    pub name: Text,
     pub captain_id: Option<i64>,
     pub deputy_captain_id: Option<i64>,
     /// Order in snake/normal drafts (ascending); default 0.
@@ -39,7 +41,7 @@ pub struct TeamCreate {
 #[oai(deny_unknown_fields)]
 pub struct TeamPatch {
     #[oai(validator(min_length = 1, max_length = 255))]
-    pub name: Option<String>,
+    pub name: Option<Text>,
     pub captain_id: MaybeUndefined<i64>,
     pub deputy_captain_id: MaybeUndefined<i64>,
     #[oai(validator(minimum(value = "0"), maximum(value = "1000")))]
@@ -51,6 +53,15 @@ pub struct TeamPatch {
     pub member_ids: Option<Vec<i64>>,
 }
 
+/// A body naming a tournament that does not exist is invalid (422), not a missing resource.
+fn unknown_tournament(err: ApiError) -> ApiError {
+    if err.status == poem::http::StatusCode::NOT_FOUND {
+        ApiError::unknown("unknown_tournament", "tournament_id does not exist")
+    } else {
+        err
+    }
+}
+
 async fn view_of(state: &AppState, team: team::Model) -> ApiResult<TeamView> {
     Ok(team_views(&state.db, vec![team]).await?.remove(0))
 }
@@ -60,7 +71,7 @@ pub struct TeamsApi;
 #[OpenApi(tag = "Tag::Teams")]
 impl TeamsApi {
     /// List teams, optionally of one tournament (by draft order, then id).
-    #[oai(path = "/teams", method = "get")]
+    #[oai(path = "/teams", method = "get", operation_id = "listTeams")]
     async fn list(
         &self,
         state: poem::web::Data<&AppState>,
@@ -77,16 +88,16 @@ impl TeamsApi {
         Ok(Json(req.wrap(count, team_views(&state.db, rows).await?)))
     }
 
-    /// Create a team (staff). Captain and deputy become members.
-    #[oai(path = "/teams", method = "post")]
+    /// Create a team (organisers). Captain and deputy become members.
+    #[oai(path = "/teams", method = "post", operation_id = "createTeam")]
     async fn create(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         body: Json<TeamCreate>,
     ) -> ApiResult<Created<TeamView>> {
-        viewer.require_staff()?;
         let body = body.0;
+        viewer.require_organiser(&state, Scope::Tournament(body.tournament_id)).await.map_err(unknown_tournament)?;
         let new = NewTeam {
             tournament_id: body.tournament_id,
             name: validate::line("name", &body.name, 255)?,
@@ -101,22 +112,22 @@ impl TeamsApi {
     }
 
     /// One team with its members.
-    #[oai(path = "/teams/:id", method = "get")]
+    #[oai(path = "/teams/:id", method = "get", operation_id = "getTeam")]
     async fn get(&self, state: poem::web::Data<&AppState>, id: Path<i64>) -> ApiResult<Json<TeamView>> {
         let team = rosters::find_team(&state.db, id.0).await?;
         Ok(Json(view_of(&state, team).await?))
     }
 
-    /// Change a team (staff).
-    #[oai(path = "/teams/:id", method = "patch")]
+    /// Change a team (organisers).
+    #[oai(path = "/teams/:id", method = "patch", operation_id = "updateTeam")]
     async fn patch(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         id: Path<i64>,
         body: Json<TeamPatch>,
     ) -> ApiResult<Json<TeamView>> {
-        viewer.require_staff()?;
+        viewer.require_organiser(&state, Scope::Team(id.0)).await?;
         let body = body.0;
         let change = TeamChange {
             name: body.name.as_deref().map(|n| validate::line("name", n, 255)).transpose()?,
@@ -130,11 +141,11 @@ impl TeamsApi {
         Ok(Json(view_of(&state, updated).await?))
     }
 
-    /// Delete a team (staff). Games it played stay, with the team unset; a
+    /// Delete a team (organisers). Games it played stay, with the team unset; a
     /// team in an unfinished hero draft: 409 naming the draft.
-    #[oai(path = "/teams/:id", method = "delete")]
-    async fn delete(&self, state: poem::web::Data<&AppState>, viewer: Viewer, id: Path<i64>) -> ApiResult<Deleted> {
-        viewer.require_staff()?;
+    #[oai(path = "/teams/:id", method = "delete", operation_id = "deleteTeam")]
+    async fn delete(&self, state: poem::web::Data<&AppState>, viewer: Session, id: Path<i64>) -> ApiResult<Deleted> {
+        viewer.require_organiser(&state, Scope::Team(id.0)).await?;
         rosters::delete_team(&state.services, id.0).await?;
         Ok(Deleted::NoContent)
     }

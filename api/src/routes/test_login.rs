@@ -35,7 +35,7 @@ pub struct TestLoginApi;
 #[OpenApi(tag = "Tag::Testing")]
 impl TestLoginApi {
     /// Log in as `username` (created if absent; the flags apply on creation and update).
-    #[oai(path = "/tests/login", method = "post")]
+    #[oai(path = "/tests/login", method = "post", operation_id = "testLogin")]
     async fn login(&self, state: poem::web::Data<&AppState>, body: Json<TestLogin>) -> ApiResult<LoggedIn> {
         let username = validate::username(&body.username)?;
         let existing = user::Entity::find().filter(user::Column::Username.eq(&username)).one(&state.db).await?;
@@ -63,7 +63,7 @@ impl TestLoginApi {
     }
 
     /// Panics on purpose, to prove the panic catcher answers 500 with the error body.
-    #[oai(path = "/tests/panic", method = "post")]
+    #[oai(path = "/tests/panic", method = "post", operation_id = "testPanic")]
     async fn panic(&self) -> ApiResult<Json<UserView>> {
         panic!("forced panic (POST /api/tests/panic)")
     }

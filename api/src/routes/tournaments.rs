@@ -12,15 +12,17 @@ use poem_openapi::{Object, OpenApi};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use worker::domain::rosters::{self, find_tournament};
 
-use crate::auth::Viewer;
+use crate::auth::Session;
 use crate::cache::ns;
 use crate::cached::{CachedJson, cached, cached_if};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::{Created, Deleted, Tag, patch};
 use crate::state::AppState;
+use crate::types::Text;
 use crate::validate;
 use crate::views::tournaments::{TournamentDetail, TournamentSummary, detail, summaries};
+use worker::domain::leagues::Scope;
 
 const CACHE_TTL: Duration = Duration::from_secs(600);
 
@@ -28,10 +30,10 @@ const CACHE_TTL: Duration = Duration::from_secs(600);
 #[oai(deny_unknown_fields)]
 pub struct TournamentCreate {
     #[oai(validator(min_length = 1, max_length = 255))]
-    pub name: String,
+    pub name: Text,
     pub date_played: DateTime<Utc>,
     /// Default UTC.
-    pub timezone: Option<String>,
+    pub timezone: Option<Text>,
     /// Default future.
     pub state: Option<TournamentState>,
     /// Default double_elimination.
@@ -43,9 +45,9 @@ pub struct TournamentCreate {
 #[oai(deny_unknown_fields)]
 pub struct TournamentPatch {
     #[oai(validator(min_length = 1, max_length = 255))]
-    pub name: Option<String>,
+    pub name: Option<Text>,
     pub date_played: Option<DateTime<Utc>>,
-    pub timezone: Option<String>,
+    pub timezone: Option<Text>,
     pub state: Option<TournamentState>,
     pub tournament_type: Option<TournamentType>,
     pub league_id: MaybeUndefined<i64>,
@@ -63,7 +65,7 @@ async fn check_league<C: ConnectionTrait>(db: &C, league_id: Option<i64>) -> Api
     if let Some(id) = league_id
         && league::Entity::find_by_id(id).one(db).await?.is_none()
     {
-        return Err(ApiError::invalid("unknown_league", "league_id does not exist"));
+        return Err(ApiError::unknown("unknown_league", "league_id does not exist"));
     }
     Ok(())
 }
@@ -72,7 +74,7 @@ async fn check_winner<C: ConnectionTrait>(db: &C, tournament_id: i64, team_id: O
     if let Some(id) = team_id {
         let team = team::Entity::find_by_id(id).one(db).await?;
         if team.is_none_or(|t| t.tournament_id != tournament_id) {
-            return Err(ApiError::invalid("unknown_team", "winning_team_id is not a team of this tournament"));
+            return Err(ApiError::unknown("unknown_team", "winning_team_id is not a team of this tournament"));
         }
     }
     Ok(())
@@ -83,7 +85,7 @@ pub struct TournamentsApi;
 #[OpenApi(tag = "Tag::Tournaments")]
 impl TournamentsApi {
     /// List tournaments, newest first.
-    #[oai(path = "/tournaments", method = "get")]
+    #[oai(path = "/tournaments", method = "get", operation_id = "listTournaments")]
     async fn list(
         &self,
         state: poem::web::Data<&AppState>,
@@ -116,17 +118,20 @@ impl TournamentsApi {
         .await
     }
 
-    /// Create a tournament (staff).
-    #[oai(path = "/tournaments", method = "post")]
+    /// Create a tournament (staff; a league's admins in their league).
+    #[oai(path = "/tournaments", method = "post", operation_id = "createTournament")]
     async fn create(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         body: Json<TournamentCreate>,
     ) -> ApiResult<Created<TournamentDetail>> {
-        viewer.require_staff()?;
         let body = body.0;
         check_league(&state.db, body.league_id).await?;
+        match body.league_id {
+            Some(league) => viewer.require_organiser(&state, Scope::League(league)).await?,
+            None => viewer.require_staff()?,
+        };
         let created = tournament::ActiveModel {
             name: Set(validate::line("name", &body.name, 255)?),
             date_played: Set(body.date_played),
@@ -144,7 +149,7 @@ impl TournamentsApi {
     }
 
     /// One tournament with its players and teams.
-    #[oai(path = "/tournaments/:id", method = "get")]
+    #[oai(path = "/tournaments/:id", method = "get", operation_id = "getTournament")]
     async fn get(&self, state: poem::web::Data<&AppState>, id: Path<i64>) -> ApiResult<CachedJson<TournamentDetail>> {
         let db = &state.db;
         cached(&state.cache, ns::TOURNAMENTS, &format!("detail:{}", id.0), CACHE_TTL, || async move {
@@ -153,21 +158,27 @@ impl TournamentsApi {
         .await
     }
 
-    /// Change a tournament (staff).
-    #[oai(path = "/tournaments/:id", method = "patch")]
+    /// Change a tournament (organisers; moving it to another league needs rights there too).
+    #[oai(path = "/tournaments/:id", method = "patch", operation_id = "updateTournament")]
     async fn patch(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         id: Path<i64>,
         body: Json<TournamentPatch>,
     ) -> ApiResult<Json<TournamentDetail>> {
-        viewer.require_staff()?;
+        viewer.require_organiser(&state, Scope::Tournament(id.0)).await?;
         let body = body.0;
         let t = find_tournament(&state.db, id.0).await?;
         let league_id = patch(body.league_id).apply(t.league_id);
         let winner = patch(body.winning_team_id).apply(t.winning_team_id);
         check_league(&state.db, league_id).await?;
+        if league_id != t.league_id {
+            match league_id {
+                Some(league) => viewer.require_organiser(&state, Scope::League(league)).await?,
+                None => viewer.require_staff()?,
+            };
+        }
         check_winner(&state.db, t.id, winner).await?;
         let mut active: tournament::ActiveModel = t.into();
         if let Some(v) = body.name {
@@ -192,41 +203,41 @@ impl TournamentsApi {
         Ok(Json(detail(&state.db, updated.id).await?))
     }
 
-    /// Delete a tournament with its teams, games and draft (staff).
-    #[oai(path = "/tournaments/:id", method = "delete")]
-    async fn delete(&self, state: poem::web::Data<&AppState>, viewer: Viewer, id: Path<i64>) -> ApiResult<Deleted> {
-        viewer.require_staff()?;
+    /// Delete a tournament with its teams, games and draft (organisers).
+    #[oai(path = "/tournaments/:id", method = "delete", operation_id = "deleteTournament")]
+    async fn delete(&self, state: poem::web::Data<&AppState>, viewer: Session, id: Path<i64>) -> ApiResult<Deleted> {
+        viewer.require_organiser(&state, Scope::Tournament(id.0)).await?;
         let t = find_tournament(&state.db, id.0).await?;
         tournament::Entity::delete_by_id(t.id).exec(&state.db).await?;
         state.cache.invalidate(&[ns::TOURNAMENTS]).await;
         Ok(Deleted::NoContent)
     }
 
-    /// Add players to the pool (staff). Unknown user ids: 422, nothing added.
-    #[oai(path = "/tournaments/:id/players", method = "post")]
+    /// Add players to the pool (organisers). Unknown user ids: 422, nothing added.
+    #[oai(path = "/tournaments/:id/players", method = "post", operation_id = "addPlayers")]
     async fn add_players(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         id: Path<i64>,
         body: Json<PlayersAdd>,
     ) -> ApiResult<Json<TournamentDetail>> {
-        viewer.require_staff()?;
+        viewer.require_organiser(&state, Scope::Tournament(id.0)).await?;
         rosters::add_players(&state.services, id.0, &body.0.user_ids).await?;
         Ok(Json(detail(&state.db, id.0).await?))
     }
 
-    /// Remove a player (staff): they also leave their team; a removed captain
+    /// Remove a player (organisers): they also leave their team; a removed captain
     /// is succeeded by the deputy (or none). Teams are never deleted here.
-    #[oai(path = "/tournaments/:id/players/:user_id", method = "delete")]
+    #[oai(path = "/tournaments/:id/players/:user_id", method = "delete", operation_id = "removePlayer")]
     async fn remove_player(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         id: Path<i64>,
         user_id: Path<i64>,
     ) -> ApiResult<Deleted> {
-        viewer.require_staff()?;
+        viewer.require_organiser(&state, Scope::Tournament(id.0)).await?;
         rosters::remove_player(&state.services, id.0, user_id.0).await?;
         Ok(Deleted::NoContent)
     }

@@ -11,13 +11,14 @@ use sea_orm::{Condition, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QueryS
 use worker::domain::rosters::Patch;
 use worker::domain::users::{self, PositionsChange, ProfileChange, UserChange};
 
-use crate::auth::Viewer;
+use crate::auth::{Session, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::{Created, Deleted, Tag, patch};
 use crate::state::AppState;
+use crate::types::{SteamIdInput, Text};
 use crate::validate;
-use crate::views::users::UserView;
+use crate::views::users::{MeView, UserView};
 
 /// Position preferences to set; omitted ones stay as they are (0 on create).
 #[derive(Debug, Clone, Object)]
@@ -50,18 +51,17 @@ fn positions(p: Option<PositionsInput>) -> PositionsChange {
 #[oai(deny_unknown_fields)]
 pub struct UserCreate {
     #[oai(validator(min_length = 1, max_length = 150))]
-    pub username: String,
-    #[oai(rename = "discordId")]
-    pub discord_id: Option<String>,
+    pub username: Text,
+    #[oai(rename = "discordId", validator(pattern = "^[0-9]{1,20}$"))]
+    pub discord_id: Option<Text>,
     #[oai(rename = "discordUsername", validator(max_length = 100))]
-    pub discord_username: Option<String>,
-    /// SteamID64, account id, `[U:1:N]`, `STEAM_0:Y:Z` or a profile URL (Steam, Dotabuff, OpenDota, STRATZ).
-    #[oai(rename = "steamId", validator(max_length = 200))]
-    pub steam_id: Option<String>,
+    pub discord_username: Option<Text>,
+    #[oai(rename = "steamId")]
+    pub steam_id: Option<SteamIdInput>,
     #[oai(validator(minimum(value = "0"), maximum(value = "20000")))]
     pub mmr: Option<i32>,
     #[oai(validator(max_length = 100))]
-    pub nickname: Option<String>,
+    pub nickname: Option<Text>,
     pub positions: Option<PositionsInput>,
     /// Superusers only.
     pub is_staff: Option<bool>,
@@ -74,18 +74,18 @@ pub struct UserCreate {
 #[oai(deny_unknown_fields)]
 pub struct UserPatch {
     #[oai(validator(min_length = 1, max_length = 150))]
-    pub username: Option<String>,
-    #[oai(rename = "discordId")]
-    pub discord_id: MaybeUndefined<String>,
+    pub username: Option<Text>,
+    #[oai(rename = "discordId", validator(pattern = "^[0-9]{1,20}$"))]
+    pub discord_id: MaybeUndefined<Text>,
     #[oai(rename = "discordUsername", validator(max_length = 100))]
-    pub discord_username: MaybeUndefined<String>,
-    /// SteamID64, account id, `[U:1:N]`, `STEAM_0:Y:Z` or a profile URL (Steam, Dotabuff, OpenDota, STRATZ).
-    #[oai(rename = "steamId", validator(max_length = 200))]
-    pub steam_id: MaybeUndefined<String>,
+    pub discord_username: MaybeUndefined<Text>,
+    /// `null` unlinks.
+    #[oai(rename = "steamId", nullable)]
+    pub steam_id: MaybeUndefined<SteamIdInput>,
     #[oai(validator(minimum(value = "0"), maximum(value = "20000")))]
     pub mmr: MaybeUndefined<i32>,
     #[oai(validator(max_length = 100))]
-    pub nickname: MaybeUndefined<String>,
+    pub nickname: MaybeUndefined<Text>,
     pub positions: Option<PositionsInput>,
     /// Superusers only.
     pub is_staff: Option<bool>,
@@ -94,30 +94,28 @@ pub struct UserPatch {
 }
 
 /// What users may change on their own profile. A Steam id is linked by
-/// proving it (`GET /api/auth/steam/link`); here it can only be unlinked (`null`).
+/// proving it (`GET /api/auth/steam/link`) and unlinked with `DELETE /api/auth/steam/link`.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct ProfilePatch {
     #[oai(validator(max_length = 100))]
-    pub nickname: MaybeUndefined<String>,
-    /// Only `null` (unlink); linking goes through Steam OpenID.
-    #[oai(rename = "steamId", validator(max_length = 200))]
-    pub steam_id: MaybeUndefined<String>,
+    pub nickname: MaybeUndefined<Text>,
     pub positions: Option<PositionsInput>,
 }
 
 /// A nullable one-line text field: an empty string clears it too.
-fn nullable_line(field: &str, value: MaybeUndefined<String>, max: usize) -> ApiResult<Patch<String>> {
+fn nullable_line(field: &str, value: MaybeUndefined<Text>, max: usize) -> ApiResult<Patch<String>> {
     Ok(match value {
         MaybeUndefined::Value(v) => match validate::optional_line(field, Some(&v), max)? {
             Some(v) => Patch::Set(v),
             None => Patch::Clear,
         },
-        other => patch(other),
+        MaybeUndefined::Null => Patch::Clear,
+        MaybeUndefined::Undefined => Patch::Keep,
     })
 }
 
-fn nullable_with<T>(value: MaybeUndefined<String>, parse: impl FnOnce(&str) -> ApiResult<T>) -> ApiResult<Patch<T>> {
+fn nullable_with<T>(value: MaybeUndefined<Text>, parse: impl FnOnce(&str) -> ApiResult<T>) -> ApiResult<Patch<T>> {
     Ok(match value {
         MaybeUndefined::Value(v) => Patch::Set(parse(&v)?),
         MaybeUndefined::Null => Patch::Clear,
@@ -134,7 +132,7 @@ pub struct UsersApi;
 #[OpenApi(tag = "Tag::Users")]
 impl UsersApi {
     /// List users (ordered by id).
-    #[oai(path = "/users", method = "get")]
+    #[oai(path = "/users", method = "get", operation_id = "listUsers")]
     async fn list(
         &self,
         state: poem::web::Data<&AppState>,
@@ -148,11 +146,11 @@ impl UsersApi {
     }
 
     /// Create a user (staff; role flags need a superuser).
-    #[oai(path = "/users", method = "post")]
+    #[oai(path = "/users", method = "post", operation_id = "createUser")]
     async fn create(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         body: Json<UserCreate>,
     ) -> ApiResult<Created<UserView>> {
         let actor = viewer.require_staff()?;
@@ -165,7 +163,7 @@ impl UsersApi {
                 body.discord_username.as_deref(),
                 100,
             )?),
-            steam_id: optional(body.steam_id.as_deref().map(validate::steam_id).transpose()?),
+            steam_id: optional(body.steam_id.as_ref().map(SteamIdInput::resolve).transpose()?),
             mmr: optional(body.mmr),
             nickname: optional(validate::optional_line("nickname", body.nickname.as_deref(), 100)?),
             positions: positions(body.positions),
@@ -177,11 +175,11 @@ impl UsersApi {
     }
 
     /// Search users by username, Discord name or nicknames (logged in; at least 3 characters; 20 results).
-    #[oai(path = "/users/search", method = "get")]
+    #[oai(path = "/users/search", method = "get", operation_id = "searchUsers")]
     async fn search(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         #[oai(validator(max_length = 100))] q: Query<String>,
     ) -> ApiResult<Json<Vec<UserView>>> {
         viewer.require_user()?;
@@ -208,18 +206,18 @@ impl UsersApi {
     }
 
     /// One user.
-    #[oai(path = "/users/:id", method = "get")]
+    #[oai(path = "/users/:id", method = "get", operation_id = "getUser")]
     async fn get(&self, state: poem::web::Data<&AppState>, viewer: Viewer, id: Path<i64>) -> ApiResult<Json<UserView>> {
         let user = users::find_user(&state.db, id.0).await?;
         Ok(Json(UserView::for_viewer(&user, &viewer)))
     }
 
     /// Change a user (staff). Role flags, Discord ids, and the identity fields of staff accounts need a superuser.
-    #[oai(path = "/users/:id", method = "patch")]
+    #[oai(path = "/users/:id", method = "patch", operation_id = "updateUser")]
     async fn patch(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         id: Path<i64>,
         body: Json<UserPatch>,
     ) -> ApiResult<Json<UserView>> {
@@ -229,7 +227,11 @@ impl UsersApi {
             username: body.username.as_deref().map(validate::username).transpose()?,
             discord_id: nullable_with(body.discord_id, validate::discord_id)?,
             discord_username: nullable_line("discordUsername", body.discord_username, 100)?,
-            steam_id: nullable_with(body.steam_id, validate::steam_id)?,
+            steam_id: match body.steam_id {
+                MaybeUndefined::Value(v) => Patch::Set(v.resolve()?),
+                MaybeUndefined::Null => Patch::Clear,
+                MaybeUndefined::Undefined => Patch::Keep,
+            },
             mmr: patch(body.mmr),
             nickname: nullable_line("nickname", body.nickname, 100)?,
             positions: positions(body.positions),
@@ -242,40 +244,38 @@ impl UsersApi {
 
     /// Delete a user (staff; a staff or superuser account only by a superuser).
     /// Their history stays: draft rounds and stats keep the row with the user unset.
-    #[oai(path = "/users/:id", method = "delete")]
-    async fn delete(&self, state: poem::web::Data<&AppState>, viewer: Viewer, id: Path<i64>) -> ApiResult<Deleted> {
+    #[oai(path = "/users/:id", method = "delete", operation_id = "deleteUser")]
+    async fn delete(&self, state: poem::web::Data<&AppState>, viewer: Session, id: Path<i64>) -> ApiResult<Deleted> {
         let actor = viewer.require_staff()?;
         users::delete_user(&state.services, actor, id.0).await?;
         Ok(Deleted::NoContent)
     }
 
-    /// The logged-in user, with role flags.
-    #[oai(path = "/me", method = "get", tag = "Tag::Auth")]
-    async fn me(&self, viewer: Viewer) -> ApiResult<Json<UserView>> {
-        let user = viewer.require_user()?;
-        Ok(Json(UserView::for_viewer(user, &viewer)))
+    /// The logged-in user, with role flags and the drafts waiting for them (`active_drafts`).
+    #[oai(path = "/me", method = "get", operation_id = "getMe", tag = "Tag::Auth")]
+    async fn me(&self, state: poem::web::Data<&AppState>, viewer: Session) -> ApiResult<Json<MeView>> {
+        let user = viewer.user();
+        let active = worker::domain::active_drafts::of_captain(&state.db, user.id).await?;
+        Ok(Json(MeView {
+            user: UserView::for_viewer(user, &viewer),
+            active_drafts: active.into_iter().map(Into::into).collect(),
+        }))
     }
 
-    /// Change your own nickname and positions, or unlink your Steam id (`"steamId": null`).
-    #[oai(path = "/me", method = "patch", tag = "Tag::Auth")]
+    /// Change your own nickname and positions.
+    #[oai(path = "/me", method = "patch", operation_id = "updateMe", tag = "Tag::Auth")]
     async fn patch_me(
         &self,
         state: poem::web::Data<&AppState>,
-        viewer: Viewer,
+        viewer: Session,
         body: Json<ProfilePatch>,
     ) -> ApiResult<Json<UserView>> {
         let me = viewer.require_user()?;
         let body = body.0;
-        if matches!(body.steam_id, MaybeUndefined::Value(_)) {
-            return Err(ApiError::invalid(
-                "steam_id_needs_proof",
-                "link your Steam account by signing in with Steam: GET /api/auth/steam/link",
-            ));
-        }
         let change = ProfileChange {
             nickname: nullable_line("nickname", body.nickname, 100)?,
-            unlink_steam: body.steam_id.is_null(),
             positions: positions(body.positions),
+            ..Default::default()
         };
         let user = users::update_profile(&state.services, me.id, change).await?;
         Ok(Json(UserView::for_viewer(&user, &viewer)))

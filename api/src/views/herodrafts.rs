@@ -51,6 +51,18 @@ pub struct HeroDraftView {
     pub last_event_id: i64,
 }
 
+/// A hero draft in a list: enough to find yours and open it.
+#[derive(Debug, Object)]
+pub struct HeroDraftSummary {
+    pub id: i64,
+    pub game_id: i64,
+    #[oai(nullable)]
+    pub tournament_id: Option<i64>,
+    pub state: HeroDraftState,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Object)]
 pub struct HeroDraftEventView {
     pub id: i64,

@@ -1,7 +1,7 @@
 //! Leagues as clients see them.
 
 use chrono::{DateTime, Utc};
-use entity::league;
+use entity::{league, league_admin, user};
 use poem_openapi::Object;
 
 #[derive(Debug, Object)]
@@ -31,5 +31,22 @@ impl From<league::Model> for LeagueView {
             created_at: l.created_at,
             updated_at: l.updated_at,
         }
+    }
+}
+
+/// Someone a league trusts with its tournaments.
+#[derive(Debug, Object)]
+pub struct LeagueAdminView {
+    pub user_id: i64,
+    pub username: String,
+    /// Who granted it, if still known.
+    #[oai(nullable)]
+    pub granted_by: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<(league_admin::Model, user::Model)> for LeagueAdminView {
+    fn from((grant, u): (league_admin::Model, user::Model)) -> Self {
+        Self { user_id: u.id, username: u.username, granted_by: grant.granted_by, created_at: grant.created_at }
     }
 }

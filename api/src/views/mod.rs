@@ -2,6 +2,7 @@
 //! messages), built from core models. Shared by `routes` and `realtime`.
 
 pub mod brackets;
+pub mod discord;
 pub mod drafts;
 pub mod games;
 pub mod herodrafts;

@@ -3,9 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use entity::user;
-use poem_openapi::Object;
+use poem_openapi::{Enum, Object};
+use worker::domain::active_drafts::{ActiveDraft, DraftKind};
 
 use crate::auth::Viewer;
+use crate::types::SteamId64;
 
 /// Playing-position preferences, 0 (does not play) to 5 (best).
 #[derive(Debug, Clone, Object)]
@@ -27,9 +29,15 @@ pub struct UserView {
     #[oai(rename = "discordUsername", nullable)]
     pub discord_username: Option<String>,
     #[oai(rename = "steamId", nullable)]
-    pub steam_id: Option<i64>,
+    pub steam_id: Option<SteamId64>,
     #[oai(nullable)]
     pub steam_account_id: Option<i64>,
+    /// The Steam persona name, as of the last `refresh_steam_profiles`.
+    #[oai(rename = "steamPersonaName", nullable)]
+    pub steam_persona_name: Option<String>,
+    /// The Steam avatar (full size), as of the last `refresh_steam_profiles`.
+    #[oai(rename = "steamAvatarUrl", nullable)]
+    pub steam_avatar_url: Option<String>,
     /// Discord avatar hash.
     #[oai(nullable)]
     pub avatar: Option<String>,
@@ -65,8 +73,10 @@ impl UserView {
             username: u.username.clone(),
             discord_id: u.discord_id.clone(),
             discord_username: u.discord_username.clone(),
-            steam_id: u.steam_id,
+            steam_id: u.steam_id.map(SteamId64),
             steam_account_id: u.steam_account_id,
+            steam_persona_name: u.steam_persona_name.clone(),
+            steam_avatar_url: u.steam_avatar_url.clone(),
             avatar: u.avatar.clone(),
             avatar_url: u.avatar_url(),
             nickname: u.nickname.clone(),
@@ -97,6 +107,55 @@ impl UserView {
         }
         view
     }
+}
+
+/// Which kind of draft an active draft is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum ActiveDraftKind {
+    TeamDraft,
+    HeroDraft,
+}
+
+/// An unfinished draft you captain in: where to go now.
+#[derive(Debug, Clone, Object)]
+pub struct ActiveDraftView {
+    pub kind: ActiveDraftKind,
+    /// The draft (`/api/drafts/{id}`) or hero draft (`/api/herodrafts/{id}`).
+    pub id: i64,
+    #[oai(nullable)]
+    pub tournament_id: Option<i64>,
+    /// The game of a hero draft.
+    #[oai(nullable)]
+    pub game_id: Option<i64>,
+    /// `drafting` for a team draft; the hero draft's state otherwise.
+    pub state: String,
+    /// Whether the next move is yours.
+    pub my_turn: bool,
+}
+
+impl From<ActiveDraft> for ActiveDraftView {
+    fn from(d: ActiveDraft) -> Self {
+        Self {
+            kind: match d.kind {
+                DraftKind::TeamDraft => ActiveDraftKind::TeamDraft,
+                DraftKind::HeroDraft => ActiveDraftKind::HeroDraft,
+            },
+            id: d.id,
+            tournament_id: d.tournament_id,
+            game_id: d.game_id,
+            state: d.state,
+            my_turn: d.my_turn,
+        }
+    }
+}
+
+/// You: your profile with your private fields, and the drafts waiting for you.
+#[derive(Debug, Clone, Object)]
+pub struct MeView {
+    #[oai(flatten)]
+    pub user: UserView,
+    pub active_drafts: Vec<ActiveDraftView>,
 }
 
 #[cfg(test)]

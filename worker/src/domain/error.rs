@@ -14,9 +14,12 @@ pub enum DomainError {
     /// It clashes with the current state (not your turn, already exists).
     #[error("{message}")]
     Conflict { code: &'static str, message: String, details: Option<Value> },
-    /// Well-formed but breaks a rule (unknown reference, bad value).
+    /// Well-formed but breaks a rule the request alone shows (a bad value, fields that do not go together).
     #[error("{message}")]
     Invalid { code: &'static str, message: String, details: Option<Value> },
+    /// The request names something (in its body) that does not exist.
+    #[error("{message}")]
+    UnknownReference { code: &'static str, message: String, details: Option<Value> },
     /// A dependency (the job queue, Redis) is down; try again later.
     #[error("{0} is unavailable")]
     Unavailable(&'static str),
@@ -31,6 +34,10 @@ impl DomainError {
         Self::Conflict { code, message: message.into(), details: None }
     }
 
+    pub fn unknown(code: &'static str, message: impl Into<String>) -> Self {
+        Self::UnknownReference { code, message: message.into(), details: None }
+    }
+
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
         Self::Invalid { code, message: message.into(), details: None }
     }
@@ -41,7 +48,9 @@ impl DomainError {
 
     /// Adds structured context (the offending ids) to a conflict or an invalid value.
     pub fn with_details(mut self, value: Value) -> Self {
-        if let Self::Conflict { details, .. } | Self::Invalid { details, .. } = &mut self {
+        if let Self::Conflict { details, .. } | Self::Invalid { details, .. } | Self::UnknownReference { details, .. } =
+            &mut self
+        {
             *details = Some(value);
         }
         self
@@ -52,7 +61,7 @@ impl DomainError {
         match self {
             Self::NotFound(_) => "not_found",
             Self::Forbidden(_) => "forbidden",
-            Self::Conflict { code, .. } | Self::Invalid { code, .. } => code,
+            Self::Conflict { code, .. } | Self::Invalid { code, .. } | Self::UnknownReference { code, .. } => code,
             Self::Unavailable(_) => "unavailable",
             Self::Db(_) => "database",
         }

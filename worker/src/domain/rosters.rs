@@ -36,11 +36,17 @@ impl<T> Patch<T> {
 }
 
 /// The member set of a team: `members` plus captain and deputy.
-pub fn roster(captain: Option<i64>, deputy: Option<i64>, members: &[i64]) -> DomainResult<BTreeSet<i64>> {
+pub fn roster(captain: Option<i64>, deputy: Option<i64>, members: &[i64]) -> BTreeSet<i64> {
+    members.iter().copied().chain(captain).chain(deputy).collect()
+}
+
+/// The deputy is someone else than the captain (checked after the members
+/// exist and may play, so an id that names nobody is answered as such first).
+pub fn check_deputy(captain: Option<i64>, deputy: Option<i64>) -> DomainResult<()> {
     if captain.is_some() && captain == deputy {
         return Err(DomainError::invalid("deputy_is_captain", "the deputy captain cannot also be the captain"));
     }
-    Ok(members.iter().copied().chain(captain).chain(deputy).collect())
+    Ok(())
 }
 
 /// Captain and deputy after `leaving` leaves a team: a leaving captain is
@@ -70,7 +76,7 @@ async fn check_roster(
         .collect();
     let outsiders: Vec<i64> = members.difference(&players).copied().collect();
     if !outsiders.is_empty() {
-        return Err(DomainError::invalid(
+        return Err(DomainError::conflict(
             "not_a_player",
             "team members must be players of the tournament (POST /api/tournaments/{id}/players)",
         )
@@ -136,12 +142,13 @@ pub struct NewTeam {
 
 /// Creates a team; captain and deputy become members.
 pub async fn create_team(svc: &Services, new: NewTeam) -> DomainResult<team::Model> {
-    let members = roster(new.captain_id, new.deputy_captain_id, &new.member_ids)?;
+    let members = roster(new.captain_id, new.deputy_captain_id, &new.member_ids);
     let txn = crate::infra::db::write_txn(&svc.db).await?;
     if tournament::Entity::find_by_id(new.tournament_id).one(&txn).await?.is_none() {
-        return Err(DomainError::invalid("unknown_tournament", "tournament_id does not exist"));
+        return Err(DomainError::unknown("unknown_tournament", "tournament_id does not exist"));
     }
     check_roster(&txn, new.tournament_id, None, &members).await?;
+    check_deputy(new.captain_id, new.deputy_captain_id)?;
     let created = team::ActiveModel {
         tournament_id: Set(new.tournament_id),
         name: Set(new.name),
@@ -183,8 +190,9 @@ pub async fn update_team(svc: &Services, id: i64, change: TeamChange) -> DomainR
         .collect();
     let captain = change.captain_id.apply(team.captain_id);
     let deputy = change.deputy_captain_id.apply(team.deputy_captain_id);
-    let members = roster(captain, deputy, change.member_ids.as_deref().unwrap_or(&current))?;
+    let members = roster(captain, deputy, change.member_ids.as_deref().unwrap_or(&current));
     check_roster(&txn, team.tournament_id, Some(team.id), &members).await?;
+    check_deputy(captain, deputy)?;
     let placement = change.placement.apply(team.placement);
     let mut active: team::ActiveModel = team.into();
     if let Some(name) = change.name {
@@ -236,7 +244,7 @@ pub async fn add_players(svc: &Services, tournament_id: i64, user_ids: &[i64]) -
         .collect();
     let unknown: Vec<i64> = wanted.difference(&known).copied().collect();
     if !unknown.is_empty() {
-        return Err(DomainError::invalid("unknown_users", "some user ids do not exist")
+        return Err(DomainError::unknown("unknown_users", "some user ids do not exist")
             .with_details(json!({ "user_ids": unknown })));
     }
     tournament_user::Entity::insert_many(
@@ -288,13 +296,14 @@ mod tests {
 
     #[test]
     fn roster_includes_captain_and_deputy() {
-        let r = roster(Some(1), Some(2), &[3, 1]).unwrap();
+        let r = roster(Some(1), Some(2), &[3, 1]);
         assert_eq!(r.into_iter().collect::<Vec<_>>(), vec![1, 2, 3]);
     }
 
     #[test]
     fn deputy_cannot_be_captain() {
-        assert_eq!(roster(Some(1), Some(1), &[]).unwrap_err().code(), "deputy_is_captain");
+        assert_eq!(check_deputy(Some(1), Some(1)).unwrap_err().code(), "deputy_is_captain");
+        assert!(check_deputy(Some(1), Some(2)).is_ok());
     }
 
     #[test]

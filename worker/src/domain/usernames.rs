@@ -58,14 +58,15 @@ pub fn sanitize(input: &str) -> Option<String> {
 
 /// The username as stored: NFKC, trimmed, checked.
 pub fn normalize(input: &str) -> Result<String, UsernameError> {
-    let name: String = input.nfkc().collect::<String>().trim().to_owned();
+    let name: String = input.nfkc().collect();
     if let Some(hidden) = name.chars().find(|c| is_hidden(*c)) {
         return Err(UsernameError::Hidden(hidden as u32));
     }
+    let name = name.trim();
     match name.chars().count() {
         0 => Err(UsernameError::Empty),
         n if n > MAX_CHARS => Err(UsernameError::TooLong),
-        _ => Ok(name),
+        _ => Ok(name.to_owned()),
     }
 }
 

@@ -128,7 +128,7 @@ async fn check_username_free<C: ConnectionTrait>(db: &C, name: &str, except: Opt
         Some(other) if other.username == name => {
             Err(DomainError::conflict("user_exists", format!("the username {name:?} is taken")))
         }
-        Some(other) => Err(DomainError::invalid(
+        Some(other) => Err(DomainError::conflict(
             "username_confusable",
             format!("{name:?} looks like the existing username {:?} (case or look-alike letters)", other.username),
         )),

@@ -10,11 +10,13 @@ pub mod error;
 pub mod herodraft_timeout;
 pub mod ledger;
 pub mod payload;
+pub mod post_discord_event;
 pub mod prune_job_runs;
 pub mod queue_summary;
 pub mod recalculate_league_mmr;
 pub mod refresh_all_discord_data;
 pub mod refresh_discord_avatars;
+pub mod refresh_steam_profiles;
 pub mod refresh_user_avatar;
 pub mod retry_failed_matches;
 pub mod sync_league_matches;
@@ -40,6 +42,8 @@ impl Job {
             Self::HerodraftTimeout(a) => a.run(ctx).await,
             Self::PruneJobRuns(a) => a.run(ctx).await,
             Self::AutoLinkGames(a) => a.run(ctx).await,
+            Self::PostDiscordEvent(a) => a.run(ctx).await,
+            Self::RefreshSteamProfiles(a) => a.run(ctx).await,
         }
     }
 }

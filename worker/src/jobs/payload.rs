@@ -39,9 +39,9 @@ pub struct UpdateLeagueStats {
 #[serde(deny_unknown_fields)]
 pub struct RecalculateLeagueMmr {
     /// Steam league id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub league_id: Option<i64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<i64>,
 }
 
@@ -90,6 +90,19 @@ pub struct AutoLinkGames {
     pub league_id: i64,
 }
 
+/// `post_discord_event`: post one scheduled announcement now ("post now").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostDiscordEvent {
+    pub event_id: i64,
+}
+
+/// `refresh_steam_profiles`: persona names and avatars of every user with a
+/// Steam id, 100 per Steam call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshSteamProfiles {}
+
 fn default_keep_days() -> u32 {
     crate::config::DEFAULT_JOB_RETENTION_DAYS
 }
@@ -118,10 +131,12 @@ pub enum Job {
     HerodraftTimeout(HerodraftTimeout),
     PruneJobRuns(PruneJobRuns),
     AutoLinkGames(AutoLinkGames),
+    PostDiscordEvent(PostDiscordEvent),
+    RefreshSteamProfiles(RefreshSteamProfiles),
 }
 
 /// The kind names, as the API spells them.
-pub const KINDS: [&str; 11] = [
+pub const KINDS: [&str; 13] = [
     "sync_league_matches",
     "retry_failed_matches",
     "update_league_stats",
@@ -133,7 +148,75 @@ pub const KINDS: [&str; 11] = [
     "herodraft_timeout",
     "prune_job_runs",
     "auto_link_games",
+    "post_discord_event",
+    "refresh_steam_profiles",
 ];
+
+/// The JSON schema of each kind's `args`, as the API documents them (a
+/// `oneOf` on `kind` for `POST /api/jobs`). Kept beside the structs; a test
+/// checks every kind is here and that examples built from each schema parse.
+pub fn args_schemas() -> Vec<(&'static str, serde_json::Value)> {
+    use serde_json::json;
+    let int = |description: &str| json!({ "type": "integer", "format": "int64", "description": description });
+    let steam_league = int("The Steam league id.");
+    let object = |properties: serde_json::Value, required: &[&str]| {
+        let mut schema = json!({ "type": "object", "additionalProperties": false, "properties": properties });
+        if !required.is_empty() {
+            schema["required"] = json!(required); // OpenAPI 3.0: `required` is never empty
+        }
+        schema
+    };
+    let nothing = object(json!({}), &[]);
+    vec![
+        (
+            "sync_league_matches",
+            object(
+                json!({ "league_id": steam_league, "full": { "type": "boolean", "description": "Read the whole history, not only new matches (default false)." } }),
+                &["league_id"],
+            ),
+        ),
+        ("retry_failed_matches", object(json!({ "league_id": steam_league }), &["league_id"])),
+        ("update_league_stats", object(json!({ "league_id": steam_league }), &["league_id"])),
+        (
+            "recalculate_league_mmr",
+            json!({
+                "type": "object", "additionalProperties": false, "maxProperties": 1,
+                "description": "One league, one user, or (neither) every league.",
+                "properties": {
+                    "league_id": { "type": "integer", "format": "int64", "nullable": true, "description": "The Steam league id." },
+                    "user_id": { "type": "integer", "format": "int64", "nullable": true }
+                }
+            }),
+        ),
+        (
+            "refresh_discord_avatars",
+            object(
+                json!({ "batch_size": { "type": "integer", "format": "int32", "minimum": 1, "maximum": 1000, "description": "Default 50." } }),
+                &[],
+            ),
+        ),
+        ("refresh_user_avatar", object(json!({ "user_id": int("The user.") }), &["user_id"])),
+        ("refresh_all_discord_data", nothing.clone()),
+        ("check_scheduled_events", nothing.clone()),
+        (
+            "herodraft_timeout",
+            object(
+                json!({ "draft_id": int("The hero draft."), "round_number": { "type": "integer", "format": "int32" } }),
+                &["draft_id", "round_number"],
+            ),
+        ),
+        (
+            "prune_job_runs",
+            object(
+                json!({ "keep_days": { "type": "integer", "format": "int32", "minimum": 1, "maximum": 3650, "description": "Default 30." } }),
+                &[],
+            ),
+        ),
+        ("auto_link_games", object(json!({ "league_id": steam_league }), &["league_id"])),
+        ("post_discord_event", object(json!({ "event_id": int("The scheduled event.") }), &["event_id"])),
+        ("refresh_steam_profiles", nothing),
+    ]
+}
 
 /// How a kind is run: attempts and the time one attempt may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,11 +231,29 @@ impl Job {
         if !KINDS.contains(&kind) {
             return Err(format!("unknown job kind {kind:?}; one of: {}", KINDS.join(", ")));
         }
-        let args = if args.is_null() { serde_json::json!({}) } else { args };
+        let args = match args {
+            serde_json::Value::Null => serde_json::json!({}),
+            serde_json::Value::Object(_) => args,
+            _ => return Err(format!("invalid args for {kind}: an object (or null) is expected")),
+        };
+        // At most one of the two, as documented (`maxProperties: 1`), even as nulls.
+        if kind == "recalculate_league_mmr" && args.as_object().is_some_and(|a| a.len() > 1) {
+            return Err("give league_id or user_id, not both".into());
+        }
         let job: Job = serde_json::from_value(serde_json::json!({ "kind": kind, "args": args }))
             .map_err(|e| format!("invalid args for {kind}: {e}"))?;
         job.validate()?;
         Ok(job)
+    }
+
+    /// The Steam league whose sync this job is, if it is one: a league's
+    /// admins may enqueue these for their league (SPEC §18).
+    pub fn league_sync(&self) -> Option<i64> {
+        match self {
+            Self::SyncLeagueMatches(j) => Some(j.league_id),
+            Self::RetryFailedMatches(j) => Some(j.league_id),
+            _ => None,
+        }
     }
 
     pub fn kind(&self) -> &'static str {
@@ -168,6 +269,8 @@ impl Job {
             Self::HerodraftTimeout(_) => "herodraft_timeout",
             Self::PruneJobRuns(_) => "prune_job_runs",
             Self::AutoLinkGames(_) => "auto_link_games",
+            Self::PostDiscordEvent(_) => "post_discord_event",
+            Self::RefreshSteamProfiles(_) => "refresh_steam_profiles",
         }
     }
 
@@ -199,11 +302,13 @@ impl Job {
             | Self::RecalculateLeagueMmr(_)
             | Self::PruneJobRuns(_)
             | Self::AutoLinkGames(_) => Policy { max_attempts: 3, timeout: minutes(10) },
-            Self::RefreshDiscordAvatars(_) | Self::CheckScheduledEvents(_) => {
+            Self::RefreshDiscordAvatars(_) | Self::CheckScheduledEvents(_) | Self::PostDiscordEvent(_) => {
                 Policy { max_attempts: 3, timeout: minutes(5) }
             }
             Self::RefreshUserAvatar(_) | Self::HerodraftTimeout(_) => Policy { max_attempts: 5, timeout: minutes(1) },
-            Self::RefreshAllDiscordData(_) => Policy { max_attempts: 3, timeout: minutes(60) },
+            Self::RefreshAllDiscordData(_) | Self::RefreshSteamProfiles(_) => {
+                Policy { max_attempts: 3, timeout: minutes(60) }
+            }
         }
     }
 }
@@ -237,10 +342,48 @@ mod tests {
             ("check_scheduled_events", json!({})),
             ("prune_job_runs", json!({"keep_days": 7})),
             ("auto_link_games", json!({"league_id": 17929})),
+            ("post_discord_event", json!({"event_id": 4})),
+            ("refresh_steam_profiles", json!({})),
         ] {
             let job = Job::parse(kind, args).unwrap();
             assert_eq!(job.kind(), kind);
             assert_eq!(Job::parse(kind, job.args()).unwrap(), job);
+        }
+    }
+
+    /// A minimal and a maximal example of each documented `args` schema.
+    fn examples(schema: &serde_json::Value) -> Vec<serde_json::Value> {
+        let props = schema["properties"].as_object().cloned().unwrap_or_default();
+        let required: Vec<&str> =
+            schema["required"].as_array().map(|r| r.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
+        let value = |p: &serde_json::Value| match p["type"].as_str() {
+            Some("boolean") => json!(true),
+            _ => json!(p["minimum"].as_i64().unwrap_or(7)),
+        };
+        let minimal: serde_json::Map<_, _> =
+            props.iter().filter(|(k, _)| required.contains(&k.as_str())).map(|(k, p)| (k.clone(), value(p))).collect();
+        let max_props = schema["maxProperties"].as_u64().unwrap_or(u64::MAX) as usize;
+        let maximal: serde_json::Map<_, _> = props.iter().take(max_props).map(|(k, p)| (k.clone(), value(p))).collect();
+        vec![json!(minimal), json!(maximal)]
+    }
+
+    #[test]
+    fn documented_args_match_what_parses() {
+        let schemas = args_schemas();
+        let documented: Vec<&str> = schemas.iter().map(|(k, _)| *k).collect();
+        assert_eq!(documented, KINDS.to_vec(), "every kind documented, in order");
+        for (kind, schema) in &schemas {
+            for example in examples(schema) {
+                assert!(Job::parse(kind, example.clone()).is_ok(), "{kind} {example}");
+            }
+            let mut unknown = examples(schema).remove(1);
+            unknown["surprise"] = json!(1);
+            assert!(Job::parse(kind, unknown).is_err(), "{kind}: unknown fields refused, as documented");
+            if let Some(required) = schema["required"].as_array().filter(|r| !r.is_empty()) {
+                let mut missing = examples(schema).remove(0);
+                missing.as_object_mut().unwrap().remove(required[0].as_str().unwrap());
+                assert!(Job::parse(kind, missing).is_err(), "{kind}: required fields are required");
+            }
         }
     }
 
@@ -262,6 +405,8 @@ mod tests {
         );
         assert!(Job::parse("refresh_discord_avatars", json!({"batch_size": 0})).unwrap_err().contains("batch_size"));
         assert!(Job::parse("recalculate_league_mmr", json!({"league_id": 1, "user_id": 2})).is_err());
+        assert!(Job::parse("recalculate_league_mmr", json!({"league_id": null, "user_id": null})).is_err());
+        assert!(Job::parse("recalculate_league_mmr", json!([null, null])).unwrap_err().contains("an object"));
         assert!(Job::parse("prune_job_runs", json!({"keep_days": 0})).unwrap_err().contains("keep_days"));
     }
 }

@@ -15,17 +15,19 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::config::ConfigError;
 use crate::jobs::payload::{
-    CheckScheduledEvents, Job, PruneJobRuns, RefreshAllDiscordData, RefreshDiscordAvatars, SyncLeagueMatches,
+    CheckScheduledEvents, Job, PruneJobRuns, RefreshAllDiscordData, RefreshDiscordAvatars, RefreshSteamProfiles,
+    SyncLeagueMatches,
 };
 use crate::runtime::context::JobContext;
 
 /// The scheduled kinds and their default six-field cron expressions.
-pub const DEFAULTS: [(&str, &str); 5] = [
+pub const DEFAULTS: [(&str, &str); 6] = [
     ("sync_league_matches", "0 * * * * *"),
     ("check_scheduled_events", "0 * * * * *"),
     ("refresh_discord_avatars", "0 */5 * * * *"),
     ("refresh_all_discord_data", "0 0 4 * * *"),
     ("prune_job_runs", "0 30 4 * * *"),
+    ("refresh_steam_profiles", "0 0 5 * * *"),
 ];
 
 /// One periodic job.
@@ -108,6 +110,10 @@ async fn jobs_for(ctx: &JobContext, kind: &str, tick: i64) -> anyhow::Result<Vec
             let keep_days = ctx.settings.job_retention_days;
             vec![(Job::PruneJobRuns(PruneJobRuns { keep_days }), format!("cron:{kind}:{tick}"))]
         }
+        "refresh_steam_profiles" if ctx.steam.is_configured() => {
+            vec![(Job::RefreshSteamProfiles(RefreshSteamProfiles {}), format!("cron:{kind}:{tick}"))]
+        }
+        "refresh_steam_profiles" => vec![],
         _ if !ctx.discord.is_configured() => vec![],
         "check_scheduled_events" => {
             vec![(Job::CheckScheduledEvents(CheckScheduledEvents {}), format!("cron:{kind}:{tick}"))]

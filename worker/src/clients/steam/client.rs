@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::clients::steam::ratelimit::{Budget, RateLimiter};
-use crate::clients::steam::types::{HistoryPage, MatchDetails};
+use crate::clients::steam::types::{HistoryPage, MatchDetails, PlayerSummary};
 use crate::config::CoreSettings;
 use crate::jobs::JobError;
 use crate::secret::Secret;
@@ -17,6 +17,8 @@ use crate::secret::Secret;
 /// Longest Retry-After we sleep through inside one call; longer ones fail
 /// the attempt and the job retries after that delay.
 const MAX_INLINE_WAIT: Duration = Duration::from_secs(30);
+/// Accounts one `GetPlayerSummaries` call takes.
+pub const SUMMARIES_PER_CALL: usize = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SteamError {
@@ -161,12 +163,24 @@ impl SteamClient {
         Ok(())
     }
 
-    /// `GET {base}/IDOTA2Match_570/{method}/v1/?key=…&params`, parsed.
+    /// `GET {base}/{interface}/{method}/v1/?key=…&params`, parsed.
     async fn call<T: DeserializeOwned>(
         &self,
         priority: Priority,
         interface: &str,
         method: &str,
+        params: &[(&str, String)],
+    ) -> Result<T, SteamError> {
+        self.call_version(priority, interface, method, "v1", params).await
+    }
+
+    /// `GET {base}/{interface}/{method}/{version}/?key=…&params`, parsed.
+    async fn call_version<T: DeserializeOwned>(
+        &self,
+        priority: Priority,
+        interface: &str,
+        method: &str,
+        version: &str,
         params: &[(&str, String)],
     ) -> Result<T, SteamError> {
         let key = self.key.as_ref().ok_or(SteamError::NotConfigured)?;
@@ -175,7 +189,7 @@ impl SteamClient {
             self.admit(priority).await?;
             let resp = self
                 .http
-                .get(format!("{}/{interface}/{method}/v1/", self.base))
+                .get(format!("{}/{interface}/{method}/{version}/", self.base))
                 .query(&[("key", key.expose())])
                 .query(params)
                 .send()
@@ -288,6 +302,21 @@ impl SteamClient {
             .call(Priority::Interactive, "ISteamUser", "ResolveVanityURL", &[("vanityurl", vanity.to_owned())])
             .await?;
         Ok(if resolved.success == 1 { resolved.steamid.and_then(|s| s.parse().ok()) } else { None })
+    }
+
+    /// Persona names and avatars of up to [`SUMMARIES_PER_CALL`] accounts
+    /// (`ISteamUser/GetPlayerSummaries/v2`); a job call.
+    pub async fn player_summaries(&self, steam_ids: &[i64]) -> Result<Vec<PlayerSummary>, SteamError> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            #[serde(default)]
+            players: Vec<PlayerSummary>,
+        }
+        debug_assert!(steam_ids.len() <= SUMMARIES_PER_CALL);
+        let ids = steam_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let page: Page =
+            self.call_version(Priority::Job, "ISteamUser", "GetPlayerSummaries", "v2", &[("steamids", ids)]).await?;
+        Ok(page.players)
     }
 
     /// Live games of a league, as Steam returns them; an interactive lookup.

@@ -67,3 +67,14 @@ pub struct PlayerLine {
     #[serde(default)]
     pub hero_healing: i32,
 }
+
+/// One account of `GetPlayerSummaries`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PlayerSummary {
+    /// SteamID64, as Steam writes it (a string).
+    pub steamid: String,
+    #[serde(default)]
+    pub personaname: Option<String>,
+    #[serde(default)]
+    pub avatarfull: Option<String>,
+}

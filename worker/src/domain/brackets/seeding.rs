@@ -42,7 +42,7 @@ pub fn seed(teams: &[SeedTeam], seeding: &Seeding) -> DomainResult<Vec<i64>> {
             let given: BTreeSet<i64> = order.iter().copied().collect();
             let all: BTreeSet<i64> = teams.iter().map(|t| t.id).collect();
             if given != all || given.len() != order.len() {
-                return Err(DomainError::invalid(
+                return Err(DomainError::conflict(
                     "bad_seeds",
                     "manual seeds must list every team of the tournament exactly once",
                 )

@@ -222,7 +222,7 @@ pub async fn generate(svc: &Services, tournament_id: i64, request: BracketReques
     }
     let teams = teams_of(&txn, t.id).await?;
     if teams.len() < 2 {
-        return Err(DomainError::invalid("not_enough_teams", "a bracket needs at least two teams"));
+        return Err(DomainError::conflict("not_enough_teams", "a bracket needs at least two teams"));
     }
     let ids: Vec<i64> = teams.iter().map(|t| t.id).collect();
     let members = members_of(&txn, &ids).await?;
@@ -441,7 +441,7 @@ async fn record_in(
         return Err(DomainError::conflict("already_decided", "this game already has a result"));
     }
     if winner != radiant && winner != dire {
-        return Err(DomainError::invalid("not_in_game", format!("team {winner} does not play this game")));
+        return Err(DomainError::conflict("not_in_game", format!("team {winner} does not play this game")));
     }
     let loser = if winner == radiant { dire } else { radiant };
     let decided = game::Entity::update_many()
@@ -768,7 +768,7 @@ async fn link_in(
     source: ResultSource,
 ) -> DomainResult<i64> {
     let m = steam_match::Entity::find_by_id(match_id).one(txn).await?.ok_or_else(|| {
-        DomainError::invalid("unknown_match", "match_id is not a stored match (sync the league first)")
+        DomainError::unknown("unknown_match", "match_id is not a stored match (sync the league first)")
     })?;
     if let Some(other) = game::Entity::find().filter(game::Column::MatchId.eq(match_id)).one(txn).await? {
         return Err(DomainError::conflict(
@@ -781,7 +781,7 @@ async fn link_in(
     }
     let (radiant, dire) = rosters(txn, g).await?;
     let winner = linking::winner(&radiant, &dire, &match_sides(txn, &m).await?, LINK_MIN_PLAYERS)
-        .map_err(|why| DomainError::invalid("rosters_do_not_match", why))?;
+        .map_err(|why| DomainError::conflict("rosters_do_not_match", why))?;
     game::Entity::update_many()
         .col_expr(game::Column::MatchId, Expr::value(match_id))
         .filter(game::Column::Id.eq(g.id))

@@ -148,14 +148,36 @@ pub async fn events_after<C: ConnectionTrait>(
     Ok(live::rows_after::<Entity, C>(db, Column::HeroDraftId, Column::Id, id, after, limit).await?)
 }
 
+/// Records an event. Events of a side carry what a page shows without more
+/// calls (SPEC §18): `team` `{id, name}` and its `captain` `{id, username,
+/// avatarUrl}`, beside the kind's own fields.
 async fn event(
     txn: &DatabaseTransaction,
     draft_id: i64,
     kind: &str,
     team: Option<i64>,
-    metadata: Value,
+    mut metadata: Value,
     now: DateTime<Utc>,
 ) -> DomainResult<i64> {
+    if let (Some(side), Some(fields)) = (team, metadata.as_object_mut()) {
+        let side = hero_draft_team::Entity::find_by_id(side).one(txn).await?;
+        let tournament_team = match side {
+            Some(s) => team::Entity::find_by_id(s.team_id).one(txn).await?,
+            None => None,
+        };
+        if let Some(t) = tournament_team {
+            let captain = match t.captain_id {
+                Some(c) => user::Entity::find_by_id(c).one(txn).await?,
+                None => None,
+            };
+            fields.insert("team".into(), json!({"id": t.id, "name": t.name}));
+            fields.insert(
+                "captain".into(),
+                captain
+                    .map_or(Value::Null, |u| json!({"id": u.id, "username": u.username, "avatarUrl": u.avatar_url()})),
+            );
+        }
+    }
     let row = hero_draft_event::ActiveModel {
         hero_draft_id: Set(draft_id),
         event_type: Set(kind.to_owned()),
@@ -241,12 +263,12 @@ pub async fn create(svc: &Services, game_id: i64, now: DateTime<Utc>) -> DomainR
         return Err(DomainError::conflict("already_exists", "this game has a hero draft"));
     }
     let (Some(radiant), Some(dire)) = (g.radiant_team_id, g.dire_team_id) else {
-        return Err(DomainError::invalid("teams_missing", "the game needs radiant and dire teams"));
+        return Err(DomainError::conflict("teams_missing", "the game needs radiant and dire teams"));
     };
     for id in [radiant, dire] {
         let t = team::Entity::find_by_id(id).one(&txn).await?.ok_or(DomainError::NotFound("team"))?;
         if t.captain_id.is_none() {
-            return Err(DomainError::invalid("team_without_captain", format!("team {} has no captain", t.name)));
+            return Err(DomainError::conflict("team_without_captain", format!("team {} has no captain", t.name)));
         }
     }
     let draft = hero_draft::ActiveModel {
@@ -348,10 +370,10 @@ pub async fn choose(
     }
     let (column, mine_value) = match choice {
         Choice::PickOrder { .. } if order_made => {
-            return Err(DomainError::invalid("already_chosen", "pick order is already chosen"));
+            return Err(DomainError::conflict("already_chosen", "pick order is already chosen"));
         }
         Choice::Side { .. } if side_made => {
-            return Err(DomainError::invalid("already_chosen", "the side is already chosen"));
+            return Err(DomainError::conflict("already_chosen", "the side is already chosen"));
         }
         Choice::PickOrder { first } => (hero_draft_team::Column::IsFirstPick, first),
         Choice::Side { radiant } => (hero_draft_team::Column::IsRadiant, radiant),
@@ -425,7 +447,7 @@ pub async fn act(svc: &Services, id: i64, actor: &user::Model, hero: i32, now: D
     }
     let pool = rules::default_hero_pool();
     if !pool.contains(&hero) || full.used_heroes().contains(&hero) {
-        return Err(DomainError::invalid("hero_unavailable", format!("hero {hero} is not available")));
+        return Err(DomainError::conflict("hero_unavailable", format!("hero {hero} is not available")));
     }
     let elapsed = (now - round.started_at.unwrap_or(now)).num_milliseconds().max(0);
     let reserve = rules::reserve_after(side.reserve_time_remaining_ms, round.grace_time_ms, elapsed);
@@ -528,10 +550,16 @@ pub async fn time_out(
 }
 
 /// Pauses a running draft (a captain — at most `HERODRAFT_PAUSES_PER_TEAM`
-/// times per draft — or staff, unlimited).
-pub async fn pause(svc: &Services, id: i64, actor: &user::Model, now: DateTime<Utc>) -> DomainResult<()> {
+/// times per draft — or an organiser of its league, unlimited).
+pub async fn pause(
+    svc: &Services,
+    id: i64,
+    actor: &user::Model,
+    organiser: bool,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
     let full = load(&svc.db, id).await?;
-    let by = captain_or_staff(&full, actor)?;
+    let by = captain_or_organiser(&full, actor, organiser)?;
     if let Some(team) = by {
         let used = manual_pauses_of(&svc.db, id, team).await?;
         let allowed = svc.settings.herodraft_pauses_per_team as usize;
@@ -576,12 +604,18 @@ async fn pause_as(svc: &Services, id: i64, by: Option<i64>, manual: bool, now: D
 /// Resumes after a countdown; the active round's clock shifts by the time
 /// paused plus the countdown, so at the end of the countdown the elapsed
 /// time equals the elapsed time at pause. The round's timeout is re-armed.
-pub async fn resume(svc: &Services, id: i64, actor: &user::Model, now: DateTime<Utc>) -> DomainResult<()> {
+pub async fn resume(
+    svc: &Services,
+    id: i64,
+    actor: &user::Model,
+    organiser: bool,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
     let clock = Clock::from_settings(&svc.settings);
     let txn = crate::infra::db::write_txn(&svc.db).await?;
     let full = load(&txn, id).await?;
     require_state(&full, &[HeroDraftState::Paused])?;
-    let by = captain_or_staff(&full, actor)?;
+    let by = captain_or_organiser(&full, actor, organiser)?;
     let until = now + Duration::milliseconds(clock.resume_countdown_ms);
     let shift = until - full.draft.paused_at.unwrap_or(now);
     let round = full.active_round().cloned();
@@ -604,22 +638,30 @@ pub async fn resume(svc: &Services, id: i64, actor: &user::Model, now: DateTime<
     commit_and_announce(svc, txn, &full, HeroDraftState::Resuming, Committed { event_id, arm }).await
 }
 
-fn captain_or_staff(full: &HeroDraftFull, actor: &user::Model) -> DomainResult<Option<i64>> {
+/// The acting captain's draft team, `None` for an organiser (staff or an
+/// admin of the draft's league), or forbidden.
+fn captain_or_organiser(full: &HeroDraftFull, actor: &user::Model, organiser: bool) -> DomainResult<Option<i64>> {
     match full.team_of(actor.id) {
         Some(team) => Ok(Some(team.id)),
-        None if actor.is_staff || actor.is_superuser => Ok(None),
-        None => Err(DomainError::forbidden("only the captains or staff")),
+        None if organiser => Ok(None),
+        None => Err(DomainError::forbidden("only the captains or the league's organisers")),
     }
 }
 
-/// Abandons an unfinished draft (a captain or staff).
-pub async fn abandon(svc: &Services, id: i64, actor: &user::Model, now: DateTime<Utc>) -> DomainResult<()> {
+/// Abandons an unfinished draft (a captain or an organiser).
+pub async fn abandon(
+    svc: &Services,
+    id: i64,
+    actor: &user::Model,
+    organiser: bool,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
     let txn = crate::infra::db::write_txn(&svc.db).await?;
     let full = load(&txn, id).await?;
     if matches!(full.draft.state, HeroDraftState::Completed | HeroDraftState::Abandoned) {
         return Err(DomainError::conflict("wrong_state", "the draft is over"));
     }
-    let by = captain_or_staff(&full, actor)?;
+    let by = captain_or_organiser(&full, actor, organiser)?;
     let event_id = event(&txn, id, "draft_abandoned", by, json!({}), now).await?;
     commit_and_announce(svc, txn, &full, HeroDraftState::Abandoned, Committed { event_id, arm: None }).await
 }

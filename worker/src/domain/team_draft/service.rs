@@ -261,14 +261,14 @@ pub async fn init(
         .all(&txn)
         .await?;
     if teams.len() < 2 {
-        return Err(DomainError::invalid("not_enough_teams", "a draft needs at least two teams"));
+        return Err(DomainError::conflict("not_enough_teams", "a draft needs at least two teams"));
     }
     let mut captains = Vec::with_capacity(teams.len());
     for t in &teams {
         match t.captain_id {
             Some(c) => captains.push(c),
             None => {
-                return Err(DomainError::invalid("team_without_captain", format!("team {} has no captain", t.name)));
+                return Err(DomainError::conflict("team_without_captain", format!("team {} has no captain", t.name)));
             }
         }
     }
@@ -343,11 +343,13 @@ pub async fn init(
     Ok(draft_id)
 }
 
-/// The current captain (or staff) picks `user_id`.
+/// The current captain (or an organiser: staff, an admin of the league)
+/// picks `user_id`.
 pub async fn pick(
     svc: &Services,
     draft_id: i64,
     actor: &user::Model,
+    organiser: bool,
     user_id: i64,
     dice: &mut (dyn Dice + Send),
 ) -> DomainResult<()> {
@@ -357,22 +359,21 @@ pub async fn pick(
     let Some(round) = state.current().cloned() else {
         return Err(DomainError::conflict("draft_complete", "every pick of this draft is made"));
     };
-    let staff = actor.is_staff || actor.is_superuser;
-    if !staff && round.captain_id != Some(actor.id) {
+    if !organiser && round.captain_id != Some(actor.id) {
         return if state.teams.iter().any(|t| t.captain_id == Some(actor.id)) {
             Err(DomainError::conflict(
                 "not_your_turn",
                 format!("pick {} belongs to another captain", round.pick_number),
             ))
         } else {
-            Err(DomainError::forbidden("only staff or the captain whose turn it is can pick"))
+            Err(DomainError::forbidden("only the captain whose turn it is, or an organiser, can pick"))
         };
     }
     let Some(team) = state.team_of_captain(round.captain_id).cloned() else {
         return Err(DomainError::conflict("no_captain", "this round has no captain yet"));
     };
     if !state.remaining().contains(&user_id) {
-        return Err(DomainError::invalid(
+        return Err(DomainError::conflict(
             "player_unavailable",
             "the player is not in the tournament pool or is already drafted",
         ));
