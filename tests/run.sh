@@ -11,4 +11,4 @@ tests/setup.sh
 cargo build --workspace --bins --tests --quiet
 cargo nextest run --workspace --no-fail-fast
 tests/clients.sh
-tests/fuzz.sh "${DTX_FUZZ_SECONDS:-60}"
+tests/fuzz.sh "${DTX_FUZZ_SECONDS:-180}"

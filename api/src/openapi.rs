@@ -221,7 +221,11 @@ fn document_job_kinds(schemas: &mut Map<String, Value>) {
                 "required": required,
                 "properties": {
                     "kind": { "type": "string", "enum": [kind] },
-                    "args": args
+                    "args": args,
+                    "idempotency_key": {
+                        "type": "string", "minLength": 1, "maxLength": 200, "nullable": true,
+                        "description": "Enqueue once per key: a key used before answers with the earlier run."
+                    }
                 }
             }),
         );

@@ -150,8 +150,19 @@ impl PrivatePostgres {
 
     /// A fast shutdown: open sessions are terminated, as in a restart.
     pub async fn stop(&self) {
+        self.stop_with("fast").await;
+    }
+
+    /// An immediate shutdown: the server exits without a checkpoint and
+    /// replays its WAL on the next start, as after a crash — commits made
+    /// with `synchronous_commit = off` that were not yet flushed are lost.
+    pub async fn crash(&self) {
+        self.stop_with("immediate").await;
+    }
+
+    async fn stop_with(&self, mode: &str) {
         let mut stop = self.pg_ctl();
-        stop.args(["-m", "fast", "-w", "stop"]);
+        stop.args(["-m", mode, "-w", "stop"]);
         run(&mut stop.into(), "pg_ctl stop").await;
     }
 }

@@ -352,7 +352,67 @@ async fn a_due_event_is_posted_once_and_moves_to_its_next_week(mode: Mode) {
     assert_eq!(job.run(&app.state.jobs).await.unwrap()["posted"], 0);
 }
 
+/// `POST /api/jobs/batch`: many jobs in one call, idempotency keys honoured,
+/// one bad job refuses the batch with its index and enqueues nothing.
+async fn a_batch_enqueues_many_jobs_at_once(mode: Mode) {
+    let app = TestApp::spawn_with(mode.backend(), mode.options(vec![], true)).await;
+    let staff = app.staff("admin").await;
+    let stats = |key: Option<&str>| json!({"kind": "recalculate_league_mmr", "args": {}, "idempotency_key": key});
+    let batch = json!({"jobs": [stats(Some("night-1")), stats(None), stats(Some("night-1")), stats(Some("night-2"))]});
+    let queued = staff.post("/api/jobs/batch", batch).await;
+    assert_eq!(queued.status, 202, "{}", queued.text);
+    let runs = queued.body["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4);
+    assert_eq!(runs[0]["id"], runs[2]["id"], "a key reused in the batch names the same run");
+    let distinct: std::collections::BTreeSet<&str> = runs.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(distinct.len(), 3);
+    for id in &distinct {
+        job_reaches(&staff, id, "succeeded").await;
+    }
+    assert_eq!(app.count("job_runs").await, 3, "one run per key");
+    let again = staff.post("/api/jobs/batch", json!({"jobs": [stats(Some("night-2"))]})).await;
+    assert_eq!(again.body["runs"][0]["id"], runs[3]["id"], "a key used in an earlier batch too");
+
+    let bad = json!({"jobs": [stats(None), {"kind": "sync_league_matches", "args": {}}]});
+    let refused = staff.post("/api/jobs/batch", bad).await;
+    assert_eq!((refused.status, refused.error_code().as_str()), (422, "invalid_job"), "{}", refused.text);
+    assert_eq!(refused.body["error"]["details"]["index"], 1);
+    assert_eq!(app.count("job_runs").await, 3, "a refused batch enqueues nothing");
+    let too_many: Vec<Value> = (0..1001).map(|_| stats(None)).collect();
+    assert_eq!(staff.post("/api/jobs/batch", json!({"jobs": too_many})).await.status, 400);
+    assert_eq!(app.user("player").await.post("/api/jobs/batch", json!({"jobs": [stats(None)]})).await.status, 403);
+}
+
+/// Group commit keeps the single-row guarantees: 300 concurrent enqueues
+/// all land; a redelivery of a claimed attempt claims it again; a later
+/// attempt refuses the earlier one; a finished run refuses every delivery;
+/// a burst of claims and finishes is written in batches, every row right.
+async fn group_commit_keeps_the_ledger_rules(mode: Mode) {
+    let app = TestApp::spawn_with(mode.backend(), mode.options(vec![], false)).await;
+    let enqueuer = app.state.jobs.enqueuer.clone();
+    let job = || worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
+    let singles = futures_util::future::join_all((0..300).map(|_| enqueuer.enqueue(job(), None, None))).await;
+    let ids: Vec<String> = singles.into_iter().map(|r| r.unwrap().0.id).collect();
+    assert_eq!(app.count("job_runs").await, 300);
+    let ledger = &enqueuer.ledger;
+    assert!(ledger.claim(&ids[0], 1).await.unwrap(), "the first delivery claims");
+    assert!(ledger.claim(&ids[0], 1).await.unwrap(), "a redelivery re-claims its attempt");
+    assert!(ledger.claim(&ids[0], 2).await.unwrap(), "the retry's attempt");
+    assert!(!ledger.claim(&ids[0], 1).await.unwrap(), "an earlier attempt is refused");
+    ledger.finish(&ids[0], entity::JobStatus::Succeeded, Some(json!({"ok": 1})), None).await.unwrap();
+    assert!(!ledger.claim(&ids[0], 2).await.unwrap(), "a finished run is refused");
+    let many = futures_util::future::join_all(ids[1..].iter().map(|id| ledger.claim(id, 1))).await;
+    assert!(many.into_iter().all(|won| won.unwrap()), "every first claim of a burst takes");
+    let finishes = ids[1..].iter().map(|id| ledger.finish(id, entity::JobStatus::Failed, None, Some("boom".into())));
+    assert!(futures_util::future::join_all(finishes).await.into_iter().all(|r| r.is_ok()));
+    let rows = app.db_rows("SELECT status || ':' || COALESCE(error, '') FROM job_runs").await;
+    assert_eq!(rows.iter().filter(|r| *r == "failed:boom").count(), 299, "{:?}", &rows[..3]);
+    assert_eq!(rows.iter().filter(|r| *r == "succeeded:").count(), 1);
+}
+
 in_both_modes!(
+    a_batch_enqueues_many_jobs_at_once,
+    group_commit_keeps_the_ledger_rules,
     admin_enqueue_runs_through_the_ledger_to_the_leaderboard,
     enqueue_is_staff_only_and_checks_args,
     failing_jobs_retry_with_backoff_then_die_and_can_be_retried,

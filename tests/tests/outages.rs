@@ -172,6 +172,64 @@ async fn postgres_restart_answers_503_then_recovers() {
     assert_eq!(app.anon().get("/api/health").await.status, 200);
 }
 
+/// PostgreSQL crashes (an immediate shutdown: no checkpoint, WAL replayed on
+/// start, unflushed asynchronous commits lost) while jobs are enqueued and
+/// worked by a worker process. Enqueues answer 503 meanwhile; after the
+/// restart every job the api acknowledged with 202 has exactly one ledger
+/// row, and it ends `succeeded`. The claims lost with the crash (they are
+/// committed asynchronously, see `jobs::group_commit`) only make a job run
+/// again; its acknowledged insert and its finish are durable.
+#[tokio::test]
+async fn postgres_crashed_under_a_job_load_keeps_every_acknowledged_job() {
+    let pg = PrivatePostgres::start().await;
+    let options = Options { redis: true, database_url: Some(pg.url()), ..Default::default() };
+    let app = TestApp::spawn_with(Backend::Postgres, options).await;
+    let staff = app.staff("admin").await;
+    let _worker = processes::start(processes::command("worker", &app, &tests::redis_url()).args([
+        "--job-heartbeat-secs",
+        "1",
+        "--job-backoff-base-ms",
+        "100",
+    ]));
+
+    let load = Mutex::new(Load::default());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let accepted = |since: Instant| load.lock().unwrap().accepted.iter().filter(|(at, _)| *at > since).count();
+    let drill = async {
+        let start = Instant::now();
+        eventually("load to flow", Duration::from_secs(20), || async { (accepted(start) >= 40).then_some(()) }).await;
+        pg.crash().await;
+        eventually("enqueues refused during the outage", Duration::from_secs(30), || async {
+            (load.lock().unwrap().refused.len() >= 5).then_some(())
+        })
+        .await;
+        pg.restart().await;
+        let back = Instant::now();
+        eventually("more load after the restart", Duration::from_secs(30), || async {
+            (accepted(back) >= 40).then_some(())
+        })
+        .await;
+        let _ = stop.send(true);
+    };
+    tokio::join!(produce(&staff, &load, stopped), drill);
+
+    let load = load.into_inner().unwrap();
+    for refused in &load.refused {
+        assert_unavailable(refused, "an enqueue while PostgreSQL is down");
+    }
+    let ids: Vec<String> = load.accepted.iter().map(|(_, id)| id.clone()).collect();
+    eventually("every acknowledged job to succeed", Duration::from_secs(60), || async {
+        let done = statuses(&app, &ids).await.iter().filter(|s| **s == JobStatus::Succeeded).count();
+        (done == ids.len()).then_some(())
+    })
+    .await;
+    // Exactly once: one row per acknowledged id, and no other row.
+    let rows = job_run::Entity::find().all(app.db()).await.unwrap();
+    assert_eq!(rows.len(), ids.len(), "ledger rows vs acknowledged jobs");
+    assert!(rows.iter().all(|r| r.status == JobStatus::Succeeded), "{rows:?}");
+    eprintln!("postgres crash drill: {} jobs acknowledged, {} refused", ids.len(), load.refused.len());
+}
+
 /// Unix seconds of a tick key `cron:kind:league:seconds`.
 fn tick_second(key: &str) -> i64 {
     key.rsplit(':').next().and_then(|s| s.parse().ok()).expect("tick key ends in unix seconds")

@@ -503,6 +503,13 @@ fn job_and_steam_cases() -> Vec<Case> {
             [401, 403, 403, 202, 202],
         )
         .organised(),
+        write(
+            M::POST,
+            |_| "/api/jobs/batch".into(),
+            |i| Some(json!({"jobs": [{"kind": "update_league_stats", "args": {"league_id": i.steam_league}}]})),
+            PLAIN,
+            [401, 403, 403, 202, 202],
+        ),
         get(|_| "/api/jobs".into(), PLAIN, STAFF),
         get(|i| format!("/api/jobs/{}", i.job), PLAIN, STAFF),
         // Allowed, but a queued job is not retryable.

@@ -71,8 +71,9 @@ async fn full_sync_of_a_thousand_matches_terminates(mode: Mode) {
 }
 
 async fn a_killed_sync_resumes_without_loss_or_duplicates(mode: Mode) {
-    let steam = SteamMock::start((0..60).map(MockMatch::nth).collect()).await;
-    steam.state.lock().unwrap().details_delay = Duration::from_millis(60);
+    // 600 matches, each detail answered after 150 ms with 128 fetched at a time: ~0.7 s of work.
+    let steam = SteamMock::start((0..600).map(MockMatch::nth).collect()).await;
+    steam.state.lock().unwrap().details_delay = Duration::from_millis(150);
     let app = app_with(mode, &steam).await;
     // Kill the run part-way (the future is dropped, as on a timeout or crash).
     let cut = tokio::time::timeout(Duration::from_millis(400), sync_league(&app.state.jobs, LEAGUE, false)).await;
@@ -80,15 +81,15 @@ async fn a_killed_sync_resumes_without_loss_or_duplicates(mode: Mode) {
     // A commit already on the wire when the run was dropped may still land: let it settle.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let partial = app.count("steam_matches").await;
-    assert!(partial > 0 && partial < 60, "part of the matches were stored: {partial}");
+    assert!(partial > 0 && partial < 600, "part of the matches were stored: {partial}");
     // The dropped run releases its lock; rerun until it is free.
     let resumed = tests::eventually("the lock to be released", Duration::from_secs(10), || async {
         let r = sync(&app, false).await;
         r.get("skipped").is_none().then_some(r)
     })
     .await;
-    assert_eq!(resumed["ingested"].as_i64().unwrap() + partial, 60, "{resumed}");
-    assert_eq!((app.count("steam_matches").await, app.count("player_match_stats").await), (60, 600));
+    assert_eq!(resumed["ingested"].as_i64().unwrap() + partial, 600, "{resumed}");
+    assert_eq!((app.count("steam_matches").await, app.count("player_match_stats").await), (600, 6000));
 }
 
 async fn details_failures_do_not_stop_the_sync_and_are_retried(mode: Mode) {

@@ -26,6 +26,35 @@ pub struct JobRequest {
     pub kind: String,
     /// The kind's arguments; `{}` when omitted.
     pub args: Option<serde_json::Value>,
+    /// Enqueue once per key: a key used before answers with the earlier run.
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub idempotency_key: Option<String>,
+}
+
+/// Up to 1 000 jobs enqueued together (staff).
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct JobBatch {
+    #[oai(validator(min_items = 1, max_items = 1000))]
+    pub jobs: Vec<JobRequest>,
+}
+
+#[derive(Debug, Object)]
+pub struct JobBatchView {
+    /// One run per job, in the order given (an earlier run for a reused idempotency key).
+    pub runs: Vec<JobRunView>,
+}
+
+#[derive(ApiResponse)]
+pub enum BatchAccepted {
+    /// Queued; poll each `GET /api/jobs/{id}`.
+    #[oai(status = 202)]
+    Accepted(Json<JobBatchView>),
+}
+
+fn parse_job(request: JobRequest) -> Result<(Job, Option<String>), String> {
+    let job = Job::parse(&request.kind, request.args.unwrap_or(serde_json::Value::Null))?;
+    Ok((job, request.idempotency_key))
 }
 
 #[derive(ApiResponse)]
@@ -100,9 +129,7 @@ impl JobsApi {
         body: Json<JobRequest>,
     ) -> ApiResult<Accepted> {
         let user = viewer.user();
-        let body = body.0;
-        let job = Job::parse(&body.kind, body.args.unwrap_or(serde_json::Value::Null))
-            .map_err(|reason| ApiError::invalid("invalid_job", reason))?;
+        let (job, idempotency_key) = parse_job(body.0).map_err(|reason| ApiError::invalid("invalid_job", reason))?;
         match job.league_sync() {
             Some(steam_league) if !viewer.is_staff() => {
                 // An unknown league is refused like someone else's: no probing for league ids.
@@ -119,8 +146,30 @@ impl JobsApi {
                 viewer.require_staff()?;
             }
         }
-        let run = enqueue(&state, job, Some(user.id)).await?;
+        let run = state.jobs.enqueuer.enqueue(job, Some(user.id), idempotency_key).await.map_err(enqueue_error)?.0;
         Ok(Accepted::Accepted(Json(run.into())))
+    }
+
+    /// Enqueue up to 1 000 jobs at once (staff): one ledger transaction, pushes in flight together.
+    /// Any bad job refuses the batch (422 naming its index); nothing is enqueued then.
+    #[oai(path = "/jobs/batch", method = "post", operation_id = "enqueueJobs")]
+    async fn create_many(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Session,
+        body: Json<JobBatch>,
+    ) -> ApiResult<BatchAccepted> {
+        let user = viewer.require_staff()?;
+        let mut jobs = Vec::with_capacity(body.0.jobs.len());
+        for (index, request) in body.0.jobs.into_iter().enumerate() {
+            let job = parse_job(request).map_err(|reason| {
+                ApiError::invalid("invalid_job", format!("jobs[{index}]: {reason}"))
+                    .with_details(serde_json::json!({ "index": index }))
+            })?;
+            jobs.push(job);
+        }
+        let runs = state.jobs.enqueuer.enqueue_many(jobs, Some(user.id)).await.map_err(enqueue_error)?;
+        Ok(BatchAccepted::Accepted(Json(JobBatchView { runs: runs.into_iter().map(|(run, _)| run.into()).collect() })))
     }
 
     /// Recent job runs, newest first (staff).

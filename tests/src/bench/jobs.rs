@@ -3,7 +3,10 @@
 //!
 //! Two DTX figures: the bare queue (an apalis no-op job, what Celery's no-op
 //! task is) and the full DTX path (ledger row on enqueue, claim and finish
-//! by the worker — three more database writes per job).
+//! by the worker — three more database writes per job, group-committed).
+//! End to end is measured with one producer and with `--producers N`
+//! concurrent ones (a sequential loop bounds the first); the full path also
+//! runs embedded (SQLite ledger, apalis-sqlite queue).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -122,20 +125,59 @@ async fn bare_queue_drain(prefix: &str, jobs: u64, concurrency: usize, batch: us
     Ok((jobs - 1) as f64 / elapsed.as_secs_f64())
 }
 
-async fn bare_queue(prefix: &str, jobs: u64, concurrency: usize, batch: usize) -> anyhow::Result<f64> {
+/// Runs `producers` tasks that together call `enqueue` `jobs` times, each
+/// waiting for its call before the next; returns the enqueue latencies.
+async fn produce<F, Fut>(jobs: u64, producers: usize, enqueue: F) -> anyhow::Result<Histogram<u64>>
+where
+    F: Fn(u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let producers = producers.max(1) as u64;
+    let tasks: Vec<_> = (0..producers)
+        .map(|p| {
+            let enqueue = enqueue.clone();
+            tokio::spawn(async move {
+                let mut latency = histogram();
+                for n in (p..jobs).step_by(producers as usize) {
+                    let t = Instant::now();
+                    enqueue(n).await?;
+                    latency.record(t.elapsed().as_micros() as u64).ok();
+                }
+                Ok::<_, anyhow::Error>(latency)
+            })
+        })
+        .collect();
+    let mut all = histogram();
+    for task in tasks {
+        all.add(task.await??).ok();
+    }
+    Ok(all)
+}
+
+fn producers_label(producers: usize) -> String {
+    if producers == 1 { "1 producer".to_owned() } else { format!("{producers} producers") }
+}
+
+async fn bare_queue(
+    prefix: &str,
+    jobs: u64,
+    concurrency: usize,
+    batch: usize,
+    producers: usize,
+) -> anyhow::Result<f64> {
     let conn = worker::infra::db::connect_redis(&crate::redis_url()).await?;
-    let cfg = apalis_redis::Config::default().queue(format!("{prefix}:noop")).batch_size(batch);
+    let queue = format!("{prefix}:noop{producers}");
+    let cfg = apalis_redis::Config::default().queue(queue).batch_size(batch);
     let storage: RedisStorage<Noop> = RedisStorage::new(conn).with_config(cfg);
     let done = Arc::new(AtomicU64::new(0));
     let (stop, monitor) = start_noop_worker(storage.clone(), concurrency, done.clone());
-    let mut latency = histogram();
     let started = Instant::now();
-    let mut sink = storage.clone();
-    for n in 0..jobs {
-        let t = Instant::now();
-        sink.push(Noop { n }).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        latency.record(t.elapsed().as_micros() as u64).ok();
-    }
+    let sink = storage.clone();
+    let latency = produce(jobs, producers, move |n| {
+        let mut sink = sink.clone();
+        async move { sink.push(Noop { n }).await.map_err(|e| anyhow::anyhow!("{e}")) }
+    })
+    .await?;
     while done.load(Ordering::Relaxed) < jobs {
         anyhow::ensure!(
             started.elapsed() < Duration::from_secs(600),
@@ -144,57 +186,64 @@ async fn bare_queue(prefix: &str, jobs: u64, concurrency: usize, batch: usize) -
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let rate = report("DTX apalis-redis, bare no-op job", jobs, started.elapsed(), &latency);
+    let name = format!("DTX apalis-redis, bare ({})", producers_label(producers));
+    let rate = report(&name, jobs, started.elapsed(), &latency);
     let _ = stop.send(true);
     let _ = monitor.await;
     Ok(rate)
 }
 
-async fn ledger_jobs(app: &TestApp, jobs: u64) -> anyhow::Result<f64> {
+async fn succeeded(app: &TestApp) -> anyhow::Result<u64> {
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    Ok(entity::job_run::Entity::find()
+        .filter(entity::job_run::Column::Status.eq(entity::JobStatus::Succeeded))
+        .count(app.db())
+        .await?)
+}
+
+/// The full path: enqueue (ledger row + push), then the pool claims, runs
+/// and finishes each job; until every one is `succeeded` in the ledger.
+async fn ledger_jobs(app: &TestApp, jobs: u64, producers: usize, name: &str) -> anyhow::Result<f64> {
     let ctx = app.state.jobs.clone();
+    let before = succeeded(app).await?;
     let (stop, mut rx) = tokio::sync::watch::channel(false);
     let pool = tokio::spawn(worker::runtime::pool::run(ctx.clone(), async move {
         let _ = rx.wait_for(|s| *s).await;
     }));
-    let mut latency = histogram();
     let started = Instant::now();
-    for _ in 0..jobs {
-        let job = worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
-        let t = Instant::now();
-        ctx.enqueuer.enqueue(job, None, None).await?;
-        latency.record(t.elapsed().as_micros() as u64).ok();
-    }
+    let enqueuer = ctx.enqueuer.clone();
+    let latency = produce(jobs, producers, move |_| {
+        let enqueuer = enqueuer.clone();
+        async move {
+            let job = worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
+            enqueuer.enqueue(job, None, None).await?;
+            Ok(())
+        }
+    })
+    .await?;
     loop {
-        let finished = entity::job_run::Entity::find()
-            .filter(entity::job_run::Column::Status.eq(entity::JobStatus::Succeeded))
-            .count(app.db())
-            .await?;
+        let finished = succeeded(app).await? - before;
         if finished >= jobs {
             break;
         }
         anyhow::ensure!(started.elapsed() < Duration::from_secs(900), "ledger jobs stalled at {finished}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let rate = report("DTX job (ledger + apalis-redis)", jobs, started.elapsed(), &latency);
+    let rate = report(&format!("{name} ({})", producers_label(producers)), jobs, started.elapsed(), &latency);
     let _ = stop.send(true);
     let _ = pool.await;
     Ok(rate)
 }
 
 async fn ledger_drain(app: &TestApp, jobs: u64) -> anyhow::Result<f64> {
-    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
     let ctx = app.state.jobs.clone();
-    for _ in 0..jobs {
-        let job = worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
-        ctx.enqueuer.enqueue(job, None, None).await?;
+    let batch: Vec<worker::jobs::enqueue::BatchItem> = (0..jobs)
+        .map(|_| (worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {}), None))
+        .collect();
+    for chunk in batch.chunks(1000) {
+        ctx.enqueuer.enqueue_many(chunk.to_vec(), None).await?;
     }
-    let succeeded = || async {
-        entity::job_run::Entity::find()
-            .filter(entity::job_run::Column::Status.eq(entity::JobStatus::Succeeded))
-            .count(app.db())
-            .await
-    };
+    let succeeded = || succeeded(app);
     let before = succeeded().await?;
     let (stop, mut rx) = tokio::sync::watch::channel(false);
     let pool = tokio::spawn(worker::runtime::pool::run(ctx.clone(), async move {
@@ -249,23 +298,43 @@ fn celery(jobs: u64) -> anyhow::Result<Rates> {
 
 /// `batch`: tasks the bare worker fetches per poll (the DTX pool fetches as
 /// many as its concurrency, so a long job never holds back queued ones).
-pub async fn run(jobs: u64, concurrency: usize, batch: Option<usize>, with_celery: bool) -> anyhow::Result<()> {
+pub async fn run(
+    jobs: u64,
+    concurrency: usize,
+    batch: Option<usize>,
+    producers: usize,
+    with_celery: bool,
+) -> anyhow::Result<()> {
     let batch = batch.unwrap_or(concurrency);
     let args = vec!["--worker-concurrency".to_owned(), concurrency.to_string()];
-    let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(args, false)).await;
+    let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(args.clone(), false)).await;
     println!(
-        "bench jobs: {jobs} no-op jobs, one worker process, concurrency {concurrency}, fetch batch {batch}, Redis 127.0.0.1"
+        "bench jobs: {jobs} no-op jobs, one worker process, concurrency {concurrency}, fetch batch {batch}, \
+         1 and {producers} producers, PostgreSQL + Redis 127.0.0.1"
     );
     let prefix = app.redis_prefix.clone().unwrap_or_else(|| "bench".into());
+    bare_queue(&prefix, jobs, concurrency, batch, 1).await?;
     let bare = Rates {
-        end_to_end: bare_queue(&prefix, jobs, concurrency, batch).await?,
+        end_to_end: bare_queue(&prefix, jobs, concurrency, batch, producers).await?,
         drain: bare_queue_drain(&prefix, jobs, concurrency, batch).await?,
     };
-    let full = Rates { end_to_end: ledger_jobs(&app, jobs).await?, drain: ledger_drain(&app, jobs).await? };
+    ledger_jobs(&app, jobs, 1, "DTX job, ledger + apalis-redis").await?;
+    let full = Rates {
+        end_to_end: ledger_jobs(&app, jobs, producers, "DTX job, ledger + apalis-redis").await?,
+        drain: ledger_drain(&app, jobs).await?,
+    };
     println!(
         "drain (queued first, one worker, first to last completion): bare {:.0} jobs/s, DTX job {:.0} jobs/s",
         bare.drain, full.drain
     );
+    println!(
+        "DTX job / bare: end to end {:.0} %, drain {:.0} %",
+        100.0 * full.end_to_end / bare.end_to_end,
+        100.0 * full.drain / bare.drain
+    );
+    drop(app);
+    let embedded = TestApp::spawn_with(Mode::Embedded.backend(), Mode::Embedded.options(args, false)).await;
+    ledger_jobs(&embedded, jobs, producers, "DTX job embedded, SQLite + apalis-sqlite").await?;
     if with_celery {
         let celery = celery(jobs)?;
         println!("Celery drain {:.0} jobs/s", celery.drain);

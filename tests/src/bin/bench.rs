@@ -48,6 +48,9 @@ enum Command {
         /// Tasks the bare apalis-redis worker fetches per poll (default: the concurrency).
         #[arg(long)]
         batch_size: Option<usize>,
+        /// Concurrent producers of the multi-producer run (a run with one producer is always made too).
+        #[arg(long, default_value_t = 8)]
+        producers: usize,
         /// Skip the Celery comparison (it installs celery into a venv on first use).
         #[arg(long)]
         no_celery: bool,
@@ -96,8 +99,8 @@ fn main() -> anyhow::Result<()> {
                 };
                 bench::api::run(backend, std::time::Duration::from_secs(seconds), connections, no_cache).await
             }
-            Command::Jobs { jobs, concurrency, batch_size, no_celery } => {
-                bench::jobs::run(jobs, concurrency, batch_size, !no_celery).await
+            Command::Jobs { jobs, concurrency, batch_size, producers, no_celery } => {
+                bench::jobs::run(jobs, concurrency, batch_size, producers, !no_celery).await
             }
             Command::Tick { spectators, seconds } => bench::tick::run(spectators, seconds).await,
             Command::Ingest { backend, matches } => bench::ingest::run(backend.mode(), matches).await,

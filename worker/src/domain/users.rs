@@ -294,11 +294,13 @@ async fn follow_changes(
 
 async fn after_commit(svc: &Services, user_id: i64, leagues: BTreeSet<i64>) {
     svc.cache.invalidate(&[ns::USERS, ns::TOURNAMENTS, ns::LEAGUE_STATS, ns::MATCHES]).await;
-    for league_id in leagues {
-        let job = Job::UpdateLeagueStats(UpdateLeagueStats { league_id });
-        if let Err(err) = svc.enqueuer.enqueue(job, Some(user_id), None).await {
-            tracing::warn!(error = %err, league_id, "stats recompute not enqueued after a steamId change");
-        }
+    if leagues.is_empty() {
+        return;
+    }
+    let jobs =
+        leagues.iter().map(|&league_id| (Job::UpdateLeagueStats(UpdateLeagueStats { league_id }), None)).collect();
+    if let Err(err) = svc.enqueuer.enqueue_many(jobs, Some(user_id)).await {
+        tracing::warn!(error = %err, ?leagues, "stats recomputes not enqueued after a steamId change");
     }
 }
 

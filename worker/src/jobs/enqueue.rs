@@ -6,15 +6,22 @@ use entity::{JobStatus, job_run};
 use sea_orm::DatabaseConnection;
 
 use crate::infra::queue::{Queue, QueueError};
+use crate::jobs::group_commit::{LedgerWriter, NewRun};
 use crate::jobs::ledger;
 use crate::jobs::payload::{Envelope, Job};
 
-/// Enqueues jobs: writes the `queued` ledger row, then pushes the envelope.
+/// Enqueues jobs: writes the `queued` ledger row (group-committed with
+/// whatever else the process writes to the ledger), then pushes the envelope.
 #[derive(Clone)]
 pub struct Enqueuer {
     pub db: DatabaseConnection,
     pub queue: Queue,
+    /// The process's ledger writer; the runner claims and finishes through it too.
+    pub ledger: LedgerWriter,
 }
+
+/// One job of a batch: the job and its optional idempotency key.
+pub type BatchItem = (Job, Option<String>);
 
 #[derive(Debug, thiserror::Error)]
 pub enum EnqueueError {
@@ -30,6 +37,12 @@ pub fn new_run_id() -> String {
 }
 
 impl Enqueuer {
+    /// An enqueuer whose ledger writer runs on `db` (needs a Tokio runtime).
+    pub fn new(db: DatabaseConnection, queue: Queue) -> Self {
+        let ledger = LedgerWriter::start(db.clone());
+        Self { db, queue, ledger }
+    }
+
     /// Enqueues `job`. With an `idempotency_key` that was used before, nothing
     /// is pushed and the earlier run is returned (`false`).
     pub async fn enqueue(
@@ -51,17 +64,50 @@ impl Enqueuer {
         if matches!(self.queue, Queue::Unavailable) {
             return Err(QueueError::Unavailable.into());
         }
-        let (run, fresh) = ledger::insert(&self.db, &new_run_id(), &job, enqueued_by, idempotency_key).await?;
+        let new = NewRun { id: new_run_id(), job: job.clone(), enqueued_by, idempotency_key };
+        let (run, fresh) = self.ledger.insert(new).await?;
         if fresh {
-            let envelope = Envelope { run_id: run.id.clone(), attempt: 1, max_attempts: run.max_attempts, job };
-            if let Err(err) = self.queue.push(envelope, delay).await {
-                ledger::finish(&self.db, &run.id, JobStatus::Dead, None, Some(err.to_string())).await?;
-                return Err(err.into());
-            }
-            // In the caller's span: ties a request id or a tick to the run id.
-            tracing::info!(run_id = %run.id, kind = %run.kind, "job enqueued");
+            self.push_first(&run, job, delay).await?;
         }
         Ok((run, fresh))
+    }
+
+    /// Enqueues many jobs at once: their rows in one transaction (with the
+    /// process's other ledger writes), then every push in flight together.
+    /// Idempotency keys are honoured per job; results are in input order.
+    pub async fn enqueue_many(
+        &self,
+        jobs: Vec<BatchItem>,
+        enqueued_by: Option<i64>,
+    ) -> Result<Vec<(job_run::Model, bool)>, EnqueueError> {
+        if matches!(self.queue, Queue::Unavailable) {
+            return Err(QueueError::Unavailable.into());
+        }
+        let inserted = futures_util::future::join_all(jobs.iter().map(|(job, key)| {
+            self.ledger.insert(NewRun { id: new_run_id(), job: job.clone(), enqueued_by, idempotency_key: key.clone() })
+        }))
+        .await;
+        let runs = inserted.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let pushes = runs
+            .iter()
+            .zip(jobs)
+            .filter(|((_, fresh), _)| *fresh)
+            .map(|((run, _), (job, _))| self.push_first(run, job, Duration::ZERO));
+        futures_util::future::join_all(pushes).await.into_iter().collect::<Result<Vec<_>, _>>()?;
+        Ok(runs)
+    }
+
+    /// Pushes attempt 1 of a freshly inserted run; if the queue refuses, the
+    /// run is marked dead so the ledger never shows a job nobody will run.
+    async fn push_first(&self, run: &job_run::Model, job: Job, delay: Duration) -> Result<(), EnqueueError> {
+        let envelope = Envelope { run_id: run.id.clone(), attempt: 1, max_attempts: run.max_attempts, job };
+        if let Err(err) = self.queue.push(envelope, delay).await {
+            self.ledger.finish(&run.id, JobStatus::Dead, None, Some(err.to_string())).await?;
+            return Err(err.into());
+        }
+        // In the caller's span: ties a request id or a tick to the run id.
+        tracing::info!(run_id = %run.id, kind = %run.kind, "job enqueued");
+        Ok(())
     }
 
     /// Enqueues a failed or dead run again; `None` when it is neither.

@@ -7,6 +7,7 @@ pub mod auto_link_games;
 pub mod check_scheduled_events;
 pub mod enqueue;
 pub mod error;
+pub mod group_commit;
 pub mod herodraft_timeout;
 pub mod ledger;
 pub mod payload;

@@ -72,7 +72,7 @@ impl JobContext {
         };
         Ok(Self {
             presence,
-            enqueuer: Enqueuer { db: db.clone(), queue },
+            enqueuer: Enqueuer::new(db.clone(), queue),
             db,
             settings,
             locks,

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use entity::JobStatus;
 
 use crate::jobs::JobError;
-use crate::jobs::ledger;
 use crate::jobs::payload::Envelope;
 use crate::runtime::backoff;
 use crate::runtime::context::JobContext;
@@ -29,7 +28,8 @@ pub enum Outcome {
 /// database is down): the queue then delivers the task again later.
 pub async fn execute(envelope: Envelope, ctx: &JobContext) -> Result<Outcome, JobError> {
     let Envelope { run_id, attempt, max_attempts, job } = envelope;
-    if !ledger::claim(&ctx.db, &run_id, attempt).await? {
+    let ledger = &ctx.enqueuer.ledger;
+    if !ledger.claim(&run_id, attempt).await? {
         tracing::info!(run_id, attempt, "duplicate delivery skipped");
         return Ok(Outcome::Skipped);
     }
@@ -49,16 +49,16 @@ pub async fn execute(envelope: Envelope, ctx: &JobContext) -> Result<Outcome, Jo
     let elapsed = started.elapsed();
     let outcome = match result {
         Ok(value) => {
-            ledger::finish(&ctx.db, &run_id, JobStatus::Succeeded, Some(value), None).await?;
+            ledger.finish(&run_id, JobStatus::Succeeded, Some(value), None).await?;
             Outcome::Succeeded
         }
         Err(err) if err.is_permanent() || attempt >= max_attempts => {
-            ledger::finish(&ctx.db, &run_id, JobStatus::Dead, None, Some(err.to_string())).await?;
+            ledger.finish(&run_id, JobStatus::Dead, None, Some(err.to_string())).await?;
             tracing::warn!(kind, run_id, attempt, error = %err, "job dead");
             Outcome::Dead
         }
         Err(err) => {
-            ledger::finish(&ctx.db, &run_id, JobStatus::Failed, None, Some(err.to_string())).await?;
+            ledger.finish(&run_id, JobStatus::Failed, None, Some(err.to_string())).await?;
             let base = Duration::from_millis(ctx.settings.job_backoff_base_ms);
             let delay = backoff::delay(base, BACKOFF_CAP, attempt + 1, rand::random::<f64>(), err.retry_after());
             tracing::warn!(kind, run_id, attempt, error = %err, retry_in_ms = delay.as_millis() as u64, "job failed; will retry");

@@ -130,11 +130,10 @@ async fn jobs_for(ctx: &JobContext, kind: &str, tick: i64) -> anyhow::Result<Vec
 
 /// Enqueues the jobs of one tick; returns how many this replica enqueued.
 pub async fn fire(ctx: &JobContext, kind: &str, tick: i64) -> anyhow::Result<usize> {
-    let mut fresh = 0;
-    for (job, key) in jobs_for(ctx, kind, tick).await? {
-        let (_, created) = ctx.enqueuer.enqueue(job, None, Some(key)).await?;
-        fresh += usize::from(created);
-    }
+    let batch = jobs_for(ctx, kind, tick).await?.into_iter().map(|(job, key)| (job, Some(key))).collect();
+    // One ledger transaction and concurrent pushes for the whole fan-out (a sync per league).
+    let runs = ctx.enqueuer.enqueue_many(batch, None).await?;
+    let fresh = runs.iter().filter(|(_, created)| *created).count();
     if fresh > 0 {
         tracing::info!(kind, tick, enqueued = fresh, "schedule fired");
     }

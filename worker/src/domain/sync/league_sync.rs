@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::clients::steam::types::HistoryMatch;
-use crate::domain::sync::ingest::ingest_match;
+use crate::domain::sync::ingest::{ingest_match, ingest_matches};
 use crate::infra::lock::LockGuard;
 use crate::jobs::JobError;
 use crate::jobs::payload::{AutoLinkGames, Job, UpdateLeagueStats};
@@ -87,7 +87,9 @@ async fn keep_lock(lock: &LockGuard) -> Result<(), JobError> {
 
 /// Details fetched ahead of the ingest (which stays strictly oldest first):
 /// overlaps Steam latency with database writes; the rate limiter still paces calls.
-const PREFETCH: usize = 4;
+const PREFETCH: usize = 128;
+/// Fetched matches stored per transaction at most (whatever is ready is stored together).
+const INGEST_RUN: usize = 200;
 
 /// Which of `ids` are stored already.
 async fn stored(ctx: &JobContext, ids: &[i64]) -> Result<HashSet<i64>, JobError> {
@@ -168,12 +170,11 @@ async fn save_failed(ctx: &JobContext, state_id: i64, failed: &[FailedMatch]) ->
 /// and may decide waiting bracket games (link them).
 async fn after_new_matches(ctx: &JobContext, steam_league_id: i64) -> Result<(), JobError> {
     ctx.cache.invalidate(&[crate::infra::cache::ns::MATCHES]).await;
-    for job in [
-        Job::UpdateLeagueStats(UpdateLeagueStats { league_id: steam_league_id }),
-        Job::AutoLinkGames(AutoLinkGames { league_id: steam_league_id }),
-    ] {
-        ctx.enqueuer.enqueue(job, None, None).await.map_err(|e| JobError::transient(e.to_string()))?;
-    }
+    let jobs = vec![
+        (Job::UpdateLeagueStats(UpdateLeagueStats { league_id: steam_league_id }), None),
+        (Job::AutoLinkGames(AutoLinkGames { league_id: steam_league_id }), None),
+    ];
+    ctx.enqueuer.enqueue_many(jobs, None).await.map_err(|e| JobError::transient(e.to_string()))?;
     Ok(())
 }
 
@@ -231,28 +232,37 @@ async fn sync_locked(
                 (m, details)
             }
         })
-        .buffered(PREFETCH);
-    while let Some((m, details)) = fetched.next().await {
+        .buffered(PREFETCH)
+        .ready_chunks(INGEST_RUN);
+    'runs: while let Some(ready) = fetched.next().await {
         keep_lock(lock).await?;
-        match details {
-            Ok(details) => {
-                ingest_match(&ctx.db, steam_league_id, Some(state.id), &details).await?;
-                failed.retain(|f| f.match_id != m.match_id);
-                ingested += 1;
+        // The matches fetched so far, stored together in one transaction, oldest first.
+        let mut run = Vec::with_capacity(ready.len());
+        for (m, details) in ready {
+            match details {
+                Ok(details) => {
+                    failed.retain(|f| f.match_id != m.match_id);
+                    run.push(details);
+                }
+                Err(err) if err.stops_the_run() => {
+                    stop = Some(err.into());
+                    break;
+                }
+                Err(err) => {
+                    failed.retain(|f| f.match_id != m.match_id);
+                    failed.push(FailedMatch {
+                        match_id: m.match_id,
+                        match_seq_num: m.match_seq_num,
+                        error: err.to_string(),
+                    });
+                    newly_failed += 1;
+                }
             }
-            Err(err) if err.stops_the_run() => {
-                stop = Some(err.into());
-                break;
-            }
-            Err(err) => {
-                failed.retain(|f| f.match_id != m.match_id);
-                failed.push(FailedMatch {
-                    match_id: m.match_id,
-                    match_seq_num: m.match_seq_num,
-                    error: err.to_string(),
-                });
-                newly_failed += 1;
-            }
+        }
+        ingest_matches(&ctx.db, steam_league_id, Some(state.id), &run).await?;
+        ingested += run.len() as u64;
+        if stop.is_some() {
+            break 'runs;
         }
     }
     drop(fetched);
