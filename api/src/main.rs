@@ -29,6 +29,43 @@ enum Command {
     SeedDemo,
     /// Print the OpenAPI document, then exit.
     Openapi,
+    /// Bring a league over from a Draftforge database (SPEC §19), then exit.
+    /// Safe to run again: rows imported before are not imported twice.
+    ImportDraftforge {
+        /// The Draftforge database: a SQLite file or a postgres:// URL.
+        #[arg(long)]
+        from: String,
+        /// Report what would be imported; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        report_json: Option<std::path::PathBuf>,
+    },
+}
+
+/// One progress bar per table (SPEC §19).
+struct Bars(std::sync::Mutex<Option<ProgressBar>>);
+
+impl worker::import::draftforge::Progress for Bars {
+    fn start(&self, table: &str, rows: u64) {
+        let bar = ProgressBar::new(rows)
+            .with_style(ProgressStyle::with_template("{msg:<32} {bar:30} {pos:>6}/{len:<6}").expect("valid template"));
+        bar.set_message(table.to_owned());
+        *self.0.lock().expect("progress lock") = Some(bar);
+    }
+
+    fn advance(&self) {
+        if let Some(bar) = self.0.lock().expect("progress lock").as_ref() {
+            bar.inc(1);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self.0.lock().expect("progress lock").take() {
+            bar.finish();
+        }
+    }
 }
 
 #[tokio::main]
@@ -64,6 +101,18 @@ async fn main() -> anyhow::Result<()> {
                 println!("demo league loaded: {} players, tournament id {}", seeded.users, seeded.tournament_id);
             } else {
                 println!("demo league already present (tournament id {})", seeded.tournament_id);
+            }
+        }
+        Command::ImportDraftforge { from, dry_run, report_json } => {
+            let db = worker::infra::db::connect_and_migrate(&settings.core.database_url).await?;
+            let options = worker::import::draftforge::Options {
+                dry_run,
+                min_games: i64::from(settings.core.league_mmr_min_games),
+            };
+            let report = worker::import::draftforge::run(&db, &from, options, &Bars(Default::default())).await?;
+            println!("{report}");
+            if let Some(path) = report_json {
+                std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
             }
         }
         Command::Serve => {

@@ -19,6 +19,7 @@ pub mod hero_draft_event;
 pub mod hero_draft_round;
 pub mod hero_draft_team;
 pub mod identity_change;
+pub mod import_map;
 pub mod job_run;
 pub mod kv_entry;
 pub mod league;

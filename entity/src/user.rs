@@ -78,8 +78,11 @@ impl ActiveModelBehavior for ActiveModel {
 pub fn username_key(name: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     use unicode_security::confusable_detection::skeleton;
-    let folded: String = skeleton(&name.nfkc().collect::<String>()).collect::<String>().to_lowercase();
-    skeleton(&folded).collect::<String>().to_lowercase()
+    // Case is folded first: the skeleton maps capital I to l, so folding
+    // after it would keep `SILENTSALVE` apart from `silentsalve`.
+    let folded = name.nfkc().collect::<String>().to_lowercase();
+    let once: String = skeleton(&folded).collect::<String>().to_lowercase();
+    skeleton(&once).collect::<String>().to_lowercase()
 }
 
 /// Discord's CDN, the base of every avatar URL.
@@ -154,6 +157,7 @@ mod tests {
     fn look_alikes_and_case_share_a_key() {
         assert_eq!(username_key("admin"), username_key("\u{0430}dmin"), "Cyrillic а");
         assert_eq!(username_key("root"), username_key("ROOT"));
+        assert_eq!(username_key("silentsalve"), username_key("SILENTSALVE"), "capital I is not l");
         assert_eq!(username_key("ｐｌａｙｅｒ"), username_key("player"), "fullwidth letters");
         assert_ne!(username_key("ana"), username_key("anna"));
     }

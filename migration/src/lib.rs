@@ -7,6 +7,7 @@ mod m20261125_000001_schema;
 mod m20261126_000001_identity;
 mod m20261127_000001_brackets;
 mod m20261128_000001_people;
+mod m20261129_000001_import_map;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_identity::Migration),
             Box::new(m20261127_000001_brackets::Migration),
             Box::new(m20261128_000001_people::Migration),
+            Box::new(m20261129_000001_import_map::Migration),
         ]
     }
 }

@@ -18,7 +18,7 @@ impl MigrationName for Migration {
 /// Keys for the users already there, oldest first; a later name that looks
 /// like an earlier one keeps no key (it cannot be duplicated again, and its
 /// next rename gets one).
-async fn backfill_username_keys(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+pub(crate) async fn backfill_username_keys(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     use sea_orm_migration::sea_orm::{ConnectionTrait, Statement};
     let db = manager.get_connection();
     let backend = manager.get_database_backend();

@@ -17,6 +17,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::Value;
 
 pub mod bench;
+pub mod draftforge;
 pub mod fixtures;
 pub mod processes;
 pub mod services;

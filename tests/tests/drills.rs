@@ -20,8 +20,12 @@ fn spawn_worker(app: &TestApp, steam: &SteamMock, metrics_port: u16) -> Process 
 /// another worker takes the job over, and every match is stored exactly once.
 #[tokio::test]
 async fn a_worker_killed_mid_job_is_replaced_and_the_job_completes_once() {
-    let steam = SteamMock::start((0..40).map(MockMatch::nth).collect()).await;
-    steam.state.lock().unwrap().details_delay = Duration::from_millis(250);
+    // Enough matches that a sync is still fetching when the worker dies: the
+    // ingest stores whatever is ready in batches, so a short league would
+    // be stored whole before the kill.
+    const MATCHES: i64 = 600;
+    let steam = SteamMock::start((0..MATCHES).map(MockMatch::nth).collect()).await;
+    steam.state.lock().unwrap().details_delay = Duration::from_millis(150);
     let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(steam.args(), false)).await;
     let staff = app.staff("admin").await;
     staff.post("/api/leagues", json!({"steam_league_id": 17929, "name": "DTX"})).await;
@@ -36,7 +40,7 @@ async fn a_worker_killed_mid_job_is_replaced_and_the_job_completes_once() {
     first.0.kill().expect("SIGKILL");
     let _ = first.0.wait();
     let partial = app.count("steam_matches").await;
-    assert!(partial < 40, "killed before the end ({partial} stored)");
+    assert!(partial < MATCHES, "killed before the end ({partial} stored)");
 
     let metrics_port = free_port();
     let _second = spawn_worker(&app, &steam, metrics_port);
@@ -45,8 +49,8 @@ async fn a_worker_killed_mid_job_is_replaced_and_the_job_completes_once() {
         (run.body["status"] == "succeeded").then_some(run.body)
     })
     .await;
-    assert_eq!(done["result"]["ingested"].as_i64().unwrap() + partial, 40, "{done}");
-    assert_eq!((app.count("steam_matches").await, app.count("player_match_stats").await), (40, 400));
+    assert_eq!(done["result"]["ingested"].as_i64().unwrap() + partial, MATCHES, "{done}");
+    assert_eq!((app.count("steam_matches").await, app.count("player_match_stats").await), (MATCHES, MATCHES * 10));
     // The worker process serves its own metrics.
     let metrics = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics")).await.unwrap().text().await.unwrap();
     assert!(

@@ -11,6 +11,8 @@
 //! - [`clients`] — Steam and Discord over HTTP.
 //! - [`jobs`] — job payloads, one handler file per kind, the ledger and
 //!   enqueueing.
+//! - [`import`] — bringing a league over from the original Draftforge
+//!   database (`api import-draftforge`).
 //! - [`runtime`] — the worker pool, the runner of one attempt, the
 //!   scheduler, process start-up and telemetry.
 //!
@@ -20,6 +22,7 @@
 pub mod clients;
 pub mod config;
 pub mod domain;
+pub mod import;
 pub mod infra;
 pub mod jobs;
 pub mod runtime;

@@ -63,16 +63,38 @@ async fn find_league(ctx: &JobContext, steam_league_id: i64) -> Result<league::M
 /// Rebuilds LeaguePlayerStats of a league, then the league MMR of its players.
 pub async fn update_league_stats(ctx: &JobContext, steam_league_id: i64) -> Result<serde_json::Value, JobError> {
     let league = find_league(ctx, steam_league_id).await?;
-    let cfg = mmr_config(ctx);
-    let started = std::time::Instant::now();
     let txn = crate::infra::db::write_txn(&ctx.db).await?;
-    let totals = league_totals(&txn, steam_league_id).await?;
+    let rebuilt = rebuild_league_stats(&txn, &league, &mmr_config(ctx)).await?;
+    txn.commit().await?;
+    ctx.cache.invalidate(&[ns::LEAGUE_STATS, ns::USERS, ns::TOURNAMENTS]).await;
+    Ok(
+        json!({ "league_id": steam_league_id, "players": rebuilt.players, "league_mmr_updated": rebuilt.league_mmr_updated }),
+    )
+}
+
+/// What [`rebuild_league_stats`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rebuilt {
+    pub players: usize,
+    pub league_mmr_updated: usize,
+}
+
+/// The work of `update_league_stats` inside the caller's transaction (the
+/// importer recomputes in its own): aggregate, MMR formula, write the rows
+/// that moved, refresh the league MMR of their players.
+pub async fn rebuild_league_stats(
+    txn: &DatabaseTransaction,
+    league: &league::Model,
+    cfg: &MmrConfig,
+) -> Result<Rebuilt, DbErr> {
+    let started = std::time::Instant::now();
+    let totals = league_totals(txn, league.steam_league_id).await?;
     let aggregated = started.elapsed();
-    let adjustments = mmr::adjustments(&totals, &cfg);
+    let adjustments = mmr::adjustments(&totals, cfg);
     let now = Utc::now();
     let previous: BTreeMap<i64, league_player_stats::Model> = league_player_stats::Entity::find()
         .filter(league_player_stats::Column::LeagueId.eq(league.id))
-        .all(&txn)
+        .all(txn)
         .await?
         .into_iter()
         .map(|row| (row.user_id, row))
@@ -83,7 +105,7 @@ pub async fn update_league_stats(ctx: &JobContext, steam_league_id: i64) -> Resu
         league_player_stats::Entity::delete_many()
             .filter(league_player_stats::Column::LeagueId.eq(league.id))
             .filter(league_player_stats::Column::UserId.is_in(gone.clone()))
-            .exec(&txn)
+            .exec(txn)
             .await?;
     }
     // Only rows whose figures moved are written: a rerun on unchanged data writes nothing.
@@ -119,15 +141,13 @@ pub async fn update_league_stats(ctx: &JobContext, steam_league_id: i64) -> Resu
             }
         })
         .collect();
-    write_stats_rows(&txn, rows.clone()).await?;
+    let written_rows = rows.len();
+    write_stats_rows(txn, rows).await?;
     let written = started.elapsed();
     let affected: Vec<i64> = changed_users.into_iter().chain(gone).collect();
-    let updated = refresh_league_mmr(&txn, &affected, cfg.min_games).await?;
-    let refreshed = started.elapsed();
-    txn.commit().await?;
-    tracing::debug!(?aggregated, ?written, ?refreshed, committed = ?started.elapsed(), rows = rows.len(), "league stats phases");
-    ctx.cache.invalidate(&[ns::LEAGUE_STATS, ns::USERS, ns::TOURNAMENTS]).await;
-    Ok(json!({ "league_id": steam_league_id, "players": totals.len(), "league_mmr_updated": updated }))
+    let league_mmr_updated = refresh_league_mmr(txn, &affected, cfg.min_games).await?;
+    tracing::debug!(?aggregated, ?written, refreshed = ?started.elapsed(), rows = written_rows, "league stats phases");
+    Ok(Rebuilt { players: totals.len(), league_mmr_updated })
 }
 
 /// Upserts stats rows. PostgreSQL gets the whole batch as one JSON

@@ -21,16 +21,16 @@ pub async fn connect_db(url: &str) -> Result<DatabaseConnection, DbErr> {
             } else {
                 opt.max_connections(8);
             }
+            // Per connection, so on every connection of the pool (a PRAGMA
+            // run once through the pool reaches only the connection that ran it).
+            opt.map_sqlx_sqlite_opts(|o| {
+                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(5))
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+            });
             let db = Database::connect(opt).await?;
-            use sea_orm::ConnectionTrait;
-            for pragma in [
-                "PRAGMA journal_mode = WAL",
-                "PRAGMA busy_timeout = 5000",
-                "PRAGMA synchronous = NORMAL",
-                "PRAGMA foreign_keys = ON",
-            ] {
-                db.execute_unprepared(pragma).await?;
-            }
             Ok(db)
         }
         _ => {
