@@ -11,7 +11,7 @@ use super::nights::{GAMES, TEAMS, TOURNAMENTS};
 use super::people::USERS;
 use super::source::Kind::{Bool, Int, Text};
 use super::source::Row;
-use super::{BATCH, Importer, Target, rules};
+use super::{Importer, Target, rules};
 
 pub const DRAFTS: &str = "app_draft";
 pub const DRAFT_ROUNDS: &str = "app_draftround";
@@ -43,10 +43,7 @@ impl<C: Target> Importer<'_, C> {
         let rows =
             self.source.rows(DRAFTS, &[("id", Int), ("tournament_id", Int), ("draft_style", Text)], "id").await?;
         let rows = self.pending(DRAFTS, rows, Row::id);
-        let txn = self.db.begin().await?;
-        let mut placed = Vec::new();
-        for r in &rows {
-            self.progress.advance();
+        in_batches!(self, DRAFTS, rows, Row::id, |txn, r| {
             let Some(tournament_id) = self.mapped(TOURNAMENTS, r.int("tournament_id")) else {
                 self.report.skip(DRAFTS, r.id(), "its tournament was not carried over");
                 continue;
@@ -61,10 +58,8 @@ impl<C: Target> Importer<'_, C> {
             });
             let row =
                 draft::ActiveModel { tournament_id: Set(tournament_id), draft_style: Set(style), ..Default::default() };
-            placed.push((r.id(), row.insert(&txn).await?.id));
-        }
-        self.commit(DRAFTS, txn, placed).await?;
-        self.progress.finish();
+            row.insert(&txn).await?.id
+        });
 
         let columns = [
             ("id", Int),
@@ -78,43 +73,36 @@ impl<C: Target> Importer<'_, C> {
         ];
         let rows = self.source.rows(DRAFT_ROUNDS, &columns, "id").await?;
         let rows = self.pending(DRAFT_ROUNDS, rows, Row::id);
-        for chunk in rows.chunks(BATCH) {
-            let txn = self.db.begin().await?;
-            let mut placed = Vec::new();
-            for r in chunk {
-                self.progress.advance();
-                let id = r.id();
-                let Some(draft_id) = self.mapped(DRAFTS, r.int("draft_id")) else {
-                    self.report.skip(DRAFT_ROUNDS, id, "its draft was not carried over");
-                    continue;
-                };
-                let mut person = |col: &str| {
-                    let found = self.mapped(USERS, r.int(col));
-                    if found.is_none() && r.int(col).is_some() {
-                        self.report.fix(
-                            DRAFT_ROUNDS,
-                            id,
-                            format!("{col} {} does not exist: left empty", r.int(col).unwrap()),
-                        );
-                    }
-                    found
-                };
-                let (captain_id, choice_id) = (person("captain_id"), person("choice_id"));
-                let row = draft_round::ActiveModel {
-                    draft_id: Set(draft_id),
-                    captain_id: Set(captain_id),
-                    choice_id: Set(choice_id),
-                    pick_number: Set(r.int("pick_number").unwrap_or_default() as i32),
-                    pick_phase: Set(r.int("pick_phase").unwrap_or_default() as i32),
-                    was_tie: Set(r.bool("was_tie")),
-                    tie_roll_data: Set(r.json("tie_roll_data")),
-                    ..Default::default()
-                };
-                placed.push((id, row.insert(&txn).await?.id));
-            }
-            self.commit(DRAFT_ROUNDS, txn, placed).await?;
-        }
-        self.progress.finish();
+        in_batches!(self, DRAFT_ROUNDS, rows, Row::id, |txn, r| {
+            let id = r.id();
+            let Some(draft_id) = self.mapped(DRAFTS, r.int("draft_id")) else {
+                self.report.skip(DRAFT_ROUNDS, id, "its draft was not carried over");
+                continue;
+            };
+            let mut person = |col: &str| {
+                let found = self.mapped(USERS, r.int(col));
+                if found.is_none() && r.int(col).is_some() {
+                    self.report.fix(
+                        DRAFT_ROUNDS,
+                        id,
+                        format!("{col} {} does not exist: left empty", r.int(col).unwrap()),
+                    );
+                }
+                found
+            };
+            let (captain_id, choice_id) = (person("captain_id"), person("choice_id"));
+            let row = draft_round::ActiveModel {
+                draft_id: Set(draft_id),
+                captain_id: Set(captain_id),
+                choice_id: Set(choice_id),
+                pick_number: Set(r.int("pick_number").unwrap_or_default() as i32),
+                pick_phase: Set(r.int("pick_phase").unwrap_or_default() as i32),
+                was_tie: Set(r.bool("was_tie")),
+                tie_roll_data: Set(r.json("tie_roll_data")),
+                ..Default::default()
+            };
+            row.insert(&txn).await?.id
+        });
 
         let columns = [
             ("id", Int),
@@ -127,28 +115,21 @@ impl<C: Target> Importer<'_, C> {
         let rows = self.source.rows(DRAFT_EVENTS, &columns, "id").await?;
         let rows = self.pending(DRAFT_EVENTS, rows, Row::id);
         let (users, teams) = (self.map_of(USERS), self.map_of(TEAMS));
-        for chunk in rows.chunks(BATCH) {
-            let txn = self.db.begin().await?;
-            let mut placed = Vec::new();
-            for r in chunk {
-                self.progress.advance();
-                let Some(draft_id) = self.mapped(DRAFTS, r.int("draft_id")) else {
-                    self.report.skip(DRAFT_EVENTS, r.id(), "its draft was not carried over");
-                    continue;
-                };
-                let row = draft_event::ActiveModel {
-                    draft_id: Set(draft_id),
-                    event_type: Set(r.string("event_type")),
-                    payload: Set(rules::remap_payload(r.json("payload").unwrap_or_default(), &users, &teams)),
-                    actor_id: Set(self.mapped(USERS, r.int("actor_id"))),
-                    created_at: Set(r.time("created_at").unwrap_or_else(chrono::Utc::now)),
-                    ..Default::default()
-                };
-                placed.push((r.id(), row.insert(&txn).await?.id));
-            }
-            self.commit(DRAFT_EVENTS, txn, placed).await?;
-        }
-        self.progress.finish();
+        in_batches!(self, DRAFT_EVENTS, rows, Row::id, |txn, r| {
+            let Some(draft_id) = self.mapped(DRAFTS, r.int("draft_id")) else {
+                self.report.skip(DRAFT_EVENTS, r.id(), "its draft was not carried over");
+                continue;
+            };
+            let row = draft_event::ActiveModel {
+                draft_id: Set(draft_id),
+                event_type: Set(r.string("event_type")),
+                payload: Set(rules::remap_payload(r.json("payload").unwrap_or_default(), &users, &teams)),
+                actor_id: Set(self.mapped(USERS, r.int("actor_id"))),
+                created_at: Set(r.time("created_at").unwrap_or_else(chrono::Utc::now)),
+                ..Default::default()
+            };
+            row.insert(&txn).await?.id
+        });
         Ok(())
     }
 
@@ -165,10 +146,7 @@ impl<C: Target> Importer<'_, C> {
         ];
         let all = self.source.rows(HERO_DRAFTS, &columns, "id").await?;
         let rows = self.pending(HERO_DRAFTS, all.clone(), Row::id);
-        let txn = self.db.begin().await?;
-        let mut placed = Vec::new();
-        for r in &rows {
-            self.progress.advance();
+        in_batches!(self, HERO_DRAFTS, rows, Row::id, |txn, r| {
             let state = r.string("state");
             if state != "completed" {
                 self.report.skip(
@@ -199,10 +177,8 @@ impl<C: Target> Importer<'_, C> {
             if let Some(created) = r.time("created_at") {
                 row.created_at = Set(created);
             }
-            placed.push((r.id(), row.insert(&txn).await?.id));
-        }
-        self.commit(HERO_DRAFTS, txn, placed).await?;
-        self.progress.finish();
+            row.insert(&txn).await?.id
+        });
 
         let columns = [
             ("id", Int),
@@ -215,10 +191,7 @@ impl<C: Target> Importer<'_, C> {
         ];
         let rows = self.source.rows(HERO_DRAFT_TEAMS, &columns, "id").await?;
         let rows = self.pending(HERO_DRAFT_TEAMS, rows, Row::id);
-        let txn = self.db.begin().await?;
-        let mut placed = Vec::new();
-        for r in &rows {
-            self.progress.advance();
+        in_batches!(self, HERO_DRAFT_TEAMS, rows, Row::id, |txn, r| {
             let (Some(hero_draft_id), Some(team_id)) =
                 (self.mapped(HERO_DRAFTS, r.int("draft_id")), self.mapped(TEAMS, r.int("tournament_team_id")))
             else {
@@ -235,10 +208,8 @@ impl<C: Target> Importer<'_, C> {
                 is_connected: Set(false),
                 ..Default::default()
             };
-            placed.push((r.id(), row.insert(&txn).await?.id));
-        }
-        self.commit(HERO_DRAFT_TEAMS, txn, placed).await?;
-        self.progress.finish();
+            row.insert(&txn).await?.id
+        });
 
         // The original names the roll winner by its draft side; here it is
         // the side's tournament team.
@@ -277,36 +248,28 @@ impl<C: Target> Importer<'_, C> {
         ];
         let rows = self.source.rows(HERO_DRAFT_ROUNDS, &columns, "id").await?;
         let rows = self.pending(HERO_DRAFT_ROUNDS, rows, Row::id);
-        for chunk in rows.chunks(BATCH) {
-            let txn = self.db.begin().await?;
-            let mut placed = Vec::new();
-            for r in chunk {
-                self.progress.advance();
-                let (Some(hero_draft_id), Some(team_id)) = (
-                    self.mapped(HERO_DRAFTS, r.int("draft_id")),
-                    self.mapped(HERO_DRAFT_TEAMS, r.int("draft_team_id")),
-                ) else {
-                    self.report.skip(HERO_DRAFT_ROUNDS, r.id(), "its hero draft was not carried over");
-                    continue;
-                };
-                let action = if r.string("action_type") == "pick" { HeroActionType::Pick } else { HeroActionType::Ban };
-                let row = hero_draft_round::ActiveModel {
-                    hero_draft_id: Set(hero_draft_id),
-                    hero_draft_team_id: Set(team_id),
-                    round_number: Set(r.int("round_number").unwrap_or_default() as i32),
-                    action_type: Set(action),
-                    hero_id: Set(r.int("hero_id").and_then(|h| i32::try_from(h).ok())),
-                    state: Set(round_state(&r.string("state"))),
-                    grace_time_ms: Set(r.int("grace_time_ms").unwrap_or_default()),
-                    started_at: Set(r.time("started_at")),
-                    completed_at: Set(r.time("completed_at")),
-                    ..Default::default()
-                };
-                placed.push((r.id(), row.insert(&txn).await?.id));
-            }
-            self.commit(HERO_DRAFT_ROUNDS, txn, placed).await?;
-        }
-        self.progress.finish();
+        in_batches!(self, HERO_DRAFT_ROUNDS, rows, Row::id, |txn, r| {
+            let (Some(hero_draft_id), Some(team_id)) =
+                (self.mapped(HERO_DRAFTS, r.int("draft_id")), self.mapped(HERO_DRAFT_TEAMS, r.int("draft_team_id")))
+            else {
+                self.report.skip(HERO_DRAFT_ROUNDS, r.id(), "its hero draft was not carried over");
+                continue;
+            };
+            let action = if r.string("action_type") == "pick" { HeroActionType::Pick } else { HeroActionType::Ban };
+            let row = hero_draft_round::ActiveModel {
+                hero_draft_id: Set(hero_draft_id),
+                hero_draft_team_id: Set(team_id),
+                round_number: Set(r.int("round_number").unwrap_or_default() as i32),
+                action_type: Set(action),
+                hero_id: Set(r.int("hero_id").and_then(|h| i32::try_from(h).ok())),
+                state: Set(round_state(&r.string("state"))),
+                grace_time_ms: Set(r.int("grace_time_ms").unwrap_or_default()),
+                started_at: Set(r.time("started_at")),
+                completed_at: Set(r.time("completed_at")),
+                ..Default::default()
+            };
+            row.insert(&txn).await?.id
+        });
 
         let columns = [
             ("id", Int),
@@ -319,28 +282,21 @@ impl<C: Target> Importer<'_, C> {
         let rows = self.source.rows(HERO_DRAFT_EVENTS, &columns, "id").await?;
         let rows = self.pending(HERO_DRAFT_EVENTS, rows, Row::id);
         let (users, teams) = (self.map_of(USERS), self.map_of(TEAMS));
-        for chunk in rows.chunks(BATCH) {
-            let txn = self.db.begin().await?;
-            let mut placed = Vec::new();
-            for r in chunk {
-                self.progress.advance();
-                let Some(hero_draft_id) = self.mapped(HERO_DRAFTS, r.int("draft_id")) else {
-                    self.report.skip(HERO_DRAFT_EVENTS, r.id(), "its hero draft was not carried over");
-                    continue;
-                };
-                let row = hero_draft_event::ActiveModel {
-                    hero_draft_id: Set(hero_draft_id),
-                    event_type: Set(r.string("event_type")),
-                    hero_draft_team_id: Set(self.mapped(HERO_DRAFT_TEAMS, r.int("draft_team_id"))),
-                    metadata: Set(rules::remap_payload(r.json("metadata").unwrap_or_default(), &users, &teams)),
-                    created_at: Set(r.time("created_at").unwrap_or_else(chrono::Utc::now)),
-                    ..Default::default()
-                };
-                placed.push((r.id(), row.insert(&txn).await?.id));
-            }
-            self.commit(HERO_DRAFT_EVENTS, txn, placed).await?;
-        }
-        self.progress.finish();
+        in_batches!(self, HERO_DRAFT_EVENTS, rows, Row::id, |txn, r| {
+            let Some(hero_draft_id) = self.mapped(HERO_DRAFTS, r.int("draft_id")) else {
+                self.report.skip(HERO_DRAFT_EVENTS, r.id(), "its hero draft was not carried over");
+                continue;
+            };
+            let row = hero_draft_event::ActiveModel {
+                hero_draft_id: Set(hero_draft_id),
+                event_type: Set(r.string("event_type")),
+                hero_draft_team_id: Set(self.mapped(HERO_DRAFT_TEAMS, r.int("draft_team_id"))),
+                metadata: Set(rules::remap_payload(r.json("metadata").unwrap_or_default(), &users, &teams)),
+                created_at: Set(r.time("created_at").unwrap_or_else(chrono::Utc::now)),
+                ..Default::default()
+            };
+            row.insert(&txn).await?.id
+        });
         Ok(())
     }
 }

@@ -38,29 +38,19 @@ impl<C: Target> Importer<'_, C> {
         let rows = self.source.rows(MATCHES, &columns, "match_id").await?;
         let rows = self.pending(MATCHES, rows, match_id);
         let now = Utc::now();
+        let mut stored = HashSet::new();
         for chunk in rows.chunks(BATCH) {
             let ids: Vec<i64> = chunk.iter().map(match_id).collect();
-            let txn = self.db.begin().await?;
-            let stored: HashSet<i64> = steam_match::Entity::find()
-                .filter(steam_match::Column::MatchId.is_in(ids))
-                .all(&txn)
-                .await?
-                .into_iter()
-                .map(|m| m.match_id)
-                .collect();
-            let mut placed = Vec::new();
-            for r in chunk {
-                self.progress.advance();
-                let id = match_id(r);
-                if stored.contains(&id) {
-                    self.report.fix(
-                        MATCHES,
-                        id,
-                        "already stored here by a sync: kept as it is, its lines not imported",
-                    );
-                    placed.push((id, ALREADY_HERE));
-                    continue;
-                }
+            let found =
+                steam_match::Entity::find().filter(steam_match::Column::MatchId.is_in(ids)).all(self.db).await?;
+            stored.extend(found.into_iter().map(|m| m.match_id));
+        }
+        in_batches!(self, MATCHES, rows, match_id, |txn, r| {
+            let id = match_id(r);
+            if stored.contains(&id) {
+                self.report.fix(MATCHES, id, "already stored here by a sync: kept as it is, its lines not imported");
+                ALREADY_HERE
+            } else {
                 let Some(league_id) = r.int("league_id") else {
                     self.report.skip(
                         MATCHES,
@@ -85,11 +75,9 @@ impl<C: Target> Importer<'_, C> {
                     fetched_at: Set(now),
                 };
                 steam_match::Entity::insert(row).exec_without_returning(&txn).await?;
-                placed.push((id, id));
+                id
             }
-            self.commit(MATCHES, txn, placed).await?;
-        }
-        self.progress.finish();
+        });
         Ok(())
     }
 
@@ -123,54 +111,45 @@ impl<C: Target> Importer<'_, C> {
             .into_iter()
             .filter_map(|u| u.steam_id.map(|s| (s, u.id)))
             .collect();
-        for chunk in rows.chunks(BATCH) {
-            let txn = self.db.begin().await?;
-            let mut placed = Vec::new();
-            for r in chunk {
-                self.progress.advance();
-                let id = r.id();
-                match self.mapped(MATCHES, r.int("match_id")) {
-                    None => {
-                        self.report.skip(PLAYER_LINES, id, "its match was not carried over");
-                        continue;
-                    }
-                    Some(ALREADY_HERE) => {
-                        self.report.skip(PLAYER_LINES, id, "its match was already stored here with its lines");
-                        continue;
-                    }
-                    Some(_) => {}
+        in_batches!(self, PLAYER_LINES, rows, Row::id, |txn, r| {
+            let id = r.id();
+            match self.mapped(MATCHES, r.int("match_id")) {
+                None => {
+                    self.report.skip(PLAYER_LINES, id, "its match was not carried over");
+                    continue;
                 }
-                let raw = r.int("steam_id").unwrap_or_default();
-                let steam_id = rules::line_steam_id(raw);
-                if steam_id.is_none()
-                    && raw != entity::steam_id::STEAM_ID64_OFFSET + entity::steam_id::PRIVATE_ACCOUNT_ID
-                {
-                    self.report.fix(PLAYER_LINES, id, format!("malformed steam_id {raw}: stored as anonymous"));
+                Some(ALREADY_HERE) => {
+                    self.report.skip(PLAYER_LINES, id, "its match was already stored here with its lines");
+                    continue;
                 }
-                let stat = |c: &str| r.int(c).unwrap_or_default() as i32;
-                let row = player_match_stats::ActiveModel {
-                    match_id: Set(r.int("match_id").unwrap_or_default()),
-                    steam_id: Set(steam_id),
-                    user_id: Set(steam_id.and_then(|s| owners.get(&s).copied())),
-                    player_slot: Set(stat("player_slot")),
-                    hero_id: Set(stat("hero_id")),
-                    kills: Set(stat("kills")),
-                    deaths: Set(stat("deaths")),
-                    assists: Set(stat("assists")),
-                    gold_per_min: Set(stat("gold_per_min")),
-                    xp_per_min: Set(stat("xp_per_min")),
-                    last_hits: Set(stat("last_hits")),
-                    denies: Set(stat("denies")),
-                    hero_damage: Set(stat("hero_damage")),
-                    tower_damage: Set(stat("tower_damage")),
-                    hero_healing: Set(stat("hero_healing")),
-                    ..Default::default()
-                };
-                placed.push((id, row.insert(&txn).await?.id));
+                Some(_) => {}
             }
-            self.commit(PLAYER_LINES, txn, placed).await?;
-        }
-        self.progress.finish();
+            let raw = r.int("steam_id").unwrap_or_default();
+            let steam_id = rules::line_steam_id(raw);
+            if steam_id.is_none() && raw != entity::steam_id::STEAM_ID64_OFFSET + entity::steam_id::PRIVATE_ACCOUNT_ID {
+                self.report.fix(PLAYER_LINES, id, format!("malformed steam_id {raw}: stored as anonymous"));
+            }
+            let stat = |c: &str| r.int(c).unwrap_or_default() as i32;
+            let row = player_match_stats::ActiveModel {
+                match_id: Set(r.int("match_id").unwrap_or_default()),
+                steam_id: Set(steam_id),
+                user_id: Set(steam_id.and_then(|s| owners.get(&s).copied())),
+                player_slot: Set(stat("player_slot")),
+                hero_id: Set(stat("hero_id")),
+                kills: Set(stat("kills")),
+                deaths: Set(stat("deaths")),
+                assists: Set(stat("assists")),
+                gold_per_min: Set(stat("gold_per_min")),
+                xp_per_min: Set(stat("xp_per_min")),
+                last_hits: Set(stat("last_hits")),
+                denies: Set(stat("denies")),
+                hero_damage: Set(stat("hero_damage")),
+                tower_damage: Set(stat("tower_damage")),
+                hero_healing: Set(stat("hero_healing")),
+                ..Default::default()
+            };
+            row.insert(&txn).await?.id
+        });
         Ok(())
     }
 

@@ -16,6 +16,26 @@
 //! links), `drafts` (team drafts, finished hero drafts) and `matches`
 //! (Steam matches, player lines, sync state).
 
+/// Runs `$body` for each of `$rows` in transactions of [`BATCH`] rows and
+/// commits each batch with its import-map entries. The body evaluates to
+/// the id the row got here, or reports why it skips the row and
+/// `continue`s.
+macro_rules! in_batches {
+    ($importer:ident, $table:expr, $rows:expr, $key:expr, |$txn:ident, $row:ident| $body:block) => {{
+        for chunk in $rows.chunks($crate::import::draftforge::BATCH) {
+            let $txn = $importer.db.begin().await?;
+            let mut placed = Vec::new();
+            for $row in chunk {
+                $importer.progress.advance();
+                let id: i64 = $body;
+                placed.push((($key)($row), id));
+            }
+            $importer.commit($table, $txn, placed).await?;
+        }
+        $importer.progress.finish();
+    }};
+}
+
 mod drafts;
 mod matches;
 mod nights;

@@ -11,7 +11,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, Se
 use super::people::{LEAGUES, USERS};
 use super::source::Kind::{Int, Text};
 use super::source::Row;
-use super::{BATCH, Importer, Target};
+use super::{Importer, Target};
 
 pub const TOURNAMENTS: &str = "app_tournament";
 pub const TOURNAMENT_USERS: &str = "app_tournament_users";
@@ -81,10 +81,7 @@ impl<C: Target> Importer<'_, C> {
             )
             .await?;
         let rows = self.pending(TOURNAMENTS, rows, Row::id);
-        let txn = self.db.begin().await?;
-        let mut placed = Vec::new();
-        for r in &rows {
-            self.progress.advance();
+        in_batches!(self, TOURNAMENTS, rows, Row::id, |txn, r| {
             let id = r.id();
             let Some(date_played) = r.time("date_played") else {
                 self.report.skip(TOURNAMENTS, id, format!("unreadable date_played {:?}", r.string("date_played")));
@@ -119,10 +116,8 @@ impl<C: Target> Importer<'_, C> {
                 bracket: Set(None),
                 ..Default::default()
             };
-            placed.push((id, row.insert(&txn).await?.id));
-        }
-        self.commit(TOURNAMENTS, txn, placed).await?;
-        self.progress.finish();
+            row.insert(&txn).await?.id
+        });
         Ok(())
     }
 
@@ -132,31 +127,24 @@ impl<C: Target> Importer<'_, C> {
             .rows(TOURNAMENT_USERS, &[("id", Int), ("tournament_id", Int), ("customuser_id", Int)], "id")
             .await?;
         let rows = self.pending(TOURNAMENT_USERS, rows, Row::id);
-        for chunk in rows.chunks(BATCH) {
-            let txn = self.db.begin().await?;
-            let mut placed = Vec::new();
-            for r in chunk {
-                self.progress.advance();
-                let (Some(tournament_id), Some(user_id)) =
-                    (self.mapped(TOURNAMENTS, r.int("tournament_id")), self.mapped(USERS, r.int("customuser_id")))
-                else {
-                    self.report.skip(TOURNAMENT_USERS, r.id(), "its tournament or user was not carried over");
-                    continue;
-                };
-                let row = tournament_user::ActiveModel { tournament_id: Set(tournament_id), user_id: Set(user_id) };
-                tournament_user::Entity::insert(row)
-                    .on_conflict(
-                        OnConflict::columns([tournament_user::Column::TournamentId, tournament_user::Column::UserId])
-                            .do_nothing()
-                            .to_owned(),
-                    )
-                    .exec_without_returning(&txn)
-                    .await?;
-                placed.push((r.id(), user_id));
-            }
-            self.commit(TOURNAMENT_USERS, txn, placed).await?;
-        }
-        self.progress.finish();
+        in_batches!(self, TOURNAMENT_USERS, rows, Row::id, |txn, r| {
+            let (Some(tournament_id), Some(user_id)) =
+                (self.mapped(TOURNAMENTS, r.int("tournament_id")), self.mapped(USERS, r.int("customuser_id")))
+            else {
+                self.report.skip(TOURNAMENT_USERS, r.id(), "its tournament or user was not carried over");
+                continue;
+            };
+            let row = tournament_user::ActiveModel { tournament_id: Set(tournament_id), user_id: Set(user_id) };
+            tournament_user::Entity::insert(row)
+                .on_conflict(
+                    OnConflict::columns([tournament_user::Column::TournamentId, tournament_user::Column::UserId])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
+            user_id
+        });
         Ok(())
     }
 
@@ -178,10 +166,7 @@ impl<C: Target> Importer<'_, C> {
             )
             .await?;
         let rows = self.pending(TEAMS, rows, Row::id);
-        let txn = self.db.begin().await?;
-        let mut placed = Vec::new();
-        for r in &rows {
-            self.progress.advance();
+        in_batches!(self, TEAMS, rows, Row::id, |txn, r| {
             let id = r.id();
             let Some(tournament_id) = self.mapped(TOURNAMENTS, r.int("tournament_id")) else {
                 self.report.skip(TEAMS, id, "belongs to no tournament carried over");
@@ -211,10 +196,8 @@ impl<C: Target> Importer<'_, C> {
                 seed: Set(None),
                 ..Default::default()
             };
-            placed.push((id, row.insert(&txn).await?.id));
-        }
-        self.commit(TEAMS, txn, placed).await?;
-        self.progress.finish();
+            row.insert(&txn).await?.id
+        });
         Ok(())
     }
 
@@ -224,31 +207,24 @@ impl<C: Target> Importer<'_, C> {
         for table in [TEAM_MEMBERS, DROP_INS] {
             let rows = self.source.rows(table, &[("id", Int), ("team_id", Int), ("customuser_id", Int)], "id").await?;
             let rows = self.pending(table, rows, Row::id);
-            for chunk in rows.chunks(BATCH) {
-                let txn = self.db.begin().await?;
-                let mut placed = Vec::new();
-                for r in chunk {
-                    self.progress.advance();
-                    let (Some(team_id), Some(user_id)) =
-                        (self.mapped(TEAMS, r.int("team_id")), self.mapped(USERS, r.int("customuser_id")))
-                    else {
-                        self.report.skip(table, r.id(), "its team or user was not carried over");
-                        continue;
-                    };
-                    let row = team_member::ActiveModel { team_id: Set(team_id), user_id: Set(user_id) };
-                    team_member::Entity::insert(row)
-                        .on_conflict(
-                            OnConflict::columns([team_member::Column::TeamId, team_member::Column::UserId])
-                                .do_nothing()
-                                .to_owned(),
-                        )
-                        .exec_without_returning(&txn)
-                        .await?;
-                    placed.push((r.id(), user_id));
-                }
-                self.commit(table, txn, placed).await?;
-            }
-            self.progress.finish();
+            in_batches!(self, table, rows, Row::id, |txn, r| {
+                let (Some(team_id), Some(user_id)) =
+                    (self.mapped(TEAMS, r.int("team_id")), self.mapped(USERS, r.int("customuser_id")))
+                else {
+                    self.report.skip(table, r.id(), "its team or user was not carried over");
+                    continue;
+                };
+                let row = team_member::ActiveModel { team_id: Set(team_id), user_id: Set(user_id) };
+                team_member::Entity::insert(row)
+                    .on_conflict(
+                        OnConflict::columns([team_member::Column::TeamId, team_member::Column::UserId])
+                            .do_nothing()
+                            .to_owned(),
+                    )
+                    .exec_without_returning(&txn)
+                    .await?;
+                user_id
+            });
         }
         Ok(())
     }
@@ -256,63 +232,52 @@ impl<C: Target> Importer<'_, C> {
     pub(super) async fn games(&mut self) -> Result<(), DbErr> {
         let rows = self.source.rows(GAMES, &GAME_COLUMNS, "id").await?;
         let rows = self.pending(GAMES, rows, Row::id);
-        for chunk in rows.chunks(BATCH) {
-            let txn = self.db.begin().await?;
-            let mut placed = Vec::new();
-            for r in chunk {
-                self.progress.advance();
-                let id = r.id();
-                let tournament_id = self.mapped(TOURNAMENTS, r.int("tournament_id"));
-                let league_id = self.mapped(LEAGUES, r.int("league_id"));
-                if tournament_id.is_none() && league_id.is_none() {
-                    self.report.skip(GAMES, id, "belongs to no tournament or league carried over");
-                    continue;
-                }
-                let mut team = |col: &str| {
-                    let found = self.mapped(TEAMS, r.int(col));
-                    if found.is_none() && r.int(col).is_some() {
-                        self.report.fix(GAMES, id, format!("{col} {} does not exist: left empty", r.int(col).unwrap()));
-                    }
-                    found
-                };
-                let (radiant, dire, winner) = (team("radiant_team_id"), team("dire_team_id"), team("winning_team_id"));
-                let bracket = bracket_type(&r.string("bracket_type")).unwrap_or_else(|| {
-                    self.report.fix(
-                        GAMES,
-                        id,
-                        format!("unknown bracket {:?} read as winners", r.string("bracket_type")),
-                    );
-                    BracketType::Winners
-                });
-                let status = game_status(&r.string("status")).unwrap_or_else(|| {
-                    self.report.fix(GAMES, id, format!("unknown status {:?} read as pending", r.string("status")));
-                    GameStatus::Pending
-                });
-                let mut match_id = r.int("gameid").filter(|m| *m > 0);
-                if let Some(m) = match_id
-                    && steam_match::Entity::find_by_id(m).one(&txn).await?.is_none()
-                {
-                    self.report.fix(GAMES, id, format!("Steam match {m} is not stored: game left unlinked"));
-                    match_id = None;
-                }
-                let row = game::ActiveModel {
-                    tournament_id: Set(tournament_id),
-                    league_id: Set(league_id),
-                    round: Set(r.int("round").and_then(|v| i32::try_from(v).ok()).unwrap_or(1)),
-                    position: Set(r.int("position").and_then(|v| i32::try_from(v).ok()).unwrap_or_default()),
-                    bracket_type: Set(bracket),
-                    status: Set(status),
-                    radiant_team_id: Set(radiant),
-                    dire_team_id: Set(dire),
-                    winning_team_id: Set(winner),
-                    match_id: Set(match_id),
-                    ..Default::default()
-                };
-                placed.push((id, row.insert(&txn).await?.id));
+        in_batches!(self, GAMES, rows, Row::id, |txn, r| {
+            let id = r.id();
+            let tournament_id = self.mapped(TOURNAMENTS, r.int("tournament_id"));
+            let league_id = self.mapped(LEAGUES, r.int("league_id"));
+            if tournament_id.is_none() && league_id.is_none() {
+                self.report.skip(GAMES, id, "belongs to no tournament or league carried over");
+                continue;
             }
-            self.commit(GAMES, txn, placed).await?;
-        }
-        self.progress.finish();
+            let mut team = |col: &str| {
+                let found = self.mapped(TEAMS, r.int(col));
+                if found.is_none() && r.int(col).is_some() {
+                    self.report.fix(GAMES, id, format!("{col} {} does not exist: left empty", r.int(col).unwrap()));
+                }
+                found
+            };
+            let (radiant, dire, winner) = (team("radiant_team_id"), team("dire_team_id"), team("winning_team_id"));
+            let bracket = bracket_type(&r.string("bracket_type")).unwrap_or_else(|| {
+                self.report.fix(GAMES, id, format!("unknown bracket {:?} read as winners", r.string("bracket_type")));
+                BracketType::Winners
+            });
+            let status = game_status(&r.string("status")).unwrap_or_else(|| {
+                self.report.fix(GAMES, id, format!("unknown status {:?} read as pending", r.string("status")));
+                GameStatus::Pending
+            });
+            let mut match_id = r.int("gameid").filter(|m| *m > 0);
+            if let Some(m) = match_id
+                && steam_match::Entity::find_by_id(m).one(&txn).await?.is_none()
+            {
+                self.report.fix(GAMES, id, format!("Steam match {m} is not stored: game left unlinked"));
+                match_id = None;
+            }
+            let row = game::ActiveModel {
+                tournament_id: Set(tournament_id),
+                league_id: Set(league_id),
+                round: Set(r.int("round").and_then(|v| i32::try_from(v).ok()).unwrap_or(1)),
+                position: Set(r.int("position").and_then(|v| i32::try_from(v).ok()).unwrap_or_default()),
+                bracket_type: Set(bracket),
+                status: Set(status),
+                radiant_team_id: Set(radiant),
+                dire_team_id: Set(dire),
+                winning_team_id: Set(winner),
+                match_id: Set(match_id),
+                ..Default::default()
+            };
+            row.insert(&txn).await?.id
+        });
         Ok(())
     }
 

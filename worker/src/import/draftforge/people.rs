@@ -8,7 +8,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, Se
 
 use super::source::Kind::{Bool, Int, Text};
 use super::source::Row;
-use super::{BATCH, Importer, Target, rules};
+use super::{Importer, Target, rules};
 
 pub const USERS: &str = "app_customuser";
 pub const LEAGUES: &str = "app_league";
@@ -74,72 +74,67 @@ impl<C: Target> Importer<'_, C> {
             existing.iter().filter_map(|u| u.discord_id.clone().map(|d| (d, u.id))).collect();
         let mut steam_taken: HashMap<i64, i64> =
             existing.iter().filter_map(|u| u.steam_id.map(|s| (s, u.id))).collect();
-        for chunk in rows.chunks(BATCH) {
-            let txn = self.db.begin().await?;
-            let mut placed = Vec::new();
-            for r in chunk {
-                let id = r.id();
-                let discord_id = rules::discord_id(r.text("discordId"));
-                if discord_id.is_none() && r.text("discordId").is_some_and(|d| !d.is_empty()) {
-                    self.report.fix(USERS, id, format!("malformed discordId {:?} dropped", r.string("discordId")));
-                }
-                if let Some(existing) = discord_id.as_ref().and_then(|d| by_discord.get(d)) {
-                    self.report.fix(USERS, id, format!("same discordId as account {existing} here: mapped to it"));
-                    placed.push((id, *existing));
-                    self.progress.advance();
-                    continue;
-                }
-                let (username, note) = names.assign(&r.string("username"), id);
-                if let Some(note) = note {
-                    self.report.fix(USERS, id, note);
-                }
-                let (mut steam_id, note) = rules::user_steam_id(r.int("steamid"), r.int("steam_account_id"));
-                if let Some(note) = note {
-                    self.report.fix(USERS, id, note);
-                }
-                if let Some(owner) = steam_id.and_then(|s| steam_taken.get(&s)) {
-                    self.report.fix(USERS, id, format!("Steam id already belongs to account {owner}: left unset"));
-                    steam_id = None;
-                }
-                let ranks = r.int("positions_id").and_then(|p| positions.get(&p)).copied().unwrap_or_default();
-                let text = |c: &str| r.text(c).filter(|t| !t.is_empty()).map(str::to_owned);
-                let mmr = r.int("mmr").and_then(|v| i32::try_from(v).ok());
-                let mut row = user::ActiveModel {
-                    username: Set(username),
-                    discord_id: Set(discord_id),
-                    discord_username: Set(text("discordUsername")),
-                    steam_id: Set(steam_id),
-                    avatar: Set(text("avatar")),
-                    nickname: Set(text("nickname")),
-                    discord_nickname: Set(text("discordNickname")),
-                    guild_nickname: Set(text("guildNickname")),
-                    mmr: Set(mmr),
-                    // Recomputed with the league stats at the end of the run.
-                    league_mmr: Set(None),
-                    pos_carry: Set(ranks[0]),
-                    pos_mid: Set(ranks[1]),
-                    pos_offlane: Set(ranks[2]),
-                    pos_soft_support: Set(ranks[3]),
-                    pos_hard_support: Set(ranks[4]),
-                    is_staff: Set(r.bool("is_staff")),
-                    is_superuser: Set(r.bool("is_superuser")),
-                    session_epoch: Set(0),
-                    last_login: Set(r.time("last_login")),
-                    ..Default::default()
-                };
-                if let Some(joined) = r.time("date_joined") {
-                    row.created_at = Set(joined);
-                }
-                let inserted = row.insert(&txn).await?;
-                if let Some(s) = steam_id {
-                    steam_taken.insert(s, inserted.id);
-                }
-                placed.push((id, inserted.id));
-                self.progress.advance();
+        in_batches!(self, USERS, rows, Row::id, |txn, r| {
+            let id = r.id();
+            let discord_id = rules::discord_id(r.text("discordId"));
+            if discord_id.is_none() && r.text("discordId").is_some_and(|d| !d.is_empty()) {
+                self.report.fix(USERS, id, format!("malformed discordId {:?} dropped", r.string("discordId")));
             }
-            self.commit(USERS, txn, placed).await?;
-        }
-        self.progress.finish();
+            match discord_id.as_ref().and_then(|d| by_discord.get(d)) {
+                Some(existing) => {
+                    self.report.fix(USERS, id, format!("same discordId as account {existing} here: mapped to it"));
+                    *existing
+                }
+                None => {
+                    let (username, note) = names.assign(&r.string("username"), id);
+                    if let Some(note) = note {
+                        self.report.fix(USERS, id, note);
+                    }
+                    let (mut steam_id, note) = rules::user_steam_id(r.int("steamid"), r.int("steam_account_id"));
+                    if let Some(note) = note {
+                        self.report.fix(USERS, id, note);
+                    }
+                    if let Some(owner) = steam_id.and_then(|s| steam_taken.get(&s)) {
+                        self.report.fix(USERS, id, format!("Steam id already belongs to account {owner}: left unset"));
+                        steam_id = None;
+                    }
+                    let ranks = r.int("positions_id").and_then(|p| positions.get(&p)).copied().unwrap_or_default();
+                    let text = |c: &str| r.text(c).filter(|t| !t.is_empty()).map(str::to_owned);
+                    let mmr = r.int("mmr").and_then(|v| i32::try_from(v).ok());
+                    let mut row = user::ActiveModel {
+                        username: Set(username),
+                        discord_id: Set(discord_id),
+                        discord_username: Set(text("discordUsername")),
+                        steam_id: Set(steam_id),
+                        avatar: Set(text("avatar")),
+                        nickname: Set(text("nickname")),
+                        discord_nickname: Set(text("discordNickname")),
+                        guild_nickname: Set(text("guildNickname")),
+                        mmr: Set(mmr),
+                        // Recomputed with the league stats at the end of the run.
+                        league_mmr: Set(None),
+                        pos_carry: Set(ranks[0]),
+                        pos_mid: Set(ranks[1]),
+                        pos_offlane: Set(ranks[2]),
+                        pos_soft_support: Set(ranks[3]),
+                        pos_hard_support: Set(ranks[4]),
+                        is_staff: Set(r.bool("is_staff")),
+                        is_superuser: Set(r.bool("is_superuser")),
+                        session_epoch: Set(0),
+                        last_login: Set(r.time("last_login")),
+                        ..Default::default()
+                    };
+                    if let Some(joined) = r.time("date_joined") {
+                        row.created_at = Set(joined);
+                    }
+                    let inserted = row.insert(&txn).await?;
+                    if let Some(s) = steam_id {
+                        steam_taken.insert(s, inserted.id);
+                    }
+                    inserted.id
+                }
+            }
+        });
         Ok(())
     }
 
@@ -161,10 +156,7 @@ impl<C: Target> Importer<'_, C> {
             )
             .await?;
         let rows = self.pending(LEAGUES, rows, Row::id);
-        let txn = self.db.begin().await?;
-        let mut placed = Vec::new();
-        for r in &rows {
-            self.progress.advance();
+        in_batches!(self, LEAGUES, rows, Row::id, |txn, r| {
             let Some(steam_league_id) = r.int("steam_league_id").filter(|id| *id > 0) else {
                 self.report.skip(LEAGUES, r.id(), "no Steam league id");
                 continue;
@@ -173,30 +165,28 @@ impl<C: Target> Importer<'_, C> {
                 league::Entity::find().filter(league::Column::SteamLeagueId.eq(steam_league_id)).one(&txn).await?;
             if let Some(here) = here {
                 self.report.fix(LEAGUES, r.id(), format!("Steam league {steam_league_id} exists here: mapped to it"));
-                placed.push((r.id(), here.id));
-                continue;
+                here.id
+            } else {
+                let name = r.text("name").map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned);
+                if name.is_none() {
+                    self.report.fix(LEAGUES, r.id(), "empty name replaced");
+                }
+                let timezone = r.text("timezone").filter(|t| !t.is_empty()).unwrap_or("UTC").to_owned();
+                let mut row = league::ActiveModel {
+                    steam_league_id: Set(steam_league_id),
+                    name: Set(name.unwrap_or_else(|| format!("League {steam_league_id}"))),
+                    description: Set(r.string("description")),
+                    timezone: Set(timezone),
+                    sync_enabled: Set(true),
+                    last_synced: Set(r.time("last_synced")),
+                    ..Default::default()
+                };
+                if let Some(created) = r.time("created_at") {
+                    row.created_at = Set(created);
+                }
+                row.insert(&txn).await?.id
             }
-            let name = r.text("name").map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned);
-            if name.is_none() {
-                self.report.fix(LEAGUES, r.id(), "empty name replaced");
-            }
-            let timezone = r.text("timezone").filter(|t| !t.is_empty()).unwrap_or("UTC").to_owned();
-            let mut row = league::ActiveModel {
-                steam_league_id: Set(steam_league_id),
-                name: Set(name.unwrap_or_else(|| format!("League {steam_league_id}"))),
-                description: Set(r.string("description")),
-                timezone: Set(timezone),
-                sync_enabled: Set(true),
-                last_synced: Set(r.time("last_synced")),
-                ..Default::default()
-            };
-            if let Some(created) = r.time("created_at") {
-                row.created_at = Set(created);
-            }
-            placed.push((r.id(), row.insert(&txn).await?.id));
-        }
-        self.commit(LEAGUES, txn, placed).await?;
-        self.progress.finish();
+        });
         Ok(())
     }
 
@@ -207,10 +197,7 @@ impl<C: Target> Importer<'_, C> {
             let rows =
                 self.source.rows(table, &[("id", Int), ("league_id", Int), ("customuser_id", Int)], "id").await?;
             let rows = self.pending(table, rows, Row::id);
-            let txn = self.db.begin().await?;
-            let mut placed = Vec::new();
-            for r in &rows {
-                self.progress.advance();
+            in_batches!(self, table, rows, Row::id, |txn, r| {
                 let (Some(league_id), Some(user_id)) =
                     (self.mapped(LEAGUES, r.int("league_id")), self.mapped(USERS, r.int("customuser_id")))
                 else {
@@ -232,10 +219,8 @@ impl<C: Target> Importer<'_, C> {
                     )
                     .exec_without_returning(&txn)
                     .await?;
-                placed.push((r.id(), user_id));
-            }
-            self.commit(table, txn, placed).await?;
-            self.progress.finish();
+                user_id
+            });
         }
         Ok(())
     }
