@@ -62,6 +62,21 @@ async fn malformed_and_mistyped_bodies(backend: Backend) {
             "steam_vanity_url",
         ),
         (Method::POST, "/api/users".into(), br#"{"username": "x", "discordId": "abc"}"#.to_vec(), 400, "bad_request"),
+        // Strings are JSON strings: a number is not an idempotency key (found by schemathesis).
+        (
+            Method::POST,
+            "/api/jobs".into(),
+            br#"{"kind": "check_scheduled_events", "args": {}, "idempotency_key": 5}"#.to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            Method::POST,
+            "/api/jobs/batch".into(),
+            br#"{"jobs": [{"kind": "check_scheduled_events", "idempotency_key": true}]}"#.to_vec(),
+            400,
+            "bad_request",
+        ),
         (
             Method::POST,
             "/api/tournaments".into(),

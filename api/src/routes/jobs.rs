@@ -15,6 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::Tag;
 use crate::state::AppState;
+use crate::types::Text;
 use crate::views::jobs::JobRunView;
 use worker::domain::leagues::Scope;
 
@@ -23,12 +24,12 @@ use worker::domain::leagues::Scope;
 pub struct JobRequest {
     /// One of the job kinds (SPEC §5).
     #[oai(validator(max_length = 64))]
-    pub kind: String,
+    pub kind: Text,
     /// The kind's arguments; `{}` when omitted.
     pub args: Option<serde_json::Value>,
     /// Enqueue once per key: a key used before answers with the earlier run.
     #[oai(validator(min_length = 1, max_length = 200))]
-    pub idempotency_key: Option<String>,
+    pub idempotency_key: Option<Text>,
 }
 
 /// Up to 1 000 jobs enqueued together (staff).
@@ -54,7 +55,7 @@ pub enum BatchAccepted {
 
 fn parse_job(request: JobRequest) -> Result<(Job, Option<String>), String> {
     let job = Job::parse(&request.kind, request.args.unwrap_or(serde_json::Value::Null))?;
-    Ok((job, request.idempotency_key))
+    Ok((job, request.idempotency_key.map(|key| key.0)))
 }
 
 #[derive(ApiResponse)]
