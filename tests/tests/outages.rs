@@ -59,6 +59,27 @@ async fn statuses(app: &TestApp, ids: &[String]) -> Vec<JobStatus> {
     all
 }
 
+/// A worker process that retries fast, for the load drills.
+fn job_worker(app: &TestApp, redis_url: &str) -> processes::Process {
+    processes::start(processes::command("worker", app, redis_url).args([
+        "--job-heartbeat-secs",
+        "1",
+        "--job-backoff-base-ms",
+        "100",
+    ]))
+}
+
+/// Waits until every job the api accepted has succeeded; their ids.
+async fn all_succeed(app: &TestApp, load: &Load) -> Vec<String> {
+    let ids: Vec<String> = load.accepted.iter().map(|(_, id)| id.clone()).collect();
+    eventually("every accepted job to succeed", Duration::from_secs(60), || async {
+        let done = statuses(app, &ids).await.iter().filter(|s| **s == JobStatus::Succeeded).count();
+        (done == ids.len()).then_some(())
+    })
+    .await;
+    ids
+}
+
 /// Redis (queue, sessions, cache, bus) stops and comes back while jobs are
 /// being enqueued and worked: enqueues answer 503 meanwhile, the api and a
 /// worker process are back within 10 s, and every accepted job runs.
@@ -68,12 +89,7 @@ async fn redis_restarted_under_load_loses_no_job() {
     let options = Options { redis: true, args: vec!["--redis-url".into(), redis.url()], ..Default::default() };
     let app = TestApp::spawn_with(Backend::Postgres, options).await;
     let staff = app.staff("admin").await;
-    let _worker = processes::start(processes::command("worker", &app, &redis.url()).args([
-        "--job-heartbeat-secs",
-        "1",
-        "--job-backoff-base-ms",
-        "100",
-    ]));
+    let _worker = job_worker(&app, &redis.url());
 
     let load = Mutex::new(Load::default());
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -123,12 +139,7 @@ async fn redis_restarted_under_load_loses_no_job() {
     for refused in &load.refused {
         assert_unavailable(refused, "an enqueue during the outage");
     }
-    let ids: Vec<String> = load.accepted.iter().map(|(_, id)| id.clone()).collect();
-    eventually("every accepted job to succeed", Duration::from_secs(60), || async {
-        let done = statuses(&app, &ids).await.iter().filter(|s| **s == JobStatus::Succeeded).count();
-        (done == ids.len()).then_some(())
-    })
-    .await;
+    let ids = all_succeed(&app, &load).await;
     // Nothing is left half-way: every other ledger row says why it did not run.
     let stuck = job_run::Entity::find()
         .filter(job_run::Column::Status.is_in([JobStatus::Queued, JobStatus::Running, JobStatus::Failed]))
@@ -185,12 +196,7 @@ async fn postgres_crashed_under_a_job_load_keeps_every_acknowledged_job() {
     let options = Options { redis: true, database_url: Some(pg.url()), ..Default::default() };
     let app = TestApp::spawn_with(Backend::Postgres, options).await;
     let staff = app.staff("admin").await;
-    let _worker = processes::start(processes::command("worker", &app, &tests::redis_url()).args([
-        "--job-heartbeat-secs",
-        "1",
-        "--job-backoff-base-ms",
-        "100",
-    ]));
+    let _worker = job_worker(&app, &tests::redis_url());
 
     let load = Mutex::new(Load::default());
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -217,12 +223,7 @@ async fn postgres_crashed_under_a_job_load_keeps_every_acknowledged_job() {
     for refused in &load.refused {
         assert_unavailable(refused, "an enqueue while PostgreSQL is down");
     }
-    let ids: Vec<String> = load.accepted.iter().map(|(_, id)| id.clone()).collect();
-    eventually("every acknowledged job to succeed", Duration::from_secs(60), || async {
-        let done = statuses(&app, &ids).await.iter().filter(|s| **s == JobStatus::Succeeded).count();
-        (done == ids.len()).then_some(())
-    })
-    .await;
+    let ids = all_succeed(&app, &load).await;
     // Exactly once: one row per acknowledged id, and no other row.
     let rows = job_run::Entity::find().all(app.db()).await.unwrap();
     assert_eq!(rows.len(), ids.len(), "ledger rows vs acknowledged jobs");

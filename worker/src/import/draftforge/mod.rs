@@ -48,9 +48,10 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use entity::{import_map, league, user};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, Set, TransactionTrait,
 };
 
 pub use report::Report;
@@ -202,6 +203,43 @@ impl<'a, C: Target> Importer<'a, C> {
         txn.commit().await?;
         self.report.table(table).imported += placed.len();
         self.maps.entry(table).or_default().extend(placed);
+        Ok(())
+    }
+
+    /// A list of people of the original — `table` (id, `parent.0`,
+    /// customuser_id), whose parent rows came from source table `parent.1`
+    /// — as rows of `E` here, one per (parent, user); a pair already there
+    /// is kept as it is.
+    async fn user_links<E, F>(
+        &mut self,
+        table: &'static str,
+        parent: (&'static str, &'static str),
+        columns: [E::Column; 2],
+        build: F,
+    ) -> Result<(), DbErr>
+    where
+        E: EntityTrait,
+        E::ActiveModel: ActiveModelTrait<Entity = E>,
+        F: Fn(i64, i64) -> E::ActiveModel,
+    {
+        use source::Kind::Int;
+        let (parent_col, parent_table) = parent;
+        let rows = self.source.rows(table, &[("id", Int), (parent_col, Int), ("customuser_id", Int)], "id").await?;
+        let rows = self.pending(table, rows, Row::id);
+        let what = parent_col.trim_end_matches("_id");
+        in_batches!(self, table, rows, Row::id, |txn, r| {
+            let (Some(parent_id), Some(user_id)) =
+                (self.mapped(parent_table, r.int(parent_col)), self.mapped(people::USERS, r.int("customuser_id")))
+            else {
+                self.report.skip(table, r.id(), format!("its {what} or user was not carried over"));
+                continue;
+            };
+            E::insert(build(parent_id, user_id))
+                .on_conflict(OnConflict::columns(columns).do_nothing().to_owned())
+                .exec_without_returning(&txn)
+                .await?;
+            user_id
+        });
         Ok(())
     }
 

@@ -5,7 +5,6 @@ use entity::{
     BracketType, GameStatus, TournamentState, TournamentType, game, steam_match, team, team_member, tournament,
     tournament_user,
 };
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, Set};
 
 use super::people::{LEAGUES, USERS};
@@ -122,30 +121,14 @@ impl<C: Target> Importer<'_, C> {
     }
 
     pub(super) async fn tournament_users(&mut self) -> Result<(), DbErr> {
-        let rows = self
-            .source
-            .rows(TOURNAMENT_USERS, &[("id", Int), ("tournament_id", Int), ("customuser_id", Int)], "id")
-            .await?;
-        let rows = self.pending(TOURNAMENT_USERS, rows, Row::id);
-        in_batches!(self, TOURNAMENT_USERS, rows, Row::id, |txn, r| {
-            let (Some(tournament_id), Some(user_id)) =
-                (self.mapped(TOURNAMENTS, r.int("tournament_id")), self.mapped(USERS, r.int("customuser_id")))
-            else {
-                self.report.skip(TOURNAMENT_USERS, r.id(), "its tournament or user was not carried over");
-                continue;
-            };
-            let row = tournament_user::ActiveModel { tournament_id: Set(tournament_id), user_id: Set(user_id) };
-            tournament_user::Entity::insert(row)
-                .on_conflict(
-                    OnConflict::columns([tournament_user::Column::TournamentId, tournament_user::Column::UserId])
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .exec_without_returning(&txn)
-                .await?;
-            user_id
-        });
-        Ok(())
+        let columns = [tournament_user::Column::TournamentId, tournament_user::Column::UserId];
+        self.user_links::<tournament_user::Entity, _>(
+            TOURNAMENT_USERS,
+            ("tournament_id", TOURNAMENTS),
+            columns,
+            |t, u| tournament_user::ActiveModel { tournament_id: Set(t), user_id: Set(u) },
+        )
+        .await
     }
 
     pub(super) async fn teams(&mut self) -> Result<(), DbErr> {
@@ -205,26 +188,11 @@ impl<C: Target> Importer<'_, C> {
     /// roster.
     pub(super) async fn team_members(&mut self) -> Result<(), DbErr> {
         for table in [TEAM_MEMBERS, DROP_INS] {
-            let rows = self.source.rows(table, &[("id", Int), ("team_id", Int), ("customuser_id", Int)], "id").await?;
-            let rows = self.pending(table, rows, Row::id);
-            in_batches!(self, table, rows, Row::id, |txn, r| {
-                let (Some(team_id), Some(user_id)) =
-                    (self.mapped(TEAMS, r.int("team_id")), self.mapped(USERS, r.int("customuser_id")))
-                else {
-                    self.report.skip(table, r.id(), "its team or user was not carried over");
-                    continue;
-                };
-                let row = team_member::ActiveModel { team_id: Set(team_id), user_id: Set(user_id) };
-                team_member::Entity::insert(row)
-                    .on_conflict(
-                        OnConflict::columns([team_member::Column::TeamId, team_member::Column::UserId])
-                            .do_nothing()
-                            .to_owned(),
-                    )
-                    .exec_without_returning(&txn)
-                    .await?;
-                user_id
-            });
+            let columns = [team_member::Column::TeamId, team_member::Column::UserId];
+            self.user_links::<team_member::Entity, _>(table, ("team_id", TEAMS), columns, |t, u| {
+                team_member::ActiveModel { team_id: Set(t), user_id: Set(u) }
+            })
+            .await?;
         }
         Ok(())
     }

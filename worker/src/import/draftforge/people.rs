@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 
 use entity::{league, league_admin, user};
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, Set};
 
 use super::source::Kind::{Bool, Int, Text};
@@ -194,33 +193,17 @@ impl<C: Target> Importer<'_, C> {
     /// admins here (SPEC §18).
     pub(super) async fn league_admins(&mut self) -> Result<(), DbErr> {
         for table in [LEAGUE_ADMINS, LEAGUE_STAFF] {
-            let rows =
-                self.source.rows(table, &[("id", Int), ("league_id", Int), ("customuser_id", Int)], "id").await?;
-            let rows = self.pending(table, rows, Row::id);
-            in_batches!(self, table, rows, Row::id, |txn, r| {
-                let (Some(league_id), Some(user_id)) =
-                    (self.mapped(LEAGUES, r.int("league_id")), self.mapped(USERS, r.int("customuser_id")))
-                else {
-                    self.report.skip(table, r.id(), "its league or user was not carried over");
-                    continue;
-                };
-                let grant = league_admin::ActiveModel {
-                    league_id: Set(league_id),
-                    user_id: Set(user_id),
+            let columns = [league_admin::Column::LeagueId, league_admin::Column::UserId];
+            self.user_links::<league_admin::Entity, _>(table, ("league_id", LEAGUES), columns, |l, u| {
+                league_admin::ActiveModel {
+                    league_id: Set(l),
+                    user_id: Set(u),
                     granted_by: Set(None),
                     created_at: Set(chrono::Utc::now()),
                     ..Default::default()
-                };
-                league_admin::Entity::insert(grant)
-                    .on_conflict(
-                        OnConflict::columns([league_admin::Column::LeagueId, league_admin::Column::UserId])
-                            .do_nothing()
-                            .to_owned(),
-                    )
-                    .exec_without_returning(&txn)
-                    .await?;
-                user_id
-            });
+                }
+            })
+            .await?;
         }
         Ok(())
     }
