@@ -186,35 +186,14 @@ async fn the_fixture_arrives_whole(backend: Backend) {
         .collect();
     assert_eq!(our_teams, source_teams);
 
-    // Games: every bracket link and match id, by Steam match id of the two ends.
-    let mut source_links: Vec<(i64, i64, String)> = rows(
-        &source,
-        "SELECT g.position AS p, g.round AS r, g.bracket_type AS b, n.position AS np, n.round AS nr, n.bracket_type AS nb, \
-         g.next_game_slot AS s FROM app_game g JOIN app_game n ON n.id = g.next_game_id",
-    )
-    .await
-    .iter()
-    .map(|r| {
-        let key = |p: &str, rd: &str, b: &str| int(r, p).unwrap() * 1000 + int(r, rd).unwrap() * 10 + bracket_code(&text(r, b).unwrap());
-        (key("p", "r", "b"), key("np", "nr", "nb"), text(r, "s").unwrap())
-    })
-    .collect();
-    let mut our_links: Vec<(i64, i64, String)> = rows(
-        app.db(),
-        "SELECT g.position AS p, g.round AS r, g.bracket_type AS b, n.position AS np, n.round AS nr, n.bracket_type AS nb, \
-         g.next_game_slot AS s FROM games g JOIN games n ON n.id = g.next_game_id",
-    )
-    .await
-    .iter()
-    .map(|r| {
-        let key = |p: &str, rd: &str, b: &str| int(r, p).unwrap() * 1000 + int(r, rd).unwrap() * 10 + bracket_code(&text(r, b).unwrap());
-        (key("p", "r", "b"), key("np", "nr", "nb"), text(r, "s").unwrap())
-    })
-    .collect();
-    source_links.sort();
-    our_links.sort();
-    assert_eq!(our_links.len(), 10, "ten winner links in the fixture's two brackets");
-    assert_eq!(our_links, source_links);
+    // Games: every bracket link (winner's and loser's) with its slot, and every match id.
+    for (link, slot, expected) in
+        [("next_game_id", "next_game_slot", 10), ("loser_next_game_id", "loser_next_game_slot", 6)]
+    {
+        let ours = bracket_links(app.db(), "games", link, slot).await;
+        assert_eq!(ours.len(), expected, "{link}s in the fixture's two brackets");
+        assert_eq!(ours, bracket_links(&source, "app_game", link, slot).await, "{link}");
+    }
     let source_matches: BTreeSet<i64> = rows(&source, "SELECT gameid FROM app_game WHERE gameid IS NOT NULL")
         .await
         .iter()
@@ -289,6 +268,27 @@ async fn the_fixture_arrives_whole(backend: Backend) {
     assert_eq!(again.counts("app_customuser").unwrap().already_imported, 40);
     assert_eq!(futures_counts(&app).await, before);
     assert!(again.mmr_changes == report.mmr_changes, "the recompute is stable");
+}
+
+/// The links `link` of the games in `table`, each end named by its
+/// (position, round, bracket) — ids differ between the databases — sorted.
+async fn bracket_links(db: &DatabaseConnection, table: &str, link: &str, slot: &str) -> Vec<(i64, i64, String)> {
+    let sql = format!(
+        "SELECT g.position AS p, g.round AS r, g.bracket_type AS b, n.position AS np, n.round AS nr, \
+         n.bracket_type AS nb, g.{slot} AS s FROM {table} g JOIN {table} n ON n.id = g.{link}"
+    );
+    let mut links: Vec<(i64, i64, String)> = rows(db, &sql)
+        .await
+        .iter()
+        .map(|r| {
+            let end = |p: &str, rd: &str, b: &str| {
+                int(r, p).unwrap() * 1000 + int(r, rd).unwrap() * 10 + bracket_code(&text(r, b).unwrap())
+            };
+            (end("p", "r", "b"), end("np", "nr", "nb"), text(r, "s").unwrap())
+        })
+        .collect();
+    links.sort();
+    links
 }
 
 fn bracket_code(b: &str) -> i64 {
