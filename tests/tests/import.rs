@@ -399,6 +399,7 @@ async fn damaged_and_grown_sources(backend: Backend) {
         "UPDATE app_draftround SET choice_id = 999 WHERE id = 3",
         "UPDATE app_tournament_users SET customuser_id = 999 WHERE id = 1",
         "UPDATE app_customuser SET \"discordId\" = 'not-a-snowflake' WHERE id = 8",
+        "UPDATE app_game SET gameid = 1234 WHERE id = 12",
     ])
     .await;
     let report = import(&app, copy.path_str(), false).await;
@@ -419,6 +420,7 @@ async fn damaged_and_grown_sources(backend: Backend) {
     assert!(notes("app_customuser", 7).iter().any(|n| n.contains("converted")), "{report}");
     assert!(notes("app_customuser", 8).iter().any(|n| n.contains("discordId")), "{report}");
     assert!(notes("app_draftround", 3).iter().any(|n| n.contains("choice_id 999")), "{report}");
+    assert!(notes("app_game", 12).iter().any(|n| n.contains("match 1234 is not stored")), "{report}");
     assert_eq!(notes("app_tournament_users", 1).len(), 1, "the dangling signup is skipped: {report}");
     assert_eq!(report.counts("app_tournament_users").unwrap().skipped, 1);
 

@@ -38,13 +38,7 @@ impl<C: Target> Importer<'_, C> {
         let rows = self.source.rows(MATCHES, &columns, "match_id").await?;
         let rows = self.pending(MATCHES, rows, match_id);
         let now = Utc::now();
-        let mut stored = HashSet::new();
-        for chunk in rows.chunks(BATCH) {
-            let ids: Vec<i64> = chunk.iter().map(match_id).collect();
-            let found =
-                steam_match::Entity::find().filter(steam_match::Column::MatchId.is_in(ids)).all(self.db).await?;
-            stored.extend(found.into_iter().map(|m| m.match_id));
-        }
+        let stored = self.stored_matches(rows.iter().map(match_id).collect()).await?;
         in_batches!(self, MATCHES, rows, match_id, |txn, r| {
             let id = match_id(r);
             if stored.contains(&id) {
@@ -79,6 +73,19 @@ impl<C: Target> Importer<'_, C> {
             }
         });
         Ok(())
+    }
+
+    /// Which of `ids` are stored here (one query per batch, not per id).
+    pub(super) async fn stored_matches(&self, ids: Vec<i64>) -> Result<HashSet<i64>, DbErr> {
+        let mut stored = HashSet::new();
+        for chunk in ids.chunks(BATCH) {
+            let found = steam_match::Entity::find()
+                .filter(steam_match::Column::MatchId.is_in(chunk.to_vec()))
+                .all(self.db)
+                .await?;
+            stored.extend(found.into_iter().map(|m| m.match_id));
+        }
+        Ok(stored)
     }
 
     /// Player lines, linked to users here by SteamID64 the way a sync

@@ -2,8 +2,7 @@
 //! members, games with their bracket links and results.
 
 use entity::{
-    BracketType, GameStatus, TournamentState, TournamentType, game, steam_match, team, team_member, tournament,
-    tournament_user,
+    BracketType, GameStatus, TournamentState, TournamentType, game, team, team_member, tournament, tournament_user,
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, Set};
 
@@ -200,6 +199,7 @@ impl<C: Target> Importer<'_, C> {
     pub(super) async fn games(&mut self) -> Result<(), DbErr> {
         let rows = self.source.rows(GAMES, &GAME_COLUMNS, "id").await?;
         let rows = self.pending(GAMES, rows, Row::id);
+        let stored = self.stored_matches(rows.iter().filter_map(|r| r.int("gameid")).collect()).await?;
         in_batches!(self, GAMES, rows, Row::id, |txn, r| {
             let id = r.id();
             let tournament_id = self.mapped(TOURNAMENTS, r.int("tournament_id"));
@@ -226,7 +226,7 @@ impl<C: Target> Importer<'_, C> {
             });
             let mut match_id = r.int("gameid").filter(|m| *m > 0);
             if let Some(m) = match_id
-                && steam_match::Entity::find_by_id(m).one(&txn).await?.is_none()
+                && !stored.contains(&m)
             {
                 self.report.fix(GAMES, id, format!("Steam match {m} is not stored: game left unlinked"));
                 match_id = None;
