@@ -108,7 +108,7 @@ fn enqueue_error(err: EnqueueError) -> ApiError {
 }
 
 async fn find_run(state: &AppState, id: &str) -> ApiResult<job_run::Model> {
-    job_run::Entity::find_by_id(id.to_owned()).one(&state.db).await?.ok_or_else(|| ApiError::not_found("job"))
+    state.jobs.enqueuer.find_run(id).await?.ok_or_else(|| ApiError::not_found("job"))
 }
 
 /// Enqueues a job on behalf of the API (login, profile changes).
@@ -185,6 +185,7 @@ impl JobsApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] page_size: Query<Option<u64>>,
     ) -> ApiResult<Json<Page<JobRunView>>> {
         viewer.require_staff()?;
+        state.jobs.enqueuer.ledger.settle().await?;
         let req = PageRequest::new(page.0, page_size.0);
         let mut select =
             job_run::Entity::find().order_by_desc(job_run::Column::EnqueuedAt).order_by_desc(job_run::Column::Id);
@@ -236,7 +237,7 @@ impl JobsApi {
     #[oai(path = "/queues", method = "get", operation_id = "listQueues")]
     async fn queues(&self, state: poem::web::Data<&AppState>, viewer: Session) -> ApiResult<Json<Vec<QueueStats>>> {
         viewer.require_staff()?;
-        let summaries = worker::jobs::queue_summary::summarize(&state.db).await?;
+        let summaries = state.jobs.enqueuer.summary().await?;
         let workers = state.workers_alive().await;
         let now = Utc::now();
         Ok(Json(

@@ -54,6 +54,9 @@ enum Command {
         /// Skip the Celery comparison (it installs celery into a venv on first use).
         #[arg(long)]
         no_celery: bool,
+        /// Skip the embedded (SQLite + apalis-sqlite) figure, the slowest part of the run.
+        #[arg(long)]
+        no_embedded: bool,
     },
     /// WebSocket spectators on one hero draft: tick jitter and fan-out.
     Tick {
@@ -99,8 +102,8 @@ fn main() -> anyhow::Result<()> {
                 };
                 bench::api::run(backend, std::time::Duration::from_secs(seconds), connections, no_cache).await
             }
-            Command::Jobs { jobs, concurrency, batch_size, producers, no_celery } => {
-                bench::jobs::run(jobs, concurrency, batch_size, producers, !no_celery).await
+            Command::Jobs { jobs, concurrency, batch_size, producers, no_celery, no_embedded } => {
+                bench::jobs::run(jobs, concurrency, batch_size, producers, !no_celery, !no_embedded).await
             }
             Command::Tick { spectators, seconds } => bench::tick::run(spectators, seconds).await,
             Command::Ingest { backend, matches } => bench::ingest::run(backend.mode(), matches).await,

@@ -7,17 +7,20 @@ use sea_orm::DatabaseConnection;
 
 use crate::infra::queue::{Queue, QueueError};
 use crate::jobs::group_commit::{LedgerWriter, NewRun};
+use crate::jobs::journal::Journal;
 use crate::jobs::ledger;
 use crate::jobs::payload::{Envelope, Job};
+use crate::jobs::queue_summary::{self, KindSummary};
+use crate::jobs::recorder::Recorder;
 
-/// Enqueues jobs: writes the `queued` ledger row (group-committed with
-/// whatever else the process writes to the ledger), then pushes the envelope.
+/// Enqueues jobs: records the `queued` ledger row (through the process'
+/// [`Recorder`]), then pushes the envelope.
 #[derive(Clone)]
 pub struct Enqueuer {
     pub db: DatabaseConnection,
     pub queue: Queue,
-    /// The process's ledger writer; the runner claims and finishes through it too.
-    pub ledger: LedgerWriter,
+    /// The process's ledger recorder; the runner claims and finishes through it too.
+    pub ledger: Recorder,
 }
 
 /// One job of a batch: the job and its optional idempotency key.
@@ -37,10 +40,27 @@ pub fn new_run_id() -> String {
 }
 
 impl Enqueuer {
-    /// An enqueuer whose ledger writer runs on `db` (needs a Tokio runtime).
+    /// An enqueuer for `queue`, recording to `db`: through the journal next
+    /// to a Redis queue, else straight to the database (needs a Tokio runtime).
     pub fn new(db: DatabaseConnection, queue: Queue) -> Self {
-        let ledger = LedgerWriter::start(db.clone());
+        let ledger = match &queue {
+            Queue::Redis { conn, name, .. } => Recorder::Journal(Journal::start(conn.clone(), name, db.clone())),
+            _ => Recorder::Direct(LedgerWriter::start(db.clone())),
+        };
         Self { db, queue, ledger }
+    }
+
+    /// A run as the ledger has it, including every write made before the call.
+    pub async fn find_run(&self, id: &str) -> Result<Option<job_run::Model>, sea_orm::DbErr> {
+        use sea_orm::EntityTrait;
+        self.ledger.settle().await?;
+        job_run::Entity::find_by_id(id.to_owned()).one(&self.db).await
+    }
+
+    /// Per kind: runs by state and their ages, including every write made before the call.
+    pub async fn summary(&self) -> Result<Vec<KindSummary>, sea_orm::DbErr> {
+        self.ledger.settle().await?;
+        queue_summary::summarize(&self.db).await
     }
 
     /// Enqueues `job`. With an `idempotency_key` that was used before, nothing
@@ -113,7 +133,9 @@ impl Enqueuer {
     /// Enqueues a failed or dead run again; `None` when it is neither.
     pub async fn retry(&self, run: &job_run::Model) -> Result<Option<()>, EnqueueError> {
         let Ok(job) = Job::parse(&run.kind, run.args.clone()) else { return Ok(None) };
+        self.ledger.settle().await?;
         let Some((attempt, max_attempts)) = ledger::requeue(&self.db, &run.id).await? else { return Ok(None) };
+        self.ledger.requeued(&run.id, attempt - 1).await?;
         self.queue.push(Envelope { run_id: run.id.clone(), attempt, max_attempts, job }, Duration::ZERO).await?;
         Ok(Some(()))
     }

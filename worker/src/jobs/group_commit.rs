@@ -214,7 +214,7 @@ async fn write(db: &DatabaseConnection, batch: Vec<Request>) {
     }
 }
 
-fn model_of(run: &NewRun, now: DateTime<Utc>) -> job_run::Model {
+pub(crate) fn model_of(run: &NewRun, now: DateTime<Utc>) -> job_run::Model {
     job_run::Model {
         id: run.id.clone(),
         kind: run.job.kind().to_owned(),
@@ -292,7 +292,12 @@ async fn insert_rows<'a, C: ConnectionTrait>(
 
 /// `(SELECT ? AS c1, ? AS c2 UNION ALL SELECT ?, ? …)`: rows of values that
 /// both SQLite and PostgreSQL join against (PostgreSQL gets typed casts).
-fn values_table(backend: DatabaseBackend, columns: &[(&str, &str)], rows: usize, first_param: usize) -> String {
+pub(crate) fn values_table(
+    backend: DatabaseBackend,
+    columns: &[(&str, &str)],
+    rows: usize,
+    first_param: usize,
+) -> String {
     let mut n = first_param;
     let mut selects = Vec::with_capacity(rows);
     for row in 0..rows {

@@ -1,7 +1,8 @@
 //! Background jobs (SPEC §5). [`payload`] defines every kind's arguments;
-//! each kind's handler is a file of its own here; [`enqueue`] and [`ledger`]
-//! put jobs on the queue and record their lifecycle (the runner that drives
-//! an attempt is `runtime::runner`).
+//! each kind's handler is a file of its own here; [`enqueue`] puts jobs on the
+//! queue and [`recorder`] records their lifecycle in the ledger ([`ledger`]:
+//! single-row writes; [`group_commit`]: embedded mode; [`journal`]:
+//! distributed mode). The runner that drives an attempt is `runtime::runner`.
 
 pub mod auto_link_games;
 pub mod check_scheduled_events;
@@ -9,12 +10,14 @@ pub mod enqueue;
 pub mod error;
 pub mod group_commit;
 pub mod herodraft_timeout;
+pub mod journal;
 pub mod ledger;
 pub mod payload;
 pub mod post_discord_event;
 pub mod prune_job_runs;
 pub mod queue_summary;
 pub mod recalculate_league_mmr;
+pub mod recorder;
 pub mod refresh_all_discord_data;
 pub mod refresh_discord_avatars;
 pub mod refresh_steam_profiles;

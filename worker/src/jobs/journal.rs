@@ -1,0 +1,642 @@
+//! The ledger journal (issue 13): in distributed mode every ledger write of
+//! a job's life — its `queued` row, the claim of an attempt, its finish — is
+//! first appended to a Redis stream next to the queue, atomically with the
+//! run's small state hash that decides claims, and a flusher writes the
+//! stream into `job_runs` in batches, folding each run's records into one
+//! row write. A no-op job that is enqueued, run and finished within one
+//! flush costs PostgreSQL a single row insert instead of three committed
+//! writes, and no producer or worker slot ever waits for a disk.
+//!
+//! Guarantees (README, "What a crash can lose"):
+//! - the ledger is exactly as durable as the queue: a record is in Redis
+//!   before the client hears "queued" and before the job is pushed, so a
+//!   job and its ledger row survive or perish together (Redis' AOF policy);
+//! - a PostgreSQL crash or outage loses nothing: records leave the stream
+//!   only after the transaction that wrote them committed (a flusher that
+//!   dies in between re-applies them; every write is idempotent);
+//! - duplicate deliveries are refused by the claim script, which checks and
+//!   writes the run's state hash in one step, with the old rule (the run is
+//!   not finished and no later attempt was claimed); a redelivery of the
+//!   same attempt after a SIGKILL claims again.
+//!
+//! One flusher per deployment writes at a time (a lease in Redis), so each
+//! run's records are applied in stream order. Readers that must see their
+//! own writes (the jobs API, the queue summary) call [`Journal::settle`]
+//! first: it waits until everything appended before the call is written.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use entity::{JobStatus, job_run};
+use redis::aio::ConnectionManager;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Set, Statement, TransactionTrait, Value};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use crate::infra::lock::Locks;
+use crate::jobs::group_commit::{NewRun, model_of, values_table};
+use crate::jobs::ledger;
+
+/// How long a run's state hash outlives its last write: far beyond any
+/// redelivery (a later claim of an expired run asks the database instead).
+const STATE_TTL_SECS: u64 = 7 * 24 * 3600;
+/// Records one flush reads at most.
+const FLUSH_MAX: usize = 4000;
+/// Rows per statement (SQLite binds at most 32 766 parameters).
+const ROWS_PER_STATEMENT: usize = 200;
+/// The flusher's lease; it renews at a third of it.
+const LEASE: Duration = Duration::from_secs(10);
+/// An idle flusher looks again after at most this long (records appended by
+/// another process wake it no sooner; this process' own wake it at once).
+const IDLE_POLL_CAP: Duration = Duration::from_millis(20);
+/// How long [`Journal::settle`] waits before reading whatever is written.
+const SETTLE_LIMIT: Duration = Duration::from_secs(3);
+
+/// Appends a record and (re)sets the run's state.
+/// KEYS: stream, state hash. ARGV: record, status, attempts ('' keeps), ttl.
+const APPEND: &str = r"
+redis.call('HSET', KEYS[2], 'status', ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], 'attempts', ARGV[3]) end
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return redis.call('XADD', KEYS[1], '*', 'r', ARGV[1])
+";
+
+/// Claims attempt ARGV[1]: 1 claimed (record appended), 0 refused (a
+/// duplicate), -1 the run is unknown here (ask the database).
+/// KEYS: stream, state hash. ARGV: attempt, record, ttl.
+const CLAIM: &str = r"
+local status = redis.call('HGET', KEYS[2], 'status')
+if not status then return -1 end
+local attempts = tonumber(redis.call('HGET', KEYS[2], 'attempts'))
+local attempt = tonumber(ARGV[1])
+if (status == 'queued' or status == 'failed' or status == 'running')
+   and (attempts == attempt - 1 or attempts == attempt) then
+  redis.call('HSET', KEYS[2], 'status', 'running', 'attempts', attempt)
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+  redis.call('XADD', KEYS[1], '*', 'r', ARGV[2])
+  return 1
+end
+return 0
+";
+
+/// One ledger write, as the stream carries it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum Record {
+    Queued {
+        id: String,
+        kind: String,
+        args: serde_json::Value,
+        max_attempts: i32,
+        enqueued_by: Option<i64>,
+        at: DateTime<Utc>,
+    },
+    Claimed {
+        id: String,
+        attempt: i32,
+        at: DateTime<Utc>,
+    },
+    Finished {
+        id: String,
+        status: JobStatus,
+        result: Option<serde_json::Value>,
+        error: Option<String>,
+        at: DateTime<Utc>,
+    },
+}
+
+impl Record {
+    fn id(&self) -> &str {
+        match self {
+            Self::Queued { id, .. } | Self::Claimed { id, .. } | Self::Finished { id, .. } => id,
+        }
+    }
+}
+
+/// What a run's records in one flush amount to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Folded {
+    /// The whole row, when the run's `queued` record is in this flush.
+    pub new: Option<job_run::Model>,
+    pub status: Option<JobStatus>,
+    pub attempts: Option<i32>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub result: Option<serde_json::Value>,
+    /// `Some` when a finish set the error (to a message or to none).
+    pub error: Option<Option<String>>,
+}
+
+/// Folds records (in stream order) into one change per run, in the order
+/// the runs first appear. The same rules as the single-row writes: a claim
+/// sets `running`, the attempt and its start; a finish sets the status and
+/// error, the result when there is one, and the finish time unless the
+/// attempt failed (it waits for a retry).
+pub fn fold(records: impl IntoIterator<Item = Record>) -> Vec<(String, Folded)> {
+    let mut order = Vec::new();
+    let mut runs: HashMap<String, Folded> = HashMap::new();
+    for record in records {
+        let id = record.id().to_owned();
+        let run = runs.entry(id.clone()).or_insert_with(|| {
+            order.push(id.clone());
+            Folded::default()
+        });
+        match record {
+            Record::Queued { id, kind, args, max_attempts, enqueued_by, at } => {
+                run.new = Some(job_run::Model {
+                    id,
+                    kind,
+                    args,
+                    status: JobStatus::Queued,
+                    attempts: 0,
+                    max_attempts,
+                    progress: None,
+                    result: None,
+                    error: None,
+                    enqueued_by,
+                    enqueued_at: at,
+                    started_at: None,
+                    finished_at: None,
+                    idempotency_key: None,
+                });
+            }
+            Record::Claimed { attempt, at, .. } => {
+                run.status = Some(JobStatus::Running);
+                run.attempts = Some(attempt);
+                run.started_at = Some(at);
+            }
+            Record::Finished { status, result, error, at, .. } => {
+                run.status = Some(status);
+                run.error = Some(error);
+                if result.is_some() {
+                    run.result = result;
+                }
+                if status != JobStatus::Failed {
+                    run.finished_at = Some(at);
+                }
+            }
+        }
+    }
+    order.into_iter().map(|id| (id.clone(), runs.remove(&id).expect("folded run"))).collect()
+}
+
+impl Folded {
+    /// The whole row of a run first seen in this flush.
+    fn into_row(self) -> Option<job_run::Model> {
+        let mut row = self.new?;
+        row.status = self.status.unwrap_or(row.status);
+        row.attempts = self.attempts.unwrap_or(row.attempts);
+        row.started_at = self.started_at;
+        row.finished_at = self.finished_at;
+        row.result = self.result;
+        row.error = self.error.flatten();
+        Some(row)
+    }
+}
+
+/// The journal of one queue (keys under `{queue}:ledger`).
+#[derive(Clone)]
+pub struct Journal {
+    conn: ConnectionManager,
+    stream: String,
+    state_prefix: String,
+    /// Wakes this process' flusher when it appended (its only strong handle
+    /// is here: the flusher stops when the last clone of the journal goes).
+    appended: Arc<Notify>,
+    db: DatabaseConnection,
+}
+
+fn redis_err(err: redis::RedisError) -> DbErr {
+    DbErr::Custom(format!("ledger journal: {err}"))
+}
+
+impl Journal {
+    /// The journal next to queue `queue` (its Redis key), and its flusher.
+    pub fn start(conn: ConnectionManager, queue: &str, db: DatabaseConnection) -> Self {
+        let prefix = format!("{queue}:ledger");
+        let journal = Self {
+            conn: conn.clone(),
+            stream: format!("{prefix}:journal"),
+            state_prefix: format!("{prefix}:run:"),
+            appended: Arc::new(Notify::new()),
+            db,
+        };
+        let locks = Locks::Redis { conn, prefix };
+        tokio::spawn(flush_forever(journal.flusher(), locks, Arc::downgrade(&journal.appended)));
+        journal
+    }
+
+    /// A copy for the flusher that does not keep it alive.
+    fn flusher(&self) -> Flusher {
+        Flusher { conn: self.conn.clone(), stream: self.stream.clone(), db: self.db.clone() }
+    }
+
+    fn state_key(&self, id: &str) -> String {
+        format!("{}{id}", self.state_prefix)
+    }
+
+    async fn append(&self, record: &Record, status: JobStatus, attempts: Option<i32>) -> Result<(), DbErr> {
+        let payload = serde_json::to_string(record).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let _: String = redis::Script::new(APPEND)
+            .key(&self.stream)
+            .key(self.state_key(record.id()))
+            .arg(payload)
+            .arg(status.as_str())
+            .arg(attempts.map(|a| a.to_string()).unwrap_or_default())
+            .arg(STATE_TTL_SECS)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(redis_err)?;
+        self.appended.notify_one();
+        Ok(())
+    }
+
+    /// Records a new `queued` run. A run with an idempotency key is written
+    /// to the database at once instead (its unique index decides between
+    /// racing requests; rare, so not worth a second mechanism); with a key
+    /// used before, the earlier run and `false`.
+    pub async fn insert(&self, run: NewRun) -> Result<(job_run::Model, bool), DbErr> {
+        if run.idempotency_key.is_some() {
+            let (row, fresh) =
+                ledger::insert(&self.db, &run.id, &run.job, run.enqueued_by, run.idempotency_key).await?;
+            if fresh {
+                self.seed(&row.id, JobStatus::Queued, 0).await?;
+            }
+            return Ok((row, fresh));
+        }
+        let row = model_of(&run, Utc::now());
+        let record = Record::Queued {
+            id: row.id.clone(),
+            kind: row.kind.clone(),
+            args: row.args.clone(),
+            max_attempts: row.max_attempts,
+            enqueued_by: row.enqueued_by,
+            at: row.enqueued_at,
+        };
+        self.append(&record, JobStatus::Queued, Some(0)).await?;
+        Ok((row, true))
+    }
+
+    /// Sets a run's claim state without a record (its row was written to
+    /// the database directly: an idempotent enqueue, a manual retry).
+    pub async fn seed(&self, id: &str, status: JobStatus, attempts: i32) -> Result<(), DbErr> {
+        let mut conn = self.conn.clone();
+        let key = self.state_key(id);
+        redis::pipe()
+            .hset_multiple(&key, &[("status", status.as_str().to_owned()), ("attempts", attempts.to_string())])
+            .ignore()
+            .expire(&key, STATE_TTL_SECS as i64)
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(redis_err)
+    }
+
+    /// Claims attempt `attempt`; `false` for a duplicate delivery. A run
+    /// whose state is not in Redis (expired, or older than the journal) is
+    /// claimed in the database, by the single-row rule.
+    pub async fn claim(&self, id: &str, attempt: i32) -> Result<bool, DbErr> {
+        if let Some(won) = self.claim_in_redis(id, attempt).await? {
+            return Ok(won);
+        }
+        self.settle().await?;
+        let won = ledger::claim(&self.db, id, attempt).await?;
+        if won {
+            self.seed(id, JobStatus::Running, attempt).await?;
+        }
+        Ok(won)
+    }
+
+    async fn claim_in_redis(&self, id: &str, attempt: i32) -> Result<Option<bool>, DbErr> {
+        let record = Record::Claimed { id: id.to_owned(), attempt, at: Utc::now() };
+        let payload = serde_json::to_string(&record).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let claimed: i64 = redis::Script::new(CLAIM)
+            .key(&self.stream)
+            .key(self.state_key(id))
+            .arg(attempt)
+            .arg(payload)
+            .arg(STATE_TTL_SECS)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(redis_err)?;
+        if claimed == 1 {
+            self.appended.notify_one();
+        }
+        Ok(match claimed {
+            -1 => None,
+            won => Some(won == 1),
+        })
+    }
+
+    /// Records the end of an attempt.
+    pub async fn finish(
+        &self,
+        id: &str,
+        status: JobStatus,
+        result: Option<serde_json::Value>,
+        error: Option<String>,
+    ) -> Result<(), DbErr> {
+        let record = Record::Finished { id: id.to_owned(), status, result, error, at: Utc::now() };
+        self.append(&record, status, None).await
+    }
+
+    /// Waits until every record appended before this call is in the
+    /// database (at most [`SETTLE_LIMIT`]; after that the reader sees what
+    /// is written — the flusher may be between owners).
+    pub async fn settle(&self) -> Result<(), DbErr> {
+        let mut conn = self.conn.clone();
+        let newest: Vec<(String, Vec<String>)> = redis::cmd("XREVRANGE")
+            .arg(&self.stream)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        let Some(target) = newest.first().and_then(|(id, _)| stream_id(id)) else { return Ok(()) };
+        self.appended.notify_one();
+        let deadline = tokio::time::Instant::now() + SETTLE_LIMIT;
+        loop {
+            let oldest: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+                .arg(&self.stream)
+                .arg("-")
+                .arg("+")
+                .arg("COUNT")
+                .arg(1)
+                .query_async(&mut conn)
+                .await
+                .map_err(redis_err)?;
+            let pending = oldest.first().and_then(|(id, _)| stream_id(id)).is_some_and(|oldest| oldest <= target);
+            if !pending || tokio::time::Instant::now() >= deadline {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+}
+
+/// A stream entry id `ms-seq`, comparable.
+fn stream_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
+struct Flusher {
+    conn: ConnectionManager,
+    stream: String,
+    db: DatabaseConnection,
+}
+
+/// Flushes while this process holds the flusher lease; stops when the
+/// journal is dropped.
+async fn flush_forever(flusher: Flusher, locks: Locks, appended: Weak<Notify>) {
+    let owner = ulid::Ulid::generate().to_string();
+    let mut lease = None;
+    let mut idle = Duration::from_millis(1);
+    loop {
+        let Some(wake) = appended.upgrade() else { return };
+        let held = match &lease {
+            None => match locks.acquire_as("flusher", &owner, LEASE).await {
+                Ok(Some(guard)) => {
+                    lease = Some(guard);
+                    true
+                }
+                _ => false,
+            },
+            Some(guard) => guard.renew_if_due().await.unwrap_or(false),
+        };
+        if !held {
+            lease = None;
+            drop(wake);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        match flusher.flush_once().await {
+            Ok(0) => {
+                tokio::select! {
+                    () = wake.notified() => {}
+                    () = tokio::time::sleep(idle) => {}
+                }
+                idle = (idle * 2).min(IDLE_POLL_CAP);
+            }
+            Ok(_) => idle = Duration::from_millis(1),
+            Err(err) => {
+                drop(wake);
+                tracing::warn!(error = %err, "ledger flush failed; the records wait in Redis");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+impl Flusher {
+    /// Writes the oldest records in one transaction, then drops them from
+    /// the stream; returns how many were written.
+    async fn flush_once(&self) -> Result<usize, DbErr> {
+        let mut conn = self.conn.clone();
+        let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+            .arg(&self.stream)
+            .arg("-")
+            .arg("+")
+            .arg("COUNT")
+            .arg(FLUSH_MAX)
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        if entries.is_empty() {
+            return Ok(0);
+        }
+        let records = entries.iter().filter_map(|(entry, fields)| {
+            let parsed = fields.get(1).and_then(|payload| serde_json::from_str::<Record>(payload).ok());
+            if parsed.is_none() {
+                tracing::warn!(entry, "unreadable ledger journal record dropped");
+            }
+            parsed
+        });
+        let folded = fold(records);
+        metrics::histogram!("dtx_ledger_batch_size").record(entries.len() as f64);
+        let txn = self.db.begin().await?;
+        write_folded(&txn, folded).await?;
+        txn.commit().await?;
+        // Everything up to the last record written goes, whole stream nodes at a time.
+        let Some((ms, seq)) = entries.last().and_then(|(id, _)| stream_id(id)) else {
+            return Err(DbErr::Custom("ledger journal: a stream id that is not ms-seq".into()));
+        };
+        let _: i64 = redis::cmd("XTRIM")
+            .arg(&self.stream)
+            .arg("MINID")
+            .arg(format!("{ms}-{}", seq + 1))
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok(entries.len())
+    }
+}
+
+/// New runs as whole rows (an existing row — a re-applied flush — takes the
+/// new values); known runs as one UPDATE … FROM per chunk.
+async fn write_folded<C: ConnectionTrait>(db: &C, folded: Vec<(String, Folded)>) -> Result<(), DbErr> {
+    let (new, known): (Vec<_>, Vec<_>) = folded.into_iter().partition(|(_, f)| f.new.is_some());
+    let rows: Vec<job_run::ActiveModel> = new
+        .into_iter()
+        .filter_map(|(_, f)| f.into_row())
+        .map(|m| job_run::ActiveModel {
+            id: Set(m.id),
+            kind: Set(m.kind),
+            args: Set(m.args),
+            status: Set(m.status),
+            attempts: Set(m.attempts),
+            max_attempts: Set(m.max_attempts),
+            progress: Set(None),
+            result: Set(m.result),
+            error: Set(m.error),
+            enqueued_by: Set(m.enqueued_by),
+            enqueued_at: Set(m.enqueued_at),
+            started_at: Set(m.started_at),
+            finished_at: Set(m.finished_at),
+            idempotency_key: Set(None),
+        })
+        .collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT / 2) {
+        use job_run::Column as C;
+        let refresh = [C::Status, C::Attempts, C::Result, C::Error, C::StartedAt, C::FinishedAt];
+        job_run::Entity::insert_many(chunk.to_vec())
+            .on_conflict(OnConflict::column(C::Id).update_columns(refresh).to_owned())
+            .exec_without_returning(db)
+            .await?;
+    }
+    for chunk in known.chunks(ROWS_PER_STATEMENT) {
+        update_chunk(db, chunk).await?;
+    }
+    Ok(())
+}
+
+async fn update_chunk<C: ConnectionTrait>(db: &C, runs: &[(String, Folded)]) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let table = values_table(
+        backend,
+        &[
+            ("id", "text"),
+            ("status", "text"),
+            ("attempts", "int4"),
+            ("started_at", "timestamptz"),
+            ("finished_at", "timestamptz"),
+            ("result", "jsonb"),
+            ("error", "text"),
+            ("error_set", "bool"),
+        ],
+        runs.len(),
+        1,
+    );
+    let sql = format!(
+        "UPDATE job_runs AS j SET status = COALESCE(v.status, j.status), \
+         attempts = COALESCE(v.attempts, j.attempts), started_at = COALESCE(v.started_at, j.started_at), \
+         finished_at = COALESCE(v.finished_at, j.finished_at), result = COALESCE(v.result, j.result), \
+         error = CASE WHEN v.error_set THEN v.error ELSE j.error END \
+         FROM {table} AS v WHERE j.id = v.id"
+    );
+    let mut values: Vec<Value> = Vec::with_capacity(runs.len() * 8);
+    for (id, f) in runs {
+        values.push(id.clone().into());
+        values.push(f.status.map(|s| s.as_str().to_owned()).into());
+        values.push(f.attempts.into());
+        values.push(f.started_at.into());
+        values.push(f.finished_at.into());
+        values.push(Value::Json(f.result.clone().map(Box::new)));
+        values.push(f.error.clone().flatten().into());
+        values.push(f.error.is_some().into());
+    }
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn at(second: u32) -> DateTime<Utc> {
+        chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 26, 12, 0, second).unwrap()
+    }
+
+    fn queued(id: &str) -> Record {
+        Record::Queued {
+            id: id.into(),
+            kind: "check_scheduled_events".into(),
+            args: json!({}),
+            max_attempts: 3,
+            enqueued_by: Some(7),
+            at: at(0),
+        }
+    }
+
+    fn finished(id: &str, status: JobStatus, error: Option<&str>, second: u32) -> Record {
+        let result = (status == JobStatus::Succeeded).then(|| json!({"ok": true}));
+        Record::Finished { id: id.into(), status, result, error: error.map(str::to_owned), at: at(second) }
+    }
+
+    #[test]
+    fn a_whole_life_in_one_flush_is_one_finished_row() {
+        let records = vec![
+            queued("a"),
+            Record::Claimed { id: "a".into(), attempt: 1, at: at(1) },
+            finished("a", JobStatus::Succeeded, None, 2),
+        ];
+        let folded = fold(records);
+        assert_eq!(folded.len(), 1);
+        let row = folded[0].1.clone().into_row().expect("a new run");
+        assert_eq!((row.status, row.attempts, row.max_attempts), (JobStatus::Succeeded, 1, 3));
+        assert_eq!((row.enqueued_at, row.started_at, row.finished_at), (at(0), Some(at(1)), Some(at(2))));
+        assert_eq!((row.result, row.error, row.enqueued_by), (Some(json!({"ok": true})), None, Some(7)));
+    }
+
+    #[test]
+    fn a_failed_attempt_then_a_retry_keeps_the_last_state_and_no_finish_time() {
+        let records = vec![
+            Record::Claimed { id: "b".into(), attempt: 1, at: at(1) },
+            finished("b", JobStatus::Failed, Some("steam 503"), 2),
+            Record::Claimed { id: "b".into(), attempt: 2, at: at(5) },
+        ];
+        let (id, change) = fold(records).remove(0);
+        assert_eq!(id, "b");
+        assert!(change.new.is_none(), "the row exists already: an update");
+        assert_eq!(
+            (change.status, change.attempts, change.started_at),
+            (Some(JobStatus::Running), Some(2), Some(at(5)))
+        );
+        assert_eq!(change.finished_at, None, "a failed attempt is not finished");
+        assert_eq!(change.error, Some(Some("steam 503".into())), "the error stays until the next finish");
+    }
+
+    #[test]
+    fn runs_keep_their_first_appearance_order_and_do_not_mix() {
+        let records = vec![
+            queued("x"),
+            queued("y"),
+            finished("y", JobStatus::Dead, Some("unknown league"), 3),
+            Record::Claimed { id: "x".into(), attempt: 1, at: at(4) },
+        ];
+        let folded = fold(records);
+        let ids: Vec<&str> = folded.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["x", "y"]);
+        let x = folded[0].1.clone().into_row().unwrap();
+        let y = folded[1].1.clone().into_row().unwrap();
+        assert_eq!((x.status, x.attempts, x.finished_at), (JobStatus::Running, 1, None));
+        assert_eq!((y.status, y.attempts, y.finished_at), (JobStatus::Dead, 0, Some(at(3))));
+        assert_eq!(y.error.as_deref(), Some("unknown league"));
+    }
+
+    #[test]
+    fn records_round_trip_through_the_stream_format() {
+        for record in [queued("q"), finished("q", JobStatus::Succeeded, None, 9)] {
+            let text = serde_json::to_string(&record).unwrap();
+            assert_eq!(serde_json::from_str::<Record>(&text).unwrap(), record);
+        }
+        assert_eq!(stream_id("1700000000000-3"), Some((1_700_000_000_000, 3)));
+        assert!(stream_id("1700000000000-10") > stream_id("1700000000000-9"), "numeric, not text order");
+    }
+}
