@@ -433,3 +433,46 @@ async fn jobs_without_secrets_report_not_configured() {
     let done = job_reaches(&staff, queued.body["id"].as_str().unwrap(), "succeeded").await;
     assert_eq!(done["result"]["skipped"], "not_configured: DISCORD_BOT_TOKEN");
 }
+
+/// Distributed mode: the journal holds each run's claim state in Redis. A
+/// run whose state is gone (expired, or older than the journal) is claimed
+/// by the database's rule instead, and the journal carries on from there;
+/// every record reaches `job_runs`, a whole life folded into one row.
+#[tokio::test]
+async fn a_run_without_journal_state_is_claimed_by_the_database() {
+    let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(vec![], false)).await;
+    let enqueuer = app.state.jobs.enqueuer.clone();
+    let ledger = &enqueuer.ledger;
+    let job = || worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
+    let (folded, _) = enqueuer.enqueue(job(), None, None).await.unwrap();
+    assert!(ledger.claim(&folded.id, 1).await.unwrap());
+    ledger.finish(&folded.id, entity::JobStatus::Succeeded, Some(json!({"n": 1})), None).await.unwrap();
+    ledger.settle().await.unwrap();
+    let row = |id: String| {
+        let app = &app;
+        async move {
+            app.db_rows(&format!(
+                "SELECT status || '|' || attempts || '|' || COALESCE(CAST(result AS TEXT), '') || '|' || \
+                 CASE WHEN started_at IS NULL OR finished_at IS NULL THEN 'open' ELSE 'closed' END \
+                 FROM job_runs WHERE id = '{id}'"
+            ))
+            .await
+        }
+    };
+    assert_eq!(row(folded.id.clone()).await, ["succeeded|1|{\"n\": 1}|closed"]);
+
+    let (orphan, _) = enqueuer.enqueue(job(), None, None).await.unwrap();
+    ledger.settle().await.unwrap();
+    let prefix = app.redis_prefix.clone().unwrap();
+    let mut redis = app.state.jobs.redis.clone().unwrap();
+    let state_key = format!("{prefix}:jobs:ledger:run:{}", orphan.id);
+    let removed: i64 = redis::cmd("DEL").arg(&state_key).query_async(&mut redis).await.unwrap();
+    assert_eq!(removed, 1, "the run's state lives under {state_key}");
+    assert!(ledger.claim(&orphan.id, 1).await.unwrap(), "claimed by the database's rule");
+    assert!(ledger.claim(&orphan.id, 1).await.unwrap(), "a redelivery re-claims");
+    ledger.finish(&orphan.id, entity::JobStatus::Dead, None, Some("gone".into())).await.unwrap();
+    assert!(!ledger.claim(&orphan.id, 2).await.unwrap(), "a dead run is refused");
+    ledger.settle().await.unwrap();
+    assert_eq!(row(orphan.id.clone()).await, ["dead|1||closed"]);
+    assert!(!ledger.claim("01notarun", 1).await.unwrap(), "an unknown run is refused");
+}

@@ -25,7 +25,7 @@
 //! first: it waits until everything appended before the call is written.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, LazyLock, Weak};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -57,9 +57,13 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(3);
 
 /// Appends a record and (re)sets the run's state.
 /// KEYS: stream, state hash. ARGV: record, status, attempts ('' keeps), ttl.
-const APPEND: &str = r"
-redis.call('HSET', KEYS[2], 'status', ARGV[2])
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], 'attempts', ARGV[3]) end
+static APPEND: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(APPEND_LUA));
+const APPEND_LUA: &str = r"
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[2], 'status', ARGV[2], 'attempts', ARGV[3])
+else
+  redis.call('HSET', KEYS[2], 'status', ARGV[2])
+end
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 return redis.call('XADD', KEYS[1], '*', 'r', ARGV[1])
 ";
@@ -67,10 +71,12 @@ return redis.call('XADD', KEYS[1], '*', 'r', ARGV[1])
 /// Claims attempt ARGV[1]: 1 claimed (record appended), 0 refused (a
 /// duplicate), -1 the run is unknown here (ask the database).
 /// KEYS: stream, state hash. ARGV: attempt, record, ttl.
-const CLAIM: &str = r"
-local status = redis.call('HGET', KEYS[2], 'status')
+static CLAIM: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(CLAIM_LUA));
+const CLAIM_LUA: &str = r"
+local state = redis.call('HMGET', KEYS[2], 'status', 'attempts')
+local status = state[1]
 if not status then return -1 end
-local attempts = tonumber(redis.call('HGET', KEYS[2], 'attempts'))
+local attempts = tonumber(state[2])
 local attempt = tonumber(ARGV[1])
 if (status == 'queued' or status == 'failed' or status == 'running')
    and (attempts == attempt - 1 or attempts == attempt) then
@@ -240,7 +246,7 @@ impl Journal {
 
     async fn append(&self, record: &Record, status: JobStatus, attempts: Option<i32>) -> Result<(), DbErr> {
         let payload = serde_json::to_string(record).map_err(|e| DbErr::Custom(e.to_string()))?;
-        let _: String = redis::Script::new(APPEND)
+        let _: String = APPEND
             .key(&self.stream)
             .key(self.state_key(record.id()))
             .arg(payload)
@@ -313,7 +319,7 @@ impl Journal {
     async fn claim_in_redis(&self, id: &str, attempt: i32) -> Result<Option<bool>, DbErr> {
         let record = Record::Claimed { id: id.to_owned(), attempt, at: Utc::now() };
         let payload = serde_json::to_string(&record).map_err(|e| DbErr::Custom(e.to_string()))?;
-        let claimed: i64 = redis::Script::new(CLAIM)
+        let claimed: i64 = CLAIM
             .key(&self.stream)
             .key(self.state_key(id))
             .arg(attempt)
