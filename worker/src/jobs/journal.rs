@@ -353,29 +353,12 @@ impl Journal {
     /// database (at most [`SETTLE_LIMIT`]; after that the reader sees what
     /// is written — the flusher may be between owners).
     pub async fn settle(&self) -> Result<(), DbErr> {
-        let mut conn = self.conn.clone();
-        let newest: Vec<(String, Vec<String>)> = redis::cmd("XREVRANGE")
-            .arg(&self.stream)
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(1)
-            .query_async(&mut conn)
-            .await
-            .map_err(redis_err)?;
+        let newest = entries(&self.conn, "XREVRANGE", &self.stream, ["+", "-"], 1).await?;
         let Some(target) = newest.first().and_then(|(id, _)| stream_id(id)) else { return Ok(()) };
         self.appended.notify_one();
         let deadline = tokio::time::Instant::now() + SETTLE_LIMIT;
         loop {
-            let oldest: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
-                .arg(&self.stream)
-                .arg("-")
-                .arg("+")
-                .arg("COUNT")
-                .arg(1)
-                .query_async(&mut conn)
-                .await
-                .map_err(redis_err)?;
+            let oldest = entries(&self.conn, "XRANGE", &self.stream, ["-", "+"], 1).await?;
             let pending = oldest.first().and_then(|(id, _)| stream_id(id)).is_some_and(|oldest| oldest <= target);
             if !pending || tokio::time::Instant::now() >= deadline {
                 return Ok(());
@@ -383,6 +366,25 @@ impl Journal {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
+}
+
+/// Up to `count` entries of `stream` between `bounds`, as `(id, [field, value…])`
+/// (`XRANGE` oldest first, `XREVRANGE` newest first).
+async fn entries(
+    conn: &ConnectionManager,
+    command: &str,
+    stream: &str,
+    bounds: [&str; 2],
+    count: usize,
+) -> Result<Vec<(String, Vec<String>)>, DbErr> {
+    redis::cmd(command)
+        .arg(stream)
+        .arg(&bounds)
+        .arg("COUNT")
+        .arg(count)
+        .query_async(&mut conn.clone())
+        .await
+        .map_err(redis_err)
 }
 
 /// A stream entry id `ms-seq`, comparable.
@@ -443,16 +445,7 @@ impl Flusher {
     /// Writes the oldest records in one transaction, then drops them from
     /// the stream; returns how many were written.
     async fn flush_once(&self) -> Result<usize, DbErr> {
-        let mut conn = self.conn.clone();
-        let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
-            .arg(&self.stream)
-            .arg("-")
-            .arg("+")
-            .arg("COUNT")
-            .arg(FLUSH_MAX)
-            .query_async(&mut conn)
-            .await
-            .map_err(redis_err)?;
+        let entries = entries(&self.conn, "XRANGE", &self.stream, ["-", "+"], FLUSH_MAX).await?;
         if entries.is_empty() {
             return Ok(0);
         }
@@ -476,7 +469,7 @@ impl Flusher {
             .arg(&self.stream)
             .arg("MINID")
             .arg(format!("{ms}-{}", seq + 1))
-            .query_async(&mut conn)
+            .query_async(&mut self.conn.clone())
             .await
             .map_err(redis_err)?;
         Ok(entries.len())
