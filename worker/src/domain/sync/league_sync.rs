@@ -222,50 +222,66 @@ async fn sync_locked(
     let mut failed = failed_list(&state);
     let (mut ingested, mut newly_failed) = (0u64, 0u64);
     let mut stop: Option<JobError> = None;
-    // Owned values only: the stream must be Send for every lifetime.
+    // Fetching goes on while a run is being stored: both halves are polled
+    // by this one future (dropping it — a kill — stops both), joined by a
+    // channel. Owned values only: the stream must be Send for every lifetime.
     let steam = ctx.steam.clone();
-    let mut fetched = futures_util::stream::iter(new.clone())
-        .map(move |m| {
-            let steam = steam.clone();
-            async move {
-                let details = steam.fetch_match(m.match_id, m.match_seq_num).await;
-                (m, details)
-            }
-        })
-        .buffered(PREFETCH)
-        .ready_chunks(INGEST_RUN);
-    'runs: while let Some(ready) = fetched.next().await {
-        keep_lock(lock).await?;
-        // The matches fetched so far, stored together in one transaction, oldest first.
-        let mut run = Vec::with_capacity(ready.len());
-        for (m, details) in ready {
-            match details {
-                Ok(details) => {
-                    failed.retain(|f| f.match_id != m.match_id);
-                    run.push(details);
+    let (fetched_tx, mut fetched) = tokio::sync::mpsc::channel(PREFETCH);
+    let fetch = async move {
+        let mut details = futures_util::stream::iter(new)
+            .map(move |m| {
+                let steam = steam.clone();
+                async move {
+                    let details = steam.fetch_match(m.match_id, m.match_seq_num).await;
+                    (m, details)
                 }
-                Err(err) if err.stops_the_run() => {
-                    stop = Some(err.into());
-                    break;
-                }
-                Err(err) => {
-                    failed.retain(|f| f.match_id != m.match_id);
-                    failed.push(FailedMatch {
-                        match_id: m.match_id,
-                        match_seq_num: m.match_seq_num,
-                        error: err.to_string(),
-                    });
-                    newly_failed += 1;
-                }
+            })
+            .buffered(PREFETCH);
+        while let Some(one) = details.next().await {
+            if fetched_tx.send(one).await.is_err() {
+                return;
             }
         }
-        ingest_matches(&ctx.db, steam_league_id, Some(state.id), &run).await?;
-        ingested += run.len() as u64;
-        if stop.is_some() {
-            break 'runs;
+    };
+    let store = async {
+        let mut ready = Vec::with_capacity(INGEST_RUN);
+        'runs: while fetched.recv_many(&mut ready, INGEST_RUN).await > 0 {
+            keep_lock(lock).await?;
+            // The matches fetched so far, stored together in one transaction, oldest first.
+            let mut run = Vec::with_capacity(ready.len());
+            for (m, details) in ready.drain(..) {
+                match details {
+                    Ok(details) => {
+                        failed.retain(|f| f.match_id != m.match_id);
+                        run.push(details);
+                    }
+                    Err(err) if err.stops_the_run() => {
+                        stop = Some(err.into());
+                        break;
+                    }
+                    Err(err) => {
+                        failed.retain(|f| f.match_id != m.match_id);
+                        failed.push(FailedMatch {
+                            match_id: m.match_id,
+                            match_seq_num: m.match_seq_num,
+                            error: err.to_string(),
+                        });
+                        newly_failed += 1;
+                    }
+                }
+            }
+            ingest_matches(&ctx.db, steam_league_id, Some(state.id), &run).await?;
+            ingested += run.len() as u64;
+            if stop.is_some() {
+                break 'runs;
+            }
         }
-    }
-    drop(fetched);
+        // Ends the fetching half too.
+        drop(fetched);
+        Ok::<_, JobError>(())
+    };
+    let ((), stored) = tokio::join!(fetch, store);
+    stored?;
     save_failed(ctx, state.id, &failed).await?;
     if ingested > 0 {
         after_new_matches(ctx, steam_league_id).await?;
