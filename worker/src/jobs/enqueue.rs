@@ -92,8 +92,9 @@ impl Enqueuer {
         Ok((run, fresh))
     }
 
-    /// Enqueues many jobs at once: their rows in one transaction (with the
-    /// process's other ledger writes), then every push in flight together.
+    /// Enqueues many jobs at once: every ledger record in flight together
+    /// (pipelined journal appends, or one group commit in embedded mode),
+    /// then every push in flight together.
     /// Idempotency keys are honoured per job; results are in input order.
     pub async fn enqueue_many(
         &self,
