@@ -31,13 +31,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use entity::{JobStatus, job_run};
 use redis::aio::ConnectionManager;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Set, Statement, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait, Value};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::infra::lock::Locks;
-use crate::jobs::group_commit::{NewRun, model_of, values_table};
+use crate::jobs::group_commit::{NewRun, model_of, rows_per_statement, rows_table};
 use crate::jobs::ledger;
 
 /// How long a run's state hash outlives its last write: far beyond any
@@ -45,8 +44,6 @@ use crate::jobs::ledger;
 const STATE_TTL_SECS: u64 = 7 * 24 * 3600;
 /// Records one flush reads at most.
 const FLUSH_MAX: usize = 4000;
-/// Rows per statement (SQLite binds at most 32 766 parameters).
-const ROWS_PER_STATEMENT: usize = 200;
 /// The flusher's lease; it renews at a third of it.
 const LEASE: Duration = Duration::from_secs(10);
 /// An idle flusher looks again after at most this long (records appended by
@@ -479,44 +476,88 @@ impl Flusher {
 /// New runs as whole rows (an existing row — a re-applied flush — takes the
 /// new values); known runs as one UPDATE … FROM per chunk.
 async fn write_folded<C: ConnectionTrait>(db: &C, folded: Vec<(String, Folded)>) -> Result<(), DbErr> {
+    let per_statement = rows_per_statement(db.get_database_backend());
     let (new, known): (Vec<_>, Vec<_>) = folded.into_iter().partition(|(_, f)| f.new.is_some());
-    let rows: Vec<job_run::ActiveModel> = new
-        .into_iter()
-        .filter_map(|(_, f)| f.into_row())
-        .map(|m| job_run::ActiveModel {
-            id: Set(m.id),
-            kind: Set(m.kind),
-            args: Set(m.args),
-            status: Set(m.status),
-            attempts: Set(m.attempts),
-            max_attempts: Set(m.max_attempts),
-            progress: Set(None),
-            result: Set(m.result),
-            error: Set(m.error),
-            enqueued_by: Set(m.enqueued_by),
-            enqueued_at: Set(m.enqueued_at),
-            started_at: Set(m.started_at),
-            finished_at: Set(m.finished_at),
-            idempotency_key: Set(None),
-        })
-        .collect();
-    for chunk in rows.chunks(ROWS_PER_STATEMENT / 2) {
-        use job_run::Column as C;
-        let refresh = [C::Status, C::Attempts, C::Result, C::Error, C::StartedAt, C::FinishedAt];
-        job_run::Entity::insert_many(chunk.to_vec())
-            .on_conflict(OnConflict::column(C::Id).update_columns(refresh).to_owned())
-            .exec_without_returning(db)
-            .await?;
+    let rows: Vec<job_run::Model> = new.into_iter().filter_map(|(_, f)| f.into_row()).collect();
+    for chunk in rows.chunks(per_statement) {
+        insert_chunk(db, chunk).await?;
     }
-    for chunk in known.chunks(ROWS_PER_STATEMENT) {
+    for chunk in known.chunks(per_statement) {
         update_chunk(db, chunk).await?;
     }
     Ok(())
 }
 
+async fn insert_chunk<C: ConnectionTrait>(db: &C, runs: &[job_run::Model]) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let rows = runs
+        .iter()
+        .map(|m| {
+            vec![
+                m.id.clone().into(),
+                m.kind.clone().into(),
+                Value::Json(Some(Box::new(m.args.clone()))),
+                m.status.as_str().to_owned().into(),
+                m.attempts.into(),
+                m.max_attempts.into(),
+                Value::Json(m.result.clone().map(Box::new)),
+                m.error.clone().into(),
+                m.enqueued_by.into(),
+                m.enqueued_at.into(),
+                m.started_at.into(),
+                m.finished_at.into(),
+            ]
+        })
+        .collect();
+    let columns = [
+        ("id", "text"),
+        ("kind", "text"),
+        ("args", "jsonb"),
+        ("status", "text"),
+        ("attempts", "int4"),
+        ("max_attempts", "int4"),
+        ("result", "jsonb"),
+        ("error", "text"),
+        ("enqueued_by", "int8"),
+        ("enqueued_at", "timestamptz"),
+        ("started_at", "timestamptz"),
+        ("finished_at", "timestamptz"),
+    ];
+    let (table, params) = rows_table(backend, &columns, rows, 1);
+    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+    let refresh: Vec<String> = ["status", "attempts", "result", "error", "started_at", "finished_at"]
+        .iter()
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    // `WHERE true`: SQLite reads `ON CONFLICT` after a bare FROM as a join constraint.
+    let sql = format!(
+        "INSERT INTO job_runs ({names}) SELECT {names} FROM {table} AS v WHERE true \
+         ON CONFLICT (id) DO UPDATE SET {refresh}",
+        names = names.join(", "),
+        refresh = refresh.join(", ")
+    );
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, params)).await?;
+    Ok(())
+}
+
 async fn update_chunk<C: ConnectionTrait>(db: &C, runs: &[(String, Folded)]) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
-    let table = values_table(
+    let rows = runs
+        .iter()
+        .map(|(id, f)| {
+            vec![
+                id.clone().into(),
+                f.status.map(|s| s.as_str().to_owned()).into(),
+                f.attempts.into(),
+                f.started_at.into(),
+                f.finished_at.into(),
+                Value::Json(f.result.clone().map(Box::new)),
+                f.error.clone().flatten().into(),
+                f.error.is_some().into(),
+            ]
+        })
+        .collect();
+    let (table, params) = rows_table(
         backend,
         &[
             ("id", "text"),
@@ -528,7 +569,7 @@ async fn update_chunk<C: ConnectionTrait>(db: &C, runs: &[(String, Folded)]) -> 
             ("error", "text"),
             ("error_set", "bool"),
         ],
-        runs.len(),
+        rows,
         1,
     );
     let sql = format!(
@@ -538,18 +579,7 @@ async fn update_chunk<C: ConnectionTrait>(db: &C, runs: &[(String, Folded)]) -> 
          error = CASE WHEN v.error_set THEN v.error ELSE j.error END \
          FROM {table} AS v WHERE j.id = v.id"
     );
-    let mut values: Vec<Value> = Vec::with_capacity(runs.len() * 8);
-    for (id, f) in runs {
-        values.push(id.clone().into());
-        values.push(f.status.map(|s| s.as_str().to_owned()).into());
-        values.push(f.attempts.into());
-        values.push(f.started_at.into());
-        values.push(f.finished_at.into());
-        values.push(Value::Json(f.result.clone().map(Box::new)));
-        values.push(f.error.clone().flatten().into());
-        values.push(f.error.is_some().into());
-    }
-    db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, params)).await?;
     Ok(())
 }
 
