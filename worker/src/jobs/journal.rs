@@ -33,7 +33,7 @@ use entity::{JobStatus, job_run};
 use redis::aio::ConnectionManager;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait, Value};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::infra::lock::Locks;
 use crate::jobs::group_commit::{NewRun, model_of, rows_per_statement, rows_table};
@@ -42,8 +42,11 @@ use crate::jobs::ledger;
 /// How long a run's state hash outlives its last write: far beyond any
 /// redelivery (a later claim of an expired run asks the database instead).
 const STATE_TTL_SECS: u64 = 7 * 24 * 3600;
-/// Records one flush reads at most.
-const FLUSH_MAX: usize = 4000;
+/// Stream entries (batches of writes) one flush reads at most.
+const FLUSH_MAX: usize = 256;
+/// A busy flusher starts a flush at most this often, so each one carries
+/// more records and a short job's three records mostly fold into one row.
+const FLUSH_EVERY: Duration = Duration::from_millis(25);
 /// The flusher's lease; it renews at a third of it.
 const LEASE: Duration = Duration::from_secs(10);
 /// An idle flusher looks again after at most this long (records appended by
@@ -52,38 +55,62 @@ const IDLE_POLL_CAP: Duration = Duration::from_millis(20);
 /// How long [`Journal::settle`] waits before reading whatever is written.
 const SETTLE_LIMIT: Duration = Duration::from_secs(3);
 
-/// Appends a record and (re)sets the run's state.
-/// KEYS: stream, state hash. ARGV: record, status, attempts ('' keeps), ttl.
-static APPEND: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(APPEND_LUA));
-const APPEND_LUA: &str = r"
-if ARGV[3] ~= '' then
-  redis.call('HSET', KEYS[2], 'status', ARGV[2], 'attempts', ARGV[3])
-else
-  redis.call('HSET', KEYS[2], 'status', ARGV[2])
+/// Writes per batch at most (two stream values each: far below Lua's
+/// `unpack` limit).
+const WRITES_PER_BATCH: usize = 256;
+/// Writes waiting for a batch at most; callers beyond it wait to be queued.
+const WRITES_WAITING: usize = 4096;
+
+/// A batch of writes, in order, in one step: each (re)sets a run's state
+/// hash, a claim only when the run is not finished and no later attempt was
+/// claimed; the records of the writes that took go to the stream as one
+/// entry. Answers per write: 1 written, 0 refused (a duplicate delivery),
+/// -1 the run is unknown here (a claim; ask the database).
+/// KEYS: stream, then each write's state hash.
+/// ARGV: ttl, then per write: op ('s' set | 'c' claim), status, attempts
+/// ('' keeps), record.
+static WRITE: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(WRITE_LUA));
+const WRITE_LUA: &str = r"
+local records, answers = {}, {}
+for i = 2, #KEYS do
+  local b = 1 + (i - 2) * 4
+  local op, status, attempts, record = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
+  local answer = 1
+  if op == 'c' then
+    local state = redis.call('HMGET', KEYS[i], 'status', 'attempts')
+    if not state[1] then
+      answer = -1
+    else
+      local held, attempt = tonumber(state[2]), tonumber(attempts)
+      local open = state[1] == 'queued' or state[1] == 'failed' or state[1] == 'running'
+      if not (open and (held == attempt - 1 or held == attempt)) then answer = 0 end
+    end
+  end
+  if answer == 1 then
+    if attempts ~= '' then
+      redis.call('HSET', KEYS[i], 'status', status, 'attempts', attempts)
+    else
+      redis.call('HSET', KEYS[i], 'status', status)
+    end
+    redis.call('EXPIRE', KEYS[i], ARGV[1])
+    records[#records + 1] = 'r'
+    records[#records + 1] = record
+  end
+  answers[#answers + 1] = answer
 end
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-return redis.call('XADD', KEYS[1], '*', 'r', ARGV[1])
+if #records > 0 then redis.call('XADD', KEYS[1], '*', unpack(records)) end
+return answers
 ";
 
-/// Claims attempt ARGV[1]: 1 claimed (record appended), 0 refused (a
-/// duplicate), -1 the run is unknown here (ask the database).
-/// KEYS: stream, state hash. ARGV: attempt, record, ttl.
-static CLAIM: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(CLAIM_LUA));
-const CLAIM_LUA: &str = r"
-local state = redis.call('HMGET', KEYS[2], 'status', 'attempts')
-local status = state[1]
-if not status then return -1 end
-local attempts = tonumber(state[2])
-local attempt = tonumber(ARGV[1])
-if (status == 'queued' or status == 'failed' or status == 'running')
-   and (attempts == attempt - 1 or attempts == attempt) then
-  redis.call('HSET', KEYS[2], 'status', 'running', 'attempts', attempt)
-  redis.call('EXPIRE', KEYS[2], ARGV[3])
-  redis.call('XADD', KEYS[1], '*', 'r', ARGV[2])
-  return 1
-end
-return 0
-";
+/// One write waiting for its batch.
+struct Write {
+    state_key: String,
+    claim: bool,
+    status: JobStatus,
+    attempts: Option<i32>,
+    record: String,
+    answer: oneshot::Sender<Result<i64, String>>,
+}
 
 /// One ledger write, as the stream carries it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -209,6 +236,9 @@ pub struct Journal {
     /// Wakes this process' flusher when it appended (its only strong handle
     /// is here: the flusher stops when the last clone of the journal goes).
     appended: Arc<Notify>,
+    /// The batch writer's queue: concurrent jobs' claims and finishes and
+    /// concurrent enqueues share one script call.
+    writes: mpsc::Sender<Write>,
     db: DatabaseConnection,
 }
 
@@ -220,15 +250,19 @@ impl Journal {
     /// The journal next to queue `queue` (its Redis key), and its flusher.
     pub fn start(conn: ConnectionManager, queue: &str, db: DatabaseConnection) -> Self {
         let prefix = format!("{queue}:ledger");
+        let (writes, waiting) = mpsc::channel(WRITES_WAITING);
         let journal = Self {
             conn: conn.clone(),
             stream: format!("{prefix}:journal"),
             state_prefix: format!("{prefix}:run:"),
             appended: Arc::new(Notify::new()),
+            writes,
             db,
         };
+        let appended = Arc::downgrade(&journal.appended);
+        tokio::spawn(write_batches(conn.clone(), journal.stream.clone(), waiting, appended.clone()));
         let locks = Locks::Redis { conn, prefix };
-        tokio::spawn(flush_forever(journal.flusher(), locks, Arc::downgrade(&journal.appended)));
+        tokio::spawn(flush_forever(journal.flusher(), locks, appended));
         journal
     }
 
@@ -241,20 +275,30 @@ impl Journal {
         format!("{}{id}", self.state_prefix)
     }
 
+    /// Queues `record` for the batch writer and waits for its answer.
+    async fn write(
+        &self,
+        record: &Record,
+        claim: bool,
+        status: JobStatus,
+        attempts: Option<i32>,
+    ) -> Result<i64, DbErr> {
+        let (answer, answered) = oneshot::channel();
+        let write = Write {
+            state_key: self.state_key(record.id()),
+            claim,
+            status,
+            attempts,
+            record: serde_json::to_string(record).map_err(|e| DbErr::Custom(e.to_string()))?,
+            answer,
+        };
+        let gone = || DbErr::Custom("ledger journal: the batch writer stopped".into());
+        self.writes.send(write).await.map_err(|_| gone())?;
+        answered.await.map_err(|_| gone())?.map_err(|e| DbErr::Custom(format!("ledger journal: {e}")))
+    }
+
     async fn append(&self, record: &Record, status: JobStatus, attempts: Option<i32>) -> Result<(), DbErr> {
-        let payload = serde_json::to_string(record).map_err(|e| DbErr::Custom(e.to_string()))?;
-        let _: String = APPEND
-            .key(&self.stream)
-            .key(self.state_key(record.id()))
-            .arg(payload)
-            .arg(status.as_str())
-            .arg(attempts.map(|a| a.to_string()).unwrap_or_default())
-            .arg(STATE_TTL_SECS)
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(redis_err)?;
-        self.appended.notify_one();
-        Ok(())
+        self.write(record, false, status, attempts).await.map(|_| ())
     }
 
     /// Records a new `queued` run. A run with an idempotency key is written
@@ -315,20 +359,7 @@ impl Journal {
 
     async fn claim_in_redis(&self, id: &str, attempt: i32) -> Result<Option<bool>, DbErr> {
         let record = Record::Claimed { id: id.to_owned(), attempt, at: Utc::now() };
-        let payload = serde_json::to_string(&record).map_err(|e| DbErr::Custom(e.to_string()))?;
-        let claimed: i64 = CLAIM
-            .key(&self.stream)
-            .key(self.state_key(id))
-            .arg(attempt)
-            .arg(payload)
-            .arg(STATE_TTL_SECS)
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(redis_err)?;
-        if claimed == 1 {
-            self.appended.notify_one();
-        }
-        Ok(match claimed {
+        Ok(match self.write(&record, true, JobStatus::Running, Some(attempt)).await? {
             -1 => None,
             won => Some(won == 1),
         })
@@ -390,6 +421,47 @@ fn stream_id(id: &str) -> Option<(u64, u64)> {
     Some((ms.parse().ok()?, seq.parse().ok()?))
 }
 
+/// Takes the writes waiting (at most [`WRITES_PER_BATCH`]) and sends them as
+/// one [`WRITE`] call, until every journal handle is gone. A failed call
+/// fails each of its writes (the callers see a Redis outage).
+async fn write_batches(
+    conn: ConnectionManager,
+    stream: String,
+    mut waiting: mpsc::Receiver<Write>,
+    appended: Weak<Notify>,
+) {
+    let mut batch = Vec::with_capacity(WRITES_PER_BATCH);
+    while waiting.recv_many(&mut batch, WRITES_PER_BATCH).await > 0 {
+        let mut call = WRITE.prepare_invoke();
+        call.key(&stream).arg(STATE_TTL_SECS);
+        for write in &batch {
+            call.key(&write.state_key)
+                .arg(if write.claim { "c" } else { "s" })
+                .arg(write.status.as_str())
+                .arg(write.attempts.map(|a| a.to_string()).unwrap_or_default())
+                .arg(&write.record);
+        }
+        let answers: Result<Vec<i64>, _> = call.invoke_async(&mut conn.clone()).await;
+        match answers {
+            Ok(answers) => {
+                if answers.contains(&1)
+                    && let Some(flusher) = appended.upgrade()
+                {
+                    flusher.notify_one();
+                }
+                for (write, answer) in batch.drain(..).zip(answers) {
+                    let _ = write.answer.send(Ok(answer));
+                }
+            }
+            Err(err) => {
+                for write in batch.drain(..) {
+                    let _ = write.answer.send(Err(err.to_string()));
+                }
+            }
+        }
+    }
+}
+
 struct Flusher {
     conn: ConnectionManager,
     stream: String,
@@ -420,6 +492,7 @@ async fn flush_forever(flusher: Flusher, locks: Locks, appended: Weak<Notify>) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
+        let started = tokio::time::Instant::now();
         match flusher.flush_once().await {
             Ok(0) => {
                 tokio::select! {
@@ -428,7 +501,13 @@ async fn flush_forever(flusher: Flusher, locks: Locks, appended: Weak<Notify>) {
                 }
                 idle = (idle * 2).min(IDLE_POLL_CAP);
             }
-            Ok(_) => idle = Duration::from_millis(1),
+            Ok(read) => {
+                idle = Duration::from_millis(1);
+                if read < FLUSH_MAX {
+                    drop(wake);
+                    tokio::time::sleep_until(started + FLUSH_EVERY).await;
+                }
+            }
             Err(err) => {
                 drop(wake);
                 tracing::warn!(error = %err, "ledger flush failed; the records wait in Redis");
@@ -446,15 +525,20 @@ impl Flusher {
         if entries.is_empty() {
             return Ok(0);
         }
-        let records = entries.iter().filter_map(|(entry, fields)| {
-            let parsed = fields.get(1).and_then(|payload| serde_json::from_str::<Record>(payload).ok());
-            if parsed.is_none() {
-                tracing::warn!(entry, "unreadable ledger journal record dropped");
-            }
-            parsed
-        });
+        // An entry holds one batch of writes: its values are the records, in order.
+        let records: Vec<Record> = entries
+            .iter()
+            .flat_map(|(entry, fields)| fields.iter().skip(1).step_by(2).map(move |payload| (entry, payload)))
+            .filter_map(|(entry, payload)| {
+                let parsed = serde_json::from_str::<Record>(payload).ok();
+                if parsed.is_none() {
+                    tracing::warn!(entry, "unreadable ledger journal record dropped");
+                }
+                parsed
+            })
+            .collect();
+        metrics::histogram!("dtx_ledger_batch_size").record(records.len() as f64);
         let folded = fold(records);
-        metrics::histogram!("dtx_ledger_batch_size").record(entries.len() as f64);
         let txn = self.db.begin().await?;
         write_folded(&txn, folded).await?;
         txn.commit().await?;
