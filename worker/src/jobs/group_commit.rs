@@ -419,3 +419,38 @@ async fn finish_chunk<C: ConnectionTrait>(db: &C, finishes: &[&Finish], now: Dat
     db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn two_rows() -> Vec<Vec<Value>> {
+        let at = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 26, 7, 30, 5).unwrap();
+        vec![
+            vec!["a".to_owned().into(), Value::Json(Some(Box::new(json!({"ok": true})))), at.into()],
+            vec!["b".to_owned().into(), Value::Json(None), Option::<DateTime<Utc>>::None.into()],
+        ]
+    }
+
+    const COLUMNS: [(&str, &str); 3] = [("id", "text"), ("result", "jsonb"), ("at", "timestamptz")];
+
+    #[test]
+    fn postgres_gets_every_row_in_one_jsonb_parameter() {
+        let (sql, params) = rows_table(DatabaseBackend::Postgres, &COLUMNS, two_rows(), 3);
+        assert_eq!(sql, "(SELECT * FROM jsonb_to_recordset($3::jsonb) AS r(id text, result jsonb, at timestamptz))");
+        let expected = json!([
+            {"id": "a", "result": {"ok": true}, "at": "2026-11-26T07:30:05.000000Z"},
+            {"id": "b", "result": null, "at": null},
+        ]);
+        assert_eq!(params, vec![Value::Json(Some(Box::new(expected)))]);
+    }
+
+    #[test]
+    fn sqlite_gets_one_select_per_row_and_flat_parameters() {
+        let (sql, params) = rows_table(DatabaseBackend::Sqlite, &COLUMNS, two_rows(), 1);
+        assert_eq!(sql, "(SELECT ? AS id, ? AS result, ? AS at UNION ALL SELECT ?, ?, ?)");
+        assert_eq!(params.len(), 6);
+        assert_eq!(params[3], Value::String(Some("b".to_owned())));
+    }
+}

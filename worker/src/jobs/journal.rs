@@ -19,6 +19,10 @@
 //!   not finished and no later attempt was claimed); a redelivery of the
 //!   same attempt after a SIGKILL claims again.
 //!
+//! A process sends its concurrent writes (enqueues, claims, finishes) as one
+//! script call through a batch writer, each caller answered on its own; the
+//! batch is one stream entry whose values are its records, in order.
+//!
 //! One flusher per deployment writes at a time (a lease in Redis), so each
 //! run's records are applied in stream order. Readers that must see their
 //! own writes (the jobs API, the queue summary) call [`Journal::settle`]
