@@ -9,6 +9,7 @@ use tests::steam_mock::{MockMatch, SteamMock};
 use tests::{Caller, Mode, Options, TestApp, eventually, in_both_modes};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+use worker::jobs::ledger::Finish;
 
 const LEAGUE: i64 = 17929;
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -401,11 +402,12 @@ async fn the_ledger_keeps_its_rules_under_bursts(mode: Mode) {
     assert!(ledger.claim(&ids[0], 1).await.unwrap(), "a redelivery re-claims its attempt");
     assert!(ledger.claim(&ids[0], 2).await.unwrap(), "the retry's attempt");
     assert!(!ledger.claim(&ids[0], 1).await.unwrap(), "an earlier attempt is refused");
-    ledger.finish(&ids[0], entity::JobStatus::Succeeded, Some(json!({"ok": 1})), None).await.unwrap();
+    ledger.finish(Finish::succeeded(&ids[0], json!({"ok": 1}))).await.unwrap();
     assert!(!ledger.claim(&ids[0], 2).await.unwrap(), "a finished run is refused");
     let many = futures_util::future::join_all(ids[1..].iter().map(|id| ledger.claim(id, 1))).await;
     assert!(many.into_iter().all(|won| won.unwrap()), "every first claim of a burst takes");
-    let finishes = ids[1..].iter().map(|id| ledger.finish(id, entity::JobStatus::Failed, None, Some("boom".into())));
+    let finishes =
+        ids[1..].iter().map(|id| ledger.finish(Finish::errored(id, entity::JobStatus::Failed, "boom".into())));
     assert!(futures_util::future::join_all(finishes).await.into_iter().all(|r| r.is_ok()));
     ledger.settle().await.unwrap();
     let rows = app.db_rows("SELECT status || ':' || COALESCE(error, '') FROM job_runs").await;
@@ -446,7 +448,7 @@ async fn a_run_without_journal_state_is_claimed_by_the_database() {
     let job = || worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
     let (folded, _) = enqueuer.enqueue(job(), None, None).await.unwrap();
     assert!(ledger.claim(&folded.id, 1).await.unwrap());
-    ledger.finish(&folded.id, entity::JobStatus::Succeeded, Some(json!({"n": 1})), None).await.unwrap();
+    ledger.finish(Finish::succeeded(&folded.id, json!({"n": 1}))).await.unwrap();
     ledger.settle().await.unwrap();
     let row = |id: String| {
         let app = &app;
@@ -470,7 +472,7 @@ async fn a_run_without_journal_state_is_claimed_by_the_database() {
     assert_eq!(removed, 1, "the run's state lives under {state_key}");
     assert!(ledger.claim(&orphan.id, 1).await.unwrap(), "claimed by the database's rule");
     assert!(ledger.claim(&orphan.id, 1).await.unwrap(), "a redelivery re-claims");
-    ledger.finish(&orphan.id, entity::JobStatus::Dead, None, Some("gone".into())).await.unwrap();
+    ledger.finish(Finish::errored(&orphan.id, entity::JobStatus::Dead, "gone".into())).await.unwrap();
     assert!(!ledger.claim(&orphan.id, 2).await.unwrap(), "a dead run is refused");
     ledger.settle().await.unwrap();
     assert_eq!(row(orphan.id.clone()).await, ["dead|1||closed"]);

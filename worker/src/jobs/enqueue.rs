@@ -8,7 +8,7 @@ use sea_orm::DatabaseConnection;
 use crate::infra::queue::{Queue, QueueError};
 use crate::jobs::group_commit::{LedgerWriter, NewRun};
 use crate::jobs::journal::Journal;
-use crate::jobs::ledger;
+use crate::jobs::ledger::{self, Finish};
 use crate::jobs::payload::{Envelope, Job};
 use crate::jobs::queue_summary::{self, KindSummary};
 use crate::jobs::recorder::Recorder;
@@ -123,7 +123,7 @@ impl Enqueuer {
     async fn push_first(&self, run: &job_run::Model, job: Job, delay: Duration) -> Result<(), EnqueueError> {
         let envelope = Envelope { run_id: run.id.clone(), attempt: 1, max_attempts: run.max_attempts, job };
         if let Err(err) = self.queue.push(envelope, delay).await {
-            self.ledger.finish(&run.id, JobStatus::Dead, None, Some(err.to_string())).await?;
+            self.ledger.finish(Finish::errored(&run.id, JobStatus::Dead, err.to_string())).await?;
             return Err(err.into());
         }
         // In the caller's span: ties a request id or a tick to the run id.

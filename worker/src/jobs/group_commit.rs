@@ -36,7 +36,7 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::jobs::ledger;
+use crate::jobs::ledger::{self, Finish};
 use crate::jobs::payload::Job;
 
 /// The most requests one transaction carries.
@@ -62,14 +62,6 @@ pub struct NewRun {
     pub job: Job,
     pub enqueued_by: Option<i64>,
     pub idempotency_key: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-struct Finish {
-    id: String,
-    status: JobStatus,
-    result: Option<serde_json::Value>,
-    error: Option<String>,
 }
 
 enum Request {
@@ -115,15 +107,8 @@ impl LedgerWriter {
     }
 
     /// Records the end of an attempt (see [`ledger::finish`]).
-    pub async fn finish(
-        &self,
-        id: &str,
-        status: JobStatus,
-        result: Option<serde_json::Value>,
-        error: Option<String>,
-    ) -> Result<(), DbErr> {
+    pub async fn finish(&self, finish: Finish) -> Result<(), DbErr> {
         let (reply, answer) = oneshot::channel();
-        let finish = Finish { id: id.to_owned(), status, result, error };
         self.tx.send(Request::Finish(finish, reply)).map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
@@ -217,7 +202,7 @@ async fn write(db: &DatabaseConnection, batch: Vec<Request>) {
                 let _ = reply.send(ledger::insert(db, &run.id, &run.job, run.enqueued_by, run.idempotency_key).await);
             }
             for (f, reply) in finishes {
-                let _ = reply.send(ledger::finish(db, &f.id, f.status, f.result, f.error).await);
+                let _ = reply.send(ledger::finish(db, f).await);
             }
         }
     }

@@ -41,7 +41,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::infra::lock::Locks;
 use crate::jobs::group_commit::{NewRun, model_of, rows_per_statement, rows_table};
-use crate::jobs::ledger;
+use crate::jobs::ledger::{self, Finish};
 
 /// How long a run's state hash outlives its last write: far beyond any
 /// redelivery (a later claim of an expired run asks the database instead).
@@ -370,14 +370,9 @@ impl Journal {
     }
 
     /// Records the end of an attempt.
-    pub async fn finish(
-        &self,
-        id: &str,
-        status: JobStatus,
-        result: Option<serde_json::Value>,
-        error: Option<String>,
-    ) -> Result<(), DbErr> {
-        let record = Record::Finished { id: id.to_owned(), status, result, error, at: Utc::now() };
+    pub async fn finish(&self, finish: Finish) -> Result<(), DbErr> {
+        let Finish { id, status, result, error } = finish;
+        let record = Record::Finished { id, status, result, error, at: Utc::now() };
         self.append(&record, status, None).await
     }
 

@@ -72,14 +72,29 @@ pub async fn claim<C: ConnectionTrait>(db: &C, id: &str, attempt: i32) -> Result
     Ok(updated.rows_affected == 1)
 }
 
+/// The end of an attempt, as the ledger records it.
+#[derive(Debug, Clone)]
+pub struct Finish {
+    pub id: String,
+    pub status: JobStatus,
+    pub result: Option<serde_json::Value>,
+    pub error: Option<String>,
+}
+
+impl Finish {
+    pub fn succeeded(id: &str, result: serde_json::Value) -> Self {
+        Self { id: id.to_owned(), status: JobStatus::Succeeded, result: Some(result), error: None }
+    }
+
+    /// A `failed` (waiting for its retry) or `dead` attempt.
+    pub fn errored(id: &str, status: JobStatus, error: String) -> Self {
+        Self { id: id.to_owned(), status, result: None, error: Some(error) }
+    }
+}
+
 /// Records the end of an attempt.
-pub async fn finish<C: ConnectionTrait>(
-    db: &C,
-    id: &str,
-    status: JobStatus,
-    result: Option<serde_json::Value>,
-    error: Option<String>,
-) -> Result<(), DbErr> {
+pub async fn finish<C: ConnectionTrait>(db: &C, finish: Finish) -> Result<(), DbErr> {
+    let Finish { id, status, result, error } = finish;
     let mut update = job_run::Entity::update_many()
         .col_expr(job_run::Column::Status, Expr::value(status.as_str()))
         .col_expr(job_run::Column::Error, Expr::value(error))

@@ -8,6 +8,7 @@ use sea_orm::DbErr;
 
 use crate::jobs::group_commit::{LedgerWriter, NewRun};
 use crate::jobs::journal::Journal;
+use crate::jobs::ledger::Finish;
 
 #[derive(Clone)]
 pub enum Recorder {
@@ -34,16 +35,10 @@ impl Recorder {
     }
 
     /// Records the end of an attempt.
-    pub async fn finish(
-        &self,
-        id: &str,
-        status: JobStatus,
-        result: Option<serde_json::Value>,
-        error: Option<String>,
-    ) -> Result<(), DbErr> {
+    pub async fn finish(&self, finish: Finish) -> Result<(), DbErr> {
         match self {
-            Self::Direct(writer) => writer.finish(id, status, result, error).await,
-            Self::Journal(journal) => journal.finish(id, status, result, error).await,
+            Self::Direct(writer) => writer.finish(finish).await,
+            Self::Journal(journal) => journal.finish(finish).await,
         }
     }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use entity::JobStatus;
 
 use crate::jobs::JobError;
+use crate::jobs::ledger::Finish;
 use crate::jobs::payload::Envelope;
 use crate::runtime::backoff;
 use crate::runtime::context::JobContext;
@@ -49,16 +50,16 @@ pub async fn execute(envelope: Envelope, ctx: &JobContext) -> Result<Outcome, Jo
     let elapsed = started.elapsed();
     let outcome = match result {
         Ok(value) => {
-            ledger.finish(&run_id, JobStatus::Succeeded, Some(value), None).await?;
+            ledger.finish(Finish::succeeded(&run_id, value)).await?;
             Outcome::Succeeded
         }
         Err(err) if err.is_permanent() || attempt >= max_attempts => {
-            ledger.finish(&run_id, JobStatus::Dead, None, Some(err.to_string())).await?;
+            ledger.finish(Finish::errored(&run_id, JobStatus::Dead, err.to_string())).await?;
             tracing::warn!(kind, run_id, attempt, error = %err, "job dead");
             Outcome::Dead
         }
         Err(err) => {
-            ledger.finish(&run_id, JobStatus::Failed, None, Some(err.to_string())).await?;
+            ledger.finish(Finish::errored(&run_id, JobStatus::Failed, err.to_string())).await?;
             let base = Duration::from_millis(ctx.settings.job_backoff_base_ms);
             let delay = backoff::delay(base, BACKOFF_CAP, attempt + 1, rand::random::<f64>(), err.retry_after());
             tracing::warn!(kind, run_id, attempt, error = %err, retry_in_ms = delay.as_millis() as u64, "job failed; will retry");
