@@ -8,3 +8,4 @@ pub mod db;
 pub mod lock;
 pub mod presence;
 pub mod queue;
+pub mod rows;

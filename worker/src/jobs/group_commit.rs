@@ -36,6 +36,7 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use crate::infra::rows::{rows_per_statement, rows_table};
 use crate::jobs::ledger::{self, Finish};
 use crate::jobs::payload::Job;
 
@@ -45,15 +46,6 @@ pub const MAX_BATCH: usize = 512;
 pub const WRITERS: usize = 2;
 /// Rows per multi-row INSERT (14 parameters each).
 const INSERT_ROWS_PER_STATEMENT: usize = 100;
-
-/// Rows one statement over [`rows_table`] carries: SQLite joins at most 500
-/// SELECTs in one compound; PostgreSQL's single parameter has no such bound.
-pub(crate) fn rows_per_statement(backend: DatabaseBackend) -> usize {
-    match backend {
-        DatabaseBackend::Postgres => 2000,
-        _ => 200,
-    }
-}
 
 /// A `queued` row to write.
 #[derive(Debug, Clone)]
@@ -284,45 +276,6 @@ async fn insert_rows<'a, C: ConnectionTrait>(
         .collect())
 }
 
-/// Rows of values as a table that both databases join against, and the
-/// parameters to bind for it (numbered from `first_param`). PostgreSQL gets
-/// one `jsonb` parameter read back by `jsonb_to_recordset` (typed by
-/// `columns`): planning a statement of 200 rows × 8 parameters cost it more
-/// than running it. SQLite gets `(SELECT ? AS c1, ? AS c2 UNION ALL SELECT ?, ? …)`.
-pub(crate) fn rows_table(
-    backend: DatabaseBackend,
-    columns: &[(&str, &str)],
-    rows: Vec<Vec<Value>>,
-    first_param: usize,
-) -> (String, Vec<Value>) {
-    if backend == DatabaseBackend::Postgres {
-        let records: Vec<serde_json::Value> = rows
-            .iter()
-            .map(|row| {
-                let cells = columns.iter().zip(row).map(|((name, _), value)| ((*name).to_owned(), json_of(value)));
-                serde_json::Value::Object(cells.collect())
-            })
-            .collect();
-        let typed: Vec<String> = columns.iter().map(|(name, pg_type)| format!("{name} {pg_type}")).collect();
-        let sql = format!("(SELECT * FROM jsonb_to_recordset(${first_param}::jsonb) AS r({}))", typed.join(", "));
-        return (sql, vec![Value::Json(Some(Box::new(serde_json::Value::Array(records))))]);
-    }
-    let header: Vec<String> = columns.iter().map(|(name, _)| format!("? AS {name}")).collect();
-    let plain = vec!["?"; columns.len()].join(", ");
-    let selects: Vec<String> = (0..rows.len())
-        .map(|row| if row == 0 { format!("SELECT {}", header.join(", ")) } else { format!("SELECT {plain}") })
-        .collect();
-    (format!("({})", selects.join(" UNION ALL ")), rows.into_iter().flatten().collect())
-}
-
-/// A bound value as `jsonb_to_recordset` reads it back (times in RFC 3339).
-fn json_of(value: &Value) -> serde_json::Value {
-    match value {
-        Value::ChronoDateTimeUtc(Some(at)) => at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true).into(),
-        other => sea_orm::sea_query::value::sea_value_to_json_value(other),
-    }
-}
-
 fn param(backend: DatabaseBackend, n: usize) -> String {
     match backend {
         DatabaseBackend::Postgres => format!("${n}"),
@@ -403,39 +356,4 @@ async fn finish_chunk<C: ConnectionTrait>(db: &C, finishes: &[&Finish], now: Dat
     let values: Vec<Value> = std::iter::once(now.into()).chain(params).collect();
     db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn two_rows() -> Vec<Vec<Value>> {
-        let at = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 26, 7, 30, 5).unwrap();
-        vec![
-            vec!["a".to_owned().into(), Value::Json(Some(Box::new(json!({"ok": true})))), at.into()],
-            vec!["b".to_owned().into(), Value::Json(None), Option::<DateTime<Utc>>::None.into()],
-        ]
-    }
-
-    const COLUMNS: [(&str, &str); 3] = [("id", "text"), ("result", "jsonb"), ("at", "timestamptz")];
-
-    #[test]
-    fn postgres_gets_every_row_in_one_jsonb_parameter() {
-        let (sql, params) = rows_table(DatabaseBackend::Postgres, &COLUMNS, two_rows(), 3);
-        assert_eq!(sql, "(SELECT * FROM jsonb_to_recordset($3::jsonb) AS r(id text, result jsonb, at timestamptz))");
-        let expected = json!([
-            {"id": "a", "result": {"ok": true}, "at": "2026-11-26T07:30:05.000000Z"},
-            {"id": "b", "result": null, "at": null},
-        ]);
-        assert_eq!(params, vec![Value::Json(Some(Box::new(expected)))]);
-    }
-
-    #[test]
-    fn sqlite_gets_one_select_per_row_and_flat_parameters() {
-        let (sql, params) = rows_table(DatabaseBackend::Sqlite, &COLUMNS, two_rows(), 1);
-        assert_eq!(sql, "(SELECT ? AS id, ? AS result, ? AS at UNION ALL SELECT ?, ?, ?)");
-        assert_eq!(params.len(), 6);
-        assert_eq!(params[3], Value::String(Some("b".to_owned())));
-    }
 }

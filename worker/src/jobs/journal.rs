@@ -40,7 +40,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::infra::lock::Locks;
-use crate::jobs::group_commit::{NewRun, model_of, rows_per_statement, rows_table};
+use crate::infra::rows::{rows_per_statement, rows_table, upsert};
+use crate::jobs::group_commit::{NewRun, model_of};
 use crate::jobs::ledger::{self, Finish};
 
 /// How long a run's state hash outlives its last write: far beyond any
@@ -562,29 +563,26 @@ async fn write_folded<C: ConnectionTrait>(db: &C, folded: Vec<(String, Folded)>)
     let per_statement = rows_per_statement(db.get_database_backend());
     let (new, known): (Vec<_>, Vec<_>) = folded.into_iter().partition(|(_, f)| f.new.is_some());
     let rows: Vec<job_run::Model> = new.into_iter().filter_map(|(_, f)| f.into_row()).collect();
-    for chunk in rows.chunks(per_statement) {
-        insert_chunk(db, chunk).await?;
-    }
+    insert_rows(db, rows).await?;
     for chunk in known.chunks(per_statement) {
         update_chunk(db, chunk).await?;
     }
     Ok(())
 }
 
-async fn insert_chunk<C: ConnectionTrait>(db: &C, runs: &[job_run::Model]) -> Result<(), DbErr> {
-    let backend = db.get_database_backend();
+async fn insert_rows<C: ConnectionTrait>(db: &C, runs: Vec<job_run::Model>) -> Result<(), DbErr> {
     let rows = runs
-        .iter()
+        .into_iter()
         .map(|m| {
             vec![
-                m.id.clone().into(),
-                m.kind.clone().into(),
-                Value::Json(Some(Box::new(m.args.clone()))),
+                m.id.into(),
+                m.kind.into(),
+                Value::Json(Some(Box::new(m.args))),
                 m.status.as_str().to_owned().into(),
                 m.attempts.into(),
                 m.max_attempts.into(),
-                Value::Json(m.result.clone().map(Box::new)),
-                m.error.clone().into(),
+                Value::Json(m.result.map(Box::new)),
+                m.error.into(),
                 m.enqueued_by.into(),
                 m.enqueued_at.into(),
                 m.started_at.into(),
@@ -606,21 +604,8 @@ async fn insert_chunk<C: ConnectionTrait>(db: &C, runs: &[job_run::Model]) -> Re
         ("started_at", "timestamptz"),
         ("finished_at", "timestamptz"),
     ];
-    let (table, params) = rows_table(backend, &columns, rows, 1);
-    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
-    let refresh: Vec<String> = ["status", "attempts", "result", "error", "started_at", "finished_at"]
-        .iter()
-        .map(|c| format!("{c} = excluded.{c}"))
-        .collect();
-    // `WHERE true`: SQLite reads `ON CONFLICT` after a bare FROM as a join constraint.
-    let sql = format!(
-        "INSERT INTO job_runs ({names}) SELECT {names} FROM {table} AS v WHERE true \
-         ON CONFLICT (id) DO UPDATE SET {refresh}",
-        names = names.join(", "),
-        refresh = refresh.join(", ")
-    );
-    db.execute_raw(Statement::from_sql_and_values(backend, sql, params)).await?;
-    Ok(())
+    let refresh = ["status", "attempts", "result", "error", "started_at", "finished_at"];
+    upsert(db, "job_runs", &columns, &["id"], &refresh, rows).await
 }
 
 async fn update_chunk<C: ConnectionTrait>(db: &C, runs: &[(String, Folded)]) -> Result<(), DbErr> {

@@ -8,6 +8,15 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+/// Steam's envelope: the answer sits under `result` (IDOTA2Match) or
+/// `response` (ISteamUser).
+#[derive(serde::Deserialize)]
+#[serde(bound = "T: DeserializeOwned")]
+struct Wrapped<T> {
+    result: Option<T>,
+    response: Option<T>,
+}
+
 use crate::clients::steam::ratelimit::{Budget, RateLimiter};
 use crate::clients::steam::types::{HistoryPage, MatchDetails, PlayerSummary};
 use crate::config::CoreSettings;
@@ -212,10 +221,15 @@ impl SteamClient {
             if !resp.status().is_success() {
                 return Err(SteamError::Status(status));
             }
-            let body: Value =
-                resp.json().await.map_err(|e| SteamError::Decode(key.redact(&e.without_url().to_string())))?;
-            let result = body.get("result").or_else(|| body.get("response")).cloned().unwrap_or(Value::Null);
-            return serde_json::from_value(result).map_err(|e| SteamError::Decode(e.to_string()));
+            let body =
+                resp.bytes().await.map_err(|e| SteamError::Decode(key.redact(&e.without_url().to_string())))?;
+            let decode = |e: serde_json::Error| SteamError::Decode(e.to_string());
+            // Straight into `T`: a detour through `serde_json::Value` cost the sync a tree of maps per answer.
+            let wrapped: Wrapped<T> = serde_json::from_slice(&body).map_err(decode)?;
+            return match wrapped.result.or(wrapped.response) {
+                Some(answer) => Ok(answer),
+                None => serde_json::from_value(Value::Null).map_err(decode),
+            };
         }
     }
 

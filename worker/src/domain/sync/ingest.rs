@@ -8,16 +8,15 @@ use std::collections::HashMap;
 
 use chrono::{TimeZone, Utc};
 use entity::steam_id::steam_id64_of;
-use entity::{league_sync_state, player_match_stats, steam_match, user};
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, Set};
+use entity::{league_sync_state, user};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::clients::steam::types::MatchDetails;
+use crate::infra::rows::upsert;
 
-/// Rows per multi-row statement: each statement's message stays under one
-/// loopback segment (~64 KiB). sqlx does not set TCP_NODELAY, so a message
-/// split in two waits for the server's delayed ACK (~40 ms) before its tail.
-const ROWS_PER_INSERT: usize = 120;
+/// Steam ids per user lookup.
+const IDS_PER_LOOKUP: usize = 120;
 
 /// Upserts one match (see [`ingest_matches`]).
 pub async fn ingest_match(
@@ -41,43 +40,41 @@ pub async fn ingest_matches(
     let Some(highest) = matches.iter().map(|m| m.match_id).max() else { return Ok(()) };
     let txn = crate::infra::db::write_txn(db).await?;
     let fetched_at = Utc::now();
-    let rows: Vec<steam_match::ActiveModel> = matches
+    let rows = matches
         .iter()
-        .map(|details| steam_match::ActiveModel {
-            match_id: Set(details.match_id),
-            match_seq_num: Set(details.match_seq_num),
-            league_id: Set(steam_league_id),
-            radiant_win: Set(details.radiant_win),
-            duration: Set(details.duration),
-            start_time: Set(Utc.timestamp_opt(details.start_time, 0).single().unwrap_or(fetched_at)),
-            game_mode: Set(details.game_mode),
-            lobby_type: Set(details.lobby_type),
-            fetched_at: Set(fetched_at),
+        .map(|details| {
+            let start_time = Utc.timestamp_opt(details.start_time, 0).single().unwrap_or(fetched_at);
+            vec![
+                details.match_id.into(),
+                details.match_seq_num.into(),
+                steam_league_id.into(),
+                details.radiant_win.into(),
+                details.duration.into(),
+                start_time.into(),
+                details.game_mode.into(),
+                details.lobby_type.into(),
+                fetched_at.into(),
+            ]
         })
         .collect();
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        steam_match::Entity::insert_many(chunk.to_vec())
-            .on_conflict(
-                OnConflict::column(steam_match::Column::MatchId)
-                    .update_columns([
-                        steam_match::Column::MatchSeqNum,
-                        steam_match::Column::RadiantWin,
-                        steam_match::Column::Duration,
-                        steam_match::Column::StartTime,
-                        steam_match::Column::GameMode,
-                        steam_match::Column::LobbyType,
-                        steam_match::Column::FetchedAt,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
-    }
+    let columns = [
+        ("match_id", "int8"),
+        ("match_seq_num", "int8"),
+        ("league_id", "int8"),
+        ("radiant_win", "bool"),
+        ("duration", "int4"),
+        ("start_time", "timestamptz"),
+        ("game_mode", "int4"),
+        ("lobby_type", "int4"),
+        ("fetched_at", "timestamptz"),
+    ];
+    let refresh = ["match_seq_num", "radiant_win", "duration", "start_time", "game_mode", "lobby_type", "fetched_at"];
+    upsert(&txn, "steam_matches", &columns, &["match_id"], &refresh, rows).await?;
 
     let steam_ids: Vec<i64> =
         matches.iter().flat_map(|m| &m.players).filter_map(|p| p.account_id.and_then(steam_id64_of)).collect();
     let mut owners: HashMap<i64, i64> = HashMap::new();
-    for chunk in steam_ids.chunks(ROWS_PER_INSERT) {
+    for chunk in steam_ids.chunks(IDS_PER_LOOKUP) {
         owners.extend(
             user::Entity::find()
                 .select_only()
@@ -91,56 +88,48 @@ pub async fn ingest_matches(
                 .filter_map(|(steam_id, id)| steam_id.map(|s| (s, id))),
         );
     }
-    let lines: Vec<player_match_stats::ActiveModel> = matches
+    let lines = matches
         .iter()
         .flat_map(|details| details.players.iter().map(move |p| (details.match_id, p)))
         .map(|(match_id, p)| {
             let steam_id = p.account_id.and_then(steam_id64_of);
-            player_match_stats::ActiveModel {
-                match_id: Set(match_id),
-                steam_id: Set(steam_id),
-                user_id: Set(steam_id.and_then(|s| owners.get(&s).copied())),
-                player_slot: Set(p.player_slot),
-                hero_id: Set(p.hero_id),
-                kills: Set(p.kills),
-                deaths: Set(p.deaths),
-                assists: Set(p.assists),
-                gold_per_min: Set(p.gold_per_min),
-                xp_per_min: Set(p.xp_per_min),
-                last_hits: Set(p.last_hits),
-                denies: Set(p.denies),
-                hero_damage: Set(p.hero_damage),
-                tower_damage: Set(p.tower_damage),
-                hero_healing: Set(p.hero_healing),
-                ..Default::default()
-            }
+            vec![
+                match_id.into(),
+                steam_id.into(),
+                steam_id.and_then(|s| owners.get(&s).copied()).into(),
+                p.player_slot.into(),
+                p.hero_id.into(),
+                p.kills.into(),
+                p.deaths.into(),
+                p.assists.into(),
+                p.gold_per_min.into(),
+                p.xp_per_min.into(),
+                p.last_hits.into(),
+                p.denies.into(),
+                p.hero_damage.into(),
+                p.tower_damage.into(),
+                p.hero_healing.into(),
+            ]
         })
         .collect();
-    for chunk in lines.chunks(ROWS_PER_INSERT) {
-        use player_match_stats::Column as C;
-        player_match_stats::Entity::insert_many(chunk.to_vec())
-            .on_conflict(
-                OnConflict::columns([C::MatchId, C::PlayerSlot])
-                    .update_columns([
-                        C::SteamId,
-                        C::UserId,
-                        C::HeroId,
-                        C::Kills,
-                        C::Deaths,
-                        C::Assists,
-                        C::GoldPerMin,
-                        C::XpPerMin,
-                        C::LastHits,
-                        C::Denies,
-                        C::HeroDamage,
-                        C::TowerDamage,
-                        C::HeroHealing,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
-    }
+    let stats = [
+        "steam_id",
+        "user_id",
+        "hero_id",
+        "kills",
+        "deaths",
+        "assists",
+        "gold_per_min",
+        "xp_per_min",
+        "last_hits",
+        "denies",
+        "hero_damage",
+        "tower_damage",
+        "hero_healing",
+    ];
+    let mut columns = vec![("match_id", "int8"), ("steam_id", "int8"), ("user_id", "int8"), ("player_slot", "int4")];
+    columns.extend(stats[2..].iter().map(|c| (*c, "int4")));
+    upsert(&txn, "player_match_stats", &columns, &["match_id", "player_slot"], &stats, lines).await?;
     if let Some(state_id) = state_id {
         // The high-water mark only moves up.
         league_sync_state::Entity::update_many()
