@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota};
-use redis::AsyncCommands;
 
 /// Burst of calls allowed after a quiet period.
 pub const BURST: u32 = 5;
@@ -148,7 +147,6 @@ impl Budget {
                     .ignore()
                     .query_async(&mut conn)
                     .await?;
-                let _: () = conn.expire(&key, 2 * 86_400).await?;
                 Ok(count)
             }
         }

@@ -15,8 +15,8 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, 
 use crate::clients::steam::types::MatchDetails;
 use crate::infra::rows::upsert;
 
-/// Steam ids per user lookup.
-const IDS_PER_LOOKUP: usize = 120;
+/// Steam ids per user lookup (SQLite binds at most 32 766 parameters).
+const IDS_PER_LOOKUP: usize = 1000;
 
 /// Upserts one match (see [`ingest_matches`]).
 pub async fn ingest_match(
@@ -71,8 +71,14 @@ pub async fn ingest_matches(
     let refresh = ["match_seq_num", "radiant_win", "duration", "start_time", "game_mode", "lobby_type", "fetched_at"];
     upsert(&txn, "steam_matches", &columns, &["match_id"], &refresh, rows).await?;
 
-    let steam_ids: Vec<i64> =
-        matches.iter().flat_map(|m| &m.players).filter_map(|p| p.account_id.and_then(steam_id64_of)).collect();
+    // Once per player, not per line: a run of 200 matches has 2 000 lines but a league's few hundred players.
+    let steam_ids: Vec<i64> = matches
+        .iter()
+        .flat_map(|m| &m.players)
+        .filter_map(|p| p.account_id.and_then(steam_id64_of))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut owners: HashMap<i64, i64> = HashMap::new();
     for chunk in steam_ids.chunks(IDS_PER_LOOKUP) {
         owners.extend(
