@@ -436,6 +436,32 @@ async fn jobs_without_secrets_report_not_configured() {
     assert_eq!(done["result"]["skipped"], "not_configured: DISCORD_BOT_TOKEN");
 }
 
+/// Distributed mode: an enqueue sends a run's `queued` record and its push
+/// together, so a worker can hold the task before the record lands. Its
+/// claim waits for the record instead of calling it a duplicate, and the run
+/// is claimed once.
+#[tokio::test]
+async fn a_claim_that_overtakes_its_record_waits_for_it() {
+    let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(vec![], false)).await;
+    let ledger = app.state.jobs.enqueuer.ledger.clone();
+    let id = worker::jobs::enqueue::new_run_id();
+    let early = tokio::spawn({
+        let (ledger, id) = (ledger.clone(), id.clone());
+        async move { ledger.claim(&id, 1).await }
+    });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let job = worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
+    let run = worker::jobs::group_commit::NewRun { id: id.clone(), job, enqueued_by: None, idempotency_key: None };
+    let (_, fresh) = ledger.insert(run).await.unwrap();
+    assert!(fresh);
+    assert!(early.await.unwrap().unwrap(), "the early claim took the run once its record landed");
+    ledger.finish(Finish::succeeded(&id, json!({"early": true}))).await.unwrap();
+    assert!(!ledger.claim(&id, 1).await.unwrap(), "a finished run is refused");
+    ledger.settle().await.unwrap();
+    let row = app.db_rows(&format!("SELECT status || '|' || attempts FROM job_runs WHERE id = '{id}'")).await;
+    assert_eq!(row, ["succeeded|1"]);
+}
+
 /// Distributed mode: the journal holds each run's claim state in Redis. A
 /// run whose state is gone (expired, or older than the journal) is claimed
 /// by the database's rule instead, and the journal carries on from there;

@@ -85,6 +85,15 @@ impl Enqueuer {
             return Err(QueueError::Unavailable.into());
         }
         let new = NewRun { id: new_run_id(), job: job.clone(), enqueued_by, idempotency_key };
+        if new.idempotency_key.is_none() && self.ledger.claims_wait_for_records() {
+            // Record and push go out together: one round trip of latency, not two.
+            let first = Envelope { run_id: new.id.clone(), attempt: 1, max_attempts: job.policy().max_attempts, job };
+            let (inserted, pushed) = tokio::join!(self.ledger.insert(new), self.queue.push(first, delay));
+            // A push whose record failed is refused by its claim (an unknown run).
+            let (run, fresh) = inserted?;
+            self.pushed(&run, pushed).await?;
+            return Ok((run, fresh));
+        }
         let (run, fresh) = self.ledger.insert(new).await?;
         if fresh {
             self.push_first(&run, job, delay).await?;
@@ -122,7 +131,12 @@ impl Enqueuer {
     /// run is marked dead so the ledger never shows a job nobody will run.
     async fn push_first(&self, run: &job_run::Model, job: Job, delay: Duration) -> Result<(), EnqueueError> {
         let envelope = Envelope { run_id: run.id.clone(), attempt: 1, max_attempts: run.max_attempts, job };
-        if let Err(err) = self.queue.push(envelope, delay).await {
+        self.pushed(run, self.queue.push(envelope, delay).await).await
+    }
+
+    /// What a run's first push came to: a refused push marks the run dead.
+    async fn pushed(&self, run: &job_run::Model, push: Result<(), QueueError>) -> Result<(), EnqueueError> {
+        if let Err(err) = push {
             self.ledger.finish(Finish::errored(&run.id, JobStatus::Dead, err.to_string())).await?;
             return Err(err.into());
         }

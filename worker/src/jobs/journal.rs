@@ -57,6 +57,8 @@ const LEASE: Duration = Duration::from_secs(10);
 /// An idle flusher looks again after at most this long (records appended by
 /// another process wake it no sooner; this process' own wake it at once).
 const IDLE_POLL_CAP: Duration = Duration::from_millis(20);
+/// How long a claim waits for its run's `queued` record (see [`Journal::claim`]).
+const RECORD_GRACE: Duration = Duration::from_millis(100);
 /// How long [`Journal::settle`] waits before reading whatever is written.
 const SETTLE_LIMIT: Duration = Duration::from_secs(3);
 
@@ -350,9 +352,19 @@ impl Journal {
     /// Claims attempt `attempt`; `false` for a duplicate delivery. A run
     /// whose state is not in Redis (expired, or older than the journal) is
     /// claimed in the database, by the single-row rule.
+    /// An enqueue sends a run's `queued` record and its push together, so a
+    /// fast worker may hold the task a moment before the record lands: a
+    /// claim of a run unknown here looks again for [`RECORD_GRACE`] first.
     pub async fn claim(&self, id: &str, attempt: i32) -> Result<bool, DbErr> {
-        if let Some(won) = self.claim_in_redis(id, attempt).await? {
-            return Ok(won);
+        let deadline = tokio::time::Instant::now() + RECORD_GRACE;
+        loop {
+            if let Some(won) = self.claim_in_redis(id, attempt).await? {
+                return Ok(won);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(RECORD_GRACE / 20).await;
         }
         self.settle().await?;
         let won = ledger::claim(&self.db, id, attempt).await?;
