@@ -11,6 +11,9 @@ pub async fn run(mode: Mode, matches: i64) -> anyhow::Result<()> {
     let steam = SteamMock::start((0..matches).map(MockMatch::nth).collect()).await;
     let app = TestApp::spawn_with(mode.backend(), mode.options(steam.args(), false)).await;
     app.staff("admin").await.post("/api/leagues", json!({"steam_league_id": 17929, "name": "DTX"})).await;
+    // The app's start-up work (the flusher's lease, the scheduler's first
+    // ticks and the jobs they enqueue) is over before the clock starts.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let started = Instant::now();
     let result = worker::domain::sync::league_sync::sync_league(&app.state.jobs, 17929, true)
         .await

@@ -9,8 +9,10 @@
 //!
 //! Guarantees (README, "What a crash can lose"):
 //! - the ledger is exactly as durable as the queue: a record is in Redis
-//!   before the client hears "queued" and before the job is pushed, so a
+//!   before the client hears "queued" (the push goes out alongside it), so a
 //!   job and its ledger row survive or perish together (Redis' AOF policy);
+//!   a job never runs unrecorded: a claim of a run whose record is not there
+//!   waits for it briefly, then the database decides (no row: refused);
 //! - a PostgreSQL crash or outage loses nothing: records leave the stream
 //!   only after the transaction that wrote them committed (a flusher that
 //!   dies in between re-applies them; every write is idempotent);

@@ -221,8 +221,7 @@ impl SteamClient {
             if !resp.status().is_success() {
                 return Err(SteamError::Status(status));
             }
-            let body =
-                resp.bytes().await.map_err(|e| SteamError::Decode(key.redact(&e.without_url().to_string())))?;
+            let body = resp.bytes().await.map_err(|e| SteamError::Decode(key.redact(&e.without_url().to_string())))?;
             let decode = |e: serde_json::Error| SteamError::Decode(e.to_string());
             // Straight into `T`: a detour through `serde_json::Value` cost the sync a tree of maps per answer.
             let wrapped: Wrapped<T> = serde_json::from_slice(&body).map_err(decode)?;
