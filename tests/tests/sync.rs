@@ -20,6 +20,24 @@ async fn app_with(mode: Mode, steam: &SteamMock) -> TestApp {
     app
 }
 
+/// The stored match ids, ascending.
+async fn stored_match_ids(app: &TestApp) -> Vec<i64> {
+    use sea_orm::{EntityTrait, QueryOrder, QuerySelect};
+    entity::steam_match::Entity::find()
+        .select_only()
+        .column(entity::steam_match::Column::MatchId)
+        .order_by_asc(entity::steam_match::Column::MatchId)
+        .into_tuple()
+        .all(app.db())
+        .await
+        .unwrap()
+}
+
+async fn high_water_mark(app: &TestApp) -> Option<i64> {
+    use sea_orm::EntityTrait;
+    entity::league_sync_state::Entity::find().one(app.db()).await.unwrap().and_then(|s| s.last_match_id)
+}
+
 async fn sync(app: &TestApp, full: bool) -> Value {
     sync_league(&app.state.jobs, LEAGUE, full).await.expect("sync succeeds")
 }
@@ -90,6 +108,12 @@ async fn a_killed_sync_resumes_without_loss_or_duplicates(mode: Mode) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let partial = app.count("steam_matches").await;
     assert!(partial > 0 && partial < 600, "part of the matches were stored: {partial}");
+    // Runs are written side by side on PostgreSQL but committed oldest first: what a kill leaves
+    // is the oldest matches and nothing else, and the high-water mark is the newest of them.
+    let stored = stored_match_ids(&app).await;
+    let oldest: Vec<i64> = (0..partial).map(|n| MockMatch::nth(n).match_id).collect();
+    assert_eq!(stored, oldest, "a kill leaves a prefix of the oldest-first order");
+    assert_eq!(high_water_mark(&app).await, oldest.last().copied());
     // The dropped run releases its lock; rerun until it is free.
     let resumed = tests::eventually("the lock to be released", Duration::from_secs(10), || async {
         let r = sync(&app, false).await;

@@ -14,9 +14,12 @@ pub fn rows_per_statement(backend: DatabaseBackend) -> usize {
 
 /// Rows of values as a table that both databases join against, and the
 /// parameters to bind for it (numbered from `first_param`). PostgreSQL gets
-/// one `jsonb` parameter read back by `jsonb_to_recordset` (typed by
-/// `columns`): planning a statement of 200 rows × 8 parameters cost it more
-/// than running it. SQLite gets `(SELECT ? AS c1, ? AS c2 UNION ALL SELECT ?, ? …)`.
+/// one parameter, the rows as JSON text, read back by `json_to_recordset`
+/// (typed by `columns`): planning a statement of 200 rows × 8 parameters
+/// cost it more than running it, and text cast to `json` is only checked,
+/// where `jsonb` is parsed into a tree first (2 000 rows of 15 numbers:
+/// 11 ms against 24 ms). SQLite gets
+/// `(SELECT ? AS c1, ? AS c2 UNION ALL SELECT ?, ? …)`.
 pub fn rows_table(
     backend: DatabaseBackend,
     columns: &[(&str, &str)],
@@ -24,16 +27,9 @@ pub fn rows_table(
     first_param: usize,
 ) -> (String, Vec<Value>) {
     if backend == DatabaseBackend::Postgres {
-        let records: Vec<serde_json::Value> = rows
-            .iter()
-            .map(|row| {
-                let cells = columns.iter().zip(row).map(|((name, _), value)| ((*name).to_owned(), json_of(value)));
-                serde_json::Value::Object(cells.collect())
-            })
-            .collect();
         let typed: Vec<String> = columns.iter().map(|(name, pg_type)| format!("{name} {pg_type}")).collect();
-        let sql = format!("(SELECT * FROM jsonb_to_recordset(${first_param}::jsonb) AS r({}))", typed.join(", "));
-        return (sql, vec![Value::Json(Some(Box::new(serde_json::Value::Array(records))))]);
+        let sql = format!("(SELECT * FROM json_to_recordset(${first_param}::json) AS r({}))", typed.join(", "));
+        return (sql, vec![Value::String(Some(json_records(columns, &rows)))]);
     }
     let header: Vec<String> = columns.iter().map(|(name, _)| format!("? AS {name}")).collect();
     let plain = vec!["?"; columns.len()].join(", ");
@@ -43,7 +39,26 @@ pub fn rows_table(
     (format!("({})", selects.join(" UNION ALL ")), rows.into_iter().flatten().collect())
 }
 
-/// A bound value as `jsonb_to_recordset` reads it back (times in RFC 3339).
+/// `rows` as a JSON array of objects keyed by column name, written straight
+/// to text (no tree of maps per row: at 2 000 rows that cost the ingest more
+/// than the database spent reading it).
+fn json_records(columns: &[(&str, &str)], rows: &[Vec<Value>]) -> String {
+    use std::fmt::Write;
+    let mut text = String::with_capacity(rows.len() * columns.len() * 24 + 2);
+    text.push('[');
+    for (i, row) in rows.iter().enumerate() {
+        text.push_str(if i == 0 { "{" } else { ",{" });
+        for (j, ((name, _), value)) in columns.iter().zip(row).enumerate() {
+            // Column names are SQL identifiers: nothing in them needs escaping.
+            let _ = write!(text, "{}\"{name}\":{}", if j == 0 { "" } else { "," }, json_of(value));
+        }
+        text.push('}');
+    }
+    text.push(']');
+    text
+}
+
+/// A bound value as `json_to_recordset` reads it back (times in RFC 3339).
 fn json_of(value: &Value) -> serde_json::Value {
     match value {
         Value::ChronoDateTimeUtc(Some(at)) => at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true).into(),
@@ -97,14 +112,15 @@ mod tests {
     const COLUMNS: [(&str, &str); 3] = [("id", "text"), ("result", "jsonb"), ("at", "timestamptz")];
 
     #[test]
-    fn postgres_gets_every_row_in_one_jsonb_parameter() {
+    fn postgres_gets_every_row_in_one_json_text_parameter() {
         let (sql, params) = rows_table(DatabaseBackend::Postgres, &COLUMNS, two_rows(), 3);
-        assert_eq!(sql, "(SELECT * FROM jsonb_to_recordset($3::jsonb) AS r(id text, result jsonb, at timestamptz))");
+        assert_eq!(sql, "(SELECT * FROM json_to_recordset($3::json) AS r(id text, result jsonb, at timestamptz))");
         let expected = json!([
             {"id": "a", "result": {"ok": true}, "at": "2026-11-26T07:30:05.000000Z"},
             {"id": "b", "result": null, "at": null},
         ]);
-        assert_eq!(params, vec![Value::Json(Some(Box::new(expected)))]);
+        let [Value::String(Some(text))] = params.as_slice() else { panic!("one text parameter: {params:?}") };
+        assert_eq!(serde_json::from_str::<serde_json::Value>(text).unwrap(), expected);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use chrono::{TimeZone, Utc};
 use entity::steam_id::steam_id64_of;
 use entity::{league_sync_state, user};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::clients::steam::types::MatchDetails;
 use crate::infra::rows::upsert;
@@ -37,7 +37,27 @@ pub async fn ingest_matches(
     state_id: Option<i64>,
     matches: &[MatchDetails],
 ) -> Result<(), DbErr> {
-    let Some(highest) = matches.iter().map(|m| m.match_id).max() else { return Ok(()) };
+    match write_matches(db, steam_league_id, matches).await? {
+        Some(written) => commit_matches(written, state_id).await,
+        None => Ok(()),
+    }
+}
+
+/// A run of matches written in a transaction not yet committed.
+pub struct Written {
+    txn: DatabaseTransaction,
+    highest: i64,
+}
+
+/// The match and player rows of [`ingest_matches`], in a transaction left
+/// open for [`commit_matches`] (`None`: nothing to write). Two may be
+/// written side by side: they touch different rows.
+pub async fn write_matches(
+    db: &DatabaseConnection,
+    steam_league_id: i64,
+    matches: &[MatchDetails],
+) -> Result<Option<Written>, DbErr> {
+    let Some(highest) = matches.iter().map(|m| m.match_id).max() else { return Ok(None) };
     let txn = crate::infra::db::write_txn(db).await?;
     let fetched_at = Utc::now();
     let rows = matches
@@ -136,6 +156,15 @@ pub async fn ingest_matches(
     let mut columns = vec![("match_id", "int8"), ("steam_id", "int8"), ("user_id", "int8"), ("player_slot", "int4")];
     columns.extend(stats[2..].iter().map(|c| (*c, "int4")));
     upsert(&txn, "player_match_stats", &columns, &["match_id", "player_slot"], &stats, lines).await?;
+    Ok(Some(Written { txn, highest }))
+}
+
+/// Moves the league's high-water mark (`state_id`: its sync state row) in
+/// the run's transaction and commits it. Runs written side by side are
+/// committed one after the other, oldest first: the mark's row lock is taken
+/// here, never while another run's transaction is still open.
+pub async fn commit_matches(written: Written, state_id: Option<i64>) -> Result<(), DbErr> {
+    let Written { txn, highest } = written;
     if let Some(state_id) = state_id {
         // The high-water mark only moves up.
         league_sync_state::Entity::update_many()

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::clients::steam::types::HistoryMatch;
-use crate::domain::sync::ingest::{ingest_match, ingest_matches};
+use crate::domain::sync::ingest::{commit_matches, ingest_match, write_matches};
 use crate::infra::lock::LockGuard;
 use crate::jobs::JobError;
 use crate::jobs::payload::{AutoLinkGames, Job, UpdateLeagueStats};
@@ -243,37 +243,65 @@ async fn sync_locked(
             }
         }
     };
+    // On PostgreSQL the next run is written while the one before commits
+    // (two transactions, two backends): commits stay in order — a run is
+    // committed only after every older one was — so a crash still leaves a
+    // prefix of the runs, and the high-water mark a safe resume point.
+    // SQLite takes one writer at a time, so it writes one run at a time.
+    let runs_in_flight = match ctx.db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => 2,
+        _ => 1,
+    };
     let store = async {
+        let mut writing = futures_util::stream::FuturesOrdered::new();
+        let mut open = true;
         let mut ready = Vec::with_capacity(INGEST_RUN);
-        'runs: while fetched.recv_many(&mut ready, INGEST_RUN).await > 0 {
-            keep_lock(lock).await?;
-            // The matches fetched so far, stored together in one transaction, oldest first.
-            let mut run = Vec::with_capacity(ready.len());
-            for (m, details) in ready.drain(..) {
-                match details {
-                    Ok(details) => {
-                        failed.retain(|f| f.match_id != m.match_id);
-                        run.push(details);
+        loop {
+            tokio::select! {
+                taken = fetched.recv_many(&mut ready, INGEST_RUN),
+                    if open && stop.is_none() && writing.len() < runs_in_flight => {
+                    if taken == 0 {
+                        open = false;
+                        continue;
                     }
-                    Err(err) if err.stops_the_run() => {
-                        stop = Some(err.into());
-                        break;
+                    keep_lock(lock).await?;
+                    // The matches fetched so far, stored together in one transaction, oldest first.
+                    let mut run = Vec::with_capacity(ready.len());
+                    for (m, details) in ready.drain(..) {
+                        match details {
+                            Ok(details) => {
+                                failed.retain(|f| f.match_id != m.match_id);
+                                run.push(details);
+                            }
+                            Err(err) if err.stops_the_run() => {
+                                stop = Some(err.into());
+                                break;
+                            }
+                            Err(err) => {
+                                failed.retain(|f| f.match_id != m.match_id);
+                                failed.push(FailedMatch {
+                                    match_id: m.match_id,
+                                    match_seq_num: m.match_seq_num,
+                                    error: err.to_string(),
+                                });
+                                newly_failed += 1;
+                            }
+                        }
                     }
-                    Err(err) => {
-                        failed.retain(|f| f.match_id != m.match_id);
-                        failed.push(FailedMatch {
-                            match_id: m.match_id,
-                            match_seq_num: m.match_seq_num,
-                            error: err.to_string(),
-                        });
-                        newly_failed += 1;
-                    }
+                    let db = &ctx.db;
+                    writing.push_back(async move {
+                        let written = write_matches(db, steam_league_id, &run).await?;
+                        Ok::<_, JobError>((written, run.len() as u64))
+                    });
                 }
-            }
-            ingest_matches(&ctx.db, steam_league_id, Some(state.id), &run).await?;
-            ingested += run.len() as u64;
-            if stop.is_some() {
-                break 'runs;
+                Some(written) = writing.next() => {
+                    let (written, stored) = written?;
+                    if let Some(written) = written {
+                        commit_matches(written, Some(state.id)).await?;
+                    }
+                    ingested += stored;
+                }
+                else => break,
             }
         }
         // Ends the fetching half too.
