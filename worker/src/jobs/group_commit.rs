@@ -36,7 +36,7 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::infra::rows::{rows_per_statement, rows_table};
+use crate::infra::rows::{cell, rows_per_statement, rows_table};
 use crate::jobs::ledger::{self, Finish};
 use crate::jobs::payload::Job;
 
@@ -303,8 +303,9 @@ async fn claim_chunk<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<HashSet<(String, i32)>, DbErr> {
     let backend = db.get_database_backend();
-    let rows = claims.iter().map(|(id, attempt)| vec![(*id).to_owned().into(), (*attempt).into()]).collect();
-    let (table, params) = rows_table(backend, &[("id", "text"), ("attempt", "int4")], rows, 2);
+    let rows =
+        claims.iter().map(|(id, attempt)| vec![cell("id", "text", *id), cell("attempt", "int4", *attempt)]).collect();
+    let (table, params) = rows_table(backend, rows, 2);
     let sql = format!(
         "UPDATE job_runs AS j SET status = 'running', attempts = v.attempt, started_at = {now} \
          FROM {table} AS v \
@@ -336,15 +337,14 @@ async fn finish_chunk<C: ConnectionTrait>(db: &C, finishes: &[&Finish], now: Dat
         .iter()
         .map(|f| {
             vec![
-                f.id.clone().into(),
-                f.status.as_str().to_owned().into(),
-                Value::Json(f.result.clone().map(Box::new)),
-                f.error.clone().into(),
+                cell("id", "text", f.id.clone()),
+                cell("status", "text", f.status.as_str()),
+                cell("result", "jsonb", Value::Json(f.result.clone().map(Box::new))),
+                cell("error", "text", f.error.clone()),
             ]
         })
         .collect();
-    let (table, params) =
-        rows_table(backend, &[("id", "text"), ("status", "text"), ("result", "jsonb"), ("error", "text")], rows, 2);
+    let (table, params) = rows_table(backend, rows, 2);
     // A failed attempt waits for its retry: no finish time; a missing result keeps the stored one.
     let sql = format!(
         "UPDATE job_runs AS j SET status = v.status, error = v.error, \

@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::infra::lock::Locks;
-use crate::infra::rows::{rows_per_statement, rows_table, upsert};
+use crate::infra::rows::{cell, rows_per_statement, rows_table, upsert};
 use crate::jobs::group_commit::{NewRun, model_of};
 use crate::jobs::ledger::{self, Finish};
 
@@ -589,37 +589,23 @@ async fn insert_rows<C: ConnectionTrait>(db: &C, runs: Vec<job_run::Model>) -> R
         .into_iter()
         .map(|m| {
             vec![
-                m.id.into(),
-                m.kind.into(),
-                Value::Json(Some(Box::new(m.args))),
-                m.status.as_str().to_owned().into(),
-                m.attempts.into(),
-                m.max_attempts.into(),
-                Value::Json(m.result.map(Box::new)),
-                m.error.into(),
-                m.enqueued_by.into(),
-                m.enqueued_at.into(),
-                m.started_at.into(),
-                m.finished_at.into(),
+                cell("id", "text", m.id),
+                cell("kind", "text", m.kind),
+                cell("args", "jsonb", Value::Json(Some(Box::new(m.args)))),
+                cell("status", "text", m.status.as_str().to_owned()),
+                cell("attempts", "int4", m.attempts),
+                cell("max_attempts", "int4", m.max_attempts),
+                cell("result", "jsonb", Value::Json(m.result.map(Box::new))),
+                cell("error", "text", m.error),
+                cell("enqueued_by", "int8", m.enqueued_by),
+                cell("enqueued_at", "timestamptz", m.enqueued_at),
+                cell("started_at", "timestamptz", m.started_at),
+                cell("finished_at", "timestamptz", m.finished_at),
             ]
         })
         .collect();
-    let columns = [
-        ("id", "text"),
-        ("kind", "text"),
-        ("args", "jsonb"),
-        ("status", "text"),
-        ("attempts", "int4"),
-        ("max_attempts", "int4"),
-        ("result", "jsonb"),
-        ("error", "text"),
-        ("enqueued_by", "int8"),
-        ("enqueued_at", "timestamptz"),
-        ("started_at", "timestamptz"),
-        ("finished_at", "timestamptz"),
-    ];
     let refresh = ["status", "attempts", "result", "error", "started_at", "finished_at"];
-    upsert(db, "job_runs", &columns, &["id"], &refresh, rows).await
+    upsert(db, "job_runs", &["id"], &refresh, rows).await
 }
 
 async fn update_chunk<C: ConnectionTrait>(db: &C, runs: &[(String, Folded)]) -> Result<(), DbErr> {
@@ -628,32 +614,18 @@ async fn update_chunk<C: ConnectionTrait>(db: &C, runs: &[(String, Folded)]) -> 
         .iter()
         .map(|(id, f)| {
             vec![
-                id.clone().into(),
-                f.status.map(|s| s.as_str().to_owned()).into(),
-                f.attempts.into(),
-                f.started_at.into(),
-                f.finished_at.into(),
-                Value::Json(f.result.clone().map(Box::new)),
-                f.error.clone().flatten().into(),
-                f.error.is_some().into(),
+                cell("id", "text", id.clone()),
+                cell("status", "text", f.status.map(|s| s.as_str().to_owned())),
+                cell("attempts", "int4", f.attempts),
+                cell("started_at", "timestamptz", f.started_at),
+                cell("finished_at", "timestamptz", f.finished_at),
+                cell("result", "jsonb", Value::Json(f.result.clone().map(Box::new))),
+                cell("error", "text", f.error.clone().flatten()),
+                cell("error_set", "bool", f.error.is_some()),
             ]
         })
         .collect();
-    let (table, params) = rows_table(
-        backend,
-        &[
-            ("id", "text"),
-            ("status", "text"),
-            ("attempts", "int4"),
-            ("started_at", "timestamptz"),
-            ("finished_at", "timestamptz"),
-            ("result", "jsonb"),
-            ("error", "text"),
-            ("error_set", "bool"),
-        ],
-        rows,
-        1,
-    );
+    let (table, params) = rows_table(backend, rows, 1);
     let sql = format!(
         "UPDATE job_runs AS j SET status = COALESCE(v.status, j.status), \
          attempts = COALESCE(v.attempts, j.attempts), started_at = COALESCE(v.started_at, j.started_at), \

@@ -13,7 +13,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::clients::steam::types::MatchDetails;
-use crate::infra::rows::upsert;
+use crate::infra::rows::{cell, upsert};
 
 /// Steam ids per user lookup (SQLite binds at most 32 766 parameters).
 const IDS_PER_LOOKUP: usize = 1000;
@@ -65,31 +65,20 @@ pub async fn write_matches(
         .map(|details| {
             let start_time = Utc.timestamp_opt(details.start_time, 0).single().unwrap_or(fetched_at);
             vec![
-                details.match_id.into(),
-                details.match_seq_num.into(),
-                steam_league_id.into(),
-                details.radiant_win.into(),
-                details.duration.into(),
-                start_time.into(),
-                details.game_mode.into(),
-                details.lobby_type.into(),
-                fetched_at.into(),
+                cell("match_id", "int8", details.match_id),
+                cell("match_seq_num", "int8", details.match_seq_num),
+                cell("league_id", "int8", steam_league_id),
+                cell("radiant_win", "bool", details.radiant_win),
+                cell("duration", "int4", details.duration),
+                cell("start_time", "timestamptz", start_time),
+                cell("game_mode", "int4", details.game_mode),
+                cell("lobby_type", "int4", details.lobby_type),
+                cell("fetched_at", "timestamptz", fetched_at),
             ]
         })
         .collect();
-    let columns = [
-        ("match_id", "int8"),
-        ("match_seq_num", "int8"),
-        ("league_id", "int8"),
-        ("radiant_win", "bool"),
-        ("duration", "int4"),
-        ("start_time", "timestamptz"),
-        ("game_mode", "int4"),
-        ("lobby_type", "int4"),
-        ("fetched_at", "timestamptz"),
-    ];
     let refresh = ["match_seq_num", "radiant_win", "duration", "start_time", "game_mode", "lobby_type", "fetched_at"];
-    upsert(&txn, "steam_matches", &columns, &["match_id"], &refresh, rows).await?;
+    upsert(&txn, "steam_matches", &["match_id"], &refresh, rows).await?;
 
     // Once per player, not per line: a run of 200 matches has 2 000 lines but a league's few hundred players.
     let steam_ids: Vec<i64> = matches
@@ -120,25 +109,26 @@ pub async fn write_matches(
         .map(|(match_id, p)| {
             let steam_id = p.account_id.and_then(steam_id64_of);
             vec![
-                match_id.into(),
-                steam_id.into(),
-                steam_id.and_then(|s| owners.get(&s).copied()).into(),
-                p.player_slot.into(),
-                p.hero_id.into(),
-                p.kills.into(),
-                p.deaths.into(),
-                p.assists.into(),
-                p.gold_per_min.into(),
-                p.xp_per_min.into(),
-                p.last_hits.into(),
-                p.denies.into(),
-                p.hero_damage.into(),
-                p.tower_damage.into(),
-                p.hero_healing.into(),
+                cell("match_id", "int8", match_id),
+                cell("steam_id", "int8", steam_id),
+                cell("user_id", "int8", steam_id.and_then(|s| owners.get(&s).copied())),
+                cell("player_slot", "int4", p.player_slot),
+                cell("hero_id", "int4", p.hero_id),
+                cell("kills", "int4", p.kills),
+                cell("deaths", "int4", p.deaths),
+                cell("assists", "int4", p.assists),
+                cell("gold_per_min", "int4", p.gold_per_min),
+                cell("xp_per_min", "int4", p.xp_per_min),
+                cell("last_hits", "int4", p.last_hits),
+                cell("denies", "int4", p.denies),
+                cell("hero_damage", "int4", p.hero_damage),
+                cell("tower_damage", "int4", p.tower_damage),
+                cell("hero_healing", "int4", p.hero_healing),
             ]
         })
         .collect();
-    let stats = [
+    // A stored line takes every value again but its place (match and slot).
+    let refresh = [
         "steam_id",
         "user_id",
         "hero_id",
@@ -153,9 +143,7 @@ pub async fn write_matches(
         "tower_damage",
         "hero_healing",
     ];
-    let mut columns = vec![("match_id", "int8"), ("steam_id", "int8"), ("user_id", "int8"), ("player_slot", "int4")];
-    columns.extend(stats[2..].iter().map(|c| (*c, "int4")));
-    upsert(&txn, "player_match_stats", &columns, &["match_id", "player_slot"], &stats, lines).await?;
+    upsert(&txn, "player_match_stats", &["match_id", "player_slot"], &refresh, lines).await?;
     Ok(Some(Written { txn, highest }))
 }
 
