@@ -16,7 +16,8 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, ExprTrait, QueryFilter
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::clients::steam::types::HistoryMatch;
+use crate::clients::steam::client::SteamError;
+use crate::clients::steam::types::{HistoryMatch, MatchDetails};
 use crate::domain::sync::ingest::{commit_matches, ingest_match, write_matches};
 use crate::infra::lock::LockGuard;
 use crate::jobs::JobError;
@@ -265,29 +266,7 @@ async fn sync_locked(
                         continue;
                     }
                     keep_lock(lock).await?;
-                    // The matches fetched so far, stored together in one transaction, oldest first.
-                    let mut run = Vec::with_capacity(ready.len());
-                    for (m, details) in ready.drain(..) {
-                        match details {
-                            Ok(details) => {
-                                failed.retain(|f| f.match_id != m.match_id);
-                                run.push(details);
-                            }
-                            Err(err) if err.stops_the_run() => {
-                                stop = Some(err.into());
-                                break;
-                            }
-                            Err(err) => {
-                                failed.retain(|f| f.match_id != m.match_id);
-                                failed.push(FailedMatch {
-                                    match_id: m.match_id,
-                                    match_seq_num: m.match_seq_num,
-                                    error: err.to_string(),
-                                });
-                                newly_failed += 1;
-                            }
-                        }
-                    }
+                    let run = take_run(&mut ready, &mut failed, &mut newly_failed, &mut stop);
                     let db = &ctx.db;
                     writing.push_back(async move {
                         let written = write_matches(db, steam_league_id, &run).await?;
@@ -327,6 +306,40 @@ async fn sync_locked(
         "failed": newly_failed,
         "failed_total": failed.len(),
     }))
+}
+
+/// The matches fetched so far (`ready`, drained), as one run to store
+/// together, oldest first. A fetch that failed goes to `failed` (counted in
+/// `newly_failed`); one that stops the sync (`stop`) ends the run there.
+fn take_run(
+    ready: &mut Vec<(HistoryMatch, Result<MatchDetails, SteamError>)>,
+    failed: &mut Vec<FailedMatch>,
+    newly_failed: &mut u64,
+    stop: &mut Option<JobError>,
+) -> Vec<MatchDetails> {
+    let mut run = Vec::with_capacity(ready.len());
+    for (m, details) in ready.drain(..) {
+        match details {
+            Ok(details) => {
+                failed.retain(|f| f.match_id != m.match_id);
+                run.push(details);
+            }
+            Err(err) if err.stops_the_run() => {
+                *stop = Some(err.into());
+                break;
+            }
+            Err(err) => {
+                failed.retain(|f| f.match_id != m.match_id);
+                failed.push(FailedMatch {
+                    match_id: m.match_id,
+                    match_seq_num: m.match_seq_num,
+                    error: err.to_string(),
+                });
+                *newly_failed += 1;
+            }
+        }
+    }
+    run
 }
 
 /// Re-fetches the league's failed matches; those that succeed leave the list.
