@@ -436,30 +436,67 @@ async fn jobs_without_secrets_report_not_configured() {
     assert_eq!(done["result"]["skipped"], "not_configured: DISCORD_BOT_TOKEN");
 }
 
-/// Distributed mode: an enqueue sends a run's `queued` record and its push
-/// together, so a worker can hold the task before the record lands. Its
-/// claim waits for the record instead of calling it a duplicate, and the run
-/// is claimed once.
+/// Distributed mode: an enqueue writes its run's `queued` record, the run's
+/// claim state and its first task in one Redis step, the task exactly as
+/// apalis-redis' own push writes one (a task pushed by apalis is the
+/// reference), due now or after its delay.
 #[tokio::test]
-async fn a_claim_that_overtakes_its_record_waits_for_it() {
+async fn an_enqueue_writes_its_record_and_its_task_in_one_step() {
     let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(vec![], false)).await;
-    let ledger = app.state.jobs.enqueuer.ledger.clone();
-    let id = worker::jobs::enqueue::new_run_id();
-    let early = tokio::spawn({
-        let (ledger, id) = (ledger.clone(), id.clone());
-        async move { ledger.claim(&id, 1).await }
-    });
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    let job = worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
-    let run = worker::jobs::group_commit::NewRun { id: id.clone(), job, enqueued_by: None, idempotency_key: None };
-    let (_, fresh) = ledger.insert(run).await.unwrap();
+    let enqueuer = app.state.jobs.enqueuer.clone();
+    let queue = format!("{}:jobs", app.redis_prefix.clone().unwrap());
+    let mut redis = app.state.jobs.redis.clone().unwrap();
+    let job = || worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
+
+    let (run, fresh) = enqueuer.enqueue(job(), None, None).await.unwrap();
     assert!(fresh);
-    assert!(early.await.unwrap().unwrap(), "the early claim took the run once its record landed");
-    ledger.finish(Finish::succeeded(&id, json!({"early": true}))).await.unwrap();
-    assert!(!ledger.claim(&id, 1).await.unwrap(), "a finished run is refused");
-    ledger.settle().await.unwrap();
-    let row = app.db_rows(&format!("SELECT status || '|' || attempts FROM job_runs WHERE id = '{id}'")).await;
-    assert_eq!(row, ["succeeded|1"]);
+    let active: Vec<String> =
+        redis::cmd("LRANGE").arg(format!("{queue}:active")).arg(0).arg(-1).query_async(&mut redis).await.unwrap();
+    assert_eq!(active.len(), 1, "the task is on the queue as soon as the enqueue answers");
+    let task: String =
+        redis::cmd("HGET").arg(format!("{queue}:data")).arg(&active[0]).query_async(&mut redis).await.unwrap();
+    let envelope: Value = serde_json::from_str(&task).unwrap();
+    assert_eq!((envelope["run_id"].as_str(), envelope["attempt"].as_i64()), (Some(run.id.as_str()), Some(1)));
+    assert_eq!(envelope["job"]["kind"], "check_scheduled_events", "{envelope}");
+    let state: std::collections::BTreeMap<String, String> =
+        redis::cmd("HGETALL").arg(format!("{queue}:ledger:run:{}", run.id)).query_async(&mut redis).await.unwrap();
+    assert_eq!(state.get("status").map(String::as_str), Some("queued"));
+    assert_eq!(state.get("attempts").map(String::as_str), Some("0"));
+
+    // apalis-redis' own push, for reference: the same task metadata.
+    let reference =
+        worker::jobs::payload::Envelope { run_id: "reference".into(), attempt: 1, max_attempts: 3, job: job() };
+    enqueuer.queue.push(reference, Duration::ZERO).await.unwrap();
+    let scheduled: Vec<String> =
+        redis::cmd("ZRANGE").arg(format!("{queue}:scheduled")).arg(0).arg(-1).query_async(&mut redis).await.unwrap();
+    assert_eq!(scheduled.len(), 1, "apalis-redis puts even a due task in the scheduled set");
+    let meta = |task: String| {
+        let (mut redis, queue) = (redis.clone(), queue.clone());
+        async move {
+            let meta: std::collections::BTreeMap<String, String> =
+                redis::cmd("HGETALL").arg(format!("{queue}:meta:{task}")).query_async(&mut redis).await.unwrap();
+            meta
+        }
+    };
+    assert_eq!(meta(active[0].clone()).await, meta(scheduled[0].clone()).await);
+
+    let hour = Duration::from_secs(3600);
+    let before = chrono::Utc::now().timestamp();
+    let (later, _) = enqueuer.enqueue_after(job(), None, None, hour).await.unwrap();
+    let due: Vec<(String, i64)> = redis::cmd("ZRANGE")
+        .arg(format!("{queue}:scheduled"))
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let (task, at) = due.iter().find(|(task, _)| *task != scheduled[0]).expect("the delayed task");
+    assert!((before + 3600..=before + 3602).contains(at), "due in an hour: {at} vs {before}");
+    let task: String = redis::cmd("HGET").arg(format!("{queue}:data")).arg(task).query_async(&mut redis).await.unwrap();
+    assert!(task.contains(&later.id));
+    enqueuer.ledger.settle().await.unwrap();
+    assert_eq!(app.count("job_runs").await, 2, "both runs reached the ledger");
 }
 
 /// Distributed mode: the journal holds each run's claim state in Redis. A

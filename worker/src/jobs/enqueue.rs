@@ -39,12 +39,19 @@ pub fn new_run_id() -> String {
     ulid::Ulid::generate().to_string().to_lowercase()
 }
 
+/// Logs an enqueue in the caller's span: ties a request id or a tick to the run id.
+fn enqueued(run: &job_run::Model) {
+    tracing::info!(run_id = %run.id, kind = %run.kind, "job enqueued");
+}
+
 impl Enqueuer {
     /// An enqueuer for `queue`, recording to `db`: through the journal next
     /// to a Redis queue, else straight to the database (needs a Tokio runtime).
     pub fn new(db: DatabaseConnection, queue: Queue) -> Self {
         let ledger = match &queue {
-            Queue::Redis { conn, name, .. } => Recorder::Journal(Journal::start(conn.clone(), name, db.clone())),
+            Queue::Redis { conn, storage, .. } => {
+                Recorder::Journal(Journal::start(conn.clone(), storage.get_config(), db.clone()))
+            }
             _ => Recorder::Direct(LedgerWriter::start(db.clone())),
         };
         Self { db, queue, ledger }
@@ -85,14 +92,11 @@ impl Enqueuer {
             return Err(QueueError::Unavailable.into());
         }
         let new = NewRun { id: new_run_id(), job: job.clone(), enqueued_by, idempotency_key };
-        if new.idempotency_key.is_none() && self.ledger.claims_wait_for_records() {
-            // Record and push go out together: one round trip of latency, not two.
-            let first = Envelope { run_id: new.id.clone(), attempt: 1, max_attempts: job.policy().max_attempts, job };
-            let (inserted, pushed) = tokio::join!(self.ledger.insert(new), self.queue.push(first, delay));
-            // A push whose record failed is refused by its claim (an unknown run).
-            let (run, fresh) = inserted?;
-            self.pushed(&run, pushed).await?;
-            return Ok((run, fresh));
+        if let (Recorder::Journal(journal), None) = (&self.ledger, &new.idempotency_key) {
+            // The record and the task go to Redis in one step: no run without its task.
+            let run = journal.enqueue(new, delay).await?;
+            enqueued(&run);
+            return Ok((run, true));
         }
         let (run, fresh) = self.ledger.insert(new).await?;
         if fresh {
@@ -101,47 +105,28 @@ impl Enqueuer {
         Ok((run, fresh))
     }
 
-    /// Enqueues many jobs at once: every ledger record in flight together
-    /// (pipelined journal appends, or one group commit in embedded mode),
-    /// then every push in flight together.
+    /// Enqueues many jobs at once, all in flight together: through the
+    /// journal, batches of records and tasks in one script call each; in
+    /// embedded mode, one group commit of the records, then the pushes.
     /// Idempotency keys are honoured per job; results are in input order.
     pub async fn enqueue_many(
         &self,
         jobs: Vec<BatchItem>,
         enqueued_by: Option<i64>,
     ) -> Result<Vec<(job_run::Model, bool)>, EnqueueError> {
-        if matches!(self.queue, Queue::Unavailable) {
-            return Err(QueueError::Unavailable.into());
-        }
-        let inserted = futures_util::future::join_all(jobs.iter().map(|(job, key)| {
-            self.ledger.insert(NewRun { id: new_run_id(), job: job.clone(), enqueued_by, idempotency_key: key.clone() })
-        }))
-        .await;
-        let runs = inserted.into_iter().collect::<Result<Vec<_>, _>>()?;
-        let pushes = runs
-            .iter()
-            .zip(jobs)
-            .filter(|((_, fresh), _)| *fresh)
-            .map(|((run, _), (job, _))| self.push_first(run, job, Duration::ZERO));
-        futures_util::future::join_all(pushes).await.into_iter().collect::<Result<Vec<_>, _>>()?;
-        Ok(runs)
+        let enqueues = jobs.into_iter().map(|(job, key)| self.enqueue(job, enqueued_by, key));
+        futures_util::future::join_all(enqueues).await.into_iter().collect()
     }
 
     /// Pushes attempt 1 of a freshly inserted run; if the queue refuses, the
     /// run is marked dead so the ledger never shows a job nobody will run.
     async fn push_first(&self, run: &job_run::Model, job: Job, delay: Duration) -> Result<(), EnqueueError> {
         let envelope = Envelope { run_id: run.id.clone(), attempt: 1, max_attempts: run.max_attempts, job };
-        self.pushed(run, self.queue.push(envelope, delay).await).await
-    }
-
-    /// What a run's first push came to: a refused push marks the run dead.
-    async fn pushed(&self, run: &job_run::Model, push: Result<(), QueueError>) -> Result<(), EnqueueError> {
-        if let Err(err) = push {
+        if let Err(err) = self.queue.push(envelope, delay).await {
             self.ledger.finish(Finish::errored(&run.id, JobStatus::Dead, err.to_string())).await?;
             return Err(err.into());
         }
-        // In the caller's span: ties a request id or a tick to the run id.
-        tracing::info!(run_id = %run.id, kind = %run.kind, "job enqueued");
+        enqueued(run);
         Ok(())
     }
 

@@ -8,11 +8,10 @@
 //! writes, and no producer or worker slot ever waits for a disk.
 //!
 //! Guarantees (README, "What a crash can lose"):
-//! - the ledger is exactly as durable as the queue: a record is in Redis
-//!   before the client hears "queued" (the push goes out alongside it), so a
-//!   job and its ledger row survive or perish together (Redis' AOF policy);
-//!   a job never runs unrecorded: a claim of a run whose record is not there
-//!   waits for it briefly, then the database decides (no row: refused);
+//! - the ledger is exactly as durable as the queue: an enqueue writes the
+//!   run's record and its first task in one script call, before the client
+//!   hears "queued", so a job and its ledger row survive or perish together
+//!   (Redis' AOF policy) and a job never runs unrecorded;
 //! - a PostgreSQL crash or outage loses nothing: records leave the stream
 //!   only after the transaction that wrote them committed (a flusher that
 //!   dies in between re-applies them; every write is idempotent);
@@ -23,7 +22,9 @@
 //!
 //! A process sends its concurrent writes (enqueues, claims, finishes) as one
 //! script call through a batch writer, each caller answered on its own; the
-//! batch is one stream entry whose values are its records, in order.
+//! batch is one stream entry whose values are its records, in order. An
+//! enqueue's task is written by the same call, with the moves of
+//! apalis-redis' own push (so the queue's key layout is apalis-redis 1.0's).
 //!
 //! One flusher per deployment writes at a time (a lease in Redis), so each
 //! run's records are applied in stream order. Readers that must see their
@@ -39,12 +40,13 @@ use entity::{JobStatus, job_run};
 use redis::aio::ConnectionManager;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait, Value};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 
 use crate::infra::lock::Locks;
 use crate::infra::rows::{cell, rows_per_statement, rows_table, upsert};
 use crate::jobs::group_commit::{NewRun, model_of};
 use crate::jobs::ledger::{self, Finish};
+use crate::jobs::payload::Envelope;
 
 /// How long a run's state hash outlives its last write: far beyond any
 /// redelivery (a later claim of an expired run asks the database instead).
@@ -59,30 +61,36 @@ const LEASE: Duration = Duration::from_secs(10);
 /// An idle flusher looks again after at most this long (records appended by
 /// another process wake it no sooner; this process' own wake it at once).
 const IDLE_POLL_CAP: Duration = Duration::from_millis(20);
-/// How long a claim waits for its run's `queued` record (see [`Journal::claim`]).
-const RECORD_GRACE: Duration = Duration::from_millis(100);
 /// How long [`Journal::settle`] waits before reading whatever is written.
 const SETTLE_LIMIT: Duration = Duration::from_secs(3);
 
 /// Writes per batch at most (two stream values each: far below Lua's
 /// `unpack` limit).
 const WRITES_PER_BATCH: usize = 256;
+/// Batch calls sent at once: an enqueue need not wait behind a batch of
+/// claims already on its way.
+const CALLS_IN_FLIGHT: usize = 4;
 /// Writes waiting for a batch at most; callers beyond it wait to be queued.
 const WRITES_WAITING: usize = 4096;
 
 /// A batch of writes, in order, in one step: each (re)sets a run's state
 /// hash, a claim only when the run is not finished and no later attempt was
-/// claimed; the records of the writes that took go to the stream as one
-/// entry. Answers per write: 1 written, 0 refused (a duplicate delivery),
-/// -1 the run is unknown here (a claim; ask the database).
-/// KEYS: stream, then each write's state hash.
-/// ARGV: ttl, then per write: op ('s' set | 'c' claim), status, attempts
-/// ('' keeps), record.
+/// claimed, and an enqueue also puts the run's first task on the apalis-redis
+/// queue (the moves of apalis-redis' own `batch_push.lua`), so a task is never
+/// on the queue without its record and the record never without its task.
+/// The records of the writes that took go to the stream as one entry.
+/// Answers per write: 1 written, 0 refused (a duplicate delivery), -1 the run
+/// is unknown here (a claim; ask the database).
+/// KEYS: stream, task data hash, active list, scheduled set, signal list,
+/// task metadata prefix, then each write's state hash.
+/// ARGV: ttl, then per write: op ('s' set | 'c' claim | 'e' enqueue), status,
+/// attempts ('' keeps), record, and for an enqueue the task id, the task and
+/// when it is due (unix seconds; 0 now).
 static WRITE: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(WRITE_LUA));
 const WRITE_LUA: &str = r"
-local records, answers = {}, {}
-for i = 2, #KEYS do
-  local b = 1 + (i - 2) * 4
+local records, answers, available = {}, {}, false
+for i = 7, #KEYS do
+  local b = 1 + (i - 7) * 7
   local op, status, attempts, record = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
   local answer = 1
   if op == 'c' then
@@ -104,17 +112,72 @@ for i = 2, #KEYS do
     redis.call('EXPIRE', KEYS[i], ARGV[1])
     records[#records + 1] = 'r'
     records[#records + 1] = record
+    if op == 'e' then
+      local task, due = ARGV[b + 5], tonumber(ARGV[b + 7])
+      if redis.call('HSETNX', KEYS[2], task, ARGV[b + 6]) == 1 then
+        redis.call('HSET', KEYS[6] .. ':' .. task, 'attempts', 0, 'max_attempts', 25, 'status', 'Pending',
+          'idempotency_key', '')
+        if due > 0 then
+          redis.call('ZADD', KEYS[4], due, task)
+        else
+          redis.call('RPUSH', KEYS[3], task)
+          available = true
+        end
+      end
+    end
   end
   answers[#answers + 1] = answer
 end
 if #records > 0 then redis.call('XADD', KEYS[1], '*', unpack(records)) end
+if available then
+  redis.call('DEL', KEYS[5])
+  redis.call('LPUSH', KEYS[5], 1)
+end
 return answers
 ";
+
+/// The apalis-redis keys of the queue the journal sits beside.
+struct QueueKeys {
+    task_data: String,
+    active: String,
+    scheduled: String,
+    signal: String,
+    task_meta: String,
+}
+
+impl QueueKeys {
+    fn of(config: &apalis_redis::Config) -> Self {
+        Self {
+            task_data: config.job_data_hash(),
+            active: config.active_jobs_list(),
+            scheduled: config.scheduled_jobs_set(),
+            signal: config.signal_list(),
+            task_meta: config.job_meta_hash(),
+        }
+    }
+}
+
+/// A task an enqueue puts on the queue with its record.
+struct Push {
+    task_id: String,
+    task: Vec<u8>,
+    /// Unix seconds; 0 for now.
+    due: i64,
+}
+
+/// What a write does besides recording.
+#[derive(Clone, Copy, PartialEq)]
+enum Op {
+    Set,
+    Claim,
+    Enqueue,
+}
 
 /// One write waiting for its batch.
 struct Write {
     state_key: String,
-    claim: bool,
+    op: Op,
+    push: Option<Push>,
     status: JobStatus,
     attempts: Option<i32>,
     record: String,
@@ -256,9 +319,9 @@ fn redis_err(err: redis::RedisError) -> DbErr {
 }
 
 impl Journal {
-    /// The journal next to queue `queue` (its Redis key), and its flusher.
-    pub fn start(conn: ConnectionManager, queue: &str, db: DatabaseConnection) -> Self {
-        let prefix = format!("{queue}:ledger");
+    /// The journal next to the apalis-redis queue `queue`, and its flusher.
+    pub fn start(conn: ConnectionManager, queue: &apalis_redis::Config, db: DatabaseConnection) -> Self {
+        let prefix = format!("{}:ledger", queue.queue.as_ref());
         let (writes, waiting) = mpsc::channel(WRITES_WAITING);
         let journal = Self {
             conn: conn.clone(),
@@ -269,7 +332,8 @@ impl Journal {
             db,
         };
         let appended = Arc::downgrade(&journal.appended);
-        tokio::spawn(write_batches(conn.clone(), journal.stream.clone(), waiting, appended.clone()));
+        let batches = Batches { conn: conn.clone(), stream: journal.stream.clone(), queue: QueueKeys::of(queue) };
+        tokio::spawn(batches.write_forever(waiting, appended.clone()));
         let locks = Locks::Redis { conn, prefix };
         tokio::spawn(flush_forever(journal.flusher(), locks, appended));
         journal
@@ -288,14 +352,16 @@ impl Journal {
     async fn write(
         &self,
         record: &Record,
-        claim: bool,
+        op: Op,
         status: JobStatus,
         attempts: Option<i32>,
+        push: Option<Push>,
     ) -> Result<i64, DbErr> {
         let (answer, answered) = oneshot::channel();
         let write = Write {
             state_key: self.state_key(record.id()),
-            claim,
+            op,
+            push,
             status,
             attempts,
             record: serde_json::to_string(record).map_err(|e| DbErr::Custom(e.to_string()))?,
@@ -306,24 +372,18 @@ impl Journal {
         answered.await.map_err(|_| gone())?.map_err(|e| DbErr::Custom(format!("ledger journal: {e}")))
     }
 
-    async fn append(&self, record: &Record, status: JobStatus, attempts: Option<i32>) -> Result<(), DbErr> {
-        self.write(record, false, status, attempts).await.map(|_| ())
-    }
-
-    /// Records a new `queued` run. A run with an idempotency key is written
-    /// to the database at once instead (its unique index decides between
-    /// racing requests; rare, so not worth a second mechanism); with a key
-    /// used before, the earlier run and `false`.
-    pub async fn insert(&self, run: NewRun) -> Result<(job_run::Model, bool), DbErr> {
-        if run.idempotency_key.is_some() {
-            let (row, fresh) =
-                ledger::insert(&self.db, &run.id, &run.job, run.enqueued_by, run.idempotency_key).await?;
-            if fresh {
-                self.seed(&row.id, JobStatus::Queued, 0).await?;
-            }
-            return Ok((row, fresh));
-        }
-        let row = model_of(&run, Utc::now());
+    /// Records a new `queued` run and puts its first attempt on the queue,
+    /// in one step (batched with concurrent writes): both happen or neither.
+    /// The run has no idempotency key (those go through [`Journal::insert`]).
+    pub async fn enqueue(&self, run: NewRun, delay: Duration) -> Result<job_run::Model, DbErr> {
+        let now = Utc::now();
+        let row = model_of(&run, now);
+        let first = Envelope { run_id: run.id, attempt: 1, max_attempts: row.max_attempts, job: run.job };
+        let push = Push {
+            task_id: ulid::Ulid::generate().to_string(),
+            task: serde_json::to_vec(&first).map_err(|e| DbErr::Custom(e.to_string()))?,
+            due: if delay.is_zero() { 0 } else { (now + delay).timestamp() },
+        };
         let record = Record::Queued {
             id: row.id.clone(),
             kind: row.kind.clone(),
@@ -332,8 +392,20 @@ impl Journal {
             enqueued_by: row.enqueued_by,
             at: row.enqueued_at,
         };
-        self.append(&record, JobStatus::Queued, Some(0)).await?;
-        Ok((row, true))
+        self.write(&record, Op::Enqueue, JobStatus::Queued, Some(0), Some(push)).await?;
+        Ok(row)
+    }
+
+    /// Writes a new `queued` run to the database at once (an enqueue with
+    /// an idempotency key: the unique index decides between racing requests;
+    /// rare, so not worth a second mechanism); with a key used before, the
+    /// earlier run and `false`. The caller pushes a fresh run's task.
+    pub async fn insert(&self, run: NewRun) -> Result<(job_run::Model, bool), DbErr> {
+        let (row, fresh) = ledger::insert(&self.db, &run.id, &run.job, run.enqueued_by, run.idempotency_key).await?;
+        if fresh {
+            self.seed(&row.id, JobStatus::Queued, 0).await?;
+        }
+        Ok((row, fresh))
     }
 
     /// Sets a run's claim state without a record (its row was written to
@@ -353,20 +425,12 @@ impl Journal {
 
     /// Claims attempt `attempt`; `false` for a duplicate delivery. A run
     /// whose state is not in Redis (expired, or older than the journal) is
-    /// claimed in the database, by the single-row rule.
-    /// An enqueue sends a run's `queued` record and its push together, so a
-    /// fast worker may hold the task a moment before the record lands: a
-    /// claim of a run unknown here looks again for [`RECORD_GRACE`] first.
+    /// claimed in the database, by the single-row rule. (A task never
+    /// reaches the queue before its run's state: an enqueue writes both in
+    /// one step, a keyed enqueue or a retry seeds the state first.)
     pub async fn claim(&self, id: &str, attempt: i32) -> Result<bool, DbErr> {
-        let deadline = tokio::time::Instant::now() + RECORD_GRACE;
-        loop {
-            if let Some(won) = self.claim_in_redis(id, attempt).await? {
-                return Ok(won);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                break;
-            }
-            tokio::time::sleep(RECORD_GRACE / 20).await;
+        if let Some(won) = self.claim_in_redis(id, attempt).await? {
+            return Ok(won);
         }
         self.settle().await?;
         let won = ledger::claim(&self.db, id, attempt).await?;
@@ -378,7 +442,7 @@ impl Journal {
 
     async fn claim_in_redis(&self, id: &str, attempt: i32) -> Result<Option<bool>, DbErr> {
         let record = Record::Claimed { id: id.to_owned(), attempt, at: Utc::now() };
-        Ok(match self.write(&record, true, JobStatus::Running, Some(attempt)).await? {
+        Ok(match self.write(&record, Op::Claim, JobStatus::Running, Some(attempt), None).await? {
             -1 => None,
             won => Some(won == 1),
         })
@@ -388,7 +452,7 @@ impl Journal {
     pub async fn finish(&self, finish: Finish) -> Result<(), DbErr> {
         let Finish { id, status, result, error } = finish;
         let record = Record::Finished { id, status, result, error, at: Utc::now() };
-        self.append(&record, status, None).await
+        self.write(&record, Op::Set, status, None, None).await.map(|_| ())
     }
 
     /// Waits until every record appended before this call is in the
@@ -435,44 +499,86 @@ fn stream_id(id: &str) -> Option<(u64, u64)> {
     Some((ms.parse().ok()?, seq.parse().ok()?))
 }
 
-/// Takes the writes waiting (at most [`WRITES_PER_BATCH`]) and sends them as
-/// one [`WRITE`] call, until every journal handle is gone. A failed call
-/// fails each of its writes (the callers see a Redis outage).
-async fn write_batches(
+/// The batch writer: where a batch of writes goes.
+struct Batches {
     conn: ConnectionManager,
     stream: String,
-    mut waiting: mpsc::Receiver<Write>,
-    appended: Weak<Notify>,
-) {
-    let mut batch = Vec::with_capacity(WRITES_PER_BATCH);
-    while waiting.recv_many(&mut batch, WRITES_PER_BATCH).await > 0 {
-        let mut call = WRITE.prepare_invoke();
-        call.key(&stream).arg(STATE_TTL_SECS);
-        for write in &batch {
-            call.key(&write.state_key)
-                .arg(if write.claim { "c" } else { "s" })
-                .arg(write.status.as_str())
-                .arg(write.attempts.map(|a| a.to_string()).unwrap_or_default())
-                .arg(&write.record);
+    queue: QueueKeys,
+}
+
+impl Batches {
+    /// Takes the writes waiting (at most [`WRITES_PER_BATCH`]) and sends them
+    /// as one [`WRITE`] call, up to [`CALLS_IN_FLIGHT`] calls at a time, until
+    /// every journal handle is gone. A failed call fails each of its writes
+    /// (the callers see a Redis outage).
+    /// Calls in flight together need no order between them: a run's writes
+    /// are causal (its claim follows its task's fetch, its finish waits for
+    /// the claim's answer), so each run's records still reach the stream in
+    /// order.
+    async fn write_forever(self, mut waiting: mpsc::Receiver<Write>, appended: Weak<Notify>) {
+        let this = Arc::new(self);
+        let calls = Arc::new(Semaphore::new(CALLS_IN_FLIGHT));
+        loop {
+            let Ok(call) = calls.clone().acquire_owned().await else { return };
+            let mut batch = Vec::with_capacity(WRITES_PER_BATCH);
+            if waiting.recv_many(&mut batch, WRITES_PER_BATCH).await == 0 {
+                return;
+            }
+            let (this, appended) = (this.clone(), appended.clone());
+            tokio::spawn(async move {
+                this.answer(batch, &appended).await;
+                drop(call);
+            });
         }
-        let answers: Result<Vec<i64>, _> = call.invoke_async(&mut conn.clone()).await;
-        match answers {
+    }
+
+    async fn answer(&self, batch: Vec<Write>, appended: &Weak<Notify>) {
+        match self.call(&batch).await {
             Ok(answers) => {
                 if answers.contains(&1)
                     && let Some(flusher) = appended.upgrade()
                 {
                     flusher.notify_one();
                 }
-                for (write, answer) in batch.drain(..).zip(answers) {
+                for (write, answer) in batch.into_iter().zip(answers) {
                     let _ = write.answer.send(Ok(answer));
                 }
             }
             Err(err) => {
-                for write in batch.drain(..) {
+                for write in batch {
                     let _ = write.answer.send(Err(err.to_string()));
                 }
             }
         }
+    }
+
+    async fn call(&self, batch: &[Write]) -> redis::RedisResult<Vec<i64>> {
+        let queue = &self.queue;
+        let mut call = WRITE.prepare_invoke();
+        call.key(&self.stream)
+            .key(&queue.task_data)
+            .key(&queue.active)
+            .key(&queue.scheduled)
+            .key(&queue.signal)
+            .key(&queue.task_meta)
+            .arg(STATE_TTL_SECS);
+        for write in batch {
+            let op = match write.op {
+                Op::Set => "s",
+                Op::Claim => "c",
+                Op::Enqueue => "e",
+            };
+            call.key(&write.state_key)
+                .arg(op)
+                .arg(write.status.as_str())
+                .arg(write.attempts.map(|a| a.to_string()).unwrap_or_default())
+                .arg(&write.record);
+            match &write.push {
+                Some(push) => call.arg(&push.task_id).arg(&push.task).arg(push.due),
+                None => call.arg("").arg("").arg(0),
+            };
+        }
+        call.invoke_async(&mut self.conn.clone()).await
     }
 }
 

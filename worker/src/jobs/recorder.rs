@@ -26,13 +26,6 @@ impl Recorder {
         }
     }
 
-    /// Whether a claim that arrives before its run's `queued` record waits
-    /// for it (the journal), so an enqueue may send both together; the
-    /// database writer answers such a claim "duplicate" at once.
-    pub fn claims_wait_for_records(&self) -> bool {
-        matches!(self, Self::Journal(_))
-    }
-
     /// Claims attempt `attempt` of a run; `false` for a duplicate delivery.
     pub async fn claim(&self, id: &str, attempt: i32) -> Result<bool, DbErr> {
         match self {
