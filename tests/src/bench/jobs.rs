@@ -28,13 +28,60 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram")
 }
 
-fn report(name: &str, jobs: u64, elapsed: Duration, enqueue_us: &Histogram<u64>) -> f64 {
+/// CPU time used so far by this process, Redis and PostgreSQL (Linux
+/// `/proc`, in seconds): where a phase's work went, per job.
+#[derive(Clone, Copy)]
+struct CpuUse {
+    bench: f64,
+    redis: f64,
+    postgres: f64,
+}
+
+impl CpuUse {
+    fn now() -> Self {
+        // utime + stime of a /proc/<pid>/stat line, in USER_HZ (100 per second on Linux).
+        fn seconds(stat: &str) -> f64 {
+            let fields: Vec<&str> =
+                stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("").split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+            (ticks(11) + ticks(12)) / 100.0
+        }
+        let (mut redis, mut postgres) = (0.0, 0.0);
+        for process in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let path = process.path();
+            let Ok(comm) = std::fs::read_to_string(path.join("comm")) else { continue };
+            let total = match comm.trim() {
+                "redis-server" => &mut redis,
+                "postgres" => &mut postgres,
+                _ => continue,
+            };
+            *total += std::fs::read_to_string(path.join("stat")).map(|s| seconds(&s)).unwrap_or(0.0);
+        }
+        let bench = std::fs::read_to_string("/proc/self/stat").map(|s| seconds(&s)).unwrap_or(0.0);
+        Self { bench, redis, postgres }
+    }
+
+    /// `CPU/job: bench N µs, Redis N µs, PostgreSQL N µs` since `self`.
+    fn per_job(self, jobs: u64) -> String {
+        let now = Self::now();
+        let us = |a: f64, b: f64| (b - a) * 1e6 / jobs as f64;
+        format!(
+            "CPU/job: bench {:.0} µs, Redis {:.0} µs, PostgreSQL {:.0} µs",
+            us(self.bench, now.bench),
+            us(self.redis, now.redis),
+            us(self.postgres, now.postgres)
+        )
+    }
+}
+
+fn report(name: &str, jobs: u64, elapsed: Duration, enqueue_us: &Histogram<u64>, cpu: CpuUse) -> f64 {
     let rate = jobs as f64 / elapsed.as_secs_f64();
     println!(
-        "{name:<34} {rate:>8.0} jobs/s  enqueue p50 {:>6.2} ms  p99 {:>6.2} ms  ({jobs} jobs in {:.2} s)",
+        "{name:<34} {rate:>8.0} jobs/s  enqueue p50 {:>6.2} ms  p99 {:>6.2} ms  ({jobs} jobs in {:.2} s; {})",
         enqueue_us.value_at_quantile(0.5) as f64 / 1000.0,
         enqueue_us.value_at_quantile(0.99) as f64 / 1000.0,
-        elapsed.as_secs_f64()
+        elapsed.as_secs_f64(),
+        cpu.per_job(jobs)
     );
     rate
 }
@@ -76,14 +123,15 @@ fn start_noop_worker(
     (stop, monitor)
 }
 
-/// Waits for `target` completions; returns the time from the first to the last.
-async fn drained(done: &AtomicU64, target: u64) -> anyhow::Result<Duration> {
+/// Waits for `target` completions; returns the time from the first to the
+/// last, and the CPU used meanwhile per job.
+async fn drained(done: &AtomicU64, target: u64) -> anyhow::Result<(Duration, String)> {
     let start = Instant::now();
     while done.load(Ordering::Relaxed) < 1 {
         anyhow::ensure!(start.elapsed() < Duration::from_secs(120), "no job completed");
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    let first = Instant::now();
+    let (first, cpu) = (Instant::now(), CpuUse::now());
     while done.load(Ordering::Relaxed) < target {
         anyhow::ensure!(
             first.elapsed() < Duration::from_secs(600),
@@ -92,10 +140,10 @@ async fn drained(done: &AtomicU64, target: u64) -> anyhow::Result<Duration> {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    Ok(first.elapsed())
+    Ok((first.elapsed(), cpu.per_job(target)))
 }
 
-async fn bare_queue_drain(prefix: &str, jobs: u64, concurrency: usize, batch: usize) -> anyhow::Result<f64> {
+async fn bare_queue_drain(prefix: &str, jobs: u64, concurrency: usize, batch: usize) -> anyhow::Result<(f64, String)> {
     let conn = worker::infra::db::connect_redis(&crate::redis_url()).await?;
     let cfg = worker::infra::queue::redis_config(&format!("{prefix}:noop-drain"), batch);
     let storage: RedisStorage<Noop> = RedisStorage::new(conn).with_config(cfg);
@@ -117,12 +165,12 @@ async fn bare_queue_drain(prefix: &str, jobs: u64, concurrency: usize, batch: us
     ));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (stop, monitor) = start_noop_worker(storage, concurrency, done.clone());
-    let elapsed = drained(&done, jobs).await?;
+    let (elapsed, cpu) = drained(&done, jobs).await?;
     let _ = stop.send(true);
     let _ = stop_promoter.send(true);
     let _ = monitor.await;
     let _ = promoter.await;
-    Ok((jobs - 1) as f64 / elapsed.as_secs_f64())
+    Ok(((jobs - 1) as f64 / elapsed.as_secs_f64(), cpu))
 }
 
 /// Runs `producers` tasks that together call `enqueue` `jobs` times, each
@@ -171,7 +219,7 @@ async fn bare_queue(
     let storage: RedisStorage<Noop> = RedisStorage::new(conn).with_config(cfg);
     let done = Arc::new(AtomicU64::new(0));
     let (stop, monitor) = start_noop_worker(storage.clone(), concurrency, done.clone());
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), CpuUse::now());
     let sink = storage.clone();
     let latency = produce(jobs, producers, move |n| {
         let mut sink = sink.clone();
@@ -187,7 +235,7 @@ async fn bare_queue(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let name = format!("DTX apalis-redis, bare ({})", producers_label(producers));
-    let rate = report(&name, jobs, started.elapsed(), &latency);
+    let rate = report(&name, jobs, started.elapsed(), &latency, cpu);
     let _ = stop.send(true);
     let _ = monitor.await;
     Ok(rate)
@@ -266,7 +314,7 @@ async fn ledger_jobs(app: &TestApp, jobs: u64, producers: usize, name: &str) -> 
     let pool = tokio::spawn(worker::runtime::pool::run(ctx.clone(), async move {
         let _ = rx.wait_for(|s| *s).await;
     }));
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), CpuUse::now());
     let enqueuer = ctx.enqueuer.clone();
     let ids = Arc::new(std::sync::Mutex::new(Vec::with_capacity(jobs as usize)));
     let made = ids.clone();
@@ -285,13 +333,14 @@ async fn ledger_jobs(app: &TestApp, jobs: u64, producers: usize, name: &str) -> 
         anyhow::ensure!(started.elapsed() < Duration::from_secs(900), "ledger jobs stalled at {done}");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let rate = report(&format!("{name} ({})", producers_label(producers)), jobs, started.elapsed(), &latency);
+    let name = format!("{name} ({})", producers_label(producers));
+    let rate = report(&name, jobs, started.elapsed(), &latency, cpu);
     let _ = stop.send(true);
     let _ = pool.await;
     Ok(rate)
 }
 
-async fn ledger_drain(app: &TestApp, jobs: u64) -> anyhow::Result<f64> {
+async fn ledger_drain(app: &TestApp, jobs: u64) -> anyhow::Result<(f64, String)> {
     let ctx = app.state.jobs.clone();
     let batch: Vec<worker::jobs::enqueue::BatchItem> = (0..jobs).map(|_| (check_scheduled_events(), None)).collect();
     let mut ids = Vec::with_capacity(jobs as usize);
@@ -308,16 +357,17 @@ async fn ledger_drain(app: &TestApp, jobs: u64) -> anyhow::Result<f64> {
         anyhow::ensure!(start.elapsed() < Duration::from_secs(120), "no ledger job completed");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    let first = Instant::now();
+    let (first, cpu) = (Instant::now(), CpuUse::now());
     while !finished.all() {
         let done = finished.poll(app).await?;
         anyhow::ensure!(first.elapsed() < Duration::from_secs(900), "ledger drain stalled at {done}");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let rate = (jobs - 1) as f64 / first.elapsed().as_secs_f64();
+    let cpu = cpu.per_job(jobs);
     let _ = stop.send(true);
     let _ = pool.await;
-    Ok(rate)
+    Ok((rate, cpu))
 }
 
 /// Runs the Celery side in a venv under the cache dir (installed on first use).
@@ -370,17 +420,16 @@ pub async fn run(
     );
     let prefix = app.redis_prefix.clone().unwrap_or_else(|| "bench".into());
     bare_queue(&prefix, jobs, concurrency, batch, 1).await?;
-    let bare = Rates {
-        end_to_end: bare_queue(&prefix, jobs, concurrency, batch, producers).await?,
-        drain: bare_queue_drain(&prefix, jobs, concurrency, batch).await?,
-    };
+    let bare_end_to_end = bare_queue(&prefix, jobs, concurrency, batch, producers).await?;
+    let (bare_drain, bare_drain_cpu) = bare_queue_drain(&prefix, jobs, concurrency, batch).await?;
+    let bare = Rates { end_to_end: bare_end_to_end, drain: bare_drain };
     ledger_jobs(&app, jobs, 1, "DTX job, ledger + apalis-redis").await?;
-    let full = Rates {
-        end_to_end: ledger_jobs(&app, jobs, producers, "DTX job, ledger + apalis-redis").await?,
-        drain: ledger_drain(&app, jobs).await?,
-    };
+    let full_end_to_end = ledger_jobs(&app, jobs, producers, "DTX job, ledger + apalis-redis").await?;
+    let (full_drain, full_drain_cpu) = ledger_drain(&app, jobs).await?;
+    let full = Rates { end_to_end: full_end_to_end, drain: full_drain };
     println!(
-        "drain (queued first, one worker, first to last completion): bare {:.0} jobs/s, DTX job {:.0} jobs/s",
+        "drain (queued first, one worker, first to last completion): bare {:.0} jobs/s ({bare_drain_cpu}), \
+         DTX job {:.0} jobs/s ({full_drain_cpu})",
         bare.drain, full.drain
     );
     println!(
