@@ -163,18 +163,19 @@ struct Push {
 }
 
 /// What a write does besides recording.
-#[derive(Clone, Copy, PartialEq)]
 enum Op {
+    /// Sets the run's state.
     Set,
+    /// Sets the run's state if the claim rule allows.
     Claim,
-    Enqueue,
+    /// Sets the run's state and puts its first task on the queue.
+    Enqueue(Push),
 }
 
 /// One write waiting for its batch.
 struct Write {
     state_key: String,
     op: Op,
-    push: Option<Push>,
     status: JobStatus,
     attempts: Option<i32>,
     record: String,
@@ -346,19 +347,11 @@ impl Journal {
     }
 
     /// Queues `record` for the batch writer and waits for its answer.
-    async fn write(
-        &self,
-        record: &Record,
-        op: Op,
-        status: JobStatus,
-        attempts: Option<i32>,
-        push: Option<Push>,
-    ) -> Result<i64, DbErr> {
+    async fn write(&self, record: &Record, op: Op, status: JobStatus, attempts: Option<i32>) -> Result<i64, DbErr> {
         let (answer, answered) = oneshot::channel();
         let write = Write {
             state_key: self.state_key(record.id()),
             op,
-            push,
             status,
             attempts,
             record: serde_json::to_string(record).map_err(|e| DbErr::Custom(e.to_string()))?,
@@ -389,7 +382,7 @@ impl Journal {
             enqueued_by: row.enqueued_by,
             at: row.enqueued_at,
         };
-        self.write(&record, Op::Enqueue, JobStatus::Queued, Some(0), Some(push)).await?;
+        self.write(&record, Op::Enqueue(push), JobStatus::Queued, Some(0)).await?;
         Ok(row)
     }
 
@@ -439,7 +432,7 @@ impl Journal {
 
     async fn claim_in_redis(&self, id: &str, attempt: i32) -> Result<Option<bool>, DbErr> {
         let record = Record::Claimed { id: id.to_owned(), attempt, at: Utc::now() };
-        Ok(match self.write(&record, Op::Claim, JobStatus::Running, Some(attempt), None).await? {
+        Ok(match self.write(&record, Op::Claim, JobStatus::Running, Some(attempt)).await? {
             -1 => None,
             won => Some(won == 1),
         })
@@ -449,7 +442,7 @@ impl Journal {
     pub async fn finish(&self, finish: Finish) -> Result<(), DbErr> {
         let Finish { id, status, result, error } = finish;
         let record = Record::Finished { id, status, result, error, at: Utc::now() };
-        self.write(&record, Op::Set, status, None, None).await.map(|_| ())
+        self.write(&record, Op::Set, status, None).await.map(|_| ())
     }
 
     /// Waits until every record appended before this call is in the
@@ -549,16 +542,16 @@ impl Batches {
             let op = match write.op {
                 Op::Set => "s",
                 Op::Claim => "c",
-                Op::Enqueue => "e",
+                Op::Enqueue(_) => "e",
             };
             call.key(&write.state_key)
                 .arg(op)
                 .arg(write.status.as_str())
                 .arg(write.attempts.map(|a| a.to_string()).unwrap_or_default())
                 .arg(&write.record);
-            match &write.push {
-                Some(push) => call.arg(&push.task_id).arg(&push.task).arg(push.due),
-                None => call.arg("").arg("").arg(0),
+            match &write.op {
+                Op::Enqueue(push) => call.arg(&push.task_id).arg(&push.task).arg(push.due),
+                Op::Set | Op::Claim => call.arg("").arg("").arg(0),
             };
         }
         call.invoke_async(&mut self.conn.clone()).await
