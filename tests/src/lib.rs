@@ -408,10 +408,28 @@ impl Drop for TestApp {
             run_blocking(async move {
                 let Ok(client) = redis::Client::open(redis_url()) else { return };
                 let Ok(mut conn) = client.get_multiplexed_async_connection().await else { return };
-                let keys: Vec<String> =
-                    redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut conn).await.unwrap_or_default();
-                if !keys.is_empty() {
-                    let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+                // SCAN + UNLINK in pieces: a bench run leaves ~300 000 keys, and
+                // one KEYS/DEL of them timed out, leaving them for every later test.
+                let mut cursor = 0_u64;
+                loop {
+                    let Ok((next, keys)): Result<(u64, Vec<String>), _> = redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(format!("{prefix}:*"))
+                        .arg("COUNT")
+                        .arg(10_000)
+                        .query_async(&mut conn)
+                        .await
+                    else {
+                        return;
+                    };
+                    if !keys.is_empty() {
+                        let _: Result<(), _> = redis::cmd("UNLINK").arg(keys).query_async(&mut conn).await;
+                    }
+                    if next == 0 {
+                        return;
+                    }
+                    cursor = next;
                 }
             });
         }

@@ -499,6 +499,62 @@ async fn an_enqueue_writes_its_record_and_its_task_in_one_step() {
     assert_eq!(app.count("job_runs").await, 2, "both runs reached the ledger");
 }
 
+/// Distributed mode: a run's `queued` record waits in Redis for its claim,
+/// so a job that waited on the queue still reaches `job_runs` whole, in one
+/// write; a reader that must see a waiting run (the jobs API) gets it at
+/// once, and one nobody claims is written after a while anyway.
+#[tokio::test]
+async fn a_queued_record_waits_for_its_claim_but_never_hides_the_run() {
+    let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(vec![], false)).await;
+    let enqueuer = app.state.jobs.enqueuer.clone();
+    let ledger = &enqueuer.ledger;
+    let staff = app.staff("admin").await;
+    let job = || worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
+    let rows = |id: String| {
+        let app = &app;
+        async move {
+            app.db_rows(&format!(
+                "SELECT status || '|' || attempts || '|' || \
+                 CASE WHEN started_at IS NULL OR finished_at IS NULL THEN 'open' ELSE 'closed' END \
+                 FROM job_runs WHERE id = '{id}'"
+            ))
+            .await
+        }
+    };
+
+    let (claimed, _) = enqueuer.enqueue(job(), None, None).await.unwrap();
+    let (unclaimed, _) = enqueuer.enqueue(job(), None, None).await.unwrap();
+    // A flush every 25 ms would have written both `queued` rows many times over.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(app.count("job_runs").await, 0, "the queued records wait for their claims");
+
+    // Claimed and finished: the run reaches the ledger whole, with no settle.
+    assert!(ledger.claim(&claimed.id, 1).await.unwrap());
+    ledger.finish(Finish::succeeded(&claimed.id, json!({}))).await.unwrap();
+    let row = eventually("the claimed run in job_runs", DEADLINE, || async {
+        let row = rows(claimed.id.clone()).await;
+        (!row.is_empty()).then_some(row)
+    })
+    .await;
+    assert_eq!(row, ["succeeded|1|closed"]);
+
+    // Nobody claims the other: it is written as queued after a while.
+    let row = eventually("the unclaimed run in job_runs", DEADLINE, || async {
+        let row = rows(unclaimed.id.clone()).await;
+        (!row.is_empty()).then_some(row)
+    })
+    .await;
+    assert_eq!(row, ["queued|0|open"]);
+
+    // The jobs API sees a run the moment it is queued.
+    let queued = staff.post("/api/jobs", json!({"kind": "check_scheduled_events", "args": {}})).await;
+    assert_eq!(queued.status, 202, "{}", queued.text);
+    let id = queued.body["id"].as_str().unwrap();
+    let read = staff.get(&format!("/api/jobs/{id}")).await;
+    assert_eq!((read.status, read.body["status"].as_str()), (200, Some("queued")), "{}", read.text);
+    assert_eq!(rows(id.to_owned()).await, ["queued|0|open"]);
+}
+
 /// Distributed mode: the journal holds each run's claim state in Redis. A
 /// run whose state is gone (expired, or older than the journal) is claimed
 /// by the database's rule instead, and the journal carries on from there;

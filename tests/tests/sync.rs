@@ -285,6 +285,8 @@ async fn league_mmr_from_mock_steam_to_the_leaderboard(mode: Mode) {
     let mine = linked.body["players"].as_array().unwrap().iter().filter(|p| p["user_id"] == me.body["id"]).count();
     let plays_first_match = matches[0].players.iter().any(|p| p.0 == ACCOUNTS[19]);
     assert_eq!(mine, usize::from(plays_first_match));
+    // A reader of the ledger settles first (a run nobody claimed yet waits in Redis).
+    app.state.jobs.enqueuer.ledger.settle().await.unwrap();
     let queued = app.count("job_runs").await;
     assert!(queued >= 2, "update_league_stats enqueued by the sync and by the steamId change");
 }

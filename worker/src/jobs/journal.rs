@@ -3,9 +3,14 @@
 //! first appended to a Redis stream next to the queue, atomically with the
 //! run's small state hash that decides claims, and a flusher writes the
 //! stream into `job_runs` in batches, folding each run's records into one
-//! row write. A no-op job that is enqueued, run and finished within one
-//! flush costs PostgreSQL a single row insert instead of three committed
-//! writes, and no producer or worker slot ever waits for a disk.
+//! row write. A run's `queued` record waits beside the stream until the run
+//! is claimed, then enters it just ahead of the claim, so a short
+//! job costs PostgreSQL a single row insert instead of three committed
+//! writes however long it waited on the queue (an insert and a never-HOT
+//! update otherwise: `status` is indexed), and no producer or worker slot
+//! ever waits for a disk. A record whose run is not claimed within
+//! [`CLAIM_WAIT`] is written anyway, and [`Journal::settle`] writes the
+//! waiting ones at once.
 //!
 //! Guarantees (README, "What a crash can lose"):
 //! - the ledger is exactly as durable as the queue: an enqueue writes the
@@ -63,9 +68,15 @@ const LEASE: Duration = Duration::from_secs(10);
 const IDLE_POLL_CAP: Duration = Duration::from_millis(20);
 /// How long [`Journal::settle`] waits before reading whatever is written.
 const SETTLE_LIMIT: Duration = Duration::from_secs(3);
+/// How long a run's `queued` record waits for the run's claim before the
+/// flusher writes it anyway (readers that must see it settle instead).
+const CLAIM_WAIT: Duration = Duration::from_secs(5);
+/// Runs one [`RELEASE`] call takes at most (two stream values each: below
+/// Lua's `unpack` limit of ~8 000).
+const RELEASE_MAX: usize = 2048;
 
-/// Writes per batch at most (two stream values each: far below Lua's
-/// `unpack` limit).
+/// Writes per batch at most (at most four stream values each: far below
+/// Lua's `unpack` limit).
 const WRITES_PER_BATCH: usize = 256;
 /// Writes waiting for a batch at most; callers beyond it wait to be queued.
 const WRITES_WAITING: usize = 4096;
@@ -75,20 +86,27 @@ const WRITES_WAITING: usize = 4096;
 /// claimed, and an enqueue also puts the run's first task on the apalis-redis
 /// queue (the moves of apalis-redis' own `batch_push.lua`), so a task is never
 /// on the queue without its record and the record never without its task.
-/// The records of the writes that took go to the stream as one entry.
+/// An enqueue's `queued` record waits in the waiting records hash (and its
+/// run in the waiting set, by time) instead of the stream: the run's claim
+/// moves it to the stream just ahead of its own record, so a run that is claimed, run
+/// and finished soon after reaches the flusher whole and becomes one insert
+/// however long it waited on the queue. ([`RELEASE`] moves the records of
+/// runs that wait long, and those a settle needs.) The records of the
+/// writes that took go to the stream as one entry.
 /// Answers per write: 1 written, 0 refused (a duplicate delivery), -1 the run
 /// is unknown here (a claim; ask the database).
 /// KEYS: stream, task data hash, active list, scheduled set, signal list,
-/// task metadata prefix, then each write's state hash.
+/// task metadata prefix, waiting set, waiting records, then each write's
+/// state hash.
 /// ARGV: ttl, then per write: op ('s' set | 'c' claim | 'e' enqueue), status,
-/// attempts ('' keeps), record, and for an enqueue the task id, the task and
-/// when it is due (unix seconds; 0 now).
+/// attempts ('' keeps), record, run id, and for an enqueue the task id, the
+/// task and when it is due (unix seconds; 0 now).
 static WRITE: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(WRITE_LUA));
 const WRITE_LUA: &str = r"
-local records, answers, available = {}, {}, false
-for i = 7, #KEYS do
-  local b = 1 + (i - 7) * 7
-  local op, status, attempts, record = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
+local records, answers, available, now = {}, {}, false, nil
+for i = 9, #KEYS do
+  local b = 1 + (i - 9) * 8
+  local op, status, attempts, record, run = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
   local answer = 1
   if op == 'c' then
     local state = redis.call('HMGET', KEYS[i], 'status', 'attempts')
@@ -106,12 +124,28 @@ for i = 7, #KEYS do
     else
       redis.call('HSET', KEYS[i], 'status', status)
     end
-    redis.call('EXPIRE', KEYS[i], ARGV[1])
-    records[#records + 1] = 'r'
-    records[#records + 1] = record
     if op == 'e' then
-      local task, due = ARGV[b + 5], tonumber(ARGV[b + 7])
-      if redis.call('HSETNX', KEYS[2], task, ARGV[b + 6]) == 1 then
+      if not now then
+        local t = redis.call('TIME')
+        now = t[1] * 1000 + math.floor(t[2] / 1000)
+      end
+      redis.call('HSET', KEYS[8], run, record)
+      redis.call('ZADD', KEYS[7], now, run)
+    else
+      local queued = redis.call('HGET', KEYS[8], run)
+      if queued then
+        redis.call('HDEL', KEYS[8], run)
+        redis.call('ZREM', KEYS[7], run)
+        records[#records + 1] = 'r'
+        records[#records + 1] = queued
+      end
+      records[#records + 1] = 'r'
+      records[#records + 1] = record
+    end
+    redis.call('EXPIRE', KEYS[i], ARGV[1])
+    if op == 'e' then
+      local task, due = ARGV[b + 6], tonumber(ARGV[b + 8])
+      if redis.call('HSETNX', KEYS[2], task, ARGV[b + 7]) == 1 then
         redis.call('HSET', KEYS[6] .. ':' .. task, 'attempts', 0, 'max_attempts', 25, 'status', 'Pending',
           'idempotency_key', '')
         if due > 0 then
@@ -131,6 +165,30 @@ if available then
   redis.call('LPUSH', KEYS[5], 1)
 end
 return answers
+";
+
+/// Moves the waiting `queued` records of runs enqueued at least ARGV[1] ms
+/// ago (by Redis' clock; 0: all of them) to the stream, at most ARGV[2]
+/// runs; answers how many runs it took.
+/// KEYS: stream, waiting set, waiting records. ARGV: age, limit.
+static RELEASE: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(RELEASE_LUA));
+const RELEASE_LUA: &str = r"
+local t = redis.call('TIME')
+local before = t[1] * 1000 + math.floor(t[2] / 1000) - tonumber(ARGV[1])
+local runs = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', before, 'LIMIT', 0, tonumber(ARGV[2]))
+if #runs == 0 then return 0 end
+local records = {}
+for _, run in ipairs(runs) do
+  local queued = redis.call('HGET', KEYS[3], run)
+  if queued then
+    records[#records + 1] = 'r'
+    records[#records + 1] = queued
+  end
+end
+redis.call('HDEL', KEYS[3], unpack(runs))
+redis.call('ZREM', KEYS[2], unpack(runs))
+if #records > 0 then redis.call('XADD', KEYS[1], '*', unpack(records)) end
+return #runs
 ";
 
 /// The apalis-redis keys of the queue the journal sits beside.
@@ -174,6 +232,7 @@ enum Op {
 
 /// One write waiting for its batch.
 struct Write {
+    run_id: String,
     state_key: String,
     op: Op,
     status: JobStatus,
@@ -303,6 +362,8 @@ pub struct Journal {
     conn: ConnectionManager,
     stream: String,
     state_prefix: String,
+    /// Runs whose `queued` record waits for their claim.
+    waiting: WaitingKeys,
     /// Wakes this process' flusher when it appended (its only strong handle
     /// is here: the flusher stops when the last clone of the journal goes).
     appended: Arc<Notify>,
@@ -325,12 +386,18 @@ impl Journal {
             conn: conn.clone(),
             stream: format!("{prefix}:journal"),
             state_prefix: format!("{prefix}:run:"),
+            waiting: WaitingKeys { set: format!("{prefix}:waiting:set"), records: format!("{prefix}:waiting:records") },
             appended: Arc::new(Notify::new()),
             writes,
             db,
         };
         let appended = Arc::downgrade(&journal.appended);
-        let batches = Batches { conn: conn.clone(), stream: journal.stream.clone(), queue: QueueKeys::of(queue) };
+        let batches = Batches {
+            conn: conn.clone(),
+            stream: journal.stream.clone(),
+            waiting: journal.waiting.clone(),
+            queue: QueueKeys::of(queue),
+        };
         tokio::spawn(batches.write_forever(waiting, appended.clone()));
         let locks = Locks::Redis { conn, prefix };
         tokio::spawn(flush_forever(journal.flusher(), locks, appended));
@@ -339,7 +406,12 @@ impl Journal {
 
     /// A copy for the flusher that does not keep it alive.
     fn flusher(&self) -> Flusher {
-        Flusher { conn: self.conn.clone(), stream: self.stream.clone(), db: self.db.clone() }
+        Flusher { waiting: self.waiting(), conn: self.conn.clone(), stream: self.stream.clone(), db: self.db.clone() }
+    }
+
+    /// The runs whose `queued` record waits for their claim.
+    fn waiting(&self) -> Waiting {
+        Waiting { conn: self.conn.clone(), stream: self.stream.clone(), keys: self.waiting.clone() }
     }
 
     fn state_key(&self, id: &str) -> String {
@@ -350,6 +422,7 @@ impl Journal {
     async fn write(&self, record: &Record, op: Op, status: JobStatus, attempts: Option<i32>) -> Result<i64, DbErr> {
         let (answer, answered) = oneshot::channel();
         let write = Write {
+            run_id: record.id().to_owned(),
             state_key: self.state_key(record.id()),
             op,
             status,
@@ -449,6 +522,7 @@ impl Journal {
     /// database (at most [`SETTLE_LIMIT`]; after that the reader sees what
     /// is written — the flusher may be between owners).
     pub async fn settle(&self) -> Result<(), DbErr> {
+        self.waiting().release(Duration::ZERO).await?;
         let newest = entries(&self.conn, "XREVRANGE", &self.stream, ["+", "-"], 1).await?;
         let Some(target) = newest.first().and_then(|(id, _)| stream_id(id)) else { return Ok(()) };
         self.appended.notify_one();
@@ -493,6 +567,7 @@ fn stream_id(id: &str) -> Option<(u64, u64)> {
 struct Batches {
     conn: ConnectionManager,
     stream: String,
+    waiting: WaitingKeys,
     queue: QueueKeys,
 }
 
@@ -537,6 +612,8 @@ impl Batches {
             .key(&queue.scheduled)
             .key(&queue.signal)
             .key(&queue.task_meta)
+            .key(&self.waiting.set)
+            .key(&self.waiting.records)
             .arg(STATE_TTL_SECS);
         for write in batch {
             let op = match write.op {
@@ -548,7 +625,8 @@ impl Batches {
                 .arg(op)
                 .arg(write.status.as_str())
                 .arg(write.attempts.map(|a| a.to_string()).unwrap_or_default())
-                .arg(&write.record);
+                .arg(&write.record)
+                .arg(&write.run_id);
             match &write.op {
                 Op::Enqueue(push) => call.arg(&push.task_id).arg(&push.task).arg(push.due),
                 Op::Set | Op::Claim => call.arg("").arg("").arg(0),
@@ -558,7 +636,44 @@ impl Batches {
     }
 }
 
+/// Where `queued` records wait for their runs' claims.
+#[derive(Clone)]
+struct WaitingKeys {
+    /// Run ids by enqueue time (Redis' clock, ms).
+    set: String,
+    /// Run id → its `queued` record.
+    records: String,
+}
+
+/// The `queued` records that wait for their runs' claims.
+struct Waiting {
+    conn: ConnectionManager,
+    stream: String,
+    keys: WaitingKeys,
+}
+
+impl Waiting {
+    /// Moves the records of runs enqueued at least `age` ago to the stream.
+    async fn release(&self, age: Duration) -> Result<(), DbErr> {
+        loop {
+            let taken: usize = RELEASE
+                .key(&self.stream)
+                .key(&self.keys.set)
+                .key(&self.keys.records)
+                .arg(age.as_millis() as u64)
+                .arg(RELEASE_MAX)
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(redis_err)?;
+            if taken < RELEASE_MAX {
+                return Ok(());
+            }
+        }
+    }
+}
+
 struct Flusher {
+    waiting: Waiting,
     conn: ConnectionManager,
     stream: String,
     db: DatabaseConnection,
@@ -617,6 +732,7 @@ impl Flusher {
     /// Writes the oldest records in one transaction, then drops them from
     /// the stream; returns how many were written.
     async fn flush_once(&self) -> Result<usize, DbErr> {
+        self.waiting.release(CLAIM_WAIT).await?;
         let entries = entries(&self.conn, "XRANGE", &self.stream, ["-", "+"], FLUSH_MAX).await?;
         if entries.is_empty() {
             return Ok(0);
