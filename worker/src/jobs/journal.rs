@@ -233,7 +233,6 @@ enum Op {
 /// One write waiting for its batch.
 struct Write {
     run_id: String,
-    state_key: String,
     op: Op,
     status: JobStatus,
     attempts: Option<i32>,
@@ -373,6 +372,11 @@ pub struct Journal {
     db: DatabaseConnection,
 }
 
+/// A run's claim state hash.
+fn state_key(prefix: &str, id: &str) -> String {
+    format!("{prefix}{id}")
+}
+
 fn redis_err(err: redis::RedisError) -> DbErr {
     DbErr::Custom(format!("ledger journal: {err}"))
 }
@@ -395,6 +399,7 @@ impl Journal {
         let batches = Batches {
             conn: conn.clone(),
             stream: journal.stream.clone(),
+            state_prefix: journal.state_prefix.clone(),
             waiting: journal.waiting.clone(),
             queue: QueueKeys::of(queue),
         };
@@ -406,16 +411,12 @@ impl Journal {
 
     /// A copy for the flusher that does not keep it alive.
     fn flusher(&self) -> Flusher {
-        Flusher { waiting: self.waiting(), conn: self.conn.clone(), stream: self.stream.clone(), db: self.db.clone() }
-    }
-
-    /// The runs whose `queued` record waits for their claim.
-    fn waiting(&self) -> Waiting {
-        Waiting { conn: self.conn.clone(), stream: self.stream.clone(), keys: self.waiting.clone() }
-    }
-
-    fn state_key(&self, id: &str) -> String {
-        format!("{}{id}", self.state_prefix)
+        Flusher {
+            waiting: self.waiting.clone(),
+            conn: self.conn.clone(),
+            stream: self.stream.clone(),
+            db: self.db.clone(),
+        }
     }
 
     /// Queues `record` for the batch writer and waits for its answer.
@@ -423,7 +424,6 @@ impl Journal {
         let (answer, answered) = oneshot::channel();
         let write = Write {
             run_id: record.id().to_owned(),
-            state_key: self.state_key(record.id()),
             op,
             status,
             attempts,
@@ -475,7 +475,7 @@ impl Journal {
     /// the database directly: an idempotent enqueue, a manual retry).
     pub async fn seed(&self, id: &str, status: JobStatus, attempts: i32) -> Result<(), DbErr> {
         let mut conn = self.conn.clone();
-        let key = self.state_key(id);
+        let key = state_key(&self.state_prefix, id);
         redis::pipe()
             .hset_multiple(&key, &[("status", status.as_str().to_owned()), ("attempts", attempts.to_string())])
             .ignore()
@@ -522,7 +522,7 @@ impl Journal {
     /// database (at most [`SETTLE_LIMIT`]; after that the reader sees what
     /// is written — the flusher may be between owners).
     pub async fn settle(&self) -> Result<(), DbErr> {
-        self.waiting().release(Duration::ZERO).await?;
+        self.waiting.release(&self.conn, &self.stream, Duration::ZERO).await?;
         let newest = entries(&self.conn, "XREVRANGE", &self.stream, ["+", "-"], 1).await?;
         let Some(target) = newest.first().and_then(|(id, _)| stream_id(id)) else { return Ok(()) };
         self.appended.notify_one();
@@ -567,6 +567,7 @@ fn stream_id(id: &str) -> Option<(u64, u64)> {
 struct Batches {
     conn: ConnectionManager,
     stream: String,
+    state_prefix: String,
     waiting: WaitingKeys,
     queue: QueueKeys,
 }
@@ -621,7 +622,7 @@ impl Batches {
                 Op::Claim => "c",
                 Op::Enqueue(_) => "e",
             };
-            call.key(&write.state_key)
+            call.key(state_key(&self.state_prefix, &write.run_id))
                 .arg(op)
                 .arg(write.status.as_str())
                 .arg(write.attempts.map(|a| a.to_string()).unwrap_or_default())
@@ -645,24 +646,17 @@ struct WaitingKeys {
     records: String,
 }
 
-/// The `queued` records that wait for their runs' claims.
-struct Waiting {
-    conn: ConnectionManager,
-    stream: String,
-    keys: WaitingKeys,
-}
-
-impl Waiting {
-    /// Moves the records of runs enqueued at least `age` ago to the stream.
-    async fn release(&self, age: Duration) -> Result<(), DbErr> {
+impl WaitingKeys {
+    /// Moves the records of runs enqueued at least `age` ago to `stream`.
+    async fn release(&self, conn: &ConnectionManager, stream: &str, age: Duration) -> Result<(), DbErr> {
         loop {
             let taken: usize = RELEASE
-                .key(&self.stream)
-                .key(&self.keys.set)
-                .key(&self.keys.records)
+                .key(stream)
+                .key(&self.set)
+                .key(&self.records)
                 .arg(age.as_millis() as u64)
                 .arg(RELEASE_MAX)
-                .invoke_async(&mut self.conn.clone())
+                .invoke_async(&mut conn.clone())
                 .await
                 .map_err(redis_err)?;
             if taken < RELEASE_MAX {
@@ -673,7 +667,7 @@ impl Waiting {
 }
 
 struct Flusher {
-    waiting: Waiting,
+    waiting: WaitingKeys,
     conn: ConnectionManager,
     stream: String,
     db: DatabaseConnection,
@@ -732,7 +726,7 @@ impl Flusher {
     /// Writes the oldest records in one transaction, then drops them from
     /// the stream; returns how many were written.
     async fn flush_once(&self) -> Result<usize, DbErr> {
-        self.waiting.release(CLAIM_WAIT).await?;
+        self.waiting.release(&self.conn, &self.stream, CLAIM_WAIT).await?;
         let entries = entries(&self.conn, "XRANGE", &self.stream, ["-", "+"], FLUSH_MAX).await?;
         if entries.is_empty() {
             return Ok(0);
