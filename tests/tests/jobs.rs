@@ -436,6 +436,34 @@ async fn jobs_without_secrets_report_not_configured() {
     assert_eq!(done["result"]["skipped"], "not_configured: DISCORD_BOT_TOKEN");
 }
 
+/// Embedded mode: apalis-sqlite acks a batch of finished tasks by their ids.
+/// Planned from the index on `lock_by` — which every task a worker finished
+/// keeps — each ack read its batch again per task the worker had ever
+/// finished, and the embedded worker slowed down with the queue's history.
+#[tokio::test]
+async fn an_embedded_ack_finds_its_tasks_by_id_whatever_the_worker_finished_before() {
+    let app = TestApp::spawn_with(tests::Backend::Sqlite, Options { worker: true, ..Default::default() }).await;
+    // apalis-sqlite 1.0's acknowledgement (its queries/task/ack.sql).
+    const ACK: &str = "WITH j AS (SELECT value ->> 'task_id' AS task_id, value ->> 'attempt' AS attempt, \
+        value ->> 'result' AS result, value ->> 'status' AS status FROM json_each(?1)) \
+        UPDATE Jobs SET status = j.status, attempts = j.attempt, last_result = j.result, \
+        done_at = strftime('%s', 'now') FROM j WHERE Jobs.id = j.task_id AND Jobs.lock_by = ?2";
+    use sea_orm::ConnectionTrait;
+    let backend = app.db().get_database_backend();
+    let plan = app
+        .db()
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            backend,
+            format!("EXPLAIN QUERY PLAN {ACK}"),
+            ["[]".into(), "a-worker".into()],
+        ))
+        .await
+        .expect("plan");
+    let steps: Vec<String> = plan.iter().map(|row| row.try_get_by_index::<String>(3).expect("detail")).collect();
+    assert!(steps.iter().any(|s| s.starts_with("SEARCH Jobs") && s.ends_with("(id=?)")), "{steps:?}");
+    assert!(!steps.iter().any(|s| s.contains("lock_by")), "{steps:?}");
+}
+
 /// Distributed mode: an enqueue writes its run's `queued` record, the run's
 /// claim state and its first task in one Redis step, the task exactly as
 /// apalis-redis' own push writes one (a task pushed by apalis is the
