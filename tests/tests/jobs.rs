@@ -206,6 +206,40 @@ async fn finished_runs_older_than_the_retention_are_pruned(mode: Mode) {
     assert_eq!(left, kept, "only old succeeded and dead runs go");
 }
 
+/// Whether the queue still holds a task of run `run_id` (apalis keeps a
+/// finished task's data: the Redis task hash, the SQLite `Jobs` table).
+async fn queue_holds(app: &TestApp, run_id: &str) -> bool {
+    use redis::AsyncCommands;
+    match &app.state.jobs.enqueuer.queue {
+        worker::infra::queue::Queue::Redis { storage, conn, .. } => {
+            let tasks: Vec<String> = conn.clone().hvals(storage.get_config().job_data_hash()).await.unwrap();
+            tasks.iter().any(|task| task.contains(run_id))
+        }
+        _ => !app.db_rows(&format!("SELECT id FROM Jobs WHERE CAST(job AS TEXT) LIKE '%{run_id}%'")).await.is_empty(),
+    }
+}
+
+/// The daily prune also has the queue forget its finished tasks (the ledger
+/// keeps the runs), and leaves a task that still waits.
+async fn the_prune_makes_the_queue_forget_finished_tasks(mode: Mode) {
+    let app = TestApp::spawn_with(mode.backend(), mode.options(vec![], true)).await;
+    let staff = app.staff("admin").await;
+    let ran = staff.post("/api/jobs", json!({"kind": "check_scheduled_events"})).await;
+    let ran = ran.body["id"].as_str().unwrap().to_owned();
+    job_reaches(&staff, &ran, "succeeded").await;
+    let job = worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
+    let (waiting, _) = app.state.jobs.enqueuer.enqueue_after(job, None, None, Duration::from_secs(3600)).await.unwrap();
+    assert!(queue_holds(&app, &ran).await, "apalis keeps a finished task");
+    assert!(queue_holds(&app, &waiting.id).await);
+
+    let prune = staff.post("/api/jobs", json!({"kind": "prune_job_runs", "args": {"keep_days": 30}})).await;
+    let done = job_reaches(&staff, prune.body["id"].as_str().unwrap(), "succeeded").await;
+    assert_eq!(done["result"]["queue_tasks_forgotten"], 1, "{done}");
+    assert!(!queue_holds(&app, &ran).await, "the finished task is forgotten");
+    assert!(queue_holds(&app, &waiting.id).await, "a waiting task stays");
+    assert_eq!(job_reaches(&staff, &ran, "succeeded").await["id"], ran, "the ledger keeps the run");
+}
+
 async fn scheduler_replicas_enqueue_each_tick_once(mode: Mode) {
     let steam = SteamMock::start(vec![]).await;
     let app = TestApp::spawn_with(mode.backend(), mode.options(steam.args(), false)).await;
@@ -422,6 +456,7 @@ in_both_modes!(
     enqueue_is_staff_only_and_checks_args,
     failing_jobs_retry_with_backoff_then_die_and_can_be_retried,
     finished_runs_older_than_the_retention_are_pruned,
+    the_prune_makes_the_queue_forget_finished_tasks,
     scheduler_replicas_enqueue_each_tick_once,
     avatar_batches_check_everyone_before_anyone_twice,
     a_due_event_is_posted_once_and_moves_to_its_next_week,

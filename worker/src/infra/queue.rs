@@ -23,6 +23,28 @@ pub struct QueueConfig {
     pub batch_size: usize,
 }
 
+/// The embedded queue's name (apalis-sqlite's `job_type`).
+const SQLITE_QUEUE: &str = "dtx_jobs";
+
+/// Finished tasks one [`FORGET`] call takes at most from each set.
+const FORGET_STEP: usize = 1_000;
+
+/// Forgets at most ARGV[2] tasks of each of the done and dead sets: their
+/// data and metadata go with them (apalis-redis keeps both forever).
+/// KEYS: done set, dead set, task data hash. ARGV: task metadata prefix, limit.
+const FORGET: &str = r"
+local forgotten = 0
+for set = 1, 2 do
+  local tasks = redis.call('SPOP', KEYS[set], tonumber(ARGV[2]))
+  for _, task in ipairs(tasks) do
+    redis.call('HDEL', KEYS[3], task)
+    redis.call('DEL', ARGV[1] .. ':' .. task)
+    forgotten = forgotten + 1
+  end
+end
+return forgotten
+";
+
 /// Moves at most ARGV[2] due tasks from the scheduled set to the active list
 /// (the same moves apalis-redis' fetch makes, but bounded) and answers how
 /// many due tasks are left.
@@ -112,6 +134,8 @@ pub enum QueueError {
     Unavailable,
     #[error("queue push failed: {0}")]
     Push(String),
+    #[error("queue cleanup failed: {0}")]
+    Cleanup(String),
 }
 
 impl Queue {
@@ -138,7 +162,7 @@ impl Queue {
         // other statements plans from it.
         sea_orm::sqlx::query("DROP INDEX IF EXISTS LIdx").execute(pool).await?;
         let cfg = apalis_sqlite::Config::default()
-            .queue("dtx_jobs")
+            .queue(SQLITE_QUEUE)
             .batch_size(config.batch_size.max(1))
             .heartbeat_interval(config.heartbeat)
             .missed_heartbeats(Self::MISSED_HEARTBEATS);
@@ -158,6 +182,48 @@ impl Queue {
             }
             Self::Sqlite(storage) => storage.clone().push_task(task).await.map_err(|e| QueueError::Push(e.to_string())),
             Self::Unavailable => Err(QueueError::Unavailable),
+        }
+    }
+
+    /// Forgets the queue's finished tasks — done, or dead to the queue — and
+    /// answers how many went. The ledger is the record of every run; the
+    /// queue's copies would otherwise stay forever (Redis memory, the SQLite
+    /// file). Tasks waiting, running or due for a retry are untouched.
+    pub async fn forget_finished(&self) -> Result<u64, QueueError> {
+        let cleanup = |e: &dyn std::fmt::Display| QueueError::Cleanup(e.to_string());
+        match self {
+            Self::Redis { storage, conn, .. } => {
+                let config = storage.get_config();
+                let script = redis::Script::new(FORGET);
+                let mut forgotten = 0;
+                loop {
+                    let step: u64 = script
+                        .key(config.done_jobs_set())
+                        .key(config.dead_jobs_set())
+                        .key(config.job_data_hash())
+                        .arg(config.job_meta_hash())
+                        .arg(FORGET_STEP)
+                        .invoke_async(&mut conn.clone())
+                        .await
+                        .map_err(|e| cleanup(&e))?;
+                    forgotten += step;
+                    if step < FORGET_STEP as u64 {
+                        return Ok(forgotten);
+                    }
+                }
+            }
+            Self::Sqlite(storage) => {
+                let done = sea_orm::sqlx::query(
+                    "DELETE FROM Jobs WHERE job_type = ?1 AND (status IN ('Done', 'Killed') \
+                     OR (status = 'Failed' AND attempts >= max_attempts))",
+                )
+                .bind(SQLITE_QUEUE)
+                .execute(storage.pool())
+                .await
+                .map_err(|e| cleanup(&e))?;
+                Ok(done.rows_affected())
+            }
+            Self::Unavailable => Ok(0),
         }
     }
 
