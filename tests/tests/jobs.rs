@@ -219,6 +219,35 @@ async fn queue_holds(app: &TestApp, run_id: &str) -> bool {
     }
 }
 
+/// Puts `count` finished tasks straight into the queue's storage, as apalis
+/// leaves a done task (more than one forget step takes).
+async fn finished_tasks(app: &TestApp, count: usize) {
+    match &app.state.jobs.enqueuer.queue {
+        worker::infra::queue::Queue::Redis { storage, conn, .. } => {
+            let config = storage.get_config();
+            let mut pipe = redis::pipe();
+            for n in 0..count {
+                let task = format!("synthetic-{n}");
+                pipe.sadd(config.done_jobs_set(), &task).hset(config.job_data_hash(), &task, "{}").hset(
+                    format!("{}:{task}", config.job_meta_hash()),
+                    "status",
+                    "Done",
+                );
+            }
+            pipe.query_async::<()>(&mut conn.clone()).await.unwrap();
+        }
+        _ => {
+            use sea_orm::ConnectionTrait;
+            let sql = format!(
+                "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority) \
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count}) \
+                 SELECT x'7b7d', 'synthetic-' || i, 'dtx_jobs', 'Done', 1, 25, 0, 0 FROM n"
+            );
+            app.db().execute_unprepared(&sql).await.unwrap();
+        }
+    }
+}
+
 /// The daily prune also has the queue forget its finished tasks (the ledger
 /// keeps the runs), and leaves a task that still waits.
 async fn the_prune_makes_the_queue_forget_finished_tasks(mode: Mode) {
@@ -231,10 +260,11 @@ async fn the_prune_makes_the_queue_forget_finished_tasks(mode: Mode) {
     let (waiting, _) = app.state.jobs.enqueuer.enqueue_after(job, None, None, Duration::from_secs(3600)).await.unwrap();
     assert!(queue_holds(&app, &ran).await, "apalis keeps a finished task");
     assert!(queue_holds(&app, &waiting.id).await);
+    finished_tasks(&app, 1_500).await;
 
     let prune = staff.post("/api/jobs", json!({"kind": "prune_job_runs", "args": {"keep_days": 30}})).await;
     let done = job_reaches(&staff, prune.body["id"].as_str().unwrap(), "succeeded").await;
-    assert_eq!(done["result"]["queue_tasks_forgotten"], 1, "{done}");
+    assert_eq!(done["result"]["queue_tasks_forgotten"], 1 + 1_500, "{done}");
     assert!(!queue_holds(&app, &ran).await, "the finished task is forgotten");
     assert!(queue_holds(&app, &waiting.id).await, "a waiting task stays");
     assert_eq!(job_reaches(&staff, &ran, "succeeded").await["id"], ran, "the ledger keeps the run");

@@ -26,7 +26,7 @@ pub struct QueueConfig {
 /// The embedded queue's name (apalis-sqlite's `job_type`).
 const SQLITE_QUEUE: &str = "dtx_jobs";
 
-/// Finished tasks one [`FORGET`] call takes at most from each set.
+/// Finished tasks one forget step takes at most (from each Redis set).
 const FORGET_STEP: usize = 1_000;
 
 /// Forgets at most ARGV[2] tasks of each of the done and dead sets: their
@@ -213,15 +213,26 @@ impl Queue {
                 }
             }
             Self::Sqlite(storage) => {
-                let done = sea_orm::sqlx::query(
-                    "DELETE FROM Jobs WHERE job_type = ?1 AND (status IN ('Done', 'Killed') \
-                     OR (status = 'Failed' AND attempts >= max_attempts))",
-                )
-                .bind(SQLITE_QUEUE)
-                .execute(storage.pool())
-                .await
-                .map_err(|e| cleanup(&e))?;
-                Ok(done.rows_affected())
+                // A step at a time: the first prune of a long-running install
+                // must not hold SQLite's one writer lock for seconds.
+                let mut forgotten = 0;
+                loop {
+                    let step = sea_orm::sqlx::query(
+                        "DELETE FROM Jobs WHERE rowid IN (SELECT rowid FROM Jobs WHERE job_type = ?1 \
+                         AND (status IN ('Done', 'Killed') OR (status = 'Failed' AND attempts >= max_attempts)) \
+                         LIMIT ?2)",
+                    )
+                    .bind(SQLITE_QUEUE)
+                    .bind(FORGET_STEP as i64)
+                    .execute(storage.pool())
+                    .await
+                    .map_err(|e| cleanup(&e))?
+                    .rows_affected();
+                    forgotten += step;
+                    if step < FORGET_STEP as u64 {
+                        return Ok(forgotten);
+                    }
+                }
             }
             Self::Unavailable => Ok(0),
         }
