@@ -45,6 +45,24 @@ end
 return forgotten
 ";
 
+/// Runs `step` until it forgets fewer than [`FORGET_STEP`] tasks, so no one
+/// call holds Redis or SQLite's one writer for long (the first prune of a
+/// long-running install has a lot to forget); answers the total.
+async fn in_steps<F, Fut>(mut step: F) -> Result<u64, QueueError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, QueueError>>,
+{
+    let mut forgotten = 0;
+    loop {
+        let taken = step().await?;
+        forgotten += taken;
+        if taken < FORGET_STEP as u64 {
+            return Ok(forgotten);
+        }
+    }
+}
+
 /// Moves at most ARGV[2] due tasks from the scheduled set to the active list
 /// (the same moves apalis-redis' fetch makes, but bounded) and answers how
 /// many due tasks are left.
@@ -190,34 +208,26 @@ impl Queue {
     /// queue's copies would otherwise stay forever (Redis memory, the SQLite
     /// file). Tasks waiting, running or due for a retry are untouched.
     pub async fn forget_finished(&self) -> Result<u64, QueueError> {
-        let cleanup = |e: &dyn std::fmt::Display| QueueError::Cleanup(e.to_string());
         match self {
             Self::Redis { storage, conn, .. } => {
                 let config = storage.get_config();
                 let script = redis::Script::new(FORGET);
-                let mut forgotten = 0;
-                loop {
-                    let step: u64 = script
+                in_steps(|| async {
+                    script
                         .key(config.done_jobs_set())
                         .key(config.dead_jobs_set())
                         .key(config.job_data_hash())
                         .arg(config.job_meta_hash())
                         .arg(FORGET_STEP)
-                        .invoke_async(&mut conn.clone())
+                        .invoke_async::<u64>(&mut conn.clone())
                         .await
-                        .map_err(|e| cleanup(&e))?;
-                    forgotten += step;
-                    if step < FORGET_STEP as u64 {
-                        return Ok(forgotten);
-                    }
-                }
+                        .map_err(|e| QueueError::Cleanup(e.to_string()))
+                })
+                .await
             }
             Self::Sqlite(storage) => {
-                // A step at a time: the first prune of a long-running install
-                // must not hold SQLite's one writer lock for seconds.
-                let mut forgotten = 0;
-                loop {
-                    let step = sea_orm::sqlx::query(
+                in_steps(|| async {
+                    sea_orm::sqlx::query(
                         "DELETE FROM Jobs WHERE rowid IN (SELECT rowid FROM Jobs WHERE job_type = ?1 \
                          AND (status IN ('Done', 'Killed') OR (status = 'Failed' AND attempts >= max_attempts)) \
                          LIMIT ?2)",
@@ -226,13 +236,10 @@ impl Queue {
                     .bind(FORGET_STEP as i64)
                     .execute(storage.pool())
                     .await
-                    .map_err(|e| cleanup(&e))?
-                    .rows_affected();
-                    forgotten += step;
-                    if step < FORGET_STEP as u64 {
-                        return Ok(forgotten);
-                    }
-                }
+                    .map(|done| done.rows_affected())
+                    .map_err(|e| QueueError::Cleanup(e.to_string()))
+                })
+                .await
             }
             Self::Unavailable => Ok(0),
         }
