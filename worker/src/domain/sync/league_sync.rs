@@ -92,6 +92,17 @@ const PREFETCH: usize = 128;
 /// Fetched matches stored per transaction at most (whatever is ready is stored together).
 const INGEST_RUN: usize = 200;
 
+/// Whether the store starts writing the `ready` matches as a run now, with
+/// `in_flight` runs being written (at most `max_in_flight`) and the fetching
+/// `fetching` still. Alone, a run starts at once — a small sync or a paced
+/// Steam never waits for more. Beside another it waits for half a run (or
+/// the fetching's end): measured on PostgreSQL, a second run started with the
+/// handful of matches that arrived while the first was taken left one of the
+/// two backends idle, and runs stayed at the channel's 128.
+fn starts_run(in_flight: usize, max_in_flight: usize, ready: usize, fetching: bool) -> bool {
+    ready > 0 && in_flight < max_in_flight && (in_flight == 0 || !fetching || ready >= INGEST_RUN / 2)
+}
+
 /// Which of `ids` are stored already.
 async fn stored(ctx: &JobContext, ids: &[i64]) -> Result<HashSet<i64>, JobError> {
     let mut found = HashSet::new();
@@ -258,20 +269,19 @@ async fn sync_locked(
         let mut open = true;
         let mut ready = Vec::with_capacity(INGEST_RUN);
         loop {
+            while stop.is_none() && starts_run(writing.len(), runs_in_flight, ready.len(), open) {
+                keep_lock(lock).await?;
+                let run = take_run(&mut ready, &mut failed, &mut newly_failed, &mut stop);
+                let db = &ctx.db;
+                writing.push_back(async move {
+                    let written = write_matches(db, steam_league_id, &run).await?;
+                    Ok::<_, JobError>((written, run.len() as u64))
+                });
+            }
+            let room = INGEST_RUN - ready.len();
             tokio::select! {
-                taken = fetched.recv_many(&mut ready, INGEST_RUN),
-                    if open && stop.is_none() && writing.len() < runs_in_flight => {
-                    if taken == 0 {
-                        open = false;
-                        continue;
-                    }
-                    keep_lock(lock).await?;
-                    let run = take_run(&mut ready, &mut failed, &mut newly_failed, &mut stop);
-                    let db = &ctx.db;
-                    writing.push_back(async move {
-                        let written = write_matches(db, steam_league_id, &run).await?;
-                        Ok::<_, JobError>((written, run.len() as u64))
-                    });
+                taken = fetched.recv_many(&mut ready, room), if open && stop.is_none() && room > 0 => {
+                    open = taken > 0;
                 }
                 Some(written) = writing.next() => {
                     let (written, stored) = written?;
@@ -385,4 +395,28 @@ pub async fn retry_failed(ctx: &JobContext, steam_league_id: i64) -> Result<serd
         return Err(err);
     }
     Ok(json!({ "retried_count": retried, "still_failed_count": still_failed.len() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::starts_run;
+
+    #[test]
+    fn a_run_alone_starts_with_whatever_is_ready() {
+        assert!(starts_run(0, 2, 1, true));
+        assert!(!starts_run(0, 2, 0, true), "nothing to write");
+    }
+
+    #[test]
+    fn a_run_beside_another_waits_for_half_a_run_or_the_fetching_end() {
+        assert!(!starts_run(1, 2, 99, true));
+        assert!(starts_run(1, 2, 100, true));
+        assert!(starts_run(1, 2, 3, false), "the last matches do not wait");
+    }
+
+    #[test]
+    fn no_run_starts_past_the_limit() {
+        assert!(!starts_run(2, 2, 200, true));
+        assert!(!starts_run(1, 1, 200, false), "SQLite writes one run at a time");
+    }
 }
