@@ -110,10 +110,65 @@ async fn racing_actions_one_wins(backend: Backend) {
     assert_eq!(after["rounds"][2]["state"], "active", "round 3 waits for the other captain");
 }
 
+/// A draft is read as one snapshot: its teams and its rounds are separate
+/// queries, and a commit landing between them showed a round completed by a
+/// timeout beside the reserve its team had before (seen as a flaky
+/// `a_timeout_acts_with_nobody_connected`). A writer changes a team's
+/// reserve and a round's hero together, again and again, while readers load
+/// the draft: every load must see both from the same commit.
+async fn a_draft_is_read_from_one_snapshot(backend: Backend) {
+    use sea_orm::{ColumnTrait, QueryFilter, TransactionTrait, sea_query::Expr};
+    let app = TestApp::spawn(backend).await;
+    let staff = app.staff("admin").await;
+    let (id, _) = setup(&app, &staff).await;
+    to_drafting(&app, id).await;
+    let db = app.db();
+    let write = move |n: i64| async move {
+        let txn = db.begin().await.unwrap();
+        entity::hero_draft_team::Entity::update_many()
+            .col_expr(entity::hero_draft_team::Column::ReserveTimeRemainingMs, Expr::value(n))
+            .filter(entity::hero_draft_team::Column::HeroDraftId.eq(id))
+            .exec(&txn)
+            .await
+            .unwrap();
+        entity::hero_draft_round::Entity::update_many()
+            .col_expr(entity::hero_draft_round::Column::HeroId, Expr::value(n as i32))
+            .filter(entity::hero_draft_round::Column::HeroDraftId.eq(id))
+            .filter(entity::hero_draft_round::Column::RoundNumber.eq(1))
+            .exec(&txn)
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+    };
+    write(0).await;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let writer = async {
+        for n in 1..=400 {
+            write(n).await;
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+    };
+    let reader = || async {
+        let mut reads = 0;
+        while !done.load(std::sync::atomic::Ordering::Relaxed) {
+            let full = service::snapshot(db, id).await.unwrap();
+            let hero = full.rounds[0].hero_id.map(i64::from);
+            for (team, _) in &full.teams {
+                assert_eq!(Some(team.reserve_time_remaining_ms), hero, "a read straddled a commit");
+            }
+            reads += 1;
+        }
+        reads
+    };
+    let ((), a, b) = tokio::join!(writer, reader(), reader());
+    assert!(a + b > 0, "the readers ran beside the writer");
+}
+
 on_both_databases!(
     a_full_draft_by_two_captains,
     racing_actions_one_wins,
-    deleting_a_team_of_a_running_hero_draft_is_refused
+    deleting_a_team_of_a_running_hero_draft_is_refused,
+    a_draft_is_read_from_one_snapshot
 );
 
 /// With no client at all, the round times out and the server acts for the team.
@@ -160,11 +215,11 @@ async fn reserve_and_pause_to_the_millisecond() {
     // The first team (cap1's) won: it takes first pick; cap2 picks the side.
     service::choose(svc, id, &cap1, Choice::PickOrder { first: true }, t0).await.unwrap();
     service::choose(svc, id, &cap2, Choice::Side { radiant: false }, t0).await.unwrap();
-    let full = service::load(db, id).await.unwrap();
+    let full = service::snapshot(db, id).await.unwrap();
     assert_eq!(full.active_round().map(|r| r.round_number), Some(1), "round 1 runs");
     let started = full.rounds[0].started_at.unwrap();
     service::act(svc, id, &cap1, 1, at(started, 45_500)).await.unwrap();
-    let full = service::load(db, id).await.unwrap();
+    let full = service::snapshot(db, id).await.unwrap();
     let reserve = |f: &service::HeroDraftFull, cap: i64| {
         f.teams.iter().find(|(_, t)| t.captain_id == Some(cap)).unwrap().0.reserve_time_remaining_ms
     };
@@ -182,7 +237,7 @@ async fn reserve_and_pause_to_the_millisecond() {
         matches!(&early, Err(worker::DomainError::Conflict { code: "wrong_state", .. })),
         "no actions during the countdown: {early:?}"
     );
-    let full = service::load(db, id).await.unwrap();
+    let full = service::snapshot(db, id).await.unwrap();
     assert_eq!(
         full.timeout_in(2, resume_end),
         Some(30_000 + 74_500 - 10_000),

@@ -140,7 +140,7 @@ async fn draft_snapshot(state: &AppState, draft_id: i64) -> ApiResult<(Value, Ve
         let keep = events.len().saturating_sub(LAST_EVENTS);
         events.drain(..keep);
     }
-    let loaded = team_draft::load(&state.db, draft_id).await?;
+    let loaded = team_draft::snapshot(&state.db, draft_id).await?;
     let view = to_json(&drafts::view(&state.db, &loaded).await?);
     Ok((view, events))
 }
@@ -177,7 +177,7 @@ async fn draft_rows(state: &AppState, draft_id: i64, cursor: &mut i64) -> ApiRes
         let rows = team_draft::events_after(&state.db, draft_id, *cursor, BATCH).await?;
         let Some(last) = rows.last() else { return Ok(messages) };
         *cursor = last.id;
-        let loaded = team_draft::load(&state.db, draft_id).await?;
+        let loaded = team_draft::snapshot(&state.db, draft_id).await?;
         let view = to_json(&drafts::view(&state.db, &loaded).await?);
         messages.extend(rows.into_iter().map(|row| {
             json!({"type": "draft_event", "event": to_json(&DraftEventView::from(row)), "state": view}).to_string()

@@ -181,7 +181,7 @@ pub async fn herodraft_socket(
     let permit = state.realtime.limits.admit(req, &state, viewer.user.as_ref().map(|u| u.id), Some(id))?;
     let mut feed = Feed::HeroDraft { id, cursor: 0 };
     let initial = feed.initial(&state).await?;
-    let full = worker::domain::hero_draft::service::load(&state.db, id).await.map_err(ApiError::from)?;
+    let full = worker::domain::hero_draft::service::snapshot(&state.db, id).await.map_err(ApiError::from)?;
     let captain = viewer.user.as_ref().filter(|u| full.team_of(u.id).is_some()).map(|u| CaptainSocket {
         draft_id: id,
         user_id: u.id,

@@ -45,7 +45,7 @@ pub struct StyleMmrs {
 }
 
 async fn fresh_view(state: &AppState, draft_id: i64) -> ApiResult<Json<DraftView>> {
-    Ok(Json(view(&state.db, &service::load(&state.db, draft_id).await?).await?))
+    Ok(Json(view(&state.db, &service::snapshot(&state.db, draft_id).await?).await?))
 }
 
 pub struct DraftsApi;
@@ -90,7 +90,7 @@ impl DraftsApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))] page: Query<Option<u64>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] page_size: Query<Option<u64>>,
     ) -> ApiResult<Json<Page<DraftEventView>>> {
-        service::load(&state.db, id.0).await?;
+        service::snapshot(&state.db, id.0).await?;
         let req = PageRequest::new(page.0, page_size.0);
         let select = draft_event::Entity::find()
             .filter(draft_event::Column::DraftId.eq(id.0))
@@ -130,7 +130,7 @@ impl DraftsApi {
     /// Each team's total if the remaining pool were drafted greedily by MMR, under snake and normal.
     #[oai(path = "/drafts/:id/style-mmrs", method = "get", operation_id = "getDraftStyleMmrs")]
     async fn style_mmrs(&self, state: poem::web::Data<&AppState>, id: Path<i64>) -> ApiResult<Json<StyleMmrs>> {
-        let draft_state = service::load(&state.db, id.0).await?;
+        let draft_state = service::snapshot(&state.db, id.0).await?;
         let (snake, normal) = service::style_mmrs(&state.db, &draft_state).await?;
         let totals = |values: Vec<i64>| {
             draft_state.teams.iter().zip(values).map(|(t, total_mmr)| TeamTotal { team_id: t.id, total_mmr }).collect()

@@ -253,7 +253,7 @@ impl HeroDraftsApi {
         id: Path<i64>,
         #[oai(validator(minimum(value = "0")))] after: Query<Option<i64>>,
     ) -> ApiResult<Json<Vec<HeroDraftEventView>>> {
-        service::load(&state.db, id.0).await?;
+        service::snapshot(&state.db, id.0).await?;
         // A draft has at most ~30 events (one per action), so the whole list fits one answer.
         let rows = service::events_after(&state.db, id.0, after.0.unwrap_or(0), 1_000).await?;
         Ok(Json(rows.into_iter().map(Into::into).collect()))
@@ -262,7 +262,7 @@ impl HeroDraftsApi {
     /// Heroes still available.
     #[oai(path = "/herodrafts/:id/heroes", method = "get", operation_id = "listAvailableHeroes")]
     async fn heroes(&self, state: poem::web::Data<&AppState>, id: Path<i64>) -> ApiResult<Json<AvailableHeroes>> {
-        let full = service::load(&state.db, id.0).await?;
+        let full = service::snapshot(&state.db, id.0).await?;
         Ok(Json(AvailableHeroes {
             available_heroes: rules::available(&rules::default_hero_pool(), &full.used_heroes()),
         }))

@@ -20,7 +20,7 @@ const EARLY_WAIT_MS: i64 = 2_000;
 
 /// Enqueues the timeout of `round` for the draft as it stands now.
 pub async fn schedule(svc: &Services, draft_id: i64, round: i32) -> Result<(), JobError> {
-    let full = service::load(&svc.db, draft_id).await.map_err(JobError::from)?;
+    let full = service::snapshot(&svc.db, draft_id).await.map_err(JobError::from)?;
     let Some(ms) = full.timeout_in(round, chrono::Utc::now()) else { return Ok(()) };
     after(svc, draft_id, round, ms).await
 }

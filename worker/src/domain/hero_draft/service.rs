@@ -127,9 +127,18 @@ pub async fn load<C: ConnectionTrait>(db: &C, id: i64) -> DomainResult<HeroDraft
     Ok(HeroDraftFull { draft, teams, rounds, last_event_id, connected: BTreeSet::new() })
 }
 
+/// The draft as one snapshot (see [`crate::infra::db::read_txn`]): what
+/// every reader outside a write transaction uses.
+pub async fn snapshot(db: &sea_orm::DatabaseConnection, id: i64) -> DomainResult<HeroDraftFull> {
+    let txn = crate::infra::db::read_txn(db).await?;
+    let full = load(&txn, id).await?;
+    txn.commit().await?;
+    Ok(full)
+}
+
 /// The draft with who is connected, as clients see it.
 pub async fn load_live(svc: &Services, id: i64, now: DateTime<Utc>) -> DomainResult<HeroDraftFull> {
-    let mut full = load(&svc.db, id).await?;
+    let mut full = snapshot(&svc.db, id).await?;
     full.connected = svc.presence.connected(id, now).await.unwrap_or_else(|err| {
         tracing::warn!(error = %err, draft = id, "presence unavailable; showing captains as disconnected");
         BTreeSet::new()
@@ -558,7 +567,7 @@ pub async fn pause(
     organiser: bool,
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
-    let full = load(&svc.db, id).await?;
+    let full = snapshot(&svc.db, id).await?;
     let by = captain_or_organiser(&full, actor, organiser)?;
     if let Some(team) = by {
         let used = manual_pauses_of(&svc.db, id, team).await?;
