@@ -229,7 +229,7 @@ async fn reserve_and_pause_to_the_millisecond() {
     // the elapsed time is 10 s again, so acting 25 s after that costs 5 s.
     let r2 = full.rounds[1].started_at.unwrap();
     service::pause(svc, id, &cap2, false, at(r2, 10_000)).await.unwrap();
-    assert_eq!(service::load(db, id).await.unwrap().draft.state, entity::HeroDraftState::Paused);
+    assert_eq!(service::snapshot(db, id).await.unwrap().draft.state, entity::HeroDraftState::Paused);
     service::resume(svc, id, &cap2, false, at(r2, 20_000)).await.unwrap();
     let resume_end = at(r2, 23_000);
     let early = service::act(svc, id, &cap1, 2, at(r2, 21_000)).await;
@@ -244,7 +244,7 @@ async fn reserve_and_pause_to_the_millisecond() {
         "elapsed at resume end = elapsed at pause"
     );
     service::act(svc, id, &cap1, 2, at(resume_end, 25_000)).await.unwrap();
-    assert_eq!(reserve(&service::load(db, id).await.unwrap(), c1), 69_500);
+    assert_eq!(reserve(&service::snapshot(db, id).await.unwrap(), c1), 69_500);
 }
 
 /// A short clock for timer tests: rounds run out 2 s after they start.

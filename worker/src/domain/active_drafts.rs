@@ -2,7 +2,7 @@
 //! and whether it waits for them.
 
 use entity::{HeroDraftState, draft, game, hero_draft, hero_draft_team, team};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::domain::DomainResult;
 use crate::domain::hero_draft::service::{self as hero, HeroDraftFull};
@@ -55,7 +55,12 @@ pub fn hero_draft_awaits(full: &HeroDraftFull, user_id: i64) -> bool {
 }
 
 /// The unfinished drafts `user_id` captains in: team drafts first, then hero drafts, each by id.
-pub async fn of_captain<C: ConnectionTrait>(db: &C, user_id: i64) -> DomainResult<Vec<ActiveDraft>> {
+/// One snapshot, so every draft's "your turn" is read from one state.
+pub async fn of_captain(db: &DatabaseConnection, user_id: i64) -> DomainResult<Vec<ActiveDraft>> {
+    crate::infra::db::snapshot(db, async |txn| captained(txn, user_id).await).await
+}
+
+async fn captained(db: &DatabaseTransaction, user_id: i64) -> DomainResult<Vec<ActiveDraft>> {
     let teams = team::Entity::find().filter(team::Column::CaptainId.eq(user_id)).all(db).await?;
     if teams.is_empty() {
         return Ok(Vec::new());

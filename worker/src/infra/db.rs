@@ -88,20 +88,26 @@ pub async fn connect_redis(url: &str) -> redis::RedisResult<redis::aio::Connecti
     redis::aio::ConnectionManager::new_with_config(client, config).await
 }
 
-/// Starts a transaction that only reads, on one snapshot of the database:
+/// Runs `read` on one snapshot of the database, in a read-only transaction:
 /// the SELECTs that make up one view (a draft with its teams and rounds)
 /// must not straddle another request's commit, or a client sees a round
 /// completed by a timeout beside the reserve it had before. PostgreSQL
 /// needs REPEATABLE READ for that (READ COMMITTED takes a snapshot per
 /// statement); a SQLite transaction reads one snapshot already.
-pub async fn read_txn(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+pub async fn snapshot<T, E: From<DbErr>>(
+    db: &DatabaseConnection,
+    read: impl AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<T, E>,
+) -> Result<T, E> {
     use sea_orm::{AccessMode, IsolationLevel, TransactionTrait};
-    match db.get_database_backend() {
+    let txn = match db.get_database_backend() {
         sea_orm::DatabaseBackend::Postgres => {
-            db.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly)).await
+            db.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly)).await?
         }
-        _ => db.begin().await,
-    }
+        _ => db.begin().await?,
+    };
+    let value = read(&txn).await?;
+    txn.commit().await?;
+    Ok(value)
 }
 
 /// Starts a transaction that will write. On SQLite it takes the write lock

@@ -97,7 +97,9 @@ impl HeroDraftFull {
 }
 
 /// The draft as stored (without presence).
-pub async fn load<C: ConnectionTrait>(db: &C, id: i64) -> DomainResult<HeroDraftFull> {
+/// Inside a transaction only: its queries must read one state (a write's, or
+/// a [`snapshot`]'s).
+pub async fn load(db: &DatabaseTransaction, id: i64) -> DomainResult<HeroDraftFull> {
     let draft = hero_draft::Entity::find_by_id(id).one(db).await?.ok_or(DomainError::NotFound("hero draft"))?;
     let sides = hero_draft_team::Entity::find()
         .filter(hero_draft_team::Column::HeroDraftId.eq(id))
@@ -127,13 +129,10 @@ pub async fn load<C: ConnectionTrait>(db: &C, id: i64) -> DomainResult<HeroDraft
     Ok(HeroDraftFull { draft, teams, rounds, last_event_id, connected: BTreeSet::new() })
 }
 
-/// The draft as one snapshot (see [`crate::infra::db::read_txn`]): what
-/// every reader outside a write transaction uses.
+/// The draft as one snapshot ([`crate::infra::db::snapshot`]): what every
+/// reader outside a write transaction uses.
 pub async fn snapshot(db: &sea_orm::DatabaseConnection, id: i64) -> DomainResult<HeroDraftFull> {
-    let txn = crate::infra::db::read_txn(db).await?;
-    let full = load(&txn, id).await?;
-    txn.commit().await?;
-    Ok(full)
+    crate::infra::db::snapshot(db, async |txn| load(txn, id).await).await
 }
 
 /// The draft with who is connected, as clients see it.

@@ -60,16 +60,15 @@ impl DraftState {
     }
 }
 
-/// The draft as one snapshot (see [`crate::infra::db::read_txn`]): what
-/// every reader outside a write transaction uses.
+/// The draft as one snapshot ([`crate::infra::db::snapshot`]): what every
+/// reader outside a write transaction uses.
 pub async fn snapshot(db: &sea_orm::DatabaseConnection, draft_id: i64) -> DomainResult<DraftState> {
-    let txn = crate::infra::db::read_txn(db).await?;
-    let state = load(&txn, draft_id).await?;
-    txn.commit().await?;
-    Ok(state)
+    crate::infra::db::snapshot(db, async |txn| load(txn, draft_id).await).await
 }
 
-pub async fn load<C: ConnectionTrait>(db: &C, draft_id: i64) -> DomainResult<DraftState> {
+/// Inside a transaction only: its queries must read one state (a write's, or
+/// a [`snapshot`]'s).
+pub async fn load(db: &DatabaseTransaction, draft_id: i64) -> DomainResult<DraftState> {
     let draft = draft::Entity::find_by_id(draft_id).one(db).await?.ok_or(DomainError::NotFound("draft"))?;
     let teams = team::Entity::find()
         .filter(team::Column::TournamentId.eq(draft.tournament_id))
