@@ -26,7 +26,7 @@ pub fn start(state: &AppState) -> anyhow::Result<Background> {
         let ctx = state.jobs.clone();
         let until = stopped(rx.clone());
         tasks.push(tokio::spawn(async move {
-            if let Err(err) = worker::runtime::pool::run(ctx, until).await {
+            if let Err(err) = worker::runtime::pool::run(ctx, until, std::future::pending()).await {
                 tracing::error!(error = %err, "embedded worker pool stopped");
             }
         }));

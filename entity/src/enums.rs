@@ -71,15 +71,32 @@ string_enum!(
     HeroRoundState { Planned = "planned", Active = "active", Completed = "completed" }
 );
 string_enum!(
-    /// Lifecycle of a background job in the ledger (SPEC §5).
+    /// Lifecycle of a background job in the ledger (SPEC §5, §21): `queued`
+    /// (waiting for a worker), `scheduled` (waiting for its `run_at`),
+    /// `running`, `succeeded`, `failed` (the last attempt failed; a retry is
+    /// due), `dead`, `cancelled` (before it started, or at a safe point).
     JobStatus {
         Queued = "queued",
+        Scheduled = "scheduled",
         Running = "running",
         Succeeded = "succeeded",
         Failed = "failed",
         Dead = "dead",
+        Cancelled = "cancelled",
     }
 );
+impl JobStatus {
+    /// Succeeded, dead or cancelled: nothing will change it any more.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Dead | Self::Cancelled)
+    }
+
+    /// Queued, scheduled or waiting for a retry: no attempt is running.
+    pub fn is_waiting(self) -> bool {
+        matches!(self, Self::Queued | Self::Scheduled | Self::Failed)
+    }
+}
+
 string_enum!(
     /// Where a claim to a Steam id stands.
     ClaimStatus { Pending = "pending", Approved = "approved", Rejected = "rejected" }

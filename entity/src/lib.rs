@@ -20,6 +20,7 @@ pub mod hero_draft_round;
 pub mod hero_draft_team;
 pub mod identity_change;
 pub mod import_map;
+pub mod job_kind_pause;
 pub mod job_run;
 pub mod kv_entry;
 pub mod league;

@@ -8,6 +8,7 @@ mod m20261126_000001_identity;
 mod m20261127_000001_brackets;
 mod m20261128_000001_people;
 mod m20261129_000001_import_map;
+mod m20261206_000001_job_control;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_brackets::Migration),
             Box::new(m20261128_000001_people::Migration),
             Box::new(m20261129_000001_import_map::Migration),
+            Box::new(m20261206_000001_job_control::Migration),
         ]
     }
 }

@@ -47,11 +47,11 @@ try {
   const flash = await page.textContent("#flash");
 
   await page.selectOption("#enqueue-kind", "update_league_stats");
-  await page.fill("#enqueue-args", '{"league_id": "x"}');
+  await page.fill("#enqueue-args", '{"steam_league_id": "x"}');
   await page.click("#enqueue button[type=submit]");
   await page.waitForSelector("#flash.error", { timeout: TIMEOUT });
   const refused = await page.textContent("#flash");
-  await page.fill("#enqueue-args", '{"league_id": 4242}');
+  await page.fill("#enqueue-args", '{"steam_league_id": 4242}');
   await page.click("#enqueue button[type=submit]");
   await page.waitForFunction(() => document.querySelector("#flash").textContent.endsWith("queued."), null, { timeout: TIMEOUT });
   const enqueued = (await page.textContent("#flash")).match(/^Job (\w+) /)[1];

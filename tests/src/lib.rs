@@ -81,6 +81,12 @@ macro_rules! in_both_modes {
     };
 }
 
+/// Whether a claim of `attempt` of run `id` (by a test worker) takes.
+pub async fn claims(ledger: &worker::jobs::recorder::Recorder, id: &str, attempt: i32) -> bool {
+    let claim = worker::jobs::group_commit::Claim { id: id.to_owned(), attempt, worker: "test-worker".into() };
+    ledger.claim(claim).await.expect("ledger reachable") == worker::jobs::journal::ClaimOutcome::Claimed
+}
+
 /// Polls `probe` until it returns `Some`, failing after `deadline`.
 pub async fn eventually<T, F, Fut>(what: &str, deadline: std::time::Duration, mut probe: F) -> T
 where

@@ -31,7 +31,7 @@ async fn a_worker_killed_mid_job_is_replaced_and_the_job_completes_once() {
     staff.post("/api/leagues", json!({"steam_league_id": 17929, "name": "DTX"})).await;
 
     let mut first = spawn_worker(&app, &steam, free_port());
-    let queued = staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"league_id": 17929}})).await;
+    let queued = staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": 17929}})).await;
     let id = queued.body["id"].as_str().unwrap().to_owned();
     eventually("the first worker to be mid-sync", Duration::from_secs(30), || async {
         (app.count("steam_matches").await >= 5).then_some(())
@@ -70,12 +70,13 @@ async fn a_backlog_of_nine_thousand_jobs_drains() {
     const BACKLOG: u64 = 9_000;
     for _ in 0..BACKLOG {
         let job = worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
-        ctx.enqueuer.enqueue(job, None, None).await.unwrap();
+        ctx.enqueuer.enqueue(worker::jobs::enqueue::NewJob::new(job)).await.unwrap();
     }
     let (stop, mut rx) = tokio::sync::watch::channel(false);
-    let pool = tokio::spawn(worker::runtime::pool::run(ctx, async move {
+    let until = async move {
         let _ = rx.wait_for(|s| *s).await;
-    }));
+    };
+    let pool = tokio::spawn(worker::runtime::pool::run(ctx, until, std::future::pending()));
     eventually("the backlog to drain", Duration::from_secs(120), || async {
         let done = entity::job_run::Entity::find()
             .filter(entity::job_run::Column::Status.eq(entity::JobStatus::Succeeded))
@@ -99,7 +100,7 @@ async fn sigterm_lets_the_running_job_finish() {
     let staff = app.staff("admin").await;
     staff.post("/api/leagues", json!({"steam_league_id": 17929, "name": "DTX"})).await;
     let mut worker = spawn_worker(&app, &steam, free_port());
-    let queued = staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"league_id": 17929}})).await;
+    let queued = staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": 17929}})).await;
     let id = queued.body["id"].as_str().unwrap().to_owned();
     eventually("the sync to be under way", Duration::from_secs(30), || async {
         (app.count("steam_matches").await >= 2).then_some(())

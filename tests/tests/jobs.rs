@@ -9,6 +9,7 @@ use tests::steam_mock::{MockMatch, SteamMock};
 use tests::{Caller, Mode, Options, TestApp, eventually, in_both_modes};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+use worker::jobs::enqueue::NewJob;
 use worker::jobs::ledger::Finish;
 
 const LEAGUE: i64 = 17929;
@@ -36,7 +37,7 @@ async fn admin_enqueue_runs_through_the_ledger_to_the_leaderboard(mode: Mode) {
             )
             .await;
     }
-    let queued = staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"league_id": LEAGUE}})).await;
+    let queued = staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": LEAGUE}})).await;
     assert_eq!(queued.status, 202, "{}", queued.text);
     assert_eq!(queued.body["status"], "queued");
     let id = queued.body["id"].as_str().unwrap().to_owned();
@@ -82,15 +83,15 @@ async fn admin_enqueue_runs_through_the_ledger_to_the_leaderboard(mode: Mode) {
 
 async fn enqueue_is_staff_only_and_checks_args(mode: Mode) {
     let app = TestApp::spawn_with(mode.backend(), mode.options(vec![], false)).await;
-    let body = json!({"kind": "update_league_stats", "args": {"league_id": 1}});
+    let body = json!({"kind": "update_league_stats", "args": {"steam_league_id": 1}});
     assert_eq!(app.anon().post("/api/jobs", body.clone()).await.status, 401);
     assert_eq!(app.user("u").await.post("/api/jobs", body.clone()).await.status, 403);
     assert_eq!(app.user("u").await.get("/api/jobs").await.status, 403);
     let staff = app.staff("admin").await;
     for (bad, why) in [
         (json!({"kind": "drop_tables", "args": {}}), "unknown job kind"),
-        (json!({"kind": "sync_league_matches", "args": {}}), "league_id"),
-        (json!({"kind": "sync_league_matches", "args": {"league_id": "x"}}), "invalid args"),
+        (json!({"kind": "sync_league_matches", "args": {}}), "steam_league_id"),
+        (json!({"kind": "sync_league_matches", "args": {"steam_league_id": "x"}}), "invalid args"),
         (json!({"kind": "refresh_discord_avatars", "args": {"batch_size": 0}}), "batch_size"),
         (json!({"kind": "refresh_user_avatar", "args": {"user_id": 1, "extra": true}}), "unknown field"),
     ] {
@@ -115,7 +116,7 @@ async fn failing_jobs_retry_with_backoff_then_die_and_can_be_retried(mode: Mode)
     let app = TestApp::spawn_with(mode.backend(), mode.options(args.map(String::from).to_vec(), true)).await;
     let staff = app.staff("admin").await;
     staff.post("/api/leagues", json!({"steam_league_id": LEAGUE, "name": "DTX"})).await;
-    let queued = staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"league_id": LEAGUE}})).await;
+    let queued = staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": LEAGUE}})).await;
     let id = queued.body["id"].as_str().unwrap().to_owned();
     let dead = job_reaches(&staff, &id, "dead").await;
     assert_eq!(dead["attempts"], 5, "max_attempts of the sync kind: {dead}");
@@ -144,7 +145,7 @@ async fn failing_jobs_retry_with_backoff_then_die_and_can_be_retried(mode: Mode)
     assert!(again["attempts"].as_i64().unwrap() > 5);
 
     // Bad input is permanent: straight to dead, one attempt.
-    let unknown = staff.post("/api/jobs", json!({"kind": "update_league_stats", "args": {"league_id": 4242}})).await;
+    let unknown = staff.post("/api/jobs", json!({"kind": "update_league_stats", "args": {"steam_league_id": 4242}})).await;
     let dead = job_reaches(&staff, unknown.body["id"].as_str().unwrap(), "dead").await;
     assert_eq!(dead["attempts"], 1);
     assert!(dead["error"].as_str().unwrap().contains("unknown league"), "{dead}");
@@ -184,6 +185,10 @@ async fn finished_runs_older_than_the_retention_are_pruned(mode: Mode) {
             started_at: Set(Some(at)),
             finished_at: Set(finished.then_some(at)),
             idempotency_key: Set(None),
+            attempt_log: Set(None),
+            run_at: Set(None),
+            cancel_requested_at: Set(None),
+            queue_key: Set(None),
         }
         .insert(app.db())
         .await
@@ -211,8 +216,8 @@ async fn finished_runs_older_than_the_retention_are_pruned(mode: Mode) {
 async fn queue_holds(app: &TestApp, run_id: &str) -> bool {
     use redis::AsyncCommands;
     match &app.state.jobs.enqueuer.queue {
-        worker::infra::queue::Queue::Redis { storage, conn, .. } => {
-            let tasks: Vec<String> = conn.clone().hvals(storage.get_config().job_data_hash()).await.unwrap();
+        worker::infra::queue::Queue::Redis { configs, conn, .. } => {
+            let tasks: Vec<String> = conn.clone().hvals(configs.bulk.job_data_hash()).await.unwrap();
             tasks.iter().any(|task| task.contains(run_id))
         }
         _ => !app.db_rows(&format!("SELECT id FROM Jobs WHERE CAST(job AS TEXT) LIKE '%{run_id}%'")).await.is_empty(),
@@ -223,8 +228,8 @@ async fn queue_holds(app: &TestApp, run_id: &str) -> bool {
 /// leaves a done task (more than one forget step takes).
 async fn finished_tasks(app: &TestApp, count: usize) {
     match &app.state.jobs.enqueuer.queue {
-        worker::infra::queue::Queue::Redis { storage, conn, .. } => {
-            let config = storage.get_config();
+        worker::infra::queue::Queue::Redis { configs, conn, .. } => {
+            let config = &configs.bulk;
             let mut pipe = redis::pipe();
             for n in 0..count {
                 let task = format!("synthetic-{n}");
@@ -257,7 +262,7 @@ async fn the_prune_makes_the_queue_forget_finished_tasks(mode: Mode) {
     let ran = ran.body["id"].as_str().unwrap().to_owned();
     job_reaches(&staff, &ran, "succeeded").await;
     let job = worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
-    let (waiting, _) = app.state.jobs.enqueuer.enqueue_after(job, None, None, Duration::from_secs(3600)).await.unwrap();
+    let (waiting, _) = app.state.jobs.enqueuer.enqueue(NewJob::new(job).after(Duration::from_secs(3600))).await.unwrap();
     assert!(queue_holds(&app, &ran).await, "apalis keeps a finished task");
     assert!(queue_holds(&app, &waiting.id).await);
     finished_tasks(&app, 1_500).await;
@@ -270,24 +275,27 @@ async fn the_prune_makes_the_queue_forget_finished_tasks(mode: Mode) {
     assert_eq!(job_reaches(&staff, &ran, "succeeded").await["id"], ran, "the ledger keeps the run");
 }
 
+/// Two scheduler replicas ticking every second: each tick is enqueued once
+/// and none is lost; a replica that fires a tick again enqueues nothing; and
+/// while a league's sync waits (no worker here), the next ticks' syncs are
+/// that same run, not a pile of new ones.
 async fn scheduler_replicas_enqueue_each_tick_once(mode: Mode) {
     let steam = SteamMock::start(vec![]).await;
     let app = TestApp::spawn_with(mode.backend(), mode.options(steam.args(), false)).await;
     app.staff("admin").await.post("/api/leagues", json!({"steam_league_id": LEAGUE, "name": "DTX"})).await;
-    let every_second =
-        worker::runtime::schedule::parse("sync_league_matches", "* * * * * *", apalis_cron_tz()).unwrap();
+    let every_second = |kind| worker::runtime::schedule::parse(kind, "* * * * * *", apalis_cron_tz()).unwrap();
     let (stop, rx) = tokio::sync::watch::channel(false);
     let mut replicas = Vec::new();
     for _ in 0..2 {
         let ctx = app.state.jobs.clone();
-        let defs = vec![every_second.clone()];
+        let defs = vec![every_second("prune_job_runs"), every_second("sync_league_matches")];
         let mut rx = rx.clone();
         replicas.push(tokio::spawn(worker::runtime::schedule::run(ctx, defs, async move {
             let _ = rx.wait_for(|s| *s).await;
         })));
     }
     let keys = eventually("four ticks", DEADLINE, || async {
-        let keys = app.tick_keys("sync_league_matches").await;
+        let keys = app.tick_keys("prune_job_runs").await;
         (keys.len() >= 4).then_some(keys)
     })
     .await;
@@ -303,7 +311,9 @@ async fn scheduler_replicas_enqueue_each_tick_once(mode: Mode) {
         assert_eq!(pair[1] - pair[0], 1, "no tick lost between {} and {}", pair[0], pair[1]);
     }
     // A replica that fires a tick again (restart) enqueues nothing.
-    assert_eq!(worker::runtime::schedule::fire(&app.state.jobs, "sync_league_matches", ticks[0]).await.unwrap(), 0);
+    assert_eq!(worker::runtime::schedule::fire(&app.state.jobs, "prune_job_runs", ticks[0]).await.unwrap(), 0);
+    let syncs = app.db_rows("SELECT status FROM job_runs WHERE kind = 'sync_league_matches'").await;
+    assert_eq!(syncs, ["queued"], "the waiting sync took every later tick");
 }
 
 fn apalis_cron_tz() -> chrono_tz::Tz {
@@ -456,22 +466,22 @@ async fn the_ledger_keeps_its_rules_under_bursts(mode: Mode) {
     let app = TestApp::spawn_with(mode.backend(), mode.options(vec![], false)).await;
     let enqueuer = app.state.jobs.enqueuer.clone();
     let job = || worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
-    let singles = futures_util::future::join_all((0..300).map(|_| enqueuer.enqueue(job(), None, None))).await;
+    let singles = futures_util::future::join_all((0..300).map(|_| enqueuer.enqueue(NewJob::new(job())))).await;
     let ids: Vec<String> = singles.into_iter().map(|r| r.unwrap().0.id).collect();
     let ledger = &enqueuer.ledger;
     // Distributed mode records through the Redis journal: a direct reader settles first.
     ledger.settle().await.unwrap();
     assert_eq!(app.count("job_runs").await, 300);
-    assert!(ledger.claim(&ids[0], 1).await.unwrap(), "the first delivery claims");
-    assert!(ledger.claim(&ids[0], 1).await.unwrap(), "a redelivery re-claims its attempt");
-    assert!(ledger.claim(&ids[0], 2).await.unwrap(), "the retry's attempt");
-    assert!(!ledger.claim(&ids[0], 1).await.unwrap(), "an earlier attempt is refused");
-    ledger.finish(Finish::succeeded(&ids[0], json!({"ok": 1}))).await.unwrap();
-    assert!(!ledger.claim(&ids[0], 2).await.unwrap(), "a finished run is refused");
-    let many = futures_util::future::join_all(ids[1..].iter().map(|id| ledger.claim(id, 1))).await;
-    assert!(many.into_iter().all(|won| won.unwrap()), "every first claim of a burst takes");
+    assert!(tests::claims(ledger, &ids[0], 1).await, "the first delivery claims");
+    assert!(tests::claims(ledger, &ids[0], 1).await, "a redelivery re-claims its attempt");
+    assert!(tests::claims(ledger, &ids[0], 2).await, "the retry's attempt");
+    assert!(!tests::claims(ledger, &ids[0], 1).await, "an earlier attempt is refused");
+    ledger.finish(Finish::succeeded(&ids[0], 1, json!({"ok": 1}))).await.unwrap();
+    assert!(!tests::claims(ledger, &ids[0], 2).await, "a finished run is refused");
+    let many = futures_util::future::join_all(ids[1..].iter().map(|id| tests::claims(ledger, id, 1))).await;
+    assert!(many.into_iter().all(|won| won), "every first claim of a burst takes");
     let finishes =
-        ids[1..].iter().map(|id| ledger.finish(Finish::errored(id, entity::JobStatus::Failed, "boom".into())));
+        ids[1..].iter().map(|id| ledger.finish(Finish::errored(id, 1, entity::JobStatus::Failed, "boom".into())));
     assert!(futures_util::future::join_all(finishes).await.into_iter().all(|r| r.is_ok()));
     ledger.settle().await.unwrap();
     let rows = app.db_rows("SELECT status || ':' || COALESCE(error, '') FROM job_runs").await;
@@ -541,8 +551,8 @@ async fn an_enqueue_writes_its_record_and_its_task_in_one_step() {
     let mut redis = app.state.jobs.redis.clone().unwrap();
     let job = || worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
 
-    let (run, fresh) = enqueuer.enqueue(job(), None, None).await.unwrap();
-    assert!(fresh);
+    let (run, fresh) = enqueuer.enqueue(NewJob::new(job())).await.unwrap();
+    assert_eq!(fresh, worker::jobs::ledger::Inserted::Fresh);
     let active: Vec<String> =
         redis::cmd("LRANGE").arg(format!("{queue}:active")).arg(0).arg(-1).query_async(&mut redis).await.unwrap();
     assert_eq!(active.len(), 1, "the task is on the queue as soon as the enqueue answers");
@@ -557,9 +567,9 @@ async fn an_enqueue_writes_its_record_and_its_task_in_one_step() {
     assert_eq!(state.get("attempts").map(String::as_str), Some("0"));
 
     // apalis-redis' own push, for reference: the same task metadata.
-    let reference =
-        worker::jobs::payload::Envelope { run_id: "reference".into(), attempt: 1, max_attempts: 3, job: job() };
-    enqueuer.queue.push(reference, Duration::ZERO).await.unwrap();
+    let reference = worker::jobs::payload::Envelope::new("reference".into(), 1, 3, job(), None);
+    let reference = worker::jobs::enqueue::envelope_value(&reference);
+    enqueuer.queue.push(worker::jobs::payload::Lane::Bulk, reference, None).await.unwrap();
     let scheduled: Vec<String> =
         redis::cmd("ZRANGE").arg(format!("{queue}:scheduled")).arg(0).arg(-1).query_async(&mut redis).await.unwrap();
     assert_eq!(scheduled.len(), 1, "apalis-redis puts even a due task in the scheduled set");
@@ -575,7 +585,7 @@ async fn an_enqueue_writes_its_record_and_its_task_in_one_step() {
 
     let hour = Duration::from_secs(3600);
     let before = chrono::Utc::now().timestamp();
-    let (later, _) = enqueuer.enqueue_after(job(), None, None, hour).await.unwrap();
+    let (later, _) = enqueuer.enqueue(NewJob::new(job()).after(hour)).await.unwrap();
     let due: Vec<(String, i64)> = redis::cmd("ZRANGE")
         .arg(format!("{queue}:scheduled"))
         .arg(0)
@@ -615,15 +625,15 @@ async fn a_queued_record_waits_for_its_claim_but_never_hides_the_run() {
         }
     };
 
-    let (claimed, _) = enqueuer.enqueue(job(), None, None).await.unwrap();
-    let (unclaimed, _) = enqueuer.enqueue(job(), None, None).await.unwrap();
+    let (claimed, _) = enqueuer.enqueue(NewJob::new(job())).await.unwrap();
+    let (unclaimed, _) = enqueuer.enqueue(NewJob::new(job())).await.unwrap();
     // A flush every 25 ms would have written both `queued` rows many times over.
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(app.count("job_runs").await, 0, "the queued records wait for their claims");
 
     // Claimed and finished: the run reaches the ledger whole, with no settle.
-    assert!(ledger.claim(&claimed.id, 1).await.unwrap());
-    ledger.finish(Finish::succeeded(&claimed.id, json!({}))).await.unwrap();
+    assert!(tests::claims(ledger, &claimed.id, 1).await);
+    ledger.finish(Finish::succeeded(&claimed.id, 1, json!({}))).await.unwrap();
     let row = eventually("the claimed run in job_runs", DEADLINE, || async {
         let row = rows(claimed.id.clone()).await;
         (!row.is_empty()).then_some(row)
@@ -658,9 +668,9 @@ async fn a_run_without_journal_state_is_claimed_by_the_database() {
     let enqueuer = app.state.jobs.enqueuer.clone();
     let ledger = &enqueuer.ledger;
     let job = || worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
-    let (folded, _) = enqueuer.enqueue(job(), None, None).await.unwrap();
-    assert!(ledger.claim(&folded.id, 1).await.unwrap());
-    ledger.finish(Finish::succeeded(&folded.id, json!({"n": 1}))).await.unwrap();
+    let (folded, _) = enqueuer.enqueue(NewJob::new(job())).await.unwrap();
+    assert!(tests::claims(ledger, &folded.id, 1).await);
+    ledger.finish(Finish::succeeded(&folded.id, 1, json!({"n": 1}))).await.unwrap();
     ledger.settle().await.unwrap();
     let row = |id: String| {
         let app = &app;
@@ -675,18 +685,18 @@ async fn a_run_without_journal_state_is_claimed_by_the_database() {
     };
     assert_eq!(row(folded.id.clone()).await, ["succeeded|1|{\"n\": 1}|closed"]);
 
-    let (orphan, _) = enqueuer.enqueue(job(), None, None).await.unwrap();
+    let (orphan, _) = enqueuer.enqueue(NewJob::new(job())).await.unwrap();
     ledger.settle().await.unwrap();
     let prefix = app.redis_prefix.clone().unwrap();
     let mut redis = app.state.jobs.redis.clone().unwrap();
     let state_key = format!("{prefix}:jobs:ledger:run:{}", orphan.id);
     let removed: i64 = redis::cmd("DEL").arg(&state_key).query_async(&mut redis).await.unwrap();
     assert_eq!(removed, 1, "the run's state lives under {state_key}");
-    assert!(ledger.claim(&orphan.id, 1).await.unwrap(), "claimed by the database's rule");
-    assert!(ledger.claim(&orphan.id, 1).await.unwrap(), "a redelivery re-claims");
-    ledger.finish(Finish::errored(&orphan.id, entity::JobStatus::Dead, "gone".into())).await.unwrap();
-    assert!(!ledger.claim(&orphan.id, 2).await.unwrap(), "a dead run is refused");
+    assert!(tests::claims(ledger, &orphan.id, 1).await, "claimed by the database's rule");
+    assert!(tests::claims(ledger, &orphan.id, 1).await, "a redelivery re-claims");
+    ledger.finish(Finish::errored(&orphan.id, 1, entity::JobStatus::Dead, "gone".into())).await.unwrap();
+    assert!(!tests::claims(ledger, &orphan.id, 2).await, "a dead run is refused");
     ledger.settle().await.unwrap();
     assert_eq!(row(orphan.id.clone()).await, ["dead|1||closed"]);
-    assert!(!ledger.claim("01notarun", 1).await.unwrap(), "an unknown run is refused");
+    assert!(!tests::claims(ledger, "01notarun", 1).await, "an unknown run is refused");
 }

@@ -102,7 +102,7 @@ async fn json_logs_carry_request_ids_and_no_secrets() {
     let member: Value = member.unwrap().json().await.unwrap();
     let mut runs = Vec::new();
     for job in [
-        json!({"kind": "sync_league_matches", "args": {"league_id": 17929}}),
+        json!({"kind": "sync_league_matches", "args": {"steam_league_id": 17929}}),
         json!({"kind": "refresh_user_avatar", "args": {"user_id": member["id"]}}),
     ] {
         let run: Value = post("/api/jobs", job).send().await.unwrap().json().await.unwrap();

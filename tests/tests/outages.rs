@@ -247,17 +247,18 @@ async fn a_restarted_scheduler_fires_no_tick_twice_and_loses_none_beyond_the_dow
         processes::start(
             processes::command("scheduler", &app, &tests::redis_url())
                 .args(steam.args())
-                .env("SCHEDULE_SYNC_LEAGUE_MATCHES", "* * * * * *")
+                .env("SCHEDULE_SYNC_LEAGUE_MATCHES", "off")
                 .env("SCHEDULE_CHECK_SCHEDULED_EVENTS", "off")
                 .env("SCHEDULE_REFRESH_DISCORD_AVATARS", "off")
                 .env("SCHEDULE_REFRESH_ALL_DISCORD_DATA", "off")
-                .env("SCHEDULE_PRUNE_JOB_RUNS", "off"),
+                .env("SCHEDULE_REFRESH_STEAM_PROFILES", "off")
+                .env("SCHEDULE_PRUNE_JOB_RUNS", "* * * * * *"),
         )
     };
     let ticks = |n: usize| {
         let app = &app;
         move || async move {
-            let keys = app.tick_keys("sync_league_matches").await;
+            let keys = app.tick_keys("prune_job_runs").await;
             (keys.len() >= n).then_some(keys)
         }
     };
@@ -267,7 +268,7 @@ async fn a_restarted_scheduler_fires_no_tick_twice_and_loses_none_beyond_the_dow
     first.signal("KILL");
     drop(first);
     let killed_at = chrono::Utc::now().timestamp();
-    let crashed = app.tick_keys("sync_league_matches").await;
+    let crashed = app.tick_keys("prune_job_runs").await;
     // Down for two whole seconds at least.
     eventually("the downtime to pass", Duration::from_secs(5), || async {
         (chrono::Utc::now().timestamp() >= killed_at + 2).then_some(())
@@ -282,7 +283,7 @@ async fn a_restarted_scheduler_fires_no_tick_twice_and_loses_none_beyond_the_dow
     distinct.dedup();
     assert_eq!(distinct, seconds, "a tick enqueued twice: {all:?}");
     let runs =
-        job_run::Entity::find().filter(job_run::Column::Kind.eq("sync_league_matches")).all(app.db()).await.unwrap();
+        job_run::Entity::find().filter(job_run::Column::Kind.eq("prune_job_runs")).all(app.db()).await.unwrap();
     assert_eq!(runs.len(), seconds.len(), "one run per tick");
     let gaps: Vec<(i64, i64)> = seconds.windows(2).filter(|w| w[1] - w[0] > 1).map(|w| (w[0], w[1])).collect();
     assert_eq!(gaps.len(), 1, "ticks are consecutive but for the downtime: {seconds:?}");

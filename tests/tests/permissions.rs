@@ -100,7 +100,7 @@ async fn fresh_records(app: &TestApp, root: &Caller<'_>, n: usize, setup: Setup)
     let game = root.post("/api/games", versus.clone()).await.id();
     let plain_user = fixtures::user(root, &format!("plain{n}"), 1000).await;
     let staff_user = root.post("/api/users", json!({"username": format!("staffer{n}"), "is_staff": true})).await.id();
-    let job = root.post("/api/jobs", json!({"kind": "update_league_stats", "args": {"league_id": steam_league}})).await;
+    let job = root.post("/api/jobs", json!({"kind": "update_league_stats", "args": {"steam_league_id": steam_league}})).await;
     let job = job.body["id"].as_str().expect("job queued").to_owned();
     let mock = MockMatch::nth(n as i64);
     let details = serde_json::from_value(mock.details()).expect("match details");
@@ -490,7 +490,7 @@ fn job_and_steam_cases() -> Vec<Case> {
         write(
             M::POST,
             |_| "/api/jobs".into(),
-            |i| Some(json!({"kind": "update_league_stats", "args": {"league_id": i.steam_league}})),
+            |i| Some(json!({"kind": "recalculate_league_mmr", "args": {"steam_league_id": i.steam_league}})),
             PLAIN,
             [401, 403, 403, 202, 202],
         ),
@@ -498,7 +498,7 @@ fn job_and_steam_cases() -> Vec<Case> {
         write(
             M::POST,
             |_| "/api/jobs".into(),
-            |i| Some(json!({"kind": "sync_league_matches", "args": {"league_id": i.steam_league}})),
+            |i| Some(json!({"kind": "sync_league_matches", "args": {"steam_league_id": i.steam_league}})),
             PLAIN,
             [401, 403, 403, 202, 202],
         )
@@ -506,7 +506,7 @@ fn job_and_steam_cases() -> Vec<Case> {
         write(
             M::POST,
             |_| "/api/jobs/batch".into(),
-            |i| Some(json!({"jobs": [{"kind": "update_league_stats", "args": {"league_id": i.steam_league}}]})),
+            |i| Some(json!({"jobs": [{"kind": "recalculate_league_mmr", "args": {"steam_league_id": i.steam_league}}]})),
             PLAIN,
             [401, 403, 403, 202, 202],
         ),
@@ -514,6 +514,17 @@ fn job_and_steam_cases() -> Vec<Case> {
         get(|i| format!("/api/jobs/{}", i.job), PLAIN, STAFF),
         // Allowed, but a queued job is not retryable.
         write(M::POST, |i| format!("/api/jobs/{}/retry", i.job), empty, PLAIN, [401, 403, 403, 409, 409]),
+        // The row's job is its league's stats run: the league's admin may cancel it too.
+        write(M::POST, |i| format!("/api/jobs/{}/cancel", i.job), empty, PLAIN, [401, 403, 403, 200, 200]).organised(),
+        write(
+            M::POST,
+            |_| "/api/jobs/bulk".into(),
+            |_| Some(json!({"action": "cancel", "kind": "refresh_steam_profiles"})),
+            PLAIN,
+            STAFF,
+        ),
+        write(M::POST, |_| "/api/queues/refresh_steam_profiles/pause".into(), empty, PLAIN, STAFF),
+        write(M::POST, |_| "/api/queues/refresh_steam_profiles/resume".into(), empty, PLAIN, STAFF),
         get(|_| "/api/queues".into(), PLAIN, STAFF),
         get(|_| "/api/schedules".into(), PLAIN, STAFF),
         get(|i| format!("/api/leagues/{}/leaderboard", i.steam_league), PLAIN, PUBLIC),
@@ -698,9 +709,14 @@ async fn the_matrix_covers_every_documented_operation() {
         .collect();
     let mut missing = Vec::new();
     for (template, ops) in spec["paths"].as_object().unwrap() {
-        // Every id in a row is 1 (or "1" for jobs), so templates fill with 1.
-        let concrete: String =
-            template.split('/').map(|seg| if seg.starts_with('{') { "1" } else { seg }).collect::<Vec<_>>().join("/");
+        // Every id in a row is 1 (or "1" for jobs), so templates fill with 1; a job kind is the rows' kind.
+        let fill = |seg: &str| match seg {
+            "{kind}" => "refresh_steam_profiles",
+            seg if seg.starts_with('{') => "1",
+            seg => seg,
+        }
+        .to_owned();
+        let concrete: String = template.split('/').map(fill).collect::<Vec<_>>().join("/");
         for method in ops.as_object().unwrap().keys() {
             let method = method.to_uppercase();
             if !covered.contains(&(method.clone(), concrete.clone())) {

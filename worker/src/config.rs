@@ -99,9 +99,24 @@ pub struct CoreSettings {
     #[arg(long, env = "LEAGUE_MMR_MIN_GAMES", default_value_t = 5)]
     pub league_mmr_min_games: u32,
 
-    /// Jobs each worker process runs at once.
+    /// Bulk jobs (syncs, stats, batches, pruning) each worker process runs at once.
     #[arg(long, env = "WORKER_CONCURRENCY", default_value_t = 4)]
     pub worker_concurrency: u32,
+
+    /// Interactive jobs (hero-draft timeouts, posts, one user's refresh) each
+    /// worker process runs at once, apart from the bulk ones.
+    #[arg(long, env = "WORKER_INTERACTIVE_CONCURRENCY", default_value_t = 4)]
+    pub worker_interactive_concurrency: u32,
+
+    /// On SIGTERM, how long running jobs may take to finish before they are
+    /// handed back to the queue (their claims released) for another worker.
+    #[arg(long, env = "WORKER_SHUTDOWN_TIMEOUT_SECS", default_value_t = 25)]
+    pub worker_shutdown_timeout_secs: u64,
+
+    /// The newest job payload version this process reads (drills only: a
+    /// lower value stands in for a worker of an older build).
+    #[arg(long, env = "DTX_PAYLOAD_VERSION", hide = true, default_value_t = crate::jobs::payload::PAYLOAD_VERSION)]
+    pub payload_version: u32,
 
     /// First retry delay of a failed job, in ms (doubles per attempt, capped at 5 min, jittered).
     #[arg(long, env = "JOB_BACKOFF_BASE_MS", default_value_t = 2000)]
@@ -197,6 +212,12 @@ impl CoreSettings {
         }
         if self.worker_concurrency == 0 {
             return Err(ConfigError::new("WORKER_CONCURRENCY", "must be at least 1"));
+        }
+        if self.worker_interactive_concurrency == 0 {
+            return Err(ConfigError::new("WORKER_INTERACTIVE_CONCURRENCY", "must be at least 1"));
+        }
+        if !(1..=crate::jobs::payload::PAYLOAD_VERSION).contains(&self.payload_version) {
+            return Err(ConfigError::new("DTX_PAYLOAD_VERSION", "must be a payload version this build knows"));
         }
         Ok(())
     }

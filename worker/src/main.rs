@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use worker::jobs::Job;
+use worker::jobs::enqueue::NewJob;
 
 #[derive(Parser)]
 #[command(name = "worker", version, about = "DTX worker pool: runs background jobs (Steam sync, stats, MMR, Discord).")]
@@ -18,14 +19,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the worker pool (the default).
+    /// Run the worker pool (the default). SIGTERM drains it
+    /// (WORKER_SHUTDOWN_TIMEOUT_SECS); SIGTSTP makes it quiet (no new jobs).
     Run,
-    /// Enqueue one job, e.g. `worker enqueue sync_league_matches --args '{"league_id": 17929, "full": true}'`.
+    /// Enqueue one job and print its run id, e.g.
+    /// `worker enqueue sync_league_matches --args '{"steam_league_id": 17929, "full": true}'`.
     Enqueue {
         kind: String,
         #[arg(long, default_value = "{}")]
         args: String,
+        /// Run it later (RFC 3339, at most 30 days ahead), e.g. `2026-12-24T18:00:00Z`.
+        #[arg(long)]
+        run_at: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// Cancel a run: a waiting one at once, a running one at its next safe point.
+    Cancel { run_id: String },
 }
 
 #[tokio::main]
@@ -38,19 +46,38 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("error: {err}");
         std::process::exit(2);
     }
+    let command = cli.command.unwrap_or(Command::Run);
+    if let Command::Enqueue { run_at: Some(run_at), .. } = &command
+        && let Err(reason) = worker::jobs::enqueue::check_run_at(*run_at, chrono::Utc::now())
+    {
+        eprintln!("error: --run-at: {reason}");
+        std::process::exit(2);
+    }
     let ctx = worker::runtime::context::boot(settings).await?;
-    match cli.command.unwrap_or(Command::Run) {
+    match command {
         Command::Run => {
             worker::runtime::telemetry::install_metrics(Some(cli.metrics_bind))
                 .map_err(|e| anyhow::anyhow!("cannot serve metrics on METRICS_BIND={}: {e}", cli.metrics_bind))?;
-            worker::runtime::pool::run(ctx, worker::runtime::shutdown::signal()).await
+            worker::runtime::pool::run(ctx, worker::runtime::shutdown::signal(), worker::runtime::shutdown::quiet())
+                .await
         }
-        Command::Enqueue { kind, args } => {
+        Command::Enqueue { kind, args, run_at } => {
             let args: serde_json::Value =
                 serde_json::from_str(&args).map_err(|e| anyhow::anyhow!("--args is not JSON: {e}"))?;
             let job = Job::parse(&kind, args).map_err(|e| anyhow::anyhow!(e))?;
-            let (run, _) = ctx.enqueuer.enqueue(job, None, None).await?;
+            let (run, _) = ctx.enqueuer.enqueue(NewJob::new(job).at(run_at)).await?;
+            ctx.enqueuer.ledger.settle().await?;
             println!("{}", run.id);
+            Ok(())
+        }
+        Command::Cancel { run_id } => {
+            match worker::jobs::control::cancel(&ctx.enqueuer, &run_id).await {
+                Ok(run) => println!("{} {}", run.id, run.status.as_str()),
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    std::process::exit(1);
+                }
+            }
             Ok(())
         }
     }

@@ -5,10 +5,13 @@ use chrono::{DateTime, Utc};
 use entity::{JobStatus, job_run};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use worker::jobs::Job;
-use worker::jobs::enqueue::EnqueueError;
+use worker::jobs::control::{self, BulkAction, BulkFilter};
+use worker::jobs::enqueue::{EnqueueError, IdempotencyKey, KeyRefused, NewJob};
+use worker::jobs::ledger::Inserted;
+use worker::jobs::payload::Lane;
 
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult};
@@ -16,7 +19,7 @@ use crate::pagination::{Page, PageRequest};
 use crate::routes::Tag;
 use crate::state::AppState;
 use crate::types::Text;
-use crate::views::jobs::JobRunView;
+use crate::views::jobs::{JobLane, JobRunView};
 use worker::domain::leagues::Scope;
 
 #[derive(Debug, Object)]
@@ -27,9 +30,13 @@ pub struct JobRequest {
     pub kind: Text,
     /// The kind's arguments; `{}` when omitted.
     pub args: Option<serde_json::Value>,
-    /// Enqueue once per key: a key used before answers with the earlier run.
+    /// Enqueue once per key: a key you used before answers with your earlier
+    /// run (keys are yours alone; `cron:` keys are the scheduler's: 422 `reserved_key`).
     #[oai(validator(min_length = 1, max_length = 200))]
     pub idempotency_key: Option<Text>,
+    /// Run it later (RFC 3339, in the future, at most 30 days ahead); the run is
+    /// `scheduled` until then.
+    pub run_at: Option<DateTime<Utc>>,
 }
 
 /// Up to 1 000 jobs enqueued together (staff).
@@ -53,30 +60,96 @@ pub enum BatchAccepted {
     Accepted(Json<JobBatchView>),
 }
 
-fn parse_job(request: JobRequest) -> Result<(Job, Option<String>), String> {
-    let job = Job::parse(&request.kind, request.args.unwrap_or(serde_json::Value::Null))?;
-    Ok((job, request.idempotency_key.map(|key| key.0)))
+/// A request as the core takes it, for `user`; the error is the API's.
+fn parse_job(request: JobRequest, user: i64) -> ApiResult<NewJob> {
+    let job = Job::parse(&request.kind, request.args.unwrap_or(serde_json::Value::Null))
+        .map_err(|reason| ApiError::invalid("invalid_job", reason))?;
+    let key = match request.idempotency_key {
+        None => None,
+        Some(key) => Some(IdempotencyKey::of_user(user, &key.0).map_err(|refused| match refused {
+            KeyRefused::Reserved => ApiError::invalid("reserved_key", refused.to_string()),
+            KeyRefused::ControlCharacter => ApiError::invalid("invalid_idempotency_key", refused.to_string()),
+        })?),
+    };
+    if let Some(run_at) = request.run_at {
+        worker::jobs::enqueue::check_run_at(run_at, Utc::now()).map_err(|reason| ApiError::invalid("invalid_run_at", reason))?;
+    }
+    Ok(NewJob::new(job).by(Some(user)).key(key).at(request.run_at))
 }
 
 #[derive(ApiResponse)]
 pub enum Accepted {
-    /// Queued; poll `GET /api/jobs/{id}`.
+    /// The same kind already waits for the same league: that run (`deduplicated: true`), nothing new queued.
+    #[oai(status = 200)]
+    Deduplicated(Json<JobRunView>),
+    /// Queued (or `scheduled` for its `run_at`); poll `GET /api/jobs/{id}`.
     #[oai(status = 202)]
     Accepted(Json<JobRunView>),
+}
+
+impl Accepted {
+    fn of((run, inserted): (job_run::Model, Inserted)) -> Self {
+        let mut view = JobRunView::from(run);
+        if inserted == Inserted::Deduplicated {
+            view.deduplicated = Some(true);
+            return Self::Deduplicated(Json(view));
+        }
+        view.deduplicated = Some(false);
+        Self::Accepted(Json(view))
+    }
+}
+
+/// What a bulk action does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum BulkActionName {
+    /// Failed and dead runs run again.
+    Retry,
+    /// Unfinished runs (queued, scheduled, waiting for a retry, running) are cancelled.
+    Cancel,
+}
+
+/// A bulk action over the runs a filter matches (at most 10 000).
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct BulkRequest {
+    pub action: BulkActionName,
+    /// Only runs of this kind.
+    #[oai(validator(max_length = 64))]
+    pub kind: Option<Text>,
+    /// Only runs in this status (among those the action applies to).
+    pub status: Option<JobStatus>,
+    /// Only runs enqueued at or after this time.
+    pub enqueued_after: Option<DateTime<Utc>>,
+    /// Only runs enqueued before this time.
+    pub enqueued_before: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Object)]
+pub struct BulkResult {
+    /// Runs the filter matched.
+    pub matched: u64,
+    /// Runs the action changed (a run that moved on meanwhile is not changed).
+    pub changed: u64,
 }
 
 /// Runs of one kind by state.
 #[derive(Debug, Object)]
 pub struct QueueStats {
     pub kind: String,
+    /// The queue this kind's runs wait in.
+    pub lane: JobLane,
+    /// An operator paused the kind: no run of it starts until it is resumed.
+    pub paused: bool,
     pub queued: u64,
     pub running: u64,
-    /// Waiting for a retry (status `failed`).
+    /// Waiting for their `run_at` (status `scheduled`).
     pub scheduled: u64,
     pub succeeded: u64,
-    /// Last attempt failed, retry pending (same runs as `scheduled`).
+    /// Last attempt failed, retry pending (status `failed`).
     pub failed: u64,
     pub dead: u64,
+    pub cancelled: u64,
     /// Age of the oldest queued run.
     #[oai(nullable)]
     pub oldest_queued_age_s: Option<i64>,
@@ -113,7 +186,51 @@ async fn find_run(state: &AppState, id: &str) -> ApiResult<job_run::Model> {
 
 /// Enqueues a job on behalf of the API (login, profile changes).
 pub async fn enqueue(state: &AppState, job: Job, by: Option<i64>) -> ApiResult<job_run::Model> {
-    Ok(state.jobs.enqueuer.enqueue(job, by, None).await.map_err(enqueue_error)?.0)
+    Ok(state.jobs.enqueuer.enqueue(NewJob::new(job).by(by)).await.map_err(enqueue_error)?.0)
+}
+
+/// Staff may steer every run; a league's admins the runs about their league.
+async fn require_steerer(state: &AppState, viewer: &Session, run: &job_run::Model) -> ApiResult<()> {
+    if viewer.is_staff() {
+        return Ok(());
+    }
+    viewer.require_user()?;
+    let league = Job::parse_stored(&run.kind, run.args.clone()).ok().and_then(|job| job.steam_league());
+    let admin = match league {
+        Some(league) => viewer.organises(state, Scope::SteamLeague(league)).await.unwrap_or(false),
+        None => false,
+    };
+    if admin { Ok(()) } else { Err(ApiError::forbidden("staff, or an admin of this run's league")) }
+}
+
+/// Every kind's queue as operators see it.
+async fn queue_stats(state: &AppState) -> ApiResult<Vec<QueueStats>> {
+    let summaries = state.jobs.enqueuer.summary().await?;
+    let paused = control::paused_kinds(&state.db).await?;
+    let workers = state.workers_alive().await;
+    let now = Utc::now();
+    Ok(summaries
+        .into_iter()
+        .map(|s| QueueStats {
+            oldest_queued_age_s: s.oldest_queued_age_s(now),
+            last_succeeded_at: s.last_succeeded_at,
+            lane: Lane::of_kind(&s.kind).into(),
+            paused: paused.contains(&s.kind),
+            kind: s.kind,
+            queued: s.queued,
+            running: s.running,
+            scheduled: s.scheduled,
+            failed: s.retrying,
+            succeeded: s.succeeded,
+            dead: s.dead,
+            cancelled: s.cancelled,
+            workers_alive: workers,
+        })
+        .collect())
+}
+
+async fn one_queue(state: &AppState, kind: &str) -> ApiResult<QueueStats> {
+    queue_stats(state).await?.into_iter().find(|q| q.kind == kind).ok_or_else(|| ApiError::not_found("job kind"))
 }
 
 pub struct JobsApi;
@@ -121,7 +238,8 @@ pub struct JobsApi;
 #[OpenApi(tag = "Tag::Jobs")]
 impl JobsApi {
     /// Enqueue a job (staff; a league's admins: that league's `sync_league_matches` and
-    /// `retry_failed_matches`). Unknown kind or bad args: 422.
+    /// `retry_failed_matches`). Unknown kind, bad args, a past or too distant `run_at`, a `cron:`
+    /// key: 422. A sync, retry or stats run of a league that is already waiting: 200 with that run.
     #[oai(path = "/jobs", method = "post", operation_id = "enqueueJob")]
     async fn create(
         &self,
@@ -130,8 +248,8 @@ impl JobsApi {
         body: Json<JobRequest>,
     ) -> ApiResult<Accepted> {
         let user = viewer.user();
-        let (job, idempotency_key) = parse_job(body.0).map_err(|reason| ApiError::invalid("invalid_job", reason))?;
-        match job.league_sync() {
+        let new = parse_job(body.0, user.id)?;
+        match new.job.league_sync() {
             Some(steam_league) if !viewer.is_staff() => {
                 // An unknown league is refused like someone else's: no probing for league ids.
                 let admin = match viewer.organises(&state, Scope::SteamLeague(steam_league)).await {
@@ -147,8 +265,7 @@ impl JobsApi {
                 viewer.require_staff()?;
             }
         }
-        let run = state.jobs.enqueuer.enqueue(job, Some(user.id), idempotency_key).await.map_err(enqueue_error)?.0;
-        Ok(Accepted::Accepted(Json(run.into())))
+        Ok(Accepted::of(state.jobs.enqueuer.enqueue(new).await.map_err(enqueue_error)?))
     }
 
     /// Enqueue up to 1 000 jobs at once (staff): one ledger transaction, pushes in flight together.
@@ -163,13 +280,14 @@ impl JobsApi {
         let user = viewer.require_staff()?;
         let mut jobs = Vec::with_capacity(body.0.jobs.len());
         for (index, request) in body.0.jobs.into_iter().enumerate() {
-            let job = parse_job(request).map_err(|reason| {
-                ApiError::invalid("invalid_job", format!("jobs[{index}]: {reason}"))
-                    .with_details(serde_json::json!({ "index": index }))
+            let job = parse_job(request, user.id).map_err(|err| ApiError {
+                message: format!("jobs[{index}]: {}", err.message),
+                details: Some(serde_json::json!({ "index": index })),
+                ..err
             })?;
             jobs.push(job);
         }
-        let runs = state.jobs.enqueuer.enqueue_many(jobs, Some(user.id)).await.map_err(enqueue_error)?;
+        let runs = state.jobs.enqueuer.enqueue_many(jobs).await.map_err(enqueue_error)?;
         Ok(BatchAccepted::Accepted(Json(JobBatchView { runs: runs.into_iter().map(|(run, _)| run.into()).collect() })))
     }
 
@@ -233,30 +351,75 @@ impl JobsApi {
         Ok(Accepted::Accepted(Json(find_run(&state, &id.0).await?.into())))
     }
 
-    /// Per kind: runs by state, age of the oldest queued run, live workers (staff).
+    /// Per kind: lane, paused, runs by state, age of the oldest queued run, live workers (staff).
     #[oai(path = "/queues", method = "get", operation_id = "listQueues")]
     async fn queues(&self, state: poem::web::Data<&AppState>, viewer: Session) -> ApiResult<Json<Vec<QueueStats>>> {
         viewer.require_staff()?;
-        let summaries = state.jobs.enqueuer.summary().await?;
-        let workers = state.workers_alive().await;
-        let now = Utc::now();
-        Ok(Json(
-            summaries
-                .into_iter()
-                .map(|s| QueueStats {
-                    oldest_queued_age_s: s.oldest_queued_age_s(now),
-                    last_succeeded_at: s.last_succeeded_at,
-                    kind: s.kind,
-                    queued: s.queued,
-                    running: s.running,
-                    scheduled: s.retrying,
-                    failed: s.retrying,
-                    succeeded: s.succeeded,
-                    dead: s.dead,
-                    workers_alive: workers,
-                })
-                .collect(),
-        ))
+        Ok(Json(queue_stats(&state).await?))
+    }
+
+    /// Pause a job kind (staff): no process starts its runs until it is resumed; enqueues are
+    /// accepted and wait; runs already running finish. Holds across processes and restarts.
+    /// Unknown kind: 404.
+    #[oai(path = "/queues/:kind/pause", method = "post", operation_id = "pauseQueue")]
+    async fn pause(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Session,
+        #[oai(validator(max_length = 64))] kind: Path<String>,
+    ) -> ApiResult<Json<QueueStats>> {
+        let user = viewer.require_staff()?;
+        control::pause(&state.services, &kind.0, Some(user.id)).await?;
+        Ok(Json(one_queue(&state, &kind.0).await?))
+    }
+
+    /// Resume a paused job kind (staff): its waiting runs start at once. Unknown kind: 404.
+    #[oai(path = "/queues/:kind/resume", method = "post", operation_id = "resumeQueue")]
+    async fn resume(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Session,
+        #[oai(validator(max_length = 64))] kind: Path<String>,
+    ) -> ApiResult<Json<QueueStats>> {
+        viewer.require_staff()?;
+        control::resume(&state.services, &kind.0).await?;
+        Ok(Json(one_queue(&state, &kind.0).await?))
+    }
+
+    /// Cancel a run (staff; a league's admins: the runs about their league). A queued, scheduled
+    /// or retry-waiting run is `cancelled` at once and never starts; a running one stops at its
+    /// next safe point (within 5 s; `cancel_requested_at` is set meanwhile). A finished run: 409
+    /// `job_finished`.
+    #[oai(path = "/jobs/:id/cancel", method = "post", operation_id = "cancelJob")]
+    async fn cancel(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Session,
+        #[oai(validator(max_length = 64))] id: Path<String>,
+    ) -> ApiResult<Json<JobRunView>> {
+        let run = find_run(&state, &id.0).await?;
+        require_steerer(&state, &viewer, &run).await?;
+        Ok(Json(control::cancel(&state.jobs.enqueuer, &id.0).await?.into()))
+    }
+
+    /// Retry or cancel every run a filter matches (staff): retry takes failed and dead runs,
+    /// cancel every unfinished one. More than 10 000 matches: 422 `too_many_runs`, nothing changes.
+    #[oai(path = "/jobs/bulk", method = "post", operation_id = "bulkJobs")]
+    async fn bulk(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Session,
+        body: Json<BulkRequest>,
+    ) -> ApiResult<Json<BulkResult>> {
+        viewer.require_staff()?;
+        let BulkRequest { action, kind, status, enqueued_after, enqueued_before } = body.0;
+        let action = match action {
+            BulkActionName::Retry => BulkAction::Retry,
+            BulkActionName::Cancel => BulkAction::Cancel,
+        };
+        let filter = BulkFilter { kind: kind.map(|k| k.0), status, enqueued_after, enqueued_before };
+        let outcome = control::bulk(&state.jobs.enqueuer, action, &filter).await?;
+        Ok(Json(BulkResult { matched: outcome.matched, changed: outcome.changed }))
     }
 
     /// The periodic jobs and their next run times (staff).

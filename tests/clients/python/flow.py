@@ -90,7 +90,7 @@ def main(base: str) -> None:
     assert drafted.users_remaining == [], drafted.users_remaining
     assert [r.choice_id for r in drafted.rounds[:2]] == ids[2:4]
 
-    job = JobUpdateLeagueStats(kind=JobUpdateLeagueStatsKind.UPDATE_LEAGUE_STATS, args=JobUpdateLeagueStatsArgs(league_id=steam_league_id))
+    job = JobUpdateLeagueStats(kind=JobUpdateLeagueStatsKind.UPDATE_LEAGUE_STATS, args=JobUpdateLeagueStatsArgs(steam_league_id=steam_league_id))
     run = ok(enqueue_job.sync_detailed(client=api, body=job), "enqueue")
     for _ in range(100):
         if run.status == "succeeded":

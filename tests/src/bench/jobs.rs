@@ -9,6 +9,7 @@
 //! runs embedded (SQLite ledger, apalis-sqlite queue).
 
 use std::sync::Arc;
+use worker::jobs::enqueue::NewJob;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -155,8 +156,8 @@ async fn bare_queue_drain(prefix: &str, jobs: u64, concurrency: usize, batch: us
     // The same guard the DTX pool runs (see worker::infra::queue::promote_due_forever).
     let (stop_promoter, promoter_rx) = tokio::sync::watch::channel(false);
     let promoter = tokio::spawn(worker::infra::queue::promote_due_forever(
-        worker::infra::db::connect_redis(&crate::redis_url()).await?,
-        format!("{prefix}:noop-drain"),
+        Some(worker::infra::db::connect_redis(&crate::redis_url()).await?),
+        vec![format!("{prefix}:noop-drain")],
         Duration::from_millis(200),
         async move {
             let mut rx = promoter_rx;
@@ -311,9 +312,10 @@ fn check_scheduled_events() -> worker::jobs::Job {
 async fn ledger_jobs(app: &TestApp, jobs: u64, producers: usize, name: &str) -> anyhow::Result<f64> {
     let ctx = app.state.jobs.clone();
     let (stop, mut rx) = tokio::sync::watch::channel(false);
-    let pool = tokio::spawn(worker::runtime::pool::run(ctx.clone(), async move {
+    let until = async move {
         let _ = rx.wait_for(|s| *s).await;
-    }));
+    };
+    let pool = tokio::spawn(worker::runtime::pool::run(ctx.clone(), until, std::future::pending()));
     let (started, cpu) = (Instant::now(), CpuUse::now());
     let enqueuer = ctx.enqueuer.clone();
     let ids = Arc::new(std::sync::Mutex::new(Vec::with_capacity(jobs as usize)));
@@ -321,7 +323,7 @@ async fn ledger_jobs(app: &TestApp, jobs: u64, producers: usize, name: &str) -> 
     let latency = produce(jobs, producers, move |_| {
         let (enqueuer, made) = (enqueuer.clone(), made.clone());
         async move {
-            let (run, _) = enqueuer.enqueue(check_scheduled_events(), None, None).await?;
+            let (run, _) = enqueuer.enqueue(NewJob::new(check_scheduled_events())).await?;
             made.lock().expect("ids").push(run.id);
             Ok(())
         }
@@ -342,19 +344,20 @@ async fn ledger_jobs(app: &TestApp, jobs: u64, producers: usize, name: &str) -> 
 
 async fn ledger_drain(app: &TestApp, jobs: u64) -> anyhow::Result<(f64, String)> {
     let ctx = app.state.jobs.clone();
-    let batch: Vec<worker::jobs::enqueue::BatchItem> = (0..jobs).map(|_| (check_scheduled_events(), None)).collect();
+    let batch: Vec<NewJob> = (0..jobs).map(|_| NewJob::new(check_scheduled_events())).collect();
     let mut ids = Vec::with_capacity(jobs as usize);
     for chunk in batch.chunks(1000) {
-        ids.extend(ctx.enqueuer.enqueue_many(chunk.to_vec(), None).await?.into_iter().map(|(run, _)| run.id));
+        ids.extend(ctx.enqueuer.enqueue_many(chunk.to_vec()).await?.into_iter().map(|(run, _)| run.id));
     }
     // A backlog as the workers find it after an outage: its `queued` rows
     // written (the journal keeps a young run's record until its claim).
     ctx.enqueuer.ledger.settle().await?;
     let mut finished = Finished::new(ids);
     let (stop, mut rx) = tokio::sync::watch::channel(false);
-    let pool = tokio::spawn(worker::runtime::pool::run(ctx.clone(), async move {
+    let until = async move {
         let _ = rx.wait_for(|s| *s).await;
-    }));
+    };
+    let pool = tokio::spawn(worker::runtime::pool::run(ctx.clone(), until, std::future::pending()));
     let start = Instant::now();
     while !finished.any(app).await? {
         anyhow::ensure!(start.elapsed() < Duration::from_secs(120), "no ledger job completed");

@@ -23,6 +23,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransactio
 use crate::domain::rosters::Patch;
 use crate::domain::{DomainError, DomainResult, Services};
 use crate::infra::cache::ns;
+use crate::jobs::enqueue::NewJob;
 use crate::jobs::payload::{Job, UpdateLeagueStats};
 
 /// Position preferences to set, 0–5 each; `None` keeps the current one.
@@ -297,9 +298,11 @@ async fn after_commit(svc: &Services, user_id: i64, leagues: BTreeSet<i64>) {
     if leagues.is_empty() {
         return;
     }
-    let jobs =
-        leagues.iter().map(|&league_id| (Job::UpdateLeagueStats(UpdateLeagueStats { league_id }), None)).collect();
-    if let Err(err) = svc.enqueuer.enqueue_many(jobs, Some(user_id)).await {
+    let jobs = leagues
+        .iter()
+        .map(|&steam_league_id| NewJob::new(Job::UpdateLeagueStats(UpdateLeagueStats { steam_league_id })).by(Some(user_id)))
+        .collect();
+    if let Err(err) = svc.enqueuer.enqueue_many(jobs).await {
         tracing::warn!(error = %err, ?leagues, "stats recomputes not enqueued after a steamId change");
     }
 }

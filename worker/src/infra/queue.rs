@@ -1,30 +1,118 @@
-//! The queue that carries [`Envelope`]s: apalis-redis in distributed mode,
-//! apalis-sqlite (durable, same file as the data) in embedded mode. The
+//! The queues that carry envelopes: apalis-redis in distributed mode,
+//! apalis-sqlite (durable, same file as the data) in embedded mode — one
+//! queue per [`Lane`], so interactive work never waits behind bulk work. The
 //! handlers are the same for both.
+//!
+//! Workers receive a task's bytes as they are ([`RawTask`], through
+//! [`RawCodec`]): the runner decodes them, so a task no build can read is
+//! dead-lettered instead of stopping the worker (apalis' own decoding would
+//! end the worker and leave the task in its in-flight set, to be found again
+//! and again). Pushes take JSON values, so a task from a newer build can be
+//! put back as it came.
+//!
+//! A paused kind's tasks are *parked*: pushed again due at a far-future time
+//! that names the kind ([`PARK_BASE`] + the kind's index), where nothing
+//! promotes them, until [`Queue::unpark`] makes them due.
 
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use apalis::prelude::{TaskBuilder, TaskSink};
+use apalis_core::backend::codec::Codec;
 use apalis_redis::RedisStorage;
 use apalis_sqlite::SqliteStorage;
+use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
+use tokio::sync::mpsc;
 
-use crate::jobs::payload::Envelope;
+use crate::jobs::payload::{KINDS, Lane};
 
 /// Tunables of the queue.
 #[derive(Debug, Clone)]
 pub struct QueueConfig {
-    /// Redis key prefix (`{prefix}:jobs`).
+    /// Redis key prefix (`{prefix}:jobs`, `{prefix}:jobs:interactive`).
     pub prefix: String,
     /// How often a worker proves it is alive; a worker silent for three
     /// intervals is dead and its jobs go to another worker.
     pub heartbeat: Duration,
-    /// Tasks a worker takes at once (keep ≈ concurrency so long jobs spread).
-    pub batch_size: usize,
+    /// Tasks a worker of each lane takes at once (keep ≈ its concurrency so long jobs spread).
+    pub interactive_batch: usize,
+    pub bulk_batch: usize,
 }
 
-/// The embedded queue's name (apalis-sqlite's `job_type`).
-const SQLITE_QUEUE: &str = "dtx_jobs";
+/// A value per lane.
+#[derive(Debug, Clone)]
+pub struct Lanes<T> {
+    pub interactive: T,
+    pub bulk: T,
+}
+
+impl<T> Lanes<T> {
+    pub fn get(&self, lane: Lane) -> &T {
+        match lane {
+            Lane::Interactive => &self.interactive,
+            Lane::Bulk => &self.bulk,
+        }
+    }
+
+    pub fn map<U>(&self, f: impl Fn(Lane, &T) -> U) -> Lanes<U> {
+        Lanes { interactive: f(Lane::Interactive, &self.interactive), bulk: f(Lane::Bulk, &self.bulk) }
+    }
+}
+
+/// The apalis-redis settings of both lanes.
+pub type LaneConfigs = Lanes<apalis_redis::Config>;
+
+/// A task's bytes as the queue holds them; the runner decodes them.
+#[derive(Debug, Clone)]
+pub struct RawTask(pub Vec<u8>);
+
+/// Hands a worker the task's bytes untouched.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawCodec;
+
+impl Codec<RawTask> for RawCodec {
+    type Error = Infallible;
+    type Compact = Vec<u8>;
+
+    fn encode(&self, task: &RawTask) -> Result<Vec<u8>, Infallible> {
+        Ok(task.0.clone())
+    }
+
+    fn decode(&self, bytes: &Vec<u8>) -> Result<RawTask, Infallible> {
+        Ok(RawTask(bytes.clone()))
+    }
+}
+
+/// The embedded queues' names (apalis-sqlite's `job_type`); the bulk one
+/// keeps the name of the queue before lanes, so its waiting tasks still run.
+fn sqlite_queue(lane: Lane) -> &'static str {
+    match lane {
+        Lane::Interactive => "dtx_jobs_interactive",
+        Lane::Bulk => "dtx_jobs",
+    }
+}
+
+/// The Redis queue of a lane; the bulk one keeps the name of the queue
+/// before lanes (and the ledger journal's keys beside it).
+pub fn redis_queue_name(prefix: &str, lane: Lane) -> String {
+    match lane {
+        Lane::Interactive => format!("{prefix}:jobs:interactive"),
+        Lane::Bulk => format!("{prefix}:jobs"),
+    }
+}
+
+/// A parked task is due at `PARK_BASE + the index of its kind` (unix
+/// seconds, the year 10000): never promoted, and its kind readable from
+/// its score without decoding it.
+pub const PARK_BASE: i64 = 253_402_300_800;
+
+fn kind_index(kind: &str) -> Option<usize> {
+    KINDS.iter().position(|k| *k == kind)
+}
 
 /// Finished tasks one forget step takes at most (from each Redis set).
 const FORGET_STEP: usize = 1_000;
@@ -80,16 +168,45 @@ return redis.call('ZCOUNT', KEYS[1], 0, ARGV[1])
 /// Due tasks promoted per script call; far below Lua's unpack limit (~8 000).
 const PROMOTE_CHUNK: u64 = 1000;
 
+/// Makes parked tasks of kinds no longer paused due now, at most 1 000 per
+/// kind per call; answers how many it moved.
+/// KEYS: scheduled set, active list, signal list.
+/// ARGV: park base, kinds, then the indexes of the paused kinds.
+const UNPARK: &str = r"
+local base, kinds = tonumber(ARGV[1]), tonumber(ARGV[2])
+if redis.call('ZCOUNT', KEYS[1], base, base + kinds) == 0 then return 0 end
+local paused = {}
+for i = 3, #ARGV do paused[tonumber(ARGV[i])] = true end
+local moved = 0
+for index = 0, kinds - 1 do
+  if not paused[index] then
+    local ids = redis.call('ZRANGEBYSCORE', KEYS[1], base + index, base + index, 'LIMIT', 0, 1000)
+    if #ids > 0 then
+      redis.call('RPUSH', KEYS[2], unpack(ids))
+      redis.call('ZREM', KEYS[1], unpack(ids))
+      moved = moved + #ids
+    end
+  end
+end
+if moved > 0 then
+  redis.call('DEL', KEYS[3])
+  redis.call('LPUSH', KEYS[3], 1)
+end
+return moved
+";
+
 /// apalis-redis 1.0's fetch promotes every due task with one Lua `unpack`,
 /// which fails past ~8 000 due tasks (and the worker dies): a backlog after
-/// an outage would stop the queue. This keeps the due set small by promoting
-/// in chunks, every `every`, until `stop` resolves.
+/// an outage would stop the queue. This keeps the due sets small by
+/// promoting in chunks, every `every`, until `stop` resolves.
+/// (Without a Redis connection there is nothing to promote: it waits for `stop`.)
 pub async fn promote_due_forever(
-    conn: redis::aio::ConnectionManager,
-    queue: String,
+    conn: Option<redis::aio::ConnectionManager>,
+    queues: Vec<String>,
     every: Duration,
     stop: impl std::future::Future<Output = ()>,
 ) {
+    let Some(conn) = conn else { return stop.await };
     let mut ticker = tokio::time::interval(every);
     tokio::pin!(stop);
     loop {
@@ -97,13 +214,15 @@ pub async fn promote_due_forever(
             _ = &mut stop => return,
             _ = ticker.tick() => {}
         }
-        if let Err(err) = promote_due(&conn, &queue).await {
-            tracing::warn!(error = %err, "promoting due jobs failed");
+        for queue in &queues {
+            if let Err(err) = promote_due(&conn, queue).await {
+                tracing::warn!(error = %err, "promoting due jobs failed");
+            }
         }
     }
 }
 
-/// Promotes every due task now, in chunks.
+/// Promotes every due task of `queue` now, in chunks.
 pub async fn promote_due(conn: &redis::aio::ConnectionManager, queue: &str) -> redis::RedisResult<()> {
     let script = redis::Script::new(PROMOTE);
     loop {
@@ -129,19 +248,65 @@ pub async fn promote_due(conn: &redis::aio::ConnectionManager, queue: &str) -> r
 /// job cost Redis ~100 µs and a backlog drained slower the longer it was.
 /// Nothing is lost without them: a fetched task sits in its worker's
 /// in-flight set, which is what a dead worker's jobs are recovered from, and
-/// duplicate deliveries are refused by the ledger's claim.
+/// duplicate deliveries are refused by the ledger's claim. Parking keys
+/// (the only task-level idempotency keys) live a week.
 pub fn redis_config(name: &str, batch_size: usize) -> apalis_redis::Config {
-    apalis_redis::Config::default().queue(name).batch_size(batch_size.max(1)).lock_tasks(false)
+    apalis_redis::Config::default()
+        .queue(name)
+        .batch_size(batch_size.max(1))
+        .lock_tasks(false)
+        .idempotency_ttl(Some(Duration::from_secs(7 * 24 * 3600)))
+}
+
+/// Wakes the embedded workers of a lane when a task is pushed in-process
+/// (apalis-sqlite otherwise finds it at its next poll).
+#[derive(Clone)]
+pub struct Wake {
+    tx: mpsc::UnboundedSender<()>,
+    rx: Arc<Mutex<mpsc::UnboundedReceiver<()>>>,
+}
+
+impl Wake {
+    fn new() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Self { tx, rx: Arc::new(Mutex::new(rx)) }
+    }
+
+    fn ring(&self) {
+        let _ = self.tx.send(());
+    }
+}
+
+/// The stream a worker's poll strategy listens to.
+impl futures_util::Stream for Wake {
+    type Item = ();
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<()>> {
+        let mut rx = self.rx.lock().expect("wake");
+        match rx.poll_recv(cx) {
+            Poll::Ready(Some(())) => {
+                // Several pushes in a row need one fetch.
+                while rx.try_recv().is_ok() {}
+                Poll::Ready(Some(()))
+            }
+            other => other,
+        }
+    }
 }
 
 #[derive(Clone)]
 pub enum Queue {
     Redis {
-        storage: RedisStorage<Envelope>,
+        /// Pushes, per lane.
+        storages: Lanes<RedisStorage<serde_json::Value>>,
         conn: redis::aio::ConnectionManager,
-        name: String,
+        configs: LaneConfigs,
     },
-    Sqlite(SqliteStorage<Envelope>),
+    Sqlite {
+        storages: Lanes<SqliteStorage<serde_json::Value>>,
+        configs: Lanes<apalis_sqlite::Config>,
+        wake: Lanes<Wake>,
+    },
     /// PostgreSQL without Redis: the API runs, jobs cannot be queued.
     Unavailable,
 }
@@ -156,19 +321,30 @@ pub enum QueueError {
     Cleanup(String),
 }
 
+/// When a pushed task becomes due.
+fn due_builder(task: TaskBuilder<serde_json::Value>, run_at: Option<DateTime<Utc>>) -> TaskBuilder<serde_json::Value> {
+    match run_at {
+        Some(at) if at > Utc::now() => task.run_at_timestamp(u64::try_from(at.timestamp()).unwrap_or(0)),
+        _ => task,
+    }
+}
+
 impl Queue {
     pub const MISSED_HEARTBEATS: usize = 3;
 
     pub fn redis(conn: redis::aio::ConnectionManager, config: &QueueConfig) -> Self {
-        let name = format!("{}:jobs", config.prefix);
-        let cfg = redis_config(&name, config.batch_size)
-            .heartbeat_interval(config.heartbeat)
-            .missed_heartbeats(Self::MISSED_HEARTBEATS);
-        let storage = RedisStorage::new(conn.clone()).with_config(cfg);
-        Self::Redis { storage, conn, name }
+        let lane_config = |lane: Lane| {
+            let batch = if lane == Lane::Bulk { config.bulk_batch } else { config.interactive_batch };
+            redis_config(&redis_queue_name(&config.prefix, lane), batch)
+                .heartbeat_interval(config.heartbeat)
+                .missed_heartbeats(Self::MISSED_HEARTBEATS)
+        };
+        let configs = Lanes { interactive: lane_config(Lane::Interactive), bulk: lane_config(Lane::Bulk) };
+        let storages = configs.map(|_, cfg| RedisStorage::new(conn.clone()).with_config(cfg.clone()));
+        Self::Redis { storages, conn, configs }
     }
 
-    /// The SQLite queue in the database file itself (tables created once).
+    /// The SQLite queues in the database file itself (tables created once).
     pub async fn sqlite(pool: &apalis_sqlite::SqlitePool, config: &QueueConfig) -> Result<Self, apalis_sqlite::Error> {
         SqliteStorage::setup(pool).await?;
         // apalis-sqlite 1.0 plans its ack (`UPDATE Jobs … FROM json_each(?1) …
@@ -179,27 +355,100 @@ impl Queue {
         // looks the batch's ids up by primary key. None of apalis-sqlite's
         // other statements plans from it.
         sea_orm::sqlx::query("DROP INDEX IF EXISTS LIdx").execute(pool).await?;
-        let cfg = apalis_sqlite::Config::default()
-            .queue(SQLITE_QUEUE)
-            .batch_size(config.batch_size.max(1))
-            .heartbeat_interval(config.heartbeat)
-            .missed_heartbeats(Self::MISSED_HEARTBEATS);
-        Ok(Self::Sqlite(SqliteStorage::new(pool).with_config(cfg)))
+        let lane_config = |lane: Lane| {
+            let batch = if lane == Lane::Bulk { config.bulk_batch } else { config.interactive_batch };
+            apalis_sqlite::Config::default()
+                .queue(sqlite_queue(lane))
+                .batch_size(batch.max(1))
+                .heartbeat_interval(config.heartbeat)
+                .missed_heartbeats(Self::MISSED_HEARTBEATS)
+        };
+        let configs = Lanes { interactive: lane_config(Lane::Interactive), bulk: lane_config(Lane::Bulk) };
+        let storages = configs.map(|_, cfg| SqliteStorage::new(pool).with_config(cfg.clone()));
+        Ok(Self::Sqlite { storages, configs, wake: Lanes { interactive: Wake::new(), bulk: Wake::new() } })
     }
 
-    /// Pushes an envelope, to run after `delay`.
-    pub async fn push(&self, envelope: Envelope, delay: Duration) -> Result<(), QueueError> {
-        let mut builder = TaskBuilder::new(envelope);
-        if !delay.is_zero() {
-            builder = builder.run_after(delay);
-        }
-        let task = builder.build();
-        match self {
-            Self::Redis { storage, .. } => {
-                storage.clone().push_task(task).await.map_err(|e| QueueError::Push(e.to_string()))
+    /// Pushes a task to `lane`, due at `run_at` (now when `None` or past).
+    pub async fn push(
+        &self,
+        lane: Lane,
+        payload: serde_json::Value,
+        run_at: Option<DateTime<Utc>>,
+    ) -> Result<(), QueueError> {
+        self.push_task(lane, due_builder(TaskBuilder::new(payload), run_at)).await
+    }
+
+    /// Parks a task of a paused kind until the kind is resumed. `token`
+    /// names this delivery (its run, attempt and the task it came in), so a
+    /// redelivered task parks once.
+    pub async fn park(&self, lane: Lane, kind: &str, payload: serde_json::Value, token: &str) -> Result<(), QueueError> {
+        let index = kind_index(kind).ok_or_else(|| QueueError::Push(format!("unknown kind {kind}")))? as i64;
+        let task = TaskBuilder::new(payload)
+            .run_at_timestamp((PARK_BASE + index) as u64)
+            .idempotency_key(format!("park:{token}"));
+        self.push_task(lane, task).await
+    }
+
+    async fn push_task(&self, lane: Lane, task: TaskBuilder<serde_json::Value>) -> Result<(), QueueError> {
+        let task = task.build();
+        let pushed = match self {
+            Self::Redis { storages, .. } => storages.get(lane).clone().push_task(task).await.map_err(|e| e.to_string()),
+            Self::Sqlite { storages, wake, .. } => {
+                let pushed = storages.get(lane).clone().push_task(task).await.map_err(|e| e.to_string());
+                wake.get(lane).ring();
+                pushed
             }
-            Self::Sqlite(storage) => storage.clone().push_task(task).await.map_err(|e| QueueError::Push(e.to_string())),
-            Self::Unavailable => Err(QueueError::Unavailable),
+            Self::Unavailable => return Err(QueueError::Unavailable),
+        };
+        pushed.map_err(QueueError::Push)
+    }
+
+    /// Makes the parked tasks of every kind not in `paused` due now;
+    /// answers how many it moved.
+    pub async fn unpark(&self, paused: &[String]) -> Result<u64, QueueError> {
+        let paused: Vec<i64> = paused.iter().filter_map(|k| kind_index(k)).map(|i| i as i64).collect();
+        let cleanup = |e: String| QueueError::Cleanup(e);
+        match self {
+            Self::Redis { conn, configs, .. } => {
+                let script = redis::Script::new(UNPARK);
+                let mut moved = 0;
+                for lane in Lane::ALL {
+                    let config = configs.get(lane);
+                    let mut call = script.key(config.scheduled_jobs_set());
+                    call.key(config.active_jobs_list()).key(config.signal_list()).arg(PARK_BASE).arg(KINDS.len());
+                    for index in &paused {
+                        call.arg(*index);
+                    }
+                    moved += call
+                        .invoke_async::<u64>(&mut conn.clone())
+                        .await
+                        .map_err(|e| cleanup(e.to_string()))?;
+                }
+                Ok(moved)
+            }
+            Self::Sqlite { storages, wake, .. } => {
+                let still: Vec<String> = paused.iter().map(|i| (PARK_BASE + i).to_string()).collect();
+                let sql = format!(
+                    "UPDATE Jobs SET run_at = strftime('%s', 'now') WHERE job_type IN (?1, ?2) \
+                     AND status = 'Pending' AND run_at >= ?3 AND run_at < ?4 AND run_at NOT IN ({})",
+                    if still.is_empty() { "-1".to_owned() } else { still.join(", ") }
+                );
+                let moved = sea_orm::sqlx::query(sea_orm::sqlx::AssertSqlSafe(sql))
+                    .bind(sqlite_queue(Lane::Interactive))
+                    .bind(sqlite_queue(Lane::Bulk))
+                    .bind(PARK_BASE)
+                    .bind(PARK_BASE + KINDS.len() as i64)
+                    .execute(storages.bulk.pool())
+                    .await
+                    .map_err(|e| cleanup(e.to_string()))?
+                    .rows_affected();
+                if moved > 0 {
+                    wake.interactive.ring();
+                    wake.bulk.ring();
+                }
+                Ok(moved)
+            }
+            Self::Unavailable => Ok(0),
         }
     }
 
@@ -208,54 +457,67 @@ impl Queue {
     /// queue's copies would otherwise stay forever (Redis memory, the SQLite
     /// file). Tasks waiting, running or due for a retry are untouched.
     pub async fn forget_finished(&self) -> Result<u64, QueueError> {
-        match self {
-            Self::Redis { storage, conn, .. } => {
-                let config = storage.get_config();
-                let script = redis::Script::new(FORGET);
-                in_steps(|| async {
-                    script
-                        .key(config.done_jobs_set())
-                        .key(config.dead_jobs_set())
-                        .key(config.job_data_hash())
-                        .arg(config.job_meta_hash())
-                        .arg(FORGET_STEP)
-                        .invoke_async::<u64>(&mut conn.clone())
+        let mut forgotten = 0;
+        for lane in Lane::ALL {
+            forgotten += match self {
+                Self::Redis { configs, conn, .. } => {
+                    let config = configs.get(lane);
+                    let script = redis::Script::new(FORGET);
+                    in_steps(|| async {
+                        script
+                            .key(config.done_jobs_set())
+                            .key(config.dead_jobs_set())
+                            .key(config.job_data_hash())
+                            .arg(config.job_meta_hash())
+                            .arg(FORGET_STEP)
+                            .invoke_async::<u64>(&mut conn.clone())
+                            .await
+                            .map_err(|e| QueueError::Cleanup(e.to_string()))
+                    })
+                    .await?
+                }
+                Self::Sqlite { storages, .. } => {
+                    in_steps(|| async {
+                        sea_orm::sqlx::query(
+                            "DELETE FROM Jobs WHERE rowid IN (SELECT rowid FROM Jobs WHERE job_type = ?1 \
+                             AND (status IN ('Done', 'Killed') OR (status = 'Failed' AND attempts >= max_attempts)) \
+                             LIMIT ?2)",
+                        )
+                        .bind(sqlite_queue(lane))
+                        .bind(FORGET_STEP as i64)
+                        .execute(storages.bulk.pool())
                         .await
+                        .map(|done| done.rows_affected())
                         .map_err(|e| QueueError::Cleanup(e.to_string()))
-                })
-                .await
-            }
-            Self::Sqlite(storage) => {
-                in_steps(|| async {
-                    sea_orm::sqlx::query(
-                        "DELETE FROM Jobs WHERE rowid IN (SELECT rowid FROM Jobs WHERE job_type = ?1 \
-                         AND (status IN ('Done', 'Killed') OR (status = 'Failed' AND attempts >= max_attempts)) \
-                         LIMIT ?2)",
-                    )
-                    .bind(SQLITE_QUEUE)
-                    .bind(FORGET_STEP as i64)
-                    .execute(storage.pool())
-                    .await
-                    .map(|done| done.rows_affected())
-                    .map_err(|e| QueueError::Cleanup(e.to_string()))
-                })
-                .await
-            }
-            Self::Unavailable => Ok(0),
+                    })
+                    .await?
+                }
+                Self::Unavailable => 0,
+            };
         }
+        Ok(forgotten)
     }
 
-    /// Worker processes that heartbeated recently (Redis), or 0/1 in-process.
+    /// Worker processes that heartbeated recently (Redis: each process
+    /// registers one worker per lane, counted on the bulk lane), or 0/1 in-process.
     pub async fn workers_alive(&self, heartbeat: Duration, in_process: bool) -> u64 {
         match self {
-            Self::Redis { conn, name, .. } => {
+            Self::Redis { conn, configs, .. } => {
                 let horizon =
                     chrono::Utc::now().timestamp() - (heartbeat.as_secs() as i64) * Self::MISSED_HEARTBEATS as i64;
                 let alive: redis::RedisResult<u64> =
-                    conn.clone().zcount(format!("{name}:workers"), horizon, "+inf").await;
+                    conn.clone().zcount(configs.bulk.workers_set(), horizon, "+inf").await;
                 alive.unwrap_or(0)
             }
             _ => u64::from(in_process),
+        }
+    }
+
+    /// The Redis queue names of both lanes (the promoter's work).
+    pub fn redis_names(&self) -> Vec<String> {
+        match self {
+            Self::Redis { configs, .. } => Lane::ALL.iter().map(|l| configs.get(*l).queue.as_ref().to_owned()).collect(),
+            _ => Vec::new(),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `auto_link_games {league_id}`: after a sync stored new matches, every
+//! `auto_link_games {steam_league_id}`: after a sync stored new matches, every
 //! waiting game of the league's running tournaments whose two rosters played
 //! exactly one new match is linked to it and gets its result
 //! (`domain::brackets::service::auto_link`).
@@ -11,7 +11,7 @@ use crate::runtime::context::JobContext;
 
 impl AutoLinkGames {
     pub async fn run(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError> {
-        let linked = crate::domain::brackets::service::auto_link(&ctx.services(), self.league_id).await?;
-        Ok(json!({ "league_id": self.league_id, "linked_games": linked }))
+        let linked = crate::domain::brackets::service::auto_link(&ctx.services(), self.steam_league_id).await?;
+        Ok(json!({ "steam_league_id": self.steam_league_id, "linked_games": linked }))
     }
 }

@@ -10,6 +10,9 @@ pub enum JobError {
     Permanent(String),
     #[error("{message}")]
     Transient { message: String, retry_after: Option<Duration> },
+    /// An operator cancelled the run; it stopped at a safe point.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl JobError {
@@ -24,7 +27,7 @@ impl JobError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Transient { retry_after, .. } => *retry_after,
-            Self::Permanent(_) => None,
+            Self::Permanent(_) | Self::Cancelled => None,
         }
     }
 }

@@ -1,13 +1,15 @@
-//! Group commit for the job ledger (issue 13). Every ledger write of a job's
-//! life — the `queued` row on enqueue, the claim of an attempt, its finish —
-//! goes through one writer task per process, which takes whatever requests
-//! are waiting (at most [`MAX_BATCH`]) and writes them in **one transaction**:
-//! one multi-row INSERT, one UPDATE … FROM for the claims, one for the
-//! finishes. A caller is answered only after that transaction committed, so
-//! the guarantees are the single-row ones: a client told "queued" has a
-//! durable row; a duplicate delivery is refused by the same conditional
-//! claim; a redelivery after a SIGKILL re-claims its attempt. Under no load a
-//! batch is one request (no added wait); under load, one fsync serves many.
+//! Group commit for the job ledger (issue 13). The frequent ledger writes of
+//! a job's life — the `queued` row on enqueue, the claim of an attempt, its
+//! finish — go through one writer task per process, which takes whatever
+//! requests are waiting (at most [`MAX_BATCH`]) and writes them in **one
+//! transaction**: one multi-row INSERT, one UPDATE … FROM for the claims,
+//! one for the finishes. A caller is answered only after that transaction
+//! committed, so the guarantees are the single-row ones of [`ledger`]: a
+//! client told "queued" has a durable row; a duplicate delivery is refused by
+//! the same conditional claim; a redelivery after a SIGKILL re-claims its
+//! attempt. Under no load a batch is one request (no added wait); under
+//! load, one fsync serves many. The rare writes (a keyed enqueue, a cancel,
+//! a hand-back, progress) are single-row writes of [`ledger`].
 //!
 //! Claims are committed without waiting for the disk (`synchronous_commit =
 //! off` on PostgreSQL, in a transaction of their own): a claim lost in a
@@ -25,40 +27,34 @@
 //! every caller gets its own error (503 for the API, a redelivery for the
 //! worker), exactly as before.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use entity::{JobStatus, job_run};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, Statement,
-    TransactionTrait, Value,
-};
+use entity::job_run;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, TransactionTrait, Value};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::infra::rows::{cell, rows_per_statement, rows_table};
-use crate::jobs::ledger::{self, Finish};
-use crate::jobs::payload::Job;
+use crate::jobs::ledger::{self, Finish, Inserted, NewRun, append_log, claimed_event, model_of, statement};
 
 /// The most requests one transaction carries.
 pub const MAX_BATCH: usize = 512;
 /// Batches in flight at once per process.
 pub const WRITERS: usize = 2;
-/// Rows per multi-row INSERT (14 parameters each).
+/// Rows per multi-row INSERT (18 parameters each).
 const INSERT_ROWS_PER_STATEMENT: usize = 100;
 
-/// A `queued` row to write.
+/// A claim of an attempt by a worker.
 #[derive(Debug, Clone)]
-pub struct NewRun {
+pub struct Claim {
     pub id: String,
-    pub job: Job,
-    pub enqueued_by: Option<i64>,
-    pub idempotency_key: Option<String>,
+    pub attempt: i32,
+    pub worker: String,
 }
 
 enum Request {
-    Insert(NewRun, oneshot::Sender<Result<(job_run::Model, bool), DbErr>>),
-    Claim(String, i32, oneshot::Sender<Result<bool, DbErr>>),
+    Insert(NewRun, oneshot::Sender<Result<(job_run::Model, Inserted), DbErr>>),
+    Claim(Claim, oneshot::Sender<Result<bool, DbErr>>),
     Finish(Finish, oneshot::Sender<Result<(), DbErr>>),
 }
 
@@ -66,6 +62,7 @@ enum Request {
 #[derive(Clone)]
 pub struct LedgerWriter {
     tx: mpsc::UnboundedSender<Request>,
+    db: DatabaseConnection,
 }
 
 fn gone() -> DbErr {
@@ -80,21 +77,24 @@ impl LedgerWriter {
         for _ in 0..WRITERS {
             tokio::spawn(write_batches(db.clone(), rx.clone()));
         }
-        Self { tx }
+        Self { tx, db }
     }
 
-    /// Writes the `queued` row of a new run; with an idempotency key used
-    /// before, the earlier run and `false`.
-    pub async fn insert(&self, run: NewRun) -> Result<(job_run::Model, bool), DbErr> {
+    /// Writes the row of a new run (see [`ledger::insert`]); keyed runs are
+    /// written alone, so the unique indexes answer each of them.
+    pub async fn insert(&self, run: NewRun) -> Result<(job_run::Model, Inserted), DbErr> {
+        if run.is_keyed() {
+            return ledger::insert(&self.db, &run, Utc::now()).await;
+        }
         let (reply, answer) = oneshot::channel();
         self.tx.send(Request::Insert(run, reply)).map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
 
-    /// Claims attempt `attempt` (see [`ledger::claim`]).
-    pub async fn claim(&self, id: &str, attempt: i32) -> Result<bool, DbErr> {
+    /// Claims an attempt (see [`ledger::claim`]).
+    pub async fn claim(&self, claim: Claim) -> Result<bool, DbErr> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send(Request::Claim(id.to_owned(), attempt, reply)).map_err(|_| gone())?;
+        self.tx.send(Request::Claim(claim, reply)).map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
 
@@ -103,6 +103,11 @@ impl LedgerWriter {
         let (reply, answer) = oneshot::channel();
         self.tx.send(Request::Finish(finish, reply)).map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
+    }
+
+    /// The database the rare single-row writes go to.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
     }
 }
 
@@ -137,7 +142,7 @@ async fn write(db: &DatabaseConnection, batch: Vec<Request>) {
     for request in batch {
         match request {
             Request::Insert(run, reply) => inserts.push((run, reply)),
-            Request::Claim(id, attempt, reply) => claims.push((id, attempt, reply)),
+            Request::Claim(claim, reply) => claims.push((claim, reply)),
             Request::Finish(finish, reply) => finishes.push((finish, reply)),
         }
     }
@@ -148,23 +153,23 @@ async fn write(db: &DatabaseConnection, batch: Vec<Request>) {
             if txn.get_database_backend() == DatabaseBackend::Postgres {
                 txn.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
             }
-            let claimed = claim_rows(&txn, claims.iter().map(|(id, attempt, _)| (id.as_str(), *attempt)), now).await?;
+            let claimed = claim_rows(&txn, claims.iter().map(|(claim, _)| claim), now).await?;
             txn.commit().await?;
             Ok::<_, DbErr>(claimed)
         };
         match claimed.await {
             Ok(claimed) => {
                 let mut answered = HashSet::new();
-                for (id, attempt, reply) in claims {
+                for (claim, reply) in claims {
                     // Two deliveries of one attempt in one batch: the first wins.
-                    let won = claimed.contains(&(id.clone(), attempt)) && answered.insert(id);
+                    let won = claimed.contains(&(claim.id.clone(), claim.attempt)) && answered.insert(claim.id);
                     let _ = reply.send(Ok(won));
                 }
             }
             Err(err) => {
                 tracing::warn!(error = %err, "ledger claims failed together; claiming one by one");
-                for (id, attempt, reply) in claims {
-                    let _ = reply.send(ledger::claim(db, &id, attempt).await);
+                for (claim, reply) in claims {
+                    let _ = reply.send(ledger::claim(db, &claim.id, claim.attempt, &claim.worker, now).await);
                 }
             }
         }
@@ -174,15 +179,14 @@ async fn write(db: &DatabaseConnection, batch: Vec<Request>) {
     }
     let durable = async {
         let txn = db.begin().await?;
-        let inserted = insert_rows(&txn, inserts.iter().map(|(run, _)| run), now).await?;
+        insert_rows(&txn, inserts.iter().map(|(run, _)| run), now).await?;
         finish_rows(&txn, finishes.iter().map(|(finish, _)| finish), now).await?;
-        txn.commit().await?;
-        Ok::<_, DbErr>(inserted)
+        txn.commit().await
     };
     match durable.await {
-        Ok(inserted) => {
-            for ((_, reply), outcome) in inserts.into_iter().zip(inserted) {
-                let _ = reply.send(Ok(outcome));
+        Ok(()) => {
+            for (run, reply) in inserts {
+                let _ = reply.send(Ok((model_of(&run, now), Inserted::Fresh)));
             }
             for (_, reply) in finishes {
                 let _ = reply.send(Ok(()));
@@ -191,105 +195,38 @@ async fn write(db: &DatabaseConnection, batch: Vec<Request>) {
         Err(err) => {
             tracing::warn!(error = %err, "ledger batch failed; writing its requests one by one");
             for (run, reply) in inserts {
-                let _ = reply.send(ledger::insert(db, &run.id, &run.job, run.enqueued_by, run.idempotency_key).await);
+                let _ = reply.send(ledger::insert(db, &run, now).await);
             }
-            for (f, reply) in finishes {
-                let _ = reply.send(ledger::finish(db, f).await);
+            for (finish, reply) in finishes {
+                let _ = reply.send(ledger::finish(db, &finish, now).await);
             }
         }
     }
 }
 
-pub(crate) fn model_of(run: &NewRun, now: DateTime<Utc>) -> job_run::Model {
-    job_run::Model {
-        id: run.id.clone(),
-        kind: run.job.kind().to_owned(),
-        args: run.job.args(),
-        status: JobStatus::Queued,
-        attempts: 0,
-        max_attempts: run.job.policy().max_attempts,
-        progress: None,
-        result: None,
-        error: None,
-        enqueued_by: run.enqueued_by,
-        enqueued_at: now,
-        started_at: None,
-        finished_at: None,
-        idempotency_key: run.idempotency_key.clone(),
-    }
-}
-
-/// One multi-row INSERT; a row whose idempotency key exists is skipped and
-/// answered with the earlier run.
+/// Multi-row INSERTs of runs without keys (keyed runs are written alone).
 async fn insert_rows<'a, C: ConnectionTrait>(
     db: &C,
     runs: impl Iterator<Item = &'a NewRun>,
     now: DateTime<Utc>,
-) -> Result<Vec<(job_run::Model, bool)>, DbErr> {
-    let models: Vec<job_run::Model> = runs.map(|r| model_of(r, now)).collect();
-    if models.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows = models.iter().cloned().map(|m| job_run::ActiveModel {
-        id: Set(m.id),
-        kind: Set(m.kind),
-        args: Set(m.args),
-        status: Set(m.status),
-        attempts: Set(m.attempts),
-        max_attempts: Set(m.max_attempts),
-        progress: Set(None),
-        result: Set(None),
-        error: Set(None),
-        enqueued_by: Set(m.enqueued_by),
-        enqueued_at: Set(m.enqueued_at),
-        started_at: Set(None),
-        finished_at: Set(None),
-        idempotency_key: Set(m.idempotency_key),
-    });
+) -> Result<(), DbErr> {
+    let rows: Vec<job_run::ActiveModel> =
+        runs.map(|run| job_run::ActiveModel::from(model_of(run, now)).reset_all()).collect();
     // Small statements: one that spans two TCP segments waits ~40 ms for a
     // delayed ACK (sqlx does not set TCP_NODELAY; see `sync::ingest`).
-    let rows: Vec<job_run::ActiveModel> = rows.collect();
     for chunk in rows.chunks(INSERT_ROWS_PER_STATEMENT) {
-        job_run::Entity::insert_many(chunk.to_vec())
-            .on_conflict(OnConflict::column(job_run::Column::IdempotencyKey).do_nothing().to_owned())
-            .exec_without_returning(db)
-            .await?;
+        job_run::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
     }
-    let keys: Vec<String> = models.iter().filter_map(|m| m.idempotency_key.clone()).collect();
-    let holders: HashMap<String, job_run::Model> = if keys.is_empty() {
-        HashMap::new()
-    } else {
-        job_run::Entity::find()
-            .filter(job_run::Column::IdempotencyKey.is_in(keys))
-            .all(db)
-            .await?
-            .into_iter()
-            .filter_map(|m| m.idempotency_key.clone().map(|k| (k, m)))
-            .collect()
-    };
-    Ok(models
-        .into_iter()
-        .map(|m| match m.idempotency_key.as_ref().and_then(|k| holders.get(k)) {
-            Some(holder) if holder.id != m.id => (holder.clone(), false),
-            _ => (m, true),
-        })
-        .collect())
-}
-
-fn param(backend: DatabaseBackend, n: usize) -> String {
-    match backend {
-        DatabaseBackend::Postgres => format!("${n}"),
-        _ => "?".to_owned(),
-    }
+    Ok(())
 }
 
 /// The claims that took: `(id, attempt)`.
 async fn claim_rows<'a, C: ConnectionTrait>(
     db: &C,
-    claims: impl Iterator<Item = (&'a str, i32)>,
+    claims: impl Iterator<Item = &'a Claim>,
     now: DateTime<Utc>,
 ) -> Result<HashSet<(String, i32)>, DbErr> {
-    let claims: Vec<(&str, i32)> = claims.collect();
+    let claims: Vec<&Claim> = claims.collect();
     let mut won = HashSet::new();
     for chunk in claims.chunks(rows_per_statement(db.get_database_backend())) {
         won.extend(claim_chunk(db, chunk, now).await?);
@@ -299,23 +236,31 @@ async fn claim_rows<'a, C: ConnectionTrait>(
 
 async fn claim_chunk<C: ConnectionTrait>(
     db: &C,
-    claims: &[(&str, i32)],
+    claims: &[&Claim],
     now: DateTime<Utc>,
 ) -> Result<HashSet<(String, i32)>, DbErr> {
     let backend = db.get_database_backend();
-    let rows =
-        claims.iter().map(|(id, attempt)| vec![cell("id", "text", *id), cell("attempt", "int4", *attempt)]).collect();
+    let rows = claims
+        .iter()
+        .map(|c| {
+            let log = serde_json::json!([claimed_event(c.attempt, &c.worker, now)]).to_string();
+            vec![cell("id", "text", c.id.as_str()), cell("attempt", "int4", c.attempt), cell("log", "text", log)]
+        })
+        .collect();
     let (table, params) = rows_table(backend, rows, 2);
+    // SQLite's RETURNING names only the updated table's columns, unqualified.
+    let returning = if backend == DatabaseBackend::Postgres { "j.id, j.attempts" } else { "id, attempts" };
     let sql = format!(
-        "UPDATE job_runs AS j SET status = 'running', attempts = v.attempt, started_at = {now} \
+        "UPDATE job_runs AS j SET status = 'running', attempts = v.attempt, started_at = $1, queue_key = NULL, \
+         attempt_log = {log} \
          FROM {table} AS v \
-         WHERE j.id = v.id AND j.status IN ('queued', 'failed', 'running') \
-         AND (j.attempts = v.attempt - 1 OR j.attempts = v.attempt) \
-         RETURNING j.id, j.attempts",
-        now = param(backend, 1)
+         WHERE j.id = v.id AND ((j.status IN ('queued', 'scheduled', 'failed') AND j.attempts = v.attempt - 1) \
+         OR (j.status = 'running' AND j.attempts IN (v.attempt - 1, v.attempt))) \
+         RETURNING {returning}",
+        log = append_log(backend, "j.attempt_log", "v.log")
     );
     let values: Vec<Value> = std::iter::once(now.into()).chain(params).collect();
-    let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    let rows = db.query_all_raw(statement(backend, &sql, values)).await?;
     rows.iter().map(|row| Ok((row.try_get::<String>("", "id")?, row.try_get::<i32>("", "attempts")?))).collect()
 }
 
@@ -341,6 +286,7 @@ async fn finish_chunk<C: ConnectionTrait>(db: &C, finishes: &[&Finish], now: Dat
                 cell("status", "text", f.status.as_str()),
                 cell("result", "jsonb", Value::Json(f.result.clone().map(Box::new))),
                 cell("error", "text", f.error.clone()),
+                cell("log", "text", serde_json::json!([f.event(now)]).to_string()),
             ]
         })
         .collect();
@@ -349,11 +295,12 @@ async fn finish_chunk<C: ConnectionTrait>(db: &C, finishes: &[&Finish], now: Dat
     let sql = format!(
         "UPDATE job_runs AS j SET status = v.status, error = v.error, \
          result = COALESCE(v.result, j.result), \
-         finished_at = CASE WHEN v.status = 'failed' THEN j.finished_at ELSE {now} END \
+         finished_at = CASE WHEN v.status = 'failed' THEN j.finished_at ELSE $1 END, queue_key = NULL, \
+         attempt_log = {log} \
          FROM {table} AS v WHERE j.id = v.id",
-        now = param(backend, 1)
+        log = append_log(backend, "j.attempt_log", "v.log")
     );
     let values: Vec<Value> = std::iter::once(now.into()).chain(params).collect();
-    db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    db.execute_raw(statement(backend, &sql, values)).await?;
     Ok(())
 }

@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::domain::Services;
 use crate::domain::hero_draft::service::{self, TimeoutOutcome};
 use crate::jobs::JobError;
+use crate::jobs::enqueue::NewJob;
 use crate::jobs::payload::{HerodraftTimeout, Job};
 use crate::runtime::context::JobContext;
 
@@ -28,7 +29,7 @@ pub async fn schedule(svc: &Services, draft_id: i64, round: i32) -> Result<(), J
 async fn after(svc: &Services, draft_id: i64, round: i32, ms: i64) -> Result<(), JobError> {
     let job = Job::HerodraftTimeout(HerodraftTimeout { draft_id, round_number: round });
     let delay = Duration::from_millis(u64::try_from(ms).unwrap_or(0));
-    svc.enqueuer.enqueue_after(job, None, None, delay).await.map_err(|e| JobError::transient(e.to_string()))?;
+    svc.enqueuer.enqueue(NewJob::new(job).after(delay)).await.map_err(|e| JobError::transient(e.to_string()))?;
     Ok(())
 }
 

@@ -52,10 +52,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::infra::lock::Locks;
+use crate::infra::queue::LaneConfigs;
 use crate::infra::rows::{cell, rows_per_statement, rows_table, upsert};
-use crate::jobs::group_commit::{NewRun, model_of};
-use crate::jobs::ledger::{self, Finish};
-use crate::jobs::payload::Envelope;
+use crate::jobs::group_commit::Claim;
+use crate::jobs::ledger::{self, Cancelled, Finish, Inserted, NewRun};
+use crate::jobs::payload::{Envelope, Lane};
 
 /// How long a run's state hash outlives its last write: far beyond any
 /// redelivery (a later claim of an expired run asks the database instead).
@@ -85,61 +86,90 @@ const WRITES_PER_BATCH: usize = 256;
 /// Writes waiting for a batch at most; callers beyond it wait to be queued.
 const WRITES_WAITING: usize = 4096;
 
-/// A batch of writes, in order, in one step: each (re)sets a run's state
-/// hash, a claim only when the run is not finished and no later attempt was
-/// claimed, and an enqueue also puts the run's first task on the apalis-redis
-/// queue (the moves of apalis-redis' own `batch_push.lua`), so a task is never
-/// on the queue without its record and the record never without its task.
-/// An enqueue's `queued` record waits in the waiting records hash (and its
-/// run in the waiting set, by time) instead of the stream: the run's claim
-/// moves it to the stream just ahead of its own record, so a run that is claimed, run
-/// and finished soon after reaches the flusher whole and becomes one insert
-/// however long it waited on the queue. ([`RELEASE`] moves the records of
-/// runs that wait long, and those a settle needs.) The records of the
-/// writes that took go to the stream as one entry.
-/// Answers per write: 1 written, 0 refused (a duplicate delivery), -1 the run
-/// is unknown here (a claim; ask the database).
-/// KEYS: stream, task data hash, active list, scheduled set, signal list,
-/// task metadata prefix, waiting set, waiting records, then each write's
-/// state hash.
-/// ARGV: ttl, then per write: op ('s' set | 'c' claim | 'e' enqueue), status,
-/// attempts ('' keeps), record, run id, and for an enqueue the task id, the
-/// task and when it is due (unix seconds; 0 now).
+/// A batch of writes, in order, in one step. Each write is an operation on
+/// a run's state hash (its status, attempt and cancel flag):
+/// - `e` enqueue: sets the state and puts the run's first task on its lane's
+///   apalis-redis queue (the moves of apalis-redis' own `batch_push.lua`), so
+///   a task is never on the queue without its record nor the record without
+///   its task. Its `queued` record waits in the waiting records hash (and the
+///   run in the waiting set, by time) instead of the stream: the run's next
+///   write moves it to the stream just ahead of its own record, so a run that
+///   is claimed, run and finished soon after reaches the flusher whole and
+///   becomes one insert however long it waited on the queue. ([`RELEASE`]
+///   moves the records of runs that wait long, and those a settle needs.)
+/// - `c` claim: by the ledger's rule (`ledger::claim`); a running run whose
+///   cancel was asked answers 2 (the runner ends it `cancelled`).
+/// - `s` set: the status (and attempt, when given).
+/// - `l` release (a hand-back): a running attempt waits again.
+/// - `x` cancel: a waiting run becomes `cancelled` (1); a running one gets
+///   its cancel flag and the alternative record (2).
+/// - `r` record only (progress).
+///
+/// Answers per write: 1 done, 0 refused (a duplicate delivery, a finished
+/// run), 2 as above, -1 the run is unknown here (ask the database). The
+/// records of the writes that took go to the stream as one entry.
+/// KEYS: stream, waiting set, waiting records, then the interactive lane's
+/// task data hash, active list, scheduled set, signal list, task metadata
+/// prefix, the same five of the bulk lane, then each write's state hash.
+/// ARGV: ttl, then per write: op, status, attempts ('' keeps), record, run
+/// id, task id (or the alternative record of a cancel), task, due (unix
+/// seconds; 0 now), lane ('i' | 'b').
 static WRITE: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(WRITE_LUA));
 const WRITE_LUA: &str = r"
-local records, answers, available, now = {}, {}, false, nil
-for i = 9, #KEYS do
-  local b = 1 + (i - 9) * 8
+local records, answers, now = {}, {}, nil
+local available = {}
+local function waiting_state(s) return s == 'queued' or s == 'scheduled' or s == 'failed' end
+for i = 14, #KEYS do
+  local b = 1 + (i - 14) * 9
   local op, status, attempts, record, run = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
   local answer = 1
-  if op == 'c' then
-    local state = redis.call('HMGET', KEYS[i], 'status', 'attempts')
+  if op ~= 'e' then
+    local state = redis.call('HMGET', KEYS[i], 'status', 'attempts', 'cancel')
+    local held, attempt = tonumber(state[2]), tonumber(attempts)
     if not state[1] then
       answer = -1
-    else
-      local held, attempt = tonumber(state[2]), tonumber(attempts)
-      local open = state[1] == 'queued' or state[1] == 'failed' or state[1] == 'running'
-      if not (open and (held == attempt - 1 or held == attempt)) then answer = 0 end
+    elseif op == 'c' then
+      if state[1] == 'running' and state[3] then
+        answer = 2
+      elseif not ((waiting_state(state[1]) and held == attempt - 1)
+          or (state[1] == 'running' and (held == attempt - 1 or held == attempt))) then
+        answer = 0
+      end
+    elseif op == 'l' then
+      if not (state[1] == 'running' and held == attempt + 1) then answer = 0 end
+    elseif op == 'x' then
+      if state[1] == 'running' then
+        answer = 2
+        record = ARGV[b + 6]
+      elseif not waiting_state(state[1]) then
+        answer = 0
+      end
     end
   end
-  if answer == 1 then
-    if attempts ~= '' then
-      redis.call('HSET', KEYS[i], 'status', status, 'attempts', attempts)
-    else
-      redis.call('HSET', KEYS[i], 'status', status)
+  if answer == 1 or answer == 2 then
+    if op == 'x' and answer == 2 then
+      redis.call('HSET', KEYS[i], 'cancel', 1)
+    elseif op == 'c' and answer == 2 then
+      record = nil
+    elseif op ~= 'r' then
+      if attempts ~= '' then
+        redis.call('HSET', KEYS[i], 'status', status, 'attempts', attempts)
+      else
+        redis.call('HSET', KEYS[i], 'status', status)
+      end
     end
     if op == 'e' then
       if not now then
         local t = redis.call('TIME')
         now = t[1] * 1000 + math.floor(t[2] / 1000)
       end
-      redis.call('HSET', KEYS[8], run, record)
-      redis.call('ZADD', KEYS[7], now, run)
-    else
-      local queued = redis.call('HGET', KEYS[8], run)
+      redis.call('HSET', KEYS[3], run, record)
+      redis.call('ZADD', KEYS[2], now, run)
+    elseif record then
+      local queued = redis.call('HGET', KEYS[3], run)
       if queued then
-        redis.call('HDEL', KEYS[8], run)
-        redis.call('ZREM', KEYS[7], run)
+        redis.call('HDEL', KEYS[3], run)
+        redis.call('ZREM', KEYS[2], run)
         records[#records + 1] = 'r'
         records[#records + 1] = queued
       end
@@ -148,15 +178,17 @@ for i = 9, #KEYS do
     end
     redis.call('EXPIRE', KEYS[i], ARGV[1])
     if op == 'e' then
+      local q = 4
+      if ARGV[b + 9] == 'b' then q = 9 end
       local task, due = ARGV[b + 6], tonumber(ARGV[b + 8])
-      if redis.call('HSETNX', KEYS[2], task, ARGV[b + 7]) == 1 then
-        redis.call('HSET', KEYS[6] .. ':' .. task, 'attempts', 0, 'max_attempts', 25, 'status', 'Pending',
+      if redis.call('HSETNX', KEYS[q], task, ARGV[b + 7]) == 1 then
+        redis.call('HSET', KEYS[q + 4] .. ':' .. task, 'attempts', 0, 'max_attempts', 25, 'status', 'Pending',
           'idempotency_key', '')
         if due > 0 then
-          redis.call('ZADD', KEYS[4], due, task)
+          redis.call('ZADD', KEYS[q + 2], due, task)
         else
-          redis.call('RPUSH', KEYS[3], task)
-          available = true
+          redis.call('RPUSH', KEYS[q + 1], task)
+          available[q] = true
         end
       end
     end
@@ -164,9 +196,9 @@ for i = 9, #KEYS do
   answers[#answers + 1] = answer
 end
 if #records > 0 then redis.call('XADD', KEYS[1], '*', unpack(records)) end
-if available then
-  redis.call('DEL', KEYS[5])
-  redis.call('LPUSH', KEYS[5], 1)
+for q, _ in pairs(available) do
+  redis.call('DEL', KEYS[q + 3])
+  redis.call('LPUSH', KEYS[q + 3], 1)
 end
 return answers
 ";
@@ -223,9 +255,10 @@ struct Push {
     task: Vec<u8>,
     /// Unix seconds; 0 for now.
     due: i64,
+    lane: Lane,
 }
 
-/// What a write does besides recording.
+/// What a write does besides recording (the script's operations).
 enum Op {
     /// Sets the run's state.
     Set,
@@ -233,6 +266,12 @@ enum Op {
     Claim,
     /// Sets the run's state and puts its first task on the queue.
     Enqueue(Push),
+    /// A running attempt waits again.
+    Release,
+    /// Cancels a waiting run, or flags a running one (with this record).
+    Cancel(String),
+    /// Only the record.
+    Record,
 }
 
 /// One write waiting for its batch.
@@ -256,11 +295,16 @@ pub enum Record {
         max_attempts: i32,
         enqueued_by: Option<i64>,
         at: DateTime<Utc>,
+        /// When a scheduled run becomes due.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run_at: Option<DateTime<Utc>>,
     },
     Claimed {
         id: String,
         attempt: i32,
         at: DateTime<Utc>,
+        #[serde(default)]
+        worker: String,
     },
     Finished {
         id: String,
@@ -268,13 +312,34 @@ pub enum Record {
         result: Option<serde_json::Value>,
         error: Option<String>,
         at: DateTime<Utc>,
+        #[serde(default)]
+        attempt: i32,
+    },
+    /// A running attempt was handed back (its worker shut down).
+    Released {
+        id: String,
+        attempt: i32,
+        at: DateTime<Utc>,
+    },
+    Progress {
+        id: String,
+        progress: serde_json::Value,
+    },
+    CancelRequested {
+        id: String,
+        at: DateTime<Utc>,
     },
 }
 
 impl Record {
     fn id(&self) -> &str {
         match self {
-            Self::Queued { id, .. } | Self::Claimed { id, .. } | Self::Finished { id, .. } => id,
+            Self::Queued { id, .. }
+            | Self::Claimed { id, .. }
+            | Self::Finished { id, .. }
+            | Self::Released { id, .. }
+            | Self::Progress { id, .. }
+            | Self::CancelRequested { id, .. } => id,
         }
     }
 }
@@ -291,13 +356,19 @@ pub struct Folded {
     pub result: Option<serde_json::Value>,
     /// `Some` when a finish set the error (to a message or to none).
     pub error: Option<Option<String>>,
+    pub progress: Option<serde_json::Value>,
+    pub cancel_requested_at: Option<DateTime<Utc>>,
+    /// Events to append to the attempt log.
+    pub log: Vec<serde_json::Value>,
 }
 
 /// Folds records (in stream order) into one change per run, in the order
-/// the runs first appear. The same rules as the single-row writes: a claim
-/// sets `running`, the attempt and its start; a finish sets the status and
-/// error, the result when there is one, and the finish time unless the
-/// attempt failed (it waits for a retry).
+/// the runs first appear. The same rules as the single-row writes of
+/// `ledger`: a claim sets `running`, the attempt and its start; a finish sets
+/// the status and error, the result when there is one, and the finish time
+/// unless the attempt failed (it waits for a retry); a release puts the run
+/// back to `queued` before its attempt; each claim and end is an event of
+/// the attempt log.
 pub fn fold(records: impl IntoIterator<Item = Record>) -> Vec<(String, Folded)> {
     let mut order = Vec::new();
     let mut runs: HashMap<String, Folded> = HashMap::new();
@@ -308,12 +379,12 @@ pub fn fold(records: impl IntoIterator<Item = Record>) -> Vec<(String, Folded)> 
             Folded::default()
         });
         match record {
-            Record::Queued { id, kind, args, max_attempts, enqueued_by, at } => {
+            Record::Queued { id, kind, args, max_attempts, enqueued_by, at, run_at } => {
                 run.new = Some(job_run::Model {
                     id,
                     kind,
                     args,
-                    status: JobStatus::Queued,
+                    status: if run_at.is_some() { JobStatus::Scheduled } else { JobStatus::Queued },
                     attempts: 0,
                     max_attempts,
                     progress: None,
@@ -324,14 +395,20 @@ pub fn fold(records: impl IntoIterator<Item = Record>) -> Vec<(String, Folded)> 
                     started_at: None,
                     finished_at: None,
                     idempotency_key: None,
+                    attempt_log: None,
+                    run_at,
+                    cancel_requested_at: None,
+                    queue_key: None,
                 });
             }
-            Record::Claimed { attempt, at, .. } => {
+            Record::Claimed { attempt, at, worker, .. } => {
                 run.status = Some(JobStatus::Running);
                 run.attempts = Some(attempt);
                 run.started_at = Some(at);
+                run.log.push(ledger::claimed_event(attempt, &worker, at));
             }
-            Record::Finished { status, result, error, at, .. } => {
+            Record::Finished { status, result, error, at, attempt, .. } => {
+                run.log.push(ledger::ended_event(attempt, status.as_str(), at, error.as_deref()));
                 run.status = Some(status);
                 run.error = Some(error);
                 if result.is_some() {
@@ -341,6 +418,13 @@ pub fn fold(records: impl IntoIterator<Item = Record>) -> Vec<(String, Folded)> 
                     run.finished_at = Some(at);
                 }
             }
+            Record::Released { attempt, at, .. } => {
+                run.status = Some(JobStatus::Queued);
+                run.attempts = Some(attempt - 1);
+                run.log.push(ledger::ended_event(attempt, "handed_back", at, None));
+            }
+            Record::Progress { progress, .. } => run.progress = Some(progress),
+            Record::CancelRequested { at, .. } => run.cancel_requested_at = Some(at),
         }
     }
     order.into_iter().map(|id| (id.clone(), runs.remove(&id).expect("folded run"))).collect()
@@ -356,6 +440,9 @@ impl Folded {
         row.finished_at = self.finished_at;
         row.result = self.result;
         row.error = self.error.flatten();
+        row.progress = self.progress;
+        row.cancel_requested_at = self.cancel_requested_at;
+        row.attempt_log = (!self.log.is_empty()).then(|| serde_json::Value::Array(self.log));
         Some(row)
     }
 }
@@ -390,9 +477,10 @@ fn redis_err(err: redis::RedisError) -> DbErr {
 }
 
 impl Journal {
-    /// The journal next to the apalis-redis queue `queue`, and its flusher.
-    pub fn start(conn: ConnectionManager, queue: &apalis_redis::Config, db: DatabaseConnection) -> Self {
-        let prefix = format!("{}:ledger", queue.queue.as_ref());
+    /// The journal next to the apalis-redis queues of both lanes (its keys
+    /// under the bulk queue's name, `{prefix}:jobs:ledger`), and its flusher.
+    pub fn start(conn: ConnectionManager, queues: &LaneConfigs, db: DatabaseConnection) -> Self {
+        let prefix = format!("{}:ledger", queues.bulk.queue.as_ref());
         let (enqueues, waiting_enqueues) = mpsc::channel(WRITES_WAITING);
         let (runs, waiting_runs) = mpsc::channel(WRITES_WAITING);
         let journal = Self {
@@ -411,7 +499,8 @@ impl Journal {
             stream: journal.stream.clone(),
             state_prefix: journal.state_prefix.clone(),
             waiting: journal.waiting.clone(),
-            queue: QueueKeys::of(queue),
+            interactive: QueueKeys::of(&queues.interactive),
+            bulk: QueueKeys::of(&queues.bulk),
         };
         tokio::spawn(batches.clone().write_forever(waiting_enqueues, appended.clone()));
         tokio::spawn(batches.write_forever(waiting_runs, appended.clone()));
@@ -438,7 +527,7 @@ impl Journal {
             op,
             status,
             attempts,
-            record: serde_json::to_string(record).map_err(|e| DbErr::Custom(e.to_string()))?,
+            record: encode(record)?,
             answer,
         };
         let gone = || DbErr::Custom("ledger journal: the batch writer stopped".into());
@@ -447,17 +536,19 @@ impl Journal {
         answered.await.map_err(|_| gone())?.map_err(|e| DbErr::Custom(format!("ledger journal: {e}")))
     }
 
-    /// Records a new `queued` run and puts its first attempt on the queue,
-    /// in one step (batched with concurrent writes): both happen or neither.
-    /// The run has no idempotency key (those go through [`Journal::insert`]).
-    pub async fn enqueue(&self, run: NewRun, delay: Duration) -> Result<job_run::Model, DbErr> {
+    /// Records a new run and puts its first attempt on its lane's queue, in
+    /// one step (batched with concurrent writes): both happen or neither.
+    /// The run has no keys (those go through [`Journal::insert`]).
+    pub async fn enqueue(&self, run: NewRun, traceparent: Option<String>) -> Result<job_run::Model, DbErr> {
         let now = Utc::now();
-        let row = model_of(&run, now);
-        let first = Envelope { run_id: run.id, attempt: 1, max_attempts: row.max_attempts, job: run.job };
+        let row = ledger::model_of(&run, now);
+        let lane = run.job.lane();
+        let first = Envelope::new(run.id, 1, row.max_attempts, run.job, traceparent);
         let push = Push {
             task_id: ulid::Ulid::generate().to_string(),
             task: serde_json::to_vec(&first).map_err(|e| DbErr::Custom(e.to_string()))?,
-            due: if delay.is_zero() { 0 } else { (now + delay).timestamp() },
+            due: row.run_at.map_or(0, |at| at.timestamp()),
+            lane,
         };
         let record = Record::Queued {
             id: row.id.clone(),
@@ -466,29 +557,32 @@ impl Journal {
             max_attempts: row.max_attempts,
             enqueued_by: row.enqueued_by,
             at: row.enqueued_at,
+            run_at: row.run_at,
         };
-        self.write(&record, Op::Enqueue(push), JobStatus::Queued, Some(0)).await?;
+        self.write(&record, Op::Enqueue(push), row.status, Some(0)).await?;
         Ok(row)
     }
 
-    /// Writes a new `queued` run to the database at once (an enqueue with
-    /// an idempotency key: the unique index decides between racing requests;
-    /// rare, so not worth a second mechanism); with a key used before, the
-    /// earlier run and `false`. The caller pushes a fresh run's task.
-    pub async fn insert(&self, run: NewRun) -> Result<(job_run::Model, bool), DbErr> {
-        let (row, fresh) = ledger::insert(&self.db, &run.id, &run.job, run.enqueued_by, run.idempotency_key).await?;
-        if fresh {
-            self.seed(&row.id, JobStatus::Queued, 0).await?;
+    /// Writes a keyed run to the database at once (an idempotency key, or a
+    /// kind's waiting place per league: the unique indexes decide between
+    /// racing requests; rare, so not worth a second mechanism). The caller
+    /// pushes a fresh run's task.
+    pub async fn insert(&self, run: NewRun) -> Result<(job_run::Model, Inserted), DbErr> {
+        let (row, inserted) = ledger::insert(&self.db, &run, Utc::now()).await?;
+        if inserted == Inserted::Fresh {
+            self.seed(&row.id, row.status, 0).await?;
         }
-        Ok((row, fresh))
+        Ok((row, inserted))
     }
 
     /// Sets a run's claim state without a record (its row was written to
-    /// the database directly: an idempotent enqueue, a manual retry).
+    /// the database directly: a keyed enqueue, a manual retry).
     pub async fn seed(&self, id: &str, status: JobStatus, attempts: i32) -> Result<(), DbErr> {
         let mut conn = self.conn.clone();
         let key = state_key(&self.state_prefix, id);
         redis::pipe()
+            .del(&key)
+            .ignore()
             .hset_multiple(&key, &[("status", status.as_str().to_owned()), ("attempts", attempts.to_string())])
             .ignore()
             .expire(&key, STATE_TTL_SECS as i64)
@@ -498,36 +592,99 @@ impl Journal {
             .map_err(redis_err)
     }
 
-    /// Claims attempt `attempt`; `false` for a duplicate delivery. A run
-    /// whose state is not in Redis (expired, or older than the journal) is
-    /// claimed in the database, by the single-row rule. (A task never
-    /// reaches the queue before its run's state: an enqueue writes both in
-    /// one step, a keyed enqueue or a retry seeds the state first.)
-    pub async fn claim(&self, id: &str, attempt: i32) -> Result<bool, DbErr> {
-        if let Some(won) = self.claim_in_redis(id, attempt).await? {
-            return Ok(won);
+    /// Claims an attempt; `Refused` for a duplicate delivery. A run whose
+    /// state is not in Redis (expired, or older than the journal) is claimed
+    /// in the database, by the same rule. (A task never reaches the queue
+    /// before its run's state: an enqueue writes both in one step, a keyed
+    /// enqueue or a retry seeds the state first.)
+    pub async fn claim(&self, claim: &Claim) -> Result<ClaimOutcome, DbErr> {
+        let record = Record::Claimed {
+            id: claim.id.clone(),
+            attempt: claim.attempt,
+            at: Utc::now(),
+            worker: claim.worker.clone(),
+        };
+        match self.write(&record, Op::Claim, JobStatus::Running, Some(claim.attempt)).await? {
+            1 => return Ok(ClaimOutcome::Claimed),
+            2 => return Ok(ClaimOutcome::CancelRequested),
+            0 => return Ok(ClaimOutcome::Refused),
+            _ => {}
         }
         self.settle().await?;
-        let won = ledger::claim(&self.db, id, attempt).await?;
-        if won {
-            self.seed(id, JobStatus::Running, attempt).await?;
+        if ledger::cancel_requested(&self.db, &claim.id).await? {
+            return Ok(ClaimOutcome::CancelRequested);
         }
-        Ok(won)
-    }
-
-    async fn claim_in_redis(&self, id: &str, attempt: i32) -> Result<Option<bool>, DbErr> {
-        let record = Record::Claimed { id: id.to_owned(), attempt, at: Utc::now() };
-        Ok(match self.write(&record, Op::Claim, JobStatus::Running, Some(attempt)).await? {
-            -1 => None,
-            won => Some(won == 1),
-        })
+        let won = ledger::claim(&self.db, &claim.id, claim.attempt, &claim.worker, Utc::now()).await?;
+        if !won {
+            return Ok(ClaimOutcome::Refused);
+        }
+        self.seed(&claim.id, JobStatus::Running, claim.attempt).await?;
+        Ok(ClaimOutcome::Claimed)
     }
 
     /// Records the end of an attempt.
     pub async fn finish(&self, finish: Finish) -> Result<(), DbErr> {
-        let Finish { id, status, result, error } = finish;
-        let record = Record::Finished { id, status, result, error, at: Utc::now() };
+        let Finish { id, attempt, status, result, error } = finish;
+        let record = Record::Finished { id, status, result, error, at: Utc::now(), attempt };
         self.write(&record, Op::Set, status, None).await.map(|_| ())
+    }
+
+    /// Hands a running attempt back: the run waits again.
+    pub async fn release(&self, id: &str, attempt: i32) -> Result<(), DbErr> {
+        let record = Record::Released { id: id.to_owned(), attempt, at: Utc::now() };
+        if self.write(&record, Op::Release, JobStatus::Queued, Some(attempt - 1)).await? == -1 {
+            self.settle().await?;
+            ledger::release(&self.db, id, attempt, Utc::now()).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores what a running job reports.
+    pub async fn progress(&self, id: &str, progress: serde_json::Value) -> Result<(), DbErr> {
+        let record = Record::Progress { id: id.to_owned(), progress };
+        if self.write(&record, Op::Record, JobStatus::Running, None).await? == -1
+            && let Record::Progress { progress, .. } = &record
+        {
+            ledger::progress(&self.db, id, progress).await?;
+        }
+        Ok(())
+    }
+
+    /// Cancels a run: a waiting one at once, a running one at its next safe point.
+    pub async fn cancel(&self, id: &str) -> Result<Cancelled, DbErr> {
+        let now = Utc::now();
+        let finished = Record::Finished {
+            id: id.to_owned(),
+            status: JobStatus::Cancelled,
+            result: None,
+            error: None,
+            at: now,
+            attempt: 0,
+        };
+        let requested = encode(&Record::CancelRequested { id: id.to_owned(), at: now })?;
+        match self.write(&finished, Op::Cancel(requested), JobStatus::Cancelled, None).await? {
+            1 => Ok(Cancelled::Now),
+            2 => Ok(Cancelled::Requested),
+            answer => {
+                self.settle().await?;
+                let outcome = ledger::cancel(&self.db, id, now).await?;
+                if answer == -1 && outcome == Cancelled::Now {
+                    self.seed(id, JobStatus::Cancelled, 0).await?;
+                }
+                Ok(outcome)
+            }
+        }
+    }
+
+    /// Whether a cancel was asked of the running run.
+    pub async fn cancel_requested(&self, id: &str) -> Result<bool, DbErr> {
+        let flag: Option<String> = redis::cmd("HGET")
+            .arg(state_key(&self.state_prefix, id))
+            .arg("cancel")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(redis_err)?;
+        Ok(flag.is_some())
     }
 
     /// Waits until every record appended before this call is in the
@@ -548,6 +705,20 @@ impl Journal {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
+}
+
+fn encode(record: &Record) -> Result<String, DbErr> {
+    serde_json::to_string(record).map_err(|e| DbErr::Custom(e.to_string()))
+}
+
+/// What a claim found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    Claimed,
+    /// A duplicate delivery (or a finished run).
+    Refused,
+    /// The run was cancelled while running and its worker died: end it.
+    CancelRequested,
 }
 
 /// Up to `count` entries of `stream` between `bounds`, as `(id, [field, value…])`
@@ -582,7 +753,8 @@ struct Batches {
     stream: String,
     state_prefix: String,
     waiting: WaitingKeys,
-    queue: QueueKeys,
+    interactive: QueueKeys,
+    bulk: QueueKeys,
 }
 
 impl Batches {
@@ -603,7 +775,7 @@ impl Batches {
         match self.call(&batch).await {
             Ok(answers) => {
                 // An enqueue's record waits beside the stream: only the others append.
-                let took = |(write, answer): (&Write, &i64)| *answer == 1 && !matches!(write.op, Op::Enqueue(_));
+                let took = |(write, answer): (&Write, &i64)| *answer >= 1 && !matches!(write.op, Op::Enqueue(_));
                 if batch.iter().zip(&answers).any(took)
                     && let Some(flusher) = appended.upgrade()
                 {
@@ -622,22 +794,20 @@ impl Batches {
     }
 
     async fn call(&self, batch: &[Write]) -> redis::RedisResult<Vec<i64>> {
-        let queue = &self.queue;
         let mut call = WRITE.prepare_invoke();
-        call.key(&self.stream)
-            .key(&queue.task_data)
-            .key(&queue.active)
-            .key(&queue.scheduled)
-            .key(&queue.signal)
-            .key(&queue.task_meta)
-            .key(&self.waiting.set)
-            .key(&self.waiting.records)
-            .arg(STATE_TTL_SECS);
+        call.key(&self.stream).key(&self.waiting.set).key(&self.waiting.records);
+        for lane in [&self.interactive, &self.bulk] {
+            call.key(&lane.task_data).key(&lane.active).key(&lane.scheduled).key(&lane.signal).key(&lane.task_meta);
+        }
+        call.arg(STATE_TTL_SECS);
         for write in batch {
             let op = match write.op {
                 Op::Set => "s",
                 Op::Claim => "c",
                 Op::Enqueue(_) => "e",
+                Op::Release => "l",
+                Op::Cancel(_) => "x",
+                Op::Record => "r",
             };
             call.key(state_key(&self.state_prefix, &write.run_id))
                 .arg(op)
@@ -646,8 +816,12 @@ impl Batches {
                 .arg(&write.record)
                 .arg(&write.run_id);
             match &write.op {
-                Op::Enqueue(push) => call.arg(&push.task_id).arg(&push.task).arg(push.due),
-                Op::Set | Op::Claim => call.arg("").arg("").arg(0),
+                Op::Enqueue(push) => {
+                    let lane = if push.lane == Lane::Bulk { "b" } else { "i" };
+                    call.arg(&push.task_id).arg(&push.task).arg(push.due).arg(lane)
+                }
+                Op::Cancel(requested) => call.arg(requested).arg("").arg(0).arg(""),
+                Op::Set | Op::Claim | Op::Release | Op::Record => call.arg("").arg("").arg(0).arg(""),
             };
         }
         call.invoke_async(&mut self.conn.clone()).await
@@ -810,10 +984,24 @@ async fn insert_rows<C: ConnectionTrait>(db: &C, runs: Vec<job_run::Model>) -> R
                 cell("enqueued_at", "timestamptz", m.enqueued_at),
                 cell("started_at", "timestamptz", m.started_at),
                 cell("finished_at", "timestamptz", m.finished_at),
+                cell("progress_report", "jsonb", Value::Json(m.progress.map(Box::new))),
+                cell("attempt_log", "jsonb", Value::Json(m.attempt_log.map(Box::new))),
+                cell("run_at", "timestamptz", m.run_at),
+                cell("cancel_requested_at", "timestamptz", m.cancel_requested_at),
             ]
         })
         .collect();
-    let refresh = ["status", "attempts", "result", "error", "started_at", "finished_at"];
+    let refresh = [
+        "status",
+        "attempts",
+        "result",
+        "error",
+        "started_at",
+        "finished_at",
+        "progress_report",
+        "attempt_log",
+        "cancel_requested_at",
+    ];
     upsert(db, "job_runs", &["id"], &refresh, rows).await
 }
 
@@ -822,6 +1010,7 @@ async fn update_chunk<C: ConnectionTrait>(db: &C, runs: &[(String, Folded)]) -> 
     let rows = runs
         .iter()
         .map(|(id, f)| {
+            let log = (!f.log.is_empty()).then(|| serde_json::Value::Array(f.log.clone()).to_string());
             vec![
                 cell("id", "text", id.clone()),
                 cell("status", "text", f.status.map(|s| s.as_str().to_owned())),
@@ -831,16 +1020,25 @@ async fn update_chunk<C: ConnectionTrait>(db: &C, runs: &[(String, Folded)]) -> 
                 cell("result", "jsonb", Value::Json(f.result.clone().map(Box::new))),
                 cell("error", "text", f.error.clone().flatten()),
                 cell("error_set", "bool", f.error.is_some()),
+                cell("progress", "jsonb", Value::Json(f.progress.clone().map(Box::new))),
+                cell("cancel_requested_at", "timestamptz", f.cancel_requested_at),
+                cell("log", "text", log),
             ]
         })
         .collect();
     let (table, params) = rows_table(backend, rows, 1);
+    // A run that leaves the waiting states gives up its waiting place (`queue_key`).
     let sql = format!(
         "UPDATE job_runs AS j SET status = COALESCE(v.status, j.status), \
          attempts = COALESCE(v.attempts, j.attempts), started_at = COALESCE(v.started_at, j.started_at), \
          finished_at = COALESCE(v.finished_at, j.finished_at), result = COALESCE(v.result, j.result), \
-         error = CASE WHEN v.error_set THEN v.error ELSE j.error END \
-         FROM {table} AS v WHERE j.id = v.id"
+         error = CASE WHEN v.error_set THEN v.error ELSE j.error END, \
+         progress_report = COALESCE(v.progress, j.progress_report), \
+         cancel_requested_at = COALESCE(v.cancel_requested_at, j.cancel_requested_at), \
+         queue_key = CASE WHEN COALESCE(v.status, j.status) IN ('queued', 'scheduled') THEN j.queue_key END, \
+         attempt_log = CASE WHEN v.log IS NULL THEN j.attempt_log ELSE {log} END \
+         FROM {table} AS v WHERE j.id = v.id",
+        log = ledger::append_log(backend, "j.attempt_log", "v.log")
     );
     db.execute_raw(Statement::from_sql_and_values(backend, sql, params)).await?;
     Ok(())
@@ -863,19 +1061,24 @@ mod tests {
             max_attempts: 3,
             enqueued_by: Some(7),
             at: at(0),
+            run_at: None,
         }
+    }
+
+    fn claimed(id: &str, attempt: i32, second: u32) -> Record {
+        Record::Claimed { id: id.into(), attempt, at: at(second), worker: "w1".into() }
     }
 
     fn finished(id: &str, status: JobStatus, error: Option<&str>, second: u32) -> Record {
         let result = (status == JobStatus::Succeeded).then(|| json!({"ok": true}));
-        Record::Finished { id: id.into(), status, result, error: error.map(str::to_owned), at: at(second) }
+        Record::Finished { id: id.into(), status, result, error: error.map(str::to_owned), at: at(second), attempt: 1 }
     }
 
     #[test]
     fn a_whole_life_in_one_flush_is_one_finished_row() {
         let records = vec![
             queued("a"),
-            Record::Claimed { id: "a".into(), attempt: 1, at: at(1) },
+            claimed("a", 1, 1),
             finished("a", JobStatus::Succeeded, None, 2),
         ];
         let folded = fold(records);
@@ -884,14 +1087,38 @@ mod tests {
         assert_eq!((row.status, row.attempts, row.max_attempts), (JobStatus::Succeeded, 1, 3));
         assert_eq!((row.enqueued_at, row.started_at, row.finished_at), (at(0), Some(at(1)), Some(at(2))));
         assert_eq!((row.result, row.error, row.enqueued_by), (Some(json!({"ok": true})), None, Some(7)));
+        assert_eq!(
+            row.attempt_log,
+            Some(json!([
+                {"attempt": 1, "worker": "w1", "started_at": "2026-11-26T12:00:01Z"},
+                {"attempt": 1, "outcome": "succeeded", "finished_at": "2026-11-26T12:00:02Z"},
+            ])),
+            "each claim and end is an event"
+        );
+    }
+
+    #[test]
+    fn a_handed_back_attempt_waits_again_and_progress_and_cancel_requests_fold() {
+        let records = vec![
+            claimed("h", 2, 1),
+            Record::Progress { id: "h".into(), progress: json!({"pages_fetched": 1}) },
+            Record::Progress { id: "h".into(), progress: json!({"pages_fetched": 2}) },
+            Record::CancelRequested { id: "h".into(), at: at(3) },
+            Record::Released { id: "h".into(), attempt: 2, at: at(4) },
+        ];
+        let (_, change) = fold(records).remove(0);
+        assert_eq!((change.status, change.attempts), (Some(JobStatus::Queued), Some(1)), "before its attempt");
+        assert_eq!(change.progress, Some(json!({"pages_fetched": 2})), "the latest report");
+        assert_eq!(change.cancel_requested_at, Some(at(3)));
+        assert_eq!(change.log[1], json!({"attempt": 2, "outcome": "handed_back", "finished_at": "2026-11-26T12:00:04Z"}));
     }
 
     #[test]
     fn a_failed_attempt_then_a_retry_keeps_the_last_state_and_no_finish_time() {
         let records = vec![
-            Record::Claimed { id: "b".into(), attempt: 1, at: at(1) },
+            claimed("b", 1, 1),
             finished("b", JobStatus::Failed, Some("steam 503"), 2),
-            Record::Claimed { id: "b".into(), attempt: 2, at: at(5) },
+            claimed("b", 2, 5),
         ];
         let (id, change) = fold(records).remove(0);
         assert_eq!(id, "b");
@@ -910,7 +1137,7 @@ mod tests {
             queued("x"),
             queued("y"),
             finished("y", JobStatus::Dead, Some("unknown league"), 3),
-            Record::Claimed { id: "x".into(), attempt: 1, at: at(4) },
+            claimed("x", 1, 4),
         ];
         let folded = fold(records);
         let ids: Vec<&str> = folded.iter().map(|(id, _)| id.as_str()).collect();

@@ -1,15 +1,19 @@
-//! Background jobs (SPEC §5). [`payload`] defines every kind's arguments;
-//! each kind's handler is a file of its own here; [`enqueue`] puts jobs on the
-//! queue and [`recorder`] records their lifecycle in the ledger ([`ledger`]:
-//! single-row writes; [`group_commit`]: embedded mode; [`journal`]:
-//! distributed mode). The runner that drives an attempt is `runtime::runner`.
+//! Background jobs (SPEC §5, §21). [`payload`] defines every kind's
+//! arguments and the envelope's versions; each kind's handler is a file of
+//! its own here; [`enqueue`] puts jobs on the queue and [`recorder`] records
+//! their lifecycle in the ledger ([`ledger`]: single-row writes and the
+//! rules; [`group_commit`]: embedded mode; [`journal`]: distributed mode);
+//! [`control`] steers them (cancel, bulk, pause). The runner that drives an
+//! attempt is `runtime::runner`.
 
 pub mod auto_link_games;
 pub mod check_scheduled_events;
+pub mod control;
 pub mod enqueue;
 pub mod error;
 pub mod group_commit;
 pub mod herodraft_timeout;
+pub mod history;
 pub mod journal;
 pub mod ledger;
 pub mod payload;

@@ -1,7 +1,13 @@
-//! Job payloads (SPEC §5): what each kind takes, apart from the handlers that
-//! run them, so enqueueing, the ledger and the queue need only this file.
-//! A job is serialized as `{"kind": "...", "args": {...}}` — the same shape
-//! the admin API accepts.
+//! Job payloads (SPEC §5, §21): what each kind takes, apart from the handlers
+//! that run them, so enqueueing, the ledger and the queue need only this
+//! file. A job is serialized as `{"kind": "...", "args": {...}}` — the same
+//! shape the admin API accepts — inside an [`Envelope`] that carries the
+//! payload version.
+//!
+//! Payload versions: 1 (no `v` in the envelope) named a league's Steam id
+//! `league_id` in job arguments; 2 calls it `steam_league_id`, as the API does
+//! everywhere (SPEC §23). A worker reads every version up to its own
+//! ([`decode`]); a newer one it leaves on the queue for a newer worker.
 
 use std::time::Duration;
 
@@ -11,8 +17,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncLeagueMatches {
-    /// Steam league id.
-    pub league_id: i64,
+    /// The league's Steam league id.
+    pub steam_league_id: i64,
     /// Read the whole history instead of stopping at known matches.
     #[serde(default)]
     pub full: bool,
@@ -22,25 +28,25 @@ pub struct SyncLeagueMatches {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetryFailedMatches {
-    /// Steam league id.
-    pub league_id: i64,
+    /// The league's Steam league id.
+    pub steam_league_id: i64,
 }
 
 /// `update_league_stats`: rebuild LeaguePlayerStats, then MMR.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateLeagueStats {
-    /// Steam league id.
-    pub league_id: i64,
+    /// The league's Steam league id.
+    pub steam_league_id: i64,
 }
 
 /// `recalculate_league_mmr`: MMR only, of one league, one user, or every league.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecalculateLeagueMmr {
-    /// Steam league id.
+    /// The league's Steam league id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub league_id: Option<i64>,
+    pub steam_league_id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<i64>,
 }
@@ -86,8 +92,8 @@ pub struct HerodraftTimeout {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AutoLinkGames {
-    /// Steam league id.
-    pub league_id: i64,
+    /// The league's Steam league id.
+    pub steam_league_id: i64,
 }
 
 /// `post_discord_event`: post one scheduled announcement now ("post now").
@@ -158,7 +164,7 @@ pub const KINDS: [&str; 13] = [
 pub fn args_schemas() -> Vec<(&'static str, serde_json::Value)> {
     use serde_json::json;
     let int = |description: &str| json!({ "type": "integer", "format": "int64", "description": description });
-    let steam_league = int("The Steam league id.");
+    let steam_league = int("The league's Steam league id (not the API's league id).");
     let object = |properties: serde_json::Value, required: &[&str]| {
         let mut schema = json!({ "type": "object", "additionalProperties": false, "properties": properties });
         if !required.is_empty() {
@@ -171,19 +177,19 @@ pub fn args_schemas() -> Vec<(&'static str, serde_json::Value)> {
         (
             "sync_league_matches",
             object(
-                json!({ "league_id": steam_league, "full": { "type": "boolean", "description": "Read the whole history, not only new matches (default false)." } }),
-                &["league_id"],
+                json!({ "steam_league_id": steam_league, "full": { "type": "boolean", "description": "Read the whole history, not only new matches (default false)." } }),
+                &["steam_league_id"],
             ),
         ),
-        ("retry_failed_matches", object(json!({ "league_id": steam_league }), &["league_id"])),
-        ("update_league_stats", object(json!({ "league_id": steam_league }), &["league_id"])),
+        ("retry_failed_matches", object(json!({ "steam_league_id": steam_league }), &["steam_league_id"])),
+        ("update_league_stats", object(json!({ "steam_league_id": steam_league }), &["steam_league_id"])),
         (
             "recalculate_league_mmr",
             json!({
                 "type": "object", "additionalProperties": false, "maxProperties": 1,
                 "description": "One league, one user, or (neither) every league.",
                 "properties": {
-                    "league_id": { "type": "integer", "format": "int64", "nullable": true, "description": "The Steam league id." },
+                    "steam_league_id": { "type": "integer", "format": "int64", "nullable": true, "description": "The league's Steam league id." },
                     "user_id": { "type": "integer", "format": "int64", "nullable": true }
                 }
             }),
@@ -212,7 +218,7 @@ pub fn args_schemas() -> Vec<(&'static str, serde_json::Value)> {
                 &[],
             ),
         ),
-        ("auto_link_games", object(json!({ "league_id": steam_league }), &["league_id"])),
+        ("auto_link_games", object(json!({ "steam_league_id": steam_league }), &["steam_league_id"])),
         ("post_discord_event", object(json!({ "event_id": int("The scheduled event.") }), &["event_id"])),
         ("refresh_steam_profiles", nothing),
     ]
@@ -238,7 +244,7 @@ impl Job {
         };
         // At most one of the two, as documented (`maxProperties: 1`), even as nulls.
         if kind == "recalculate_league_mmr" && args.as_object().is_some_and(|a| a.len() > 1) {
-            return Err("give league_id or user_id, not both".into());
+            return Err("give steam_league_id or user_id, not both".into());
         }
         let job: Job = serde_json::from_value(serde_json::json!({ "kind": kind, "args": args }))
             .map_err(|e| format!("invalid args for {kind}: {e}"))?;
@@ -250,10 +256,54 @@ impl Job {
     /// admins may enqueue these for their league (SPEC §18).
     pub fn league_sync(&self) -> Option<i64> {
         match self {
-            Self::SyncLeagueMatches(j) => Some(j.league_id),
-            Self::RetryFailedMatches(j) => Some(j.league_id),
+            Self::SyncLeagueMatches(j) => Some(j.steam_league_id),
+            Self::RetryFailedMatches(j) => Some(j.steam_league_id),
             _ => None,
         }
+    }
+
+    /// The league a run is about, if it is about one (its admins may cancel it).
+    pub fn steam_league(&self) -> Option<i64> {
+        match self {
+            Self::SyncLeagueMatches(j) => Some(j.steam_league_id),
+            Self::RetryFailedMatches(j) => Some(j.steam_league_id),
+            Self::UpdateLeagueStats(j) => Some(j.steam_league_id),
+            Self::AutoLinkGames(j) => Some(j.steam_league_id),
+            Self::RecalculateLeagueMmr(j) => j.steam_league_id,
+            _ => None,
+        }
+    }
+
+    /// Parses arguments as the ledger stored them, in whatever payload
+    /// version wrote them (a manual retry of a run an older version enqueued).
+    pub fn parse_stored(kind: &str, args: serde_json::Value) -> Result<Self, String> {
+        Self::parse(kind, args.clone()).or_else(|current| {
+            let mut upgraded = args;
+            upgrade_v1_args(kind, &mut upgraded);
+            Self::parse(kind, upgraded).map_err(|_| current)
+        })
+    }
+
+    /// Which lane runs it: interactive work never waits behind bulk work.
+    pub fn lane(&self) -> Lane {
+        match self {
+            Self::HerodraftTimeout(_) | Self::PostDiscordEvent(_) | Self::RefreshUserAvatar(_) => Lane::Interactive,
+            Self::RecalculateLeagueMmr(j) if j.user_id.is_some() => Lane::Interactive,
+            _ => Lane::Bulk,
+        }
+    }
+
+    /// The one waiting place this run takes, if its kind keeps one per
+    /// league: while a sync, retry or stats run of a league waits, another
+    /// enqueue of it returns that run (SPEC §21).
+    pub fn queue_key(&self) -> Option<String> {
+        let league = match self {
+            Self::SyncLeagueMatches(j) => j.steam_league_id,
+            Self::RetryFailedMatches(j) => j.steam_league_id,
+            Self::UpdateLeagueStats(j) => j.steam_league_id,
+            _ => return None,
+        };
+        Some(format!("{}:{league}", self.kind()))
     }
 
     pub fn kind(&self) -> &'static str {
@@ -285,8 +335,8 @@ impl Job {
             Self::RefreshDiscordAvatars(a) if !(1..=1000).contains(&a.batch_size) => {
                 Err("batch_size must be 1..=1000".into())
             }
-            Self::RecalculateLeagueMmr(a) if a.league_id.is_some() && a.user_id.is_some() => {
-                Err("give league_id or user_id, not both".into())
+            Self::RecalculateLeagueMmr(a) if a.steam_league_id.is_some() && a.user_id.is_some() => {
+                Err("give steam_league_id or user_id, not both".into())
             }
             Self::PruneJobRuns(a) if !(1..=3650).contains(&a.keep_days) => Err("keep_days must be 1..=3650".into()),
             _ => Ok(()),
@@ -313,15 +363,133 @@ impl Job {
     }
 }
 
-/// What travels through the queue: the ledger id, the attempt it is, the job.
+/// The payload version this build writes (and the newest it reads).
+pub const PAYLOAD_VERSION: u32 = 2;
+
+/// The kinds whose arguments named a Steam league id `league_id` in payload
+/// version 1.
+const V1_LEAGUE_KINDS: [&str; 5] =
+    ["sync_league_matches", "retry_failed_matches", "update_league_stats", "recalculate_league_mmr", "auto_link_games"];
+
+/// Rewrites version-1 arguments of `kind` as version 2 spells them.
+fn upgrade_v1_args(kind: &str, args: &mut serde_json::Value) {
+    if let Some(args) = args.as_object_mut()
+        && V1_LEAGUE_KINDS.contains(&kind)
+        && let Some(league) = args.remove("league_id")
+    {
+        args.insert("steam_league_id".into(), league);
+    }
+}
+
+/// Where a run waits for a worker: interactive work (a hero-draft timeout,
+/// a post, one user's refresh) never waits behind bulk work (syncs, stats,
+/// batches, pruning); each lane has its own queue and concurrency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lane {
+    Interactive,
+    Bulk,
+}
+
+impl Lane {
+    pub const ALL: [Lane; 2] = [Lane::Interactive, Lane::Bulk];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Interactive => "interactive",
+            Self::Bulk => "bulk",
+        }
+    }
+
+    /// The lane of a kind as the API lists it (a kind whose lane depends on
+    /// its arguments is listed by its usual one).
+    pub fn of_kind(kind: &str) -> Self {
+        match kind {
+            "herodraft_timeout" | "post_discord_event" | "refresh_user_avatar" => Self::Interactive,
+            _ => Self::Bulk,
+        }
+    }
+}
+
+fn version_1() -> u32 {
+    1
+}
+
+/// What travels through the queue: the payload version, the ledger id, the
+/// attempt it is, the job, and the trace of the request that enqueued it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Envelope {
+    /// Payload version; absent (1) in what older builds wrote.
+    #[serde(default = "version_1")]
+    pub v: u32,
     pub run_id: String,
     /// 1-based.
     pub attempt: i32,
     /// Attempts allowed for this run (raised by a manual retry).
     pub max_attempts: i32,
     pub job: Job,
+    /// The W3C `traceparent` of the request that enqueued the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
+}
+
+impl Envelope {
+    /// An envelope of this build's payload version.
+    pub fn new(run_id: String, attempt: i32, max_attempts: i32, job: Job, traceparent: Option<String>) -> Self {
+        Self { v: PAYLOAD_VERSION, run_id, attempt, max_attempts, job, traceparent }
+    }
+}
+
+/// What a worker makes of a task's bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    /// A job to run.
+    Ready(Envelope),
+    /// Written by a newer build: left on the queue for a worker that reads it.
+    Newer { version: u32, payload: serde_json::Value },
+    /// Cannot be read (bad JSON, an unknown kind, an unknown or missing
+    /// field): dead-lettered once, never retried.
+    Undecodable { run_id: Option<String>, kind: Option<String>, reason: String },
+}
+
+/// Reads a task written by any build, for a worker that understands payload
+/// versions up to `understands`.
+pub fn decode(bytes: &[u8], understands: u32) -> Delivery {
+    let undecodable = |run_id: Option<String>, kind: Option<String>, reason: String| Delivery::Undecodable {
+        run_id,
+        kind,
+        reason,
+    };
+    let mut payload: serde_json::Value = match serde_json::from_slice(bytes) {
+        Ok(value) => value,
+        Err(err) => return undecodable(None, None, format!("not JSON: {err}")),
+    };
+    let run_id = payload.get("run_id").and_then(|v| v.as_str()).map(str::to_owned);
+    let kind = payload.pointer("/job/kind").and_then(|v| v.as_str()).map(str::to_owned);
+    let version = match payload.get("v") {
+        None => 1,
+        Some(v) => match v.as_u64().and_then(|v| u32::try_from(v).ok()) {
+            Some(version) if version >= 1 => version,
+            _ => return undecodable(run_id, kind, format!("payload version {v} is not a positive integer")),
+        },
+    };
+    if version > understands {
+        return Delivery::Newer { version, payload };
+    }
+    if version == 1 {
+        if let (Some(kind), Some(args)) = (kind.as_deref(), payload.pointer_mut("/job/args")) {
+            upgrade_v1_args(kind, args);
+        }
+        payload["v"] = PAYLOAD_VERSION.into();
+    }
+    match serde_json::from_value::<Envelope>(payload) {
+        Err(err) => undecodable(run_id, kind, err.to_string()),
+        Ok(envelope) => match envelope.job.validate() {
+            Err(reason) => undecodable(run_id, kind, reason),
+            Ok(()) => Delivery::Ready(envelope),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -332,16 +500,16 @@ mod tests {
     #[test]
     fn parses_every_kind_and_round_trips() {
         for (kind, args) in [
-            ("sync_league_matches", json!({"league_id": 17929, "full": true})),
-            ("retry_failed_matches", json!({"league_id": 17929})),
-            ("update_league_stats", json!({"league_id": 17929})),
+            ("sync_league_matches", json!({"steam_league_id": 17929, "full": true})),
+            ("retry_failed_matches", json!({"steam_league_id": 17929})),
+            ("update_league_stats", json!({"steam_league_id": 17929})),
             ("recalculate_league_mmr", json!({"user_id": 3})),
             ("refresh_discord_avatars", json!({"batch_size": 50})),
             ("refresh_user_avatar", json!({"user_id": 3})),
             ("refresh_all_discord_data", json!({})),
             ("check_scheduled_events", json!({})),
             ("prune_job_runs", json!({"keep_days": 7})),
-            ("auto_link_games", json!({"league_id": 17929})),
+            ("auto_link_games", json!({"steam_league_id": 17929})),
             ("post_discord_event", json!({"event_id": 4})),
             ("refresh_steam_profiles", json!({})),
         ] {
@@ -389,8 +557,8 @@ mod tests {
 
     #[test]
     fn defaults_apply() {
-        let job = Job::parse("sync_league_matches", json!({"league_id": 1})).unwrap();
-        assert_eq!(job.args(), json!({"league_id": 1, "full": false}));
+        let job = Job::parse("sync_league_matches", json!({"steam_league_id": 1})).unwrap();
+        assert_eq!(job.args(), json!({"steam_league_id": 1, "full": false}));
         assert_eq!(Job::parse("refresh_discord_avatars", json!(null)).unwrap().args(), json!({"batch_size": 50}));
         assert_eq!(Job::parse("prune_job_runs", json!({})).unwrap().args(), json!({"keep_days": 30}));
     }
@@ -398,15 +566,90 @@ mod tests {
     #[test]
     fn bad_args_say_why() {
         assert!(Job::parse("nope", json!({})).unwrap_err().contains("unknown job kind"));
-        assert!(Job::parse("sync_league_matches", json!({})).unwrap_err().contains("league_id"));
-        assert!(Job::parse("sync_league_matches", json!({"league_id": "x"})).unwrap_err().contains("invalid args"));
+        assert!(Job::parse("sync_league_matches", json!({})).unwrap_err().contains("steam_league_id"));
+        assert!(Job::parse("sync_league_matches", json!({"steam_league_id": "x"})).unwrap_err().contains("invalid args"));
         assert!(
             Job::parse("refresh_user_avatar", json!({"user_id": 1, "extra": 2})).unwrap_err().contains("unknown field")
         );
         assert!(Job::parse("refresh_discord_avatars", json!({"batch_size": 0})).unwrap_err().contains("batch_size"));
-        assert!(Job::parse("recalculate_league_mmr", json!({"league_id": 1, "user_id": 2})).is_err());
-        assert!(Job::parse("recalculate_league_mmr", json!({"league_id": null, "user_id": null})).is_err());
+        assert!(Job::parse("recalculate_league_mmr", json!({"steam_league_id": 1, "user_id": 2})).is_err());
+        assert!(Job::parse("recalculate_league_mmr", json!({"steam_league_id": null, "user_id": null})).is_err());
         assert!(Job::parse("recalculate_league_mmr", json!([null, null])).unwrap_err().contains("an object"));
         assert!(Job::parse("prune_job_runs", json!({"keep_days": 0})).unwrap_err().contains("keep_days"));
+    }
+
+    fn envelope_bytes(value: serde_json::Value) -> Vec<u8> {
+        serde_json::to_vec(&value).unwrap()
+    }
+
+    #[test]
+    fn a_version_1_task_is_read_with_its_league_renamed() {
+        // As the previous build wrote it: no `v`, the Steam league as `league_id`.
+        let old = json!({"run_id": "r1", "attempt": 1, "max_attempts": 5,
+                         "job": {"kind": "sync_league_matches", "args": {"league_id": 17929, "full": false}}});
+        let Delivery::Ready(envelope) = decode(&envelope_bytes(old), PAYLOAD_VERSION) else { panic!("readable") };
+        assert_eq!(envelope.v, 2);
+        assert_eq!(envelope.job, Job::SyncLeagueMatches(SyncLeagueMatches { steam_league_id: 17929, full: false }));
+        let old_args = json!({"league_id": 5});
+        assert_eq!(
+            Job::parse_stored("update_league_stats", old_args).unwrap(),
+            Job::UpdateLeagueStats(UpdateLeagueStats { steam_league_id: 5 })
+        );
+    }
+
+    #[test]
+    fn a_newer_task_is_left_for_a_newer_worker() {
+        let newer = json!({"v": 3, "run_id": "r2", "attempt": 1, "max_attempts": 3, "shiny": true,
+                           "job": {"kind": "check_scheduled_events", "args": {}}});
+        assert!(matches!(decode(&envelope_bytes(newer.clone()), 2), Delivery::Newer { version: 3, .. }));
+        // A worker that reads only version 1 leaves version 2 alone too.
+        let current = serde_json::to_vec(&Envelope::new(
+            "r3".into(),
+            1,
+            3,
+            Job::CheckScheduledEvents(CheckScheduledEvents {}),
+            None,
+        ))
+        .unwrap();
+        assert!(matches!(decode(&current, 1), Delivery::Newer { version: 2, .. }));
+        assert!(matches!(decode(&current, 2), Delivery::Ready(_)));
+    }
+
+    #[test]
+    fn what_cannot_be_read_says_why_and_keeps_the_run_id_it_could_read() {
+        let unknown_field = json!({"v": 2, "run_id": "r4", "attempt": 1, "max_attempts": 3,
+                                   "job": {"kind": "refresh_user_avatar", "args": {"user_id": 1, "colour": "red"}}});
+        let unknown_kind = json!({"v": 2, "run_id": "r5", "attempt": 1, "max_attempts": 3,
+                                  "job": {"kind": "mine_bitcoin", "args": {}}});
+        let missing = json!({"v": 2, "attempt": 1, "max_attempts": 3, "job": {"kind": "refresh_steam_profiles", "args": {}}});
+        let cases = [
+            (envelope_bytes(unknown_field), Some("r4"), "unknown field"),
+            (envelope_bytes(unknown_kind), Some("r5"), "unknown variant"),
+            (envelope_bytes(missing), None, "missing field `run_id`"),
+            (b"{\"run_id\": \"r6\", \"atte".to_vec(), None, "not JSON"),
+        ];
+        for (bytes, run, why) in cases {
+            match decode(&bytes, PAYLOAD_VERSION) {
+                Delivery::Undecodable { run_id, reason, .. } => {
+                    assert_eq!(run_id.as_deref(), run, "{reason}");
+                    assert!(reason.contains(why), "{reason} should say {why}");
+                }
+                other => panic!("undecodable expected, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn lanes_and_waiting_places() {
+        let timeout = Job::HerodraftTimeout(HerodraftTimeout { draft_id: 1, round_number: 2 });
+        let one_user = Job::RecalculateLeagueMmr(RecalculateLeagueMmr { steam_league_id: None, user_id: Some(4) });
+        let league = Job::RecalculateLeagueMmr(RecalculateLeagueMmr { steam_league_id: Some(4), user_id: None });
+        let sync = Job::SyncLeagueMatches(SyncLeagueMatches { steam_league_id: 9, full: true });
+        assert_eq!((timeout.lane(), one_user.lane(), league.lane(), sync.lane()),
+                   (Lane::Interactive, Lane::Interactive, Lane::Bulk, Lane::Bulk));
+        assert_eq!(sync.queue_key().as_deref(), Some("sync_league_matches:9"));
+        assert_eq!(Job::UpdateLeagueStats(UpdateLeagueStats { steam_league_id: 9 }).queue_key().as_deref(),
+                   Some("update_league_stats:9"));
+        assert_eq!(timeout.queue_key(), None);
     }
 }

@@ -15,11 +15,14 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, Query
 pub struct KindSummary {
     pub kind: String,
     pub queued: u64,
+    /// Waiting for their `run_at`.
+    pub scheduled: u64,
     pub running: u64,
     /// Last attempt failed, retry pending (status `failed`).
     pub retrying: u64,
     pub succeeded: u64,
     pub dead: u64,
+    pub cancelled: u64,
     pub oldest_queued_at: Option<DateTime<Utc>>,
     pub last_succeeded_at: Option<DateTime<Utc>>,
 }
@@ -62,6 +65,8 @@ pub async fn summarize<C: ConnectionTrait>(db: &C) -> Result<Vec<KindSummary>, D
             JobStatus::Failed => s.retrying += n,
             JobStatus::Succeeded => s.succeeded += n,
             JobStatus::Dead => s.dead += n,
+            JobStatus::Scheduled => s.scheduled += n,
+            JobStatus::Cancelled => s.cancelled += n,
         }
     }
     for (kind, at) in oldest {
@@ -99,7 +104,14 @@ async fn first_time_by_kind<C: ConnectionTrait>(
 /// `dtx_job_last_success_timestamp_seconds{kind}` (absent before a first success).
 pub fn record_gauges(summaries: &[KindSummary], now: DateTime<Utc>) {
     for s in summaries {
-        for (status, n) in [("queued", s.queued), ("running", s.running), ("retrying", s.retrying), ("dead", s.dead)] {
+        let depths = [
+            ("queued", s.queued),
+            ("scheduled", s.scheduled),
+            ("running", s.running),
+            ("retrying", s.retrying),
+            ("dead", s.dead),
+        ];
+        for (status, n) in depths {
             metrics::gauge!("dtx_queue_depth", "kind" => s.kind.clone(), "status" => status).set(n as f64);
         }
         let age = s.oldest_queued_age_s(now).unwrap_or(0);

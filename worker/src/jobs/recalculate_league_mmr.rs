@@ -1,4 +1,4 @@
-//! `recalculate_league_mmr {league_id?} | {user_id?}`: MMR only, from the
+//! `recalculate_league_mmr {steam_league_id?} | {user_id?}`: MMR only, from the
 //! stored stats; with neither, every league.
 
 use entity::league;
@@ -22,7 +22,7 @@ impl RecalculateLeagueMmr {
             txn.commit().await?;
             return Ok(json!({ "user_id": user_id, "league_mmr_updated": changed }));
         }
-        let leagues = match self.league_id {
+        let leagues = match self.steam_league_id {
             Some(id) => vec![id],
             None => league::Entity::find().all(&ctx.db).await?.into_iter().map(|l| l.steam_league_id).collect(),
         };

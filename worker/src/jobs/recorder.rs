@@ -1,14 +1,15 @@
 //! How a process writes the job ledger: in embedded mode straight to the
 //! database, group-committed ([`LedgerWriter`]); in distributed mode through
-//! the Redis journal next to the queue ([`Journal`]). The enqueuer and the
-//! runner see one interface.
+//! the Redis journal next to the queue ([`Journal`]). The enqueuer, the
+//! runner and job control see one interface.
 
+use chrono::Utc;
 use entity::{JobStatus, job_run};
-use sea_orm::DbErr;
+use sea_orm::{DatabaseConnection, DbErr};
 
-use crate::jobs::group_commit::{LedgerWriter, NewRun};
-use crate::jobs::journal::Journal;
-use crate::jobs::ledger::Finish;
+use crate::jobs::group_commit::{Claim, LedgerWriter};
+use crate::jobs::journal::{ClaimOutcome, Journal};
+use crate::jobs::ledger::{self, Cancelled, Finish, Inserted, NewRun};
 
 #[derive(Clone)]
 pub enum Recorder {
@@ -17,20 +18,22 @@ pub enum Recorder {
 }
 
 impl Recorder {
-    /// Writes the `queued` row of a new run; with an idempotency key used
-    /// before, the earlier run and `false`.
-    pub async fn insert(&self, run: NewRun) -> Result<(job_run::Model, bool), DbErr> {
+    /// Writes the row of a new run; with a key used before, the earlier
+    /// run (see [`ledger::insert`]).
+    pub async fn insert(&self, run: NewRun) -> Result<(job_run::Model, Inserted), DbErr> {
         match self {
             Self::Direct(writer) => writer.insert(run).await,
             Self::Journal(journal) => journal.insert(run).await,
         }
     }
 
-    /// Claims attempt `attempt` of a run; `false` for a duplicate delivery.
-    pub async fn claim(&self, id: &str, attempt: i32) -> Result<bool, DbErr> {
+    /// Claims an attempt (the rule of [`ledger`]).
+    pub async fn claim(&self, claim: Claim) -> Result<ClaimOutcome, DbErr> {
         match self {
-            Self::Direct(writer) => writer.claim(id, attempt).await,
-            Self::Journal(journal) => journal.claim(id, attempt).await,
+            Self::Direct(writer) => {
+                Ok(if writer.claim(claim).await? { ClaimOutcome::Claimed } else { ClaimOutcome::Refused })
+            }
+            Self::Journal(journal) => journal.claim(&claim).await,
         }
     }
 
@@ -39,6 +42,38 @@ impl Recorder {
         match self {
             Self::Direct(writer) => writer.finish(finish).await,
             Self::Journal(journal) => journal.finish(finish).await,
+        }
+    }
+
+    /// Hands a running attempt back: the run waits again for the same attempt.
+    pub async fn release(&self, id: &str, attempt: i32) -> Result<(), DbErr> {
+        match self {
+            Self::Direct(writer) => ledger::release(writer.db(), id, attempt, Utc::now()).await,
+            Self::Journal(journal) => journal.release(id, attempt).await,
+        }
+    }
+
+    /// Stores what a running job reports.
+    pub async fn progress(&self, id: &str, progress: serde_json::Value) -> Result<(), DbErr> {
+        match self {
+            Self::Direct(writer) => ledger::progress(writer.db(), id, &progress).await,
+            Self::Journal(journal) => journal.progress(id, progress).await,
+        }
+    }
+
+    /// Cancels a run: a waiting one at once, a running one at its next safe point.
+    pub async fn cancel(&self, id: &str) -> Result<Cancelled, DbErr> {
+        match self {
+            Self::Direct(writer) => ledger::cancel(writer.db(), id, Utc::now()).await,
+            Self::Journal(journal) => journal.cancel(id).await,
+        }
+    }
+
+    /// Whether a cancel was asked of the running run.
+    pub async fn cancel_requested(&self, id: &str) -> Result<bool, DbErr> {
+        match self {
+            Self::Direct(writer) => ledger::cancel_requested(writer.db(), id).await,
+            Self::Journal(journal) => journal.cancel_requested(id).await,
         }
     }
 
@@ -56,5 +91,23 @@ impl Recorder {
             Self::Direct(_) => Ok(()),
             Self::Journal(journal) => journal.seed(id, JobStatus::Queued, attempts).await,
         }
+    }
+
+    /// Dead-letters a task that cannot be read (see [`ledger::dead_letter`]);
+    /// answers the run id it wrote.
+    pub async fn dead_letter(
+        &self,
+        db: &DatabaseConnection,
+        run_id: Option<&str>,
+        kind: Option<&str>,
+        reason: &str,
+    ) -> Result<String, DbErr> {
+        self.settle().await?;
+        let id = ledger::dead_letter(db, run_id, kind, reason, Utc::now()).await?;
+        if let Self::Journal(journal) = self {
+            // A later delivery of the same task is refused by its state.
+            journal.seed(&id, JobStatus::Dead, 0).await?;
+        }
+        Ok(id)
     }
 }

@@ -1,4 +1,4 @@
-//! `sync_league_matches {league_id, full?}`: see [`crate::domain::sync::league_sync`].
+//! `sync_league_matches {steam_league_id, full?}`: see [`crate::domain::sync::league_sync`].
 
 use crate::jobs::JobError;
 use crate::jobs::payload::SyncLeagueMatches;
@@ -6,6 +6,6 @@ use crate::runtime::context::JobContext;
 
 impl SyncLeagueMatches {
     pub async fn run(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError> {
-        crate::domain::sync::league_sync::sync_league(ctx, self.league_id, self.full).await
+        crate::domain::sync::league_sync::sync_league(ctx, self.steam_league_id, self.full).await
     }
 }

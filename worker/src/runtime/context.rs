@@ -12,6 +12,8 @@ use crate::infra::cache::Cache;
 use crate::infra::lock::Locks;
 use crate::infra::presence::Presence;
 use crate::infra::queue::{Queue, QueueConfig};
+use crate::jobs::JobError;
+use crate::jobs::control::PausedKinds;
 use crate::jobs::enqueue::Enqueuer;
 
 #[derive(Clone)]
@@ -29,8 +31,56 @@ pub struct JobContext {
     pub bus: Bus,
     /// Captains' last heartbeats.
     pub presence: Presence,
-    /// The ledger id of the run being executed (set by the runner).
-    pub current_run: Option<String>,
+    /// The run being executed (set by the runner).
+    pub run: Option<RunHandle>,
+    /// The job kinds operators paused, as this process last read them.
+    pub paused: PausedKinds,
+    /// Fires when a shutting-down worker pool hands its running jobs back
+    /// (after `WORKER_SHUTDOWN_TIMEOUT_SECS`).
+    pub hand_back: tokio_util::sync::CancellationToken,
+}
+
+/// What a running job reaches of its own run: its id, whether it was
+/// cancelled, and where its progress goes.
+#[derive(Clone)]
+pub struct RunHandle {
+    pub id: String,
+    cancel: tokio_util::sync::CancellationToken,
+    /// The latest report and whether it was written yet.
+    progress: std::sync::Arc<std::sync::Mutex<Option<(serde_json::Value, bool)>>>,
+}
+
+impl RunHandle {
+    pub fn new(id: &str) -> Self {
+        Self { id: id.to_owned(), cancel: Default::default(), progress: Default::default() }
+    }
+
+    /// Asks the job to stop at its next safe point.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Keeps `progress` as the run's latest report (the runner writes it at
+    /// most every second).
+    pub fn report(&self, progress: serde_json::Value) {
+        *self.progress.lock().expect("progress") = Some((progress, false));
+    }
+
+    /// The report not yet written, marked written.
+    pub fn take_unwritten(&self) -> Option<serde_json::Value> {
+        let mut slot = self.progress.lock().expect("progress");
+        match slot.as_mut() {
+            Some((value, written)) if !*written => {
+                *written = true;
+                Some(value.clone())
+            }
+            _ => None,
+        }
+    }
 }
 
 impl JobContext {
@@ -44,7 +94,8 @@ impl JobContext {
         let queue_config = QueueConfig {
             prefix: settings.redis_prefix.clone(),
             heartbeat: Duration::from_secs(settings.job_heartbeat_secs),
-            batch_size: settings.worker_concurrency as usize,
+            bulk_batch: settings.worker_concurrency as usize,
+            interactive_batch: settings.worker_interactive_concurrency as usize,
         };
         let queue = match (&redis, db.get_database_backend()) {
             (Some(conn), _) => Queue::redis(conn.clone(), &queue_config),
@@ -81,7 +132,9 @@ impl JobContext {
             redis,
             cache,
             bus,
-            current_run: None,
+            run: None,
+            paused: PausedKinds::default(),
+            hand_back: Default::default(),
         })
     }
 
@@ -106,15 +159,30 @@ impl JobContext {
         }
     }
 
-    /// This context, executing run `run_id`.
-    pub fn for_run(&self, run_id: &str) -> Self {
-        Self { current_run: Some(run_id.to_owned()), ..self.clone() }
+    /// This context, executing `run`.
+    pub fn for_run(&self, run: RunHandle) -> Self {
+        Self { run: Some(run), ..self.clone() }
     }
 
     /// Who holds locks taken by this execution: the run (stable across
     /// redeliveries), or a one-off owner outside a job.
     pub fn lock_owner(&self) -> String {
-        self.current_run.clone().unwrap_or_else(|| ulid::Ulid::generate().to_string())
+        self.run.as_ref().map(|r| r.id.clone()).unwrap_or_else(|| ulid::Ulid::generate().to_string())
+    }
+
+    /// A safe point: `Err(Cancelled)` once an operator cancelled the run.
+    pub fn checkpoint(&self) -> Result<(), JobError> {
+        match &self.run {
+            Some(run) if run.is_cancelled() => Err(JobError::Cancelled),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reports the run's progress (shown by `GET /api/jobs/{id}`).
+    pub fn report(&self, progress: serde_json::Value) {
+        if let Some(run) = &self.run {
+            run.report(progress);
+        }
     }
 
     pub fn heartbeat(&self) -> Duration {

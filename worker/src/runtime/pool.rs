@@ -1,22 +1,51 @@
-//! The worker pool: apalis workers over the configured queue, all running
-//! [`runner::execute`]. Worker names are unique per process start
-//! (host-pid-random), as apalis-redis requires.
+//! The worker pool: one apalis worker per lane over the configured queues
+//! (its own concurrency each), all running [`runner::execute`]. Worker
+//! names are unique per process start (host-pid-random), as apalis-redis
+//! requires.
+//!
+//! Beside the workers the pool keeps its view of the paused kinds fresh
+//! (every second, and at once when a pause changes) and makes parked runs of
+//! resumed kinds due.
+//!
+//! Stopping (SPEC §21): on the shutdown signal the workers stop fetching at
+//! once; running jobs get `WORKER_SHUTDOWN_TIMEOUT_SECS` to finish, then the
+//! rest are handed back — their claims released, a log line each — and
+//! their tasks return to the queue, due at once for a restarted or other
+//! worker. On the quiet signal (SIGTSTP for the `worker` binary) the
+//! workers stop fetching and running jobs go on.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apalis::prelude::*;
+use apalis_core::backend::ext::poll_strategy::Strategy;
+use apalis_redis::RedisStorage;
+use apalis_sqlite::SqliteStorage;
 
-use crate::infra::queue::Queue;
-use crate::jobs::payload::Envelope;
+use crate::infra::queue::{Queue, RawCodec, RawTask};
+use crate::jobs::control::PAUSES_CHANNEL;
+use crate::jobs::payload::Lane;
 use crate::runtime::context::JobContext;
-use crate::runtime::runner;
+use crate::runtime::runner::{self, Delivered};
 
 /// How often idle workers look for due tasks.
 const POLL: Duration = Duration::from_millis(200);
+/// How often the pool reads the paused kinds and unparks resumed ones.
+const MAINTAIN_EVERY: Duration = Duration::from_secs(1);
+/// What the workers get beyond the shutdown timeout to hand their runs
+/// back and acknowledge them before the pool stops regardless.
+const HAND_BACK_MARGIN: Duration = Duration::from_secs(5);
 
-async fn handle(envelope: Envelope, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
-    runner::execute(envelope, &ctx).await.map(|_| ()).map_err(|e| -> BoxDynError { e.to_string().into() })
+async fn handle(
+    task: RawTask,
+    task_id: TaskId,
+    worker: WorkerContext,
+    ctx: Data<JobContext>,
+    lane: Data<Lane>,
+) -> Result<(), BoxDynError> {
+    let delivered = Delivered { task, task_id: task_id.to_string(), lane: *lane, worker: worker.name() };
+    runner::execute(delivered, &ctx).await.map(|_| ()).map_err(|e| -> BoxDynError { e.to_string().into() })
 }
 
 /// A worker name no other live process uses.
@@ -29,50 +58,154 @@ pub fn worker_name() -> String {
     format!("{host}-{}-{:04x}", std::process::id(), rand::random::<u16>())
 }
 
-macro_rules! monitor_for {
-    ($storage:expr, $ctx:expr, $name:expr, $concurrency:expr, $shutdown:expr) => {{
-        let (storage, ctx, name, concurrency) = ($storage, $ctx, $name, $concurrency);
-        Monitor::new()
-            .register(move |restarts| {
-                WorkerBuilder::new(format!("{name}-{restarts}"))
-                    .backend(storage.clone().poll_with_interval(POLL))
-                    .data(ctx.clone())
-                    .concurrency(concurrency)
-                    .catch_panic()
-                    .build(handle)
-            })
-            .should_restart(|_, _| true)
-            .shutdown_timeout(Duration::from_secs(30))
-            .run_with_signal(async move {
-                $shutdown.await;
-                Ok(())
-            })
-            .await
+/// The apalis workers this pool started (so a quiet signal can pause them).
+type Started = Arc<Mutex<Vec<WorkerContext>>>;
+
+/// Registers one lane's worker on `monitor`.
+macro_rules! register_lane {
+    ($monitor:expr, $backend:expr, $ctx:expr, $name:expr, $lane:expr, $concurrency:expr) => {{
+        let (ctx, name, lane, concurrency) = ($ctx.clone(), $name.clone(), $lane, $concurrency);
+        let backend = $backend;
+        $monitor.register(move |restarts| {
+            WorkerBuilder::new(format!("{name}-{}-{restarts}", lane.as_str()))
+                .backend(backend.clone())
+                .data(ctx.clone())
+                .data(lane)
+                .concurrency(concurrency)
+                .catch_panic()
+                .build(handle)
+        })
     }};
 }
 
-/// Runs workers until `shutdown` resolves; in-flight jobs get 30 s to finish
-/// (unfinished ones are picked up again by the next worker).
-pub async fn run(ctx: JobContext, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+/// Runs the pool until `shutdown` resolves (then drains as above); `quiet`
+/// resolving stops fetching without stopping.
+pub async fn run(
+    mut ctx: JobContext,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    quiet: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let name = worker_name();
-    let concurrency = ctx.settings.worker_concurrency as usize;
-    tracing::info!(worker = name, concurrency, "worker pool starting");
-    let result = match ctx.enqueuer.queue.clone() {
-        Queue::Redis { storage, conn, name: queue } => {
-            // Before the first fetch: a backlog must not reach apalis' own promotion.
-            crate::infra::queue::promote_due(&conn, &queue).await?;
-            let (stop, rx) = tokio::sync::watch::channel(false);
-            let promoter = tokio::spawn(crate::infra::queue::promote_due_forever(conn, queue, POLL, async move {
-                let mut rx = rx;
-                let _ = rx.wait_for(|s| *s).await;
-            }));
-            let result = monitor_for!(storage, ctx, name, concurrency, shutdown);
-            let _ = stop.send(true);
-            let _ = promoter.await;
-            result
+    let settings = ctx.settings.clone();
+    let (bulk, interactive) = (settings.worker_concurrency as usize, settings.worker_interactive_concurrency as usize);
+    let grace = Duration::from_secs(settings.worker_shutdown_timeout_secs);
+    tracing::info!(worker = name, bulk, interactive, shutdown_timeout_s = grace.as_secs(), "worker pool starting");
+    ctx.hand_back = tokio_util::sync::CancellationToken::new();
+    if let Err(err) = ctx.paused.refresh(&ctx.db).await {
+        tracing::warn!(error = %err, "cannot read the paused job kinds yet");
+    }
+    let started: Started = Arc::default();
+    let on_start = started.clone();
+    let mut monitor = Monitor::new()
+        .should_restart(|_, _| true)
+        .shutdown_timeout(grace + HAND_BACK_MARGIN)
+        .on_event(move |worker, event| {
+            if matches!(event, Event::Start) {
+                on_start.lock().expect("workers").push(worker.clone());
+            }
+        });
+    let mut promoted = Vec::new();
+    match ctx.enqueuer.queue.clone() {
+        Queue::Redis { conn, configs, .. } => {
+            promoted = ctx.enqueuer.queue.redis_names();
+            for queue in &promoted {
+                // Before the first fetch: a backlog must not reach apalis' own promotion.
+                crate::infra::queue::promote_due(&conn, queue).await?;
+            }
+            for (lane, concurrency) in [(Lane::Interactive, interactive), (Lane::Bulk, bulk)] {
+                let backend = RedisStorage::<RawTask>::new(conn.clone())
+                    .with_config(configs.get(lane).clone())
+                    .with_codec(RawCodec)
+                    .poll_with_interval(POLL);
+                monitor = register_lane!(monitor, backend, ctx, name, lane, concurrency);
+            }
         }
-        Queue::Sqlite(storage) => monitor_for!(storage, ctx, name, concurrency, shutdown),
+        Queue::Sqlite { storages, configs, wake } => {
+            for (lane, concurrency) in [(Lane::Interactive, interactive), (Lane::Bulk, bulk)] {
+                let strategy = Strategy::new().stream(wake.get(lane).clone()).interval(POLL);
+                let backend = SqliteStorage::<RawTask>::new(storages.get(lane).pool())
+                    .with_config(configs.get(lane).clone())
+                    .with_codec(RawCodec)
+                    .poll_with_strategy(strategy);
+                monitor = register_lane!(monitor, backend, ctx, name, lane, concurrency);
+            }
+        }
         Queue::Unavailable => anyhow::bail!("no job queue: PostgreSQL needs REDIS_URL"),
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
     };
+    let background = vec![
+        tokio::spawn(maintain(ctx.clone(), until_stopped())),
+        tokio::spawn(crate::infra::queue::promote_due_forever(
+            match &ctx.enqueuer.queue {
+                Queue::Redis { conn, .. } => Some(conn.clone()),
+                _ => None,
+            },
+            promoted,
+            POLL,
+            until_stopped(),
+        )),
+        tokio::spawn(quiet_when(quiet, started, until_stopped())),
+    ];
+    let hand_back = ctx.hand_back.clone();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!(timeout_s = grace.as_secs(), "worker pool stopping: no new jobs; running jobs may finish");
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            hand_back.cancel();
+        });
+        Ok(())
+    };
+    let result = monitor.run_with_signal(signal).await;
+    let _ = stop.send(true);
+    for task in background {
+        let _ = task.await;
+    }
+    tracing::info!("worker pool stopped");
     result.map_err(|e| anyhow::anyhow!("worker pool: {e}"))
+}
+
+/// Pauses every started worker when `quiet` resolves (before `stop`).
+async fn quiet_when(quiet: impl Future<Output = ()>, started: Started, stop: impl Future<Output = ()>) {
+    tokio::select! {
+        () = quiet => {}
+        () = stop => return,
+    }
+    for worker in started.lock().expect("workers").iter() {
+        let _ = worker.pause();
+    }
+    tracing::info!("worker pool quiet: no new jobs; running jobs go on");
+}
+
+/// Keeps the paused kinds fresh and unparks the runs of resumed kinds,
+/// every [`MAINTAIN_EVERY`] and whenever a pause changes.
+async fn maintain(ctx: JobContext, stop: impl Future<Output = ()>) {
+    let mut changes = ctx.bus.subscribe(PAUSES_CHANNEL);
+    let mut ticker = tokio::time::interval(MAINTAIN_EVERY);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            _ = ticker.tick() => {}
+            change = changes.recv() => {
+                if let Err(tokio::sync::broadcast::error::RecvError::Closed) = change {
+                    changes = ctx.bus.subscribe(PAUSES_CHANNEL);
+                }
+            }
+        }
+        match ctx.paused.refresh(&ctx.db).await {
+            Ok(paused) => {
+                if let Err(err) = ctx.enqueuer.queue.unpark(&paused).await {
+                    tracing::warn!(error = %err, "unparking resumed jobs failed");
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "cannot read the paused job kinds"),
+        }
+    }
 }

@@ -1,85 +1,239 @@
-//! Runs one delivered attempt of a job through its whole ledger lifecycle:
-//! claim → run (with the kind's timeout) → succeeded | failed (+ a delayed
-//! retry) | dead. Retries are ours, not the queue's: apalis-redis 1.0
-//! ignores `max_attempts` and retries on a fixed schedule.
+//! Runs one delivered task through its whole ledger lifecycle: decode →
+//! (a paused kind: park) → claim → run (with the kind's timeout, watched for
+//! a cancel and for the pool's hand-back) → succeeded | failed (+ a delayed
+//! retry) | dead | cancelled. Retries are ours, not the queue's: apalis-redis
+//! 1.0 ignores `max_attempts` and retries on a fixed schedule.
+//!
+//! Every log line of a run carries its `run_id` (the job's future runs in
+//! its span).
 
 use std::time::{Duration, Instant};
 
+use chrono::Utc;
 use entity::JobStatus;
+use tracing::Instrument;
 
+use crate::infra::queue::RawTask;
 use crate::jobs::JobError;
+use crate::jobs::enqueue::envelope_value;
+use crate::jobs::group_commit::Claim;
+use crate::jobs::journal::ClaimOutcome;
 use crate::jobs::ledger::Finish;
-use crate::jobs::payload::Envelope;
+use crate::jobs::payload::{self, Delivery, Envelope, Lane};
 use crate::runtime::backoff;
-use crate::runtime::context::JobContext;
+use crate::runtime::context::{JobContext, RunHandle};
 
 const BACKOFF_CAP: Duration = Duration::from_secs(300);
+/// A running job is checked for a cancel (and its progress written) this often.
+const SUPERVISE_EVERY: Duration = Duration::from_secs(1);
+/// How long a cancelled job has to reach a safe point before it is stopped
+/// where it stands (its open transaction rolls back): a cancel ends a run
+/// within 5 s.
+const CANCEL_GRACE: Duration = Duration::from_secs(3);
+/// A task of a newer payload version comes back this much later, for a
+/// worker that reads it.
+const NEWER_AGAIN_IN: chrono::Duration = chrono::Duration::seconds(5);
 
-/// What became of an attempt.
+/// One delivery of a task to this process.
+pub struct Delivered<'a> {
+    pub task: RawTask,
+    /// The queue's id of the task (parking names it).
+    pub task_id: String,
+    pub lane: Lane,
+    /// The apalis worker that took it.
+    pub worker: &'a str,
+}
+
+/// What became of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Succeeded,
+    /// Failed; a retry is queued.
     Retrying,
     Dead,
-    /// A duplicate delivery of an attempt already done.
+    Cancelled,
+    /// A duplicate delivery of an attempt already done (or a cancelled run).
     Skipped,
+    /// Its kind is paused: parked until resumed.
+    Parked,
+    /// Written by a newer build: put back for a newer worker.
+    LeftForNewer,
+    /// Could not be read: dead-lettered.
+    Undecodable,
+    /// The pool shut down before it finished: back on the queue.
+    HandedBack,
 }
 
-/// Runs `envelope`. An `Err` means the ledger could not be written (the
-/// database is down): the queue then delivers the task again later.
-pub async fn execute(envelope: Envelope, ctx: &JobContext) -> Result<Outcome, JobError> {
-    let Envelope { run_id, attempt, max_attempts, job } = envelope;
-    let ledger = &ctx.enqueuer.ledger;
-    if !ledger.claim(&run_id, attempt).await? {
-        tracing::info!(run_id, attempt, "duplicate delivery skipped");
-        return Ok(Outcome::Skipped);
+impl Outcome {
+    /// The `outcome` label of `dtx_jobs_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Retrying => "retrying",
+            Self::Dead => "dead",
+            Self::Cancelled => "cancelled",
+            Self::Skipped => "skipped",
+            Self::Parked => "parked",
+            Self::LeftForNewer => "left_for_newer",
+            Self::Undecodable => "undecodable",
+            Self::HandedBack => "handed_back",
+        }
     }
-    let policy = job.policy();
-    let kind = job.kind();
+}
+
+/// Runs a delivered task. An `Err` means the task must come back: the
+/// ledger could not be written (the database is down), or the pool handed
+/// the run back while shutting down.
+pub async fn execute(delivered: Delivered<'_>, ctx: &JobContext) -> Result<Outcome, JobError> {
     let started = Instant::now();
-    let span = tracing::info_span!("job", kind, run_id, attempt);
-    let result = {
-        let _enter = span.enter();
-        tracing::info!("job started");
-        drop(_enter);
-        match tokio::time::timeout(policy.timeout, job.run(&ctx.for_run(&run_id))).await {
-            Ok(result) => result,
-            Err(_) => Err(JobError::transient(format!("timed out after {}s", policy.timeout.as_secs()))),
+    let envelope = match payload::decode(&delivered.task.0, ctx.settings.payload_version) {
+        Delivery::Ready(envelope) => envelope,
+        Delivery::Newer { version, payload } => {
+            tracing::info!(version, "a task of a newer payload version is left for a newer worker");
+            let again = Some(Utc::now() + NEWER_AGAIN_IN);
+            ctx.enqueuer.queue.push(delivered.lane, payload, again).await.map_err(|e| JobError::transient(e.to_string()))?;
+            record("unknown", Outcome::LeftForNewer, started.elapsed());
+            return Ok(Outcome::LeftForNewer);
+        }
+        Delivery::Undecodable { run_id, kind, reason } => {
+            let db = &ctx.enqueuer.db;
+            let id = ctx.enqueuer.ledger.dead_letter(db, run_id.as_deref(), kind.as_deref(), &reason).await?;
+            tracing::warn!(run_id = id, reason, "undecodable task dead-lettered");
+            metrics::counter!("dtx_jobs_undecodable_total").increment(1);
+            record("unknown", Outcome::Undecodable, started.elapsed());
+            return Ok(Outcome::Undecodable);
         }
     };
-    let elapsed = started.elapsed();
-    let outcome = match result {
+    let span = tracing::info_span!(
+        "job",
+        run_id = %envelope.run_id,
+        kind = envelope.job.kind(),
+        attempt = envelope.attempt,
+        traceparent = envelope.traceparent.as_deref(),
+    );
+    let kind = envelope.job.kind();
+    let outcome = run(envelope, &delivered, ctx).instrument(span.clone()).await;
+    let _in_span = span.enter();
+    if let Ok(outcome) = outcome {
+        record(kind, outcome, started.elapsed());
+    }
+    outcome
+}
+
+/// Everything after decoding, in the run's span.
+async fn run(envelope: Envelope, delivered: &Delivered<'_>, ctx: &JobContext) -> Result<Outcome, JobError> {
+    let ledger = &ctx.enqueuer.ledger;
+    let (run_id, attempt, kind) = (envelope.run_id.clone(), envelope.attempt, envelope.job.kind());
+    if ctx.paused.contains(kind) {
+        let token = format!("{run_id}:{attempt}:{}", delivered.task_id);
+        let queue = &ctx.enqueuer.queue;
+        queue.park(delivered.lane, kind, envelope_value(&envelope), &token).await.map_err(|e| JobError::transient(e.to_string()))?;
+        tracing::info!("job kind paused; run parked until resumed");
+        return Ok(Outcome::Parked);
+    }
+    let claim = Claim { id: run_id.clone(), attempt, worker: delivered.worker.to_owned() };
+    match ledger.claim(claim).await? {
+        ClaimOutcome::Claimed => {}
+        ClaimOutcome::Refused => {
+            tracing::info!("duplicate delivery skipped");
+            return Ok(Outcome::Skipped);
+        }
+        ClaimOutcome::CancelRequested => {
+            ledger.finish(Finish::cancelled(&run_id, attempt)).await?;
+            return Ok(Outcome::Cancelled);
+        }
+    }
+    tracing::info!("job started");
+    let handle = RunHandle::new(&run_id);
+    let policy = envelope.job.policy();
+    let job_ctx = ctx.for_run(handle.clone());
+    let ran = tokio::select! {
+        result = tokio::time::timeout(policy.timeout, envelope.job.run(&job_ctx)) => Ran::Finished(match result {
+            Ok(result) => result,
+            Err(_) => Err(JobError::transient(format!("timed out after {}s", policy.timeout.as_secs()))),
+        }),
+        () = supervise(&handle, ctx) => Ran::Finished(Err(JobError::Cancelled)),
+        () = ctx.hand_back.cancelled() => Ran::HandedBack,
+    };
+    if let Some(progress) = handle.take_unwritten() {
+        ledger.progress(&run_id, progress).await?;
+    }
+    let result = match ran {
+        Ran::HandedBack => {
+            ledger.release(&run_id, attempt).await?;
+            tracing::warn!("shutting down: run handed back to the queue unfinished");
+            record(kind, Outcome::HandedBack, Duration::ZERO);
+            return Err(JobError::transient("handed back at shutdown"));
+        }
+        Ran::Finished(result) => result,
+    };
+    Ok(match result {
         Ok(value) => {
-            ledger.finish(Finish::succeeded(&run_id, value)).await?;
+            ledger.finish(Finish::succeeded(&run_id, attempt, value)).await?;
             Outcome::Succeeded
         }
-        Err(err) if err.is_permanent() || attempt >= max_attempts => {
-            ledger.finish(Finish::errored(&run_id, JobStatus::Dead, err.to_string())).await?;
-            tracing::warn!(kind, run_id, attempt, error = %err, "job dead");
+        Err(JobError::Cancelled) => {
+            ledger.finish(Finish::cancelled(&run_id, attempt)).await?;
+            tracing::info!("job cancelled at a safe point");
+            Outcome::Cancelled
+        }
+        Err(err) if err.is_permanent() || attempt >= envelope.max_attempts => {
+            ledger.finish(Finish::errored(&run_id, attempt, JobStatus::Dead, err.to_string())).await?;
+            tracing::warn!(error = %err, "job dead");
             Outcome::Dead
         }
         Err(err) => {
-            ledger.finish(Finish::errored(&run_id, JobStatus::Failed, err.to_string())).await?;
+            ledger.finish(Finish::errored(&run_id, attempt, JobStatus::Failed, err.to_string())).await?;
             let base = Duration::from_millis(ctx.settings.job_backoff_base_ms);
             let delay = backoff::delay(base, BACKOFF_CAP, attempt + 1, rand::random::<f64>(), err.retry_after());
-            tracing::warn!(kind, run_id, attempt, error = %err, retry_in_ms = delay.as_millis() as u64, "job failed; will retry");
-            let next = Envelope { run_id: run_id.clone(), attempt: attempt + 1, max_attempts, job };
-            ctx.enqueuer.queue.push(next, delay).await.map_err(|e| JobError::transient(e.to_string()))?;
+            tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "job failed; will retry");
+            let Envelope { max_attempts, job, traceparent, .. } = envelope;
+            let next = Envelope::new(run_id, attempt + 1, max_attempts, job, traceparent);
+            let due = Utc::now() + delay;
+            ctx.enqueuer
+                .queue
+                .push(delivered.lane, envelope_value(&next), Some(due))
+                .await
+                .map_err(|e| JobError::transient(e.to_string()))?;
             Outcome::Retrying
         }
-    };
-    metrics_record(kind, outcome, elapsed);
-    Ok(outcome)
+    })
 }
 
-fn metrics_record(kind: &'static str, outcome: Outcome, elapsed: Duration) {
-    let outcome_label = match outcome {
-        Outcome::Succeeded => "succeeded",
-        Outcome::Retrying => "failed",
-        Outcome::Dead => "dead",
-        Outcome::Skipped => "skipped",
-    };
-    metrics::counter!("dtx_jobs_total", "kind" => kind, "outcome" => outcome_label).increment(1);
-    metrics::histogram!("dtx_job_duration_seconds", "kind" => kind).record(elapsed.as_secs_f64());
-    tracing::info!(kind, ?outcome, elapsed_ms = elapsed.as_millis() as u64, "job finished");
+enum Ran {
+    Finished(Result<serde_json::Value, JobError>),
+    HandedBack,
+}
+
+/// Watches a running job: every second writes its new progress and looks
+/// for a cancel; once one is asked, tells the job and resolves when the job
+/// had [`CANCEL_GRACE`] to stop by itself (never resolves otherwise).
+async fn supervise(handle: &RunHandle, ctx: &JobContext) {
+    let ledger = &ctx.enqueuer.ledger;
+    loop {
+        tokio::time::sleep(SUPERVISE_EVERY).await;
+        if let Some(progress) = handle.take_unwritten()
+            && let Err(err) = ledger.progress(&handle.id, progress).await
+        {
+            tracing::warn!(error = %err, "job progress not written");
+        }
+        match ledger.cancel_requested(&handle.id).await {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(err) => tracing::warn!(error = %err, "cannot see whether the job was cancelled"),
+        }
+    }
+    tracing::info!("cancel requested; stopping at the next safe point");
+    handle.cancel();
+    tokio::time::sleep(CANCEL_GRACE).await;
+    tracing::warn!("the job reached no safe point in time; stopped where it stood");
+}
+
+/// Counts an outcome and logs the end of a delivery.
+fn record(kind: &'static str, outcome: Outcome, elapsed: Duration) {
+    metrics::counter!("dtx_jobs_total", "kind" => kind, "outcome" => outcome.label()).increment(1);
+    if matches!(outcome, Outcome::Succeeded | Outcome::Retrying | Outcome::Dead | Outcome::Cancelled) {
+        metrics::histogram!("dtx_job_duration_seconds", "kind" => kind).record(elapsed.as_secs_f64());
+    }
+    tracing::info!(kind, outcome = outcome.label(), elapsed_ms = elapsed.as_millis() as u64, "job finished");
 }

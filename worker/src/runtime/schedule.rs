@@ -18,6 +18,8 @@ use crate::jobs::payload::{
     CheckScheduledEvents, Job, PruneJobRuns, RefreshAllDiscordData, RefreshDiscordAvatars, RefreshSteamProfiles,
     SyncLeagueMatches,
 };
+use crate::jobs::enqueue::{IdempotencyKey, NewJob};
+use crate::jobs::ledger::Inserted;
 use crate::runtime::context::JobContext;
 
 /// The scheduled kinds and their default six-field cron expressions.
@@ -88,7 +90,8 @@ pub fn parse(kind: &'static str, expression: &str, timezone: Tz) -> Result<Sched
     Ok(ScheduleDef { kind, expression: trimmed.to_owned(), schedule, timezone })
 }
 
-/// The jobs one tick of `kind` enqueues, with their idempotency keys.
+/// The jobs one tick of `kind` enqueues, with their idempotency keys (the
+/// part after `cron:`: `<schedule>[:<steam league>]:<tick>`).
 async fn jobs_for(ctx: &JobContext, kind: &str, tick: i64) -> anyhow::Result<Vec<(Job, String)>> {
     Ok(match kind {
         "sync_league_matches" => {
@@ -101,28 +104,28 @@ async fn jobs_for(ctx: &JobContext, kind: &str, tick: i64) -> anyhow::Result<Vec
                 .await?
                 .into_iter()
                 .map(|l| {
-                    let key = format!("cron:{kind}:{}:{tick}", l.steam_league_id);
-                    (Job::SyncLeagueMatches(SyncLeagueMatches { league_id: l.steam_league_id, full: false }), key)
+                    let key = format!("{kind}:{}:{tick}", l.steam_league_id);
+                    (Job::SyncLeagueMatches(SyncLeagueMatches { steam_league_id: l.steam_league_id, full: false }), key)
                 })
                 .collect()
         }
         "prune_job_runs" => {
             let keep_days = ctx.settings.job_retention_days;
-            vec![(Job::PruneJobRuns(PruneJobRuns { keep_days }), format!("cron:{kind}:{tick}"))]
+            vec![(Job::PruneJobRuns(PruneJobRuns { keep_days }), format!("{kind}:{tick}"))]
         }
         "refresh_steam_profiles" if ctx.steam.is_configured() => {
-            vec![(Job::RefreshSteamProfiles(RefreshSteamProfiles {}), format!("cron:{kind}:{tick}"))]
+            vec![(Job::RefreshSteamProfiles(RefreshSteamProfiles {}), format!("{kind}:{tick}"))]
         }
         "refresh_steam_profiles" => vec![],
         _ if !ctx.discord.is_configured() => vec![],
         "check_scheduled_events" => {
-            vec![(Job::CheckScheduledEvents(CheckScheduledEvents {}), format!("cron:{kind}:{tick}"))]
+            vec![(Job::CheckScheduledEvents(CheckScheduledEvents {}), format!("{kind}:{tick}"))]
         }
         "refresh_discord_avatars" => {
-            vec![(Job::RefreshDiscordAvatars(RefreshDiscordAvatars { batch_size: 50 }), format!("cron:{kind}:{tick}"))]
+            vec![(Job::RefreshDiscordAvatars(RefreshDiscordAvatars { batch_size: 50 }), format!("{kind}:{tick}"))]
         }
         "refresh_all_discord_data" => {
-            vec![(Job::RefreshAllDiscordData(RefreshAllDiscordData {}), format!("cron:{kind}:{tick}"))]
+            vec![(Job::RefreshAllDiscordData(RefreshAllDiscordData {}), format!("{kind}:{tick}"))]
         }
         _ => vec![],
     })
@@ -130,10 +133,14 @@ async fn jobs_for(ctx: &JobContext, kind: &str, tick: i64) -> anyhow::Result<Vec
 
 /// Enqueues the jobs of one tick; returns how many this replica enqueued.
 pub async fn fire(ctx: &JobContext, kind: &str, tick: i64) -> anyhow::Result<usize> {
-    let batch = jobs_for(ctx, kind, tick).await?.into_iter().map(|(job, key)| (job, Some(key))).collect();
-    // One ledger transaction and concurrent pushes for the whole fan-out (a sync per league).
-    let runs = ctx.enqueuer.enqueue_many(batch, None).await?;
-    let fresh = runs.iter().filter(|(_, created)| *created).count();
+    let batch = jobs_for(ctx, kind, tick)
+        .await?
+        .into_iter()
+        .map(|(job, key)| NewJob::new(job).key(Some(IdempotencyKey::cron(&key))))
+        .collect();
+    // Concurrent enqueues for the whole fan-out (a sync per league).
+    let runs = ctx.enqueuer.enqueue_many(batch).await?;
+    let fresh = runs.iter().filter(|(_, inserted)| *inserted == Inserted::Fresh).count();
     if fresh > 0 {
         tracing::info!(kind, tick, enqueued = fresh, "schedule fired");
     }

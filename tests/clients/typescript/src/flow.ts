@@ -82,7 +82,7 @@ async function main(): Promise<void> {
 
   // A job, typed by its kind, polled to the end.
   const queued = ok(
-    await enqueueJob({ body: { kind: 'update_league_stats', args: { league_id: steamLeagueId } } }),
+    await enqueueJob({ body: { kind: 'update_league_stats', args: { steam_league_id: steamLeagueId } } }),
     'enqueue',
   );
   let run: JobRunView = queued;

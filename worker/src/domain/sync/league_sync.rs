@@ -21,6 +21,7 @@ use crate::clients::steam::types::{HistoryMatch, MatchDetails};
 use crate::domain::sync::ingest::{commit_matches, ingest_match, write_matches};
 use crate::infra::lock::LockGuard;
 use crate::jobs::JobError;
+use crate::jobs::enqueue::NewJob;
 use crate::jobs::payload::{AutoLinkGames, Job, UpdateLeagueStats};
 use crate::runtime::context::JobContext;
 
@@ -183,10 +184,10 @@ async fn save_failed(ctx: &JobContext, state_id: i64, failed: &[FailedMatch]) ->
 async fn after_new_matches(ctx: &JobContext, steam_league_id: i64) -> Result<(), JobError> {
     ctx.cache.invalidate(&[crate::infra::cache::ns::MATCHES]).await;
     let jobs = vec![
-        (Job::UpdateLeagueStats(UpdateLeagueStats { league_id: steam_league_id }), None),
-        (Job::AutoLinkGames(AutoLinkGames { league_id: steam_league_id }), None),
+        NewJob::new(Job::UpdateLeagueStats(UpdateLeagueStats { steam_league_id })),
+        NewJob::new(Job::AutoLinkGames(AutoLinkGames { steam_league_id })),
     ];
-    ctx.enqueuer.enqueue_many(jobs, None).await.map_err(|e| JobError::transient(e.to_string()))?;
+    ctx.enqueuer.enqueue_many(jobs).await.map_err(|e| JobError::transient(e.to_string()))?;
     Ok(())
 }
 
