@@ -300,6 +300,17 @@ impl TestApp {
         }
     }
 
+    /// Stops the server and waits for its worker pool and scheduler to stop
+    /// (the pool hands back what still runs), as a SIGTERM would.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(background) = self.background.take() {
+            background.stop().await;
+        }
+    }
+
     /// The database URL this app runs on (for extra processes).
     pub fn db_url(&self) -> &str {
         &self._db.url

@@ -321,10 +321,17 @@ pub enum QueueError {
     Cleanup(String),
 }
 
+/// The queue's due second for `run_at` (it counts whole seconds): the
+/// second it falls in, or the next one when it falls inside a second, so a
+/// run never starts before its time.
+pub fn due_second(run_at: DateTime<Utc>) -> i64 {
+    run_at.timestamp() + i64::from(run_at.timestamp_subsec_nanos() > 0)
+}
+
 /// When a pushed task becomes due.
 fn due_builder(task: TaskBuilder<serde_json::Value>, run_at: Option<DateTime<Utc>>) -> TaskBuilder<serde_json::Value> {
     match run_at {
-        Some(at) if at > Utc::now() => task.run_at_timestamp(u64::try_from(at.timestamp()).unwrap_or(0)),
+        Some(at) if at > Utc::now() => task.run_at_timestamp(u64::try_from(due_second(at)).unwrap_or(0)),
         _ => task,
     }
 }

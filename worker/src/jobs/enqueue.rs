@@ -99,9 +99,14 @@ impl NewJob {
         Self { run_at, ..self }
     }
 
-    /// Due after `delay` (a whole second at least, the queue's resolution).
+    /// Due after `delay`, in the second that time falls in (the queue counts
+    /// whole seconds): it may arrive up to a second early, and waits out the
+    /// rest itself if it must (a hero-draft timeout does).
     pub fn after(self, delay: Duration) -> Self {
-        let run_at = (!delay.is_zero()).then(|| Utc::now() + delay);
+        let run_at = (!delay.is_zero()).then(|| {
+            let at = Utc::now() + delay;
+            at - chrono::Duration::nanoseconds(i64::from(at.timestamp_subsec_nanos()))
+        });
         self.at(run_at)
     }
 

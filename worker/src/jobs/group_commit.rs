@@ -286,7 +286,7 @@ async fn finish_chunk<C: ConnectionTrait>(db: &C, finishes: &[&Finish], now: Dat
                 cell("status", "text", f.status.as_str()),
                 cell("result", "jsonb", Value::Json(f.result.clone().map(Box::new))),
                 cell("error", "text", f.error.clone()),
-                cell("log", "text", serde_json::json!([f.event(now)]).to_string()),
+                cell("log", "text", serde_json::Value::Array(f.events(now)).to_string()),
             ]
         })
         .collect();

@@ -408,7 +408,9 @@ pub fn fold(records: impl IntoIterator<Item = Record>) -> Vec<(String, Folded)> 
                 run.log.push(ledger::claimed_event(attempt, &worker, at));
             }
             Record::Finished { status, result, error, at, attempt, .. } => {
-                run.log.push(ledger::ended_event(attempt, status.as_str(), at, error.as_deref()));
+                if attempt > 0 {
+                    run.log.push(ledger::ended_event(attempt, status.as_str(), at, error.as_deref()));
+                }
                 run.status = Some(status);
                 run.error = Some(error);
                 if result.is_some() {
@@ -547,7 +549,7 @@ impl Journal {
         let push = Push {
             task_id: ulid::Ulid::generate().to_string(),
             task: serde_json::to_vec(&first).map_err(|e| DbErr::Custom(e.to_string()))?,
-            due: row.run_at.map_or(0, |at| at.timestamp()),
+            due: row.run_at.map_or(0, crate::infra::queue::due_second),
             lane,
         };
         let record = Record::Queued {

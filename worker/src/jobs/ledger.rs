@@ -201,9 +201,13 @@ impl Finish {
         Self { id: id.to_owned(), attempt, status, result: None, error: Some(error) }
     }
 
-    /// The attempt log's event for it.
-    pub fn event(&self, at: DateTime<Utc>) -> serde_json::Value {
-        ended_event(self.attempt, self.status.as_str(), at, self.error.as_deref())
+    /// The attempt log's events for it: none for a run that never had an
+    /// attempt (attempt 0: cancelled or refused before it started).
+    pub fn events(&self, at: DateTime<Utc>) -> Vec<serde_json::Value> {
+        if self.attempt < 1 {
+            return Vec::new();
+        }
+        vec![ended_event(self.attempt, self.status.as_str(), at, self.error.as_deref())]
     }
 }
 
@@ -223,7 +227,7 @@ pub async fn finish<C: ConnectionTrait>(db: &C, finish: &Finish, now: DateTime<U
         finish.error.clone().into(),
         Value::Json(finish.result.clone().map(Box::new)),
         now.into(),
-        log_value(&[finish.event(now)]),
+        log_value(&finish.events(now)),
     ];
     db.execute_raw(statement(backend, &sql, values)).await?;
     Ok(())

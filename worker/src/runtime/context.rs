@@ -178,6 +178,14 @@ impl JobContext {
         }
     }
 
+    /// Resolves once an operator cancelled the run (never outside a run).
+    pub async fn cancelled(&self) {
+        match &self.run {
+            Some(run) => run.cancel.cancelled().await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// Reports the run's progress (shown by `GET /api/jobs/{id}`).
     pub fn report(&self, progress: serde_json::Value) {
         if let Some(run) = &self.run {

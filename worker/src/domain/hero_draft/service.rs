@@ -553,8 +553,13 @@ pub async fn time_out(
     }
     let hero = rules::random_legal(&rules::default_hero_pool(), &full.used_heroes(), |n| random_index % n)
         .ok_or_else(|| DomainError::conflict("no_heroes", "no hero left"))?;
-    complete_round(svc, txn, &full, &active, side.id, hero, 0, "round_timeout", now).await?;
-    Ok(TimeoutOutcome::Acted)
+    match complete_round(svc, txn, &full, &active, side.id, hero, 0, "round_timeout", now).await {
+        Ok(()) => Ok(TimeoutOutcome::Acted),
+        // Someone decided the round meanwhile (a captain, the tick's `tend`,
+        // another delivery): superseded, not a failure.
+        Err(DomainError::Conflict { code: "conflict", .. }) => Ok(TimeoutOutcome::Stale),
+        Err(err) => Err(err),
+    }
 }
 
 /// Pauses a running draft (a captain — at most `HERODRAFT_PAUSES_PER_TEAM`

@@ -143,8 +143,10 @@ async fn read_history(
     let mut start_at: Option<i64> = None;
     let mut pages = 0;
     loop {
+        ctx.checkpoint()?;
         let page = ctx.steam.match_history(steam_league_id, start_at, PAGE).await?;
         pages += 1;
+        ctx.report(json!({ "pages_fetched": pages, "matches_stored": 0 }));
         let Some(oldest) = page.matches.iter().map(|m| m.match_id).min() else { break };
         let mut reached_known_window = false;
         for m in page.matches {
@@ -270,6 +272,10 @@ async fn sync_locked(
         let mut open = true;
         let mut ready = Vec::with_capacity(INGEST_RUN);
         loop {
+            // A cancel is a safe point once the runs being written commit: no new run starts.
+            if stop.is_none() && ctx.checkpoint().is_err() {
+                stop = Some(JobError::Cancelled);
+            }
             while stop.is_none() && starts_run(writing.len(), runs_in_flight, ready.len(), open) {
                 keep_lock(lock).await?;
                 let run = take_run(&mut ready, &mut failed, &mut newly_failed, &mut stop);
@@ -290,6 +296,11 @@ async fn sync_locked(
                         commit_matches(written, Some(state.id)).await?;
                     }
                     ingested += stored;
+                    ctx.report(json!({ "pages_fetched": pages, "matches_stored": ingested }));
+                }
+                // Only while there is something to wait for, or `else` would never come.
+                () = ctx.cancelled(), if stop.is_none() && (open || !writing.is_empty()) => {
+                    stop = Some(JobError::Cancelled);
                 }
                 else => break,
             }
@@ -308,7 +319,7 @@ async fn sync_locked(
         return Err(err);
     }
     Ok(json!({
-        "league_id": steam_league_id,
+        "steam_league_id": steam_league_id,
         "full": full,
         "pages": pages,
         "listed": ids.len(),
