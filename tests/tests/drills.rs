@@ -117,3 +117,168 @@ async fn sigterm_lets_the_running_job_finish() {
     assert_eq!(run.body["status"], "succeeded", "the in-flight job finished before exit: {}", run.body);
     assert_eq!(app.count("steam_matches").await, 40);
 }
+
+/// A worker process whose log lines a test reads (stdout, at `info`).
+fn logged_worker(app: &TestApp, steam_args: Vec<String>, log: &std::path::Path, env: &[(&str, &str)]) -> Process {
+    let out = std::fs::File::create(log).expect("log file");
+    let mut cmd = processes::command("worker", app, &tests::redis_url());
+    cmd.args(["--job-heartbeat-secs", "1", "--job-backoff-base-ms", "100"])
+        .args(steam_args)
+        .env("RUST_LOG", "info")
+        .stdout(out);
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    processes::start(&mut cmd)
+}
+
+fn log_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("dtx-{name}-{:x}.log", rand::random::<u64>()))
+}
+
+/// SIGTERM mid-sync with a shutdown timeout shorter than the sync: the
+/// worker stops fetching at once, gives the sync WORKER_SHUTDOWN_TIMEOUT_SECS,
+/// then hands it back (its claim released, a log line naming the run) and
+/// exits within the timeout + 5 s; a restarted worker starts the run at once
+/// (not after a heartbeat timeout), and every match is stored exactly once.
+#[tokio::test]
+async fn sigterm_mid_sync_hands_the_run_back_and_a_restarted_worker_starts_it_at_once() {
+    const MATCHES: i64 = 300;
+    let steam = SteamMock::start((0..MATCHES).map(MockMatch::nth).collect()).await;
+    let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(steam.args(), false)).await;
+    let staff = app.staff("admin").await;
+    staff.post("/api/leagues", json!({"steam_league_id": 17929, "name": "DTX"})).await;
+    // A Steam paced at 20 calls a second: the full sync takes ~15 s.
+    let mut paced = steam.args();
+    let rate = paced.iter().position(|a| a == "--steam-rate-per-sec").expect("a rate flag");
+    paced[rate + 1] = "20".into();
+    let first_log = log_path("first-worker");
+    let mut first = logged_worker(&app, paced, &first_log, &[("WORKER_SHUTDOWN_TIMEOUT_SECS", "2")]);
+    let queued = staff
+        .post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": 17929, "full": true}}))
+        .await;
+    let id = queued.body["id"].as_str().unwrap().to_owned();
+    eventually("the sync to be under way", Duration::from_secs(30), || async {
+        (app.count("steam_matches").await >= 2).then_some(())
+    })
+    .await;
+    let signalled = std::time::Instant::now();
+    first.signal("TERM");
+    let exited = eventually("the worker to exit", Duration::from_secs(15), || {
+        let status = first.0.try_wait().unwrap();
+        async move { status }
+    })
+    .await;
+    assert!(exited.success(), "clean exit after SIGTERM: {exited:?}");
+    assert!(signalled.elapsed() < Duration::from_secs(2 + 5), "exited after {:?}", signalled.elapsed());
+    let log = std::fs::read_to_string(&first_log).unwrap();
+    let _ = std::fs::remove_file(&first_log);
+    assert!(
+        log.lines().any(|l| l.contains("handed back") && l.contains(&id)),
+        "a log line per run handed back, naming it:\n{log}"
+    );
+    let run = staff.get(&format!("/api/jobs/{id}")).await.body;
+    assert_eq!(run["status"], "queued", "its claim released: {run}");
+    assert_eq!(run["attempt_history"][0]["outcome"], "handed_back", "{run}");
+    let partial = app.count("steam_matches").await;
+    assert!(partial < MATCHES, "handed back before the end ({partial} stored)");
+
+    let restarted = std::time::Instant::now();
+    let second_log = log_path("second-worker");
+    let _second = logged_worker(&app, steam.args(), &second_log, &[]);
+    eventually("the restarted worker to start the run", Duration::from_secs(5), || async {
+        let run = staff.get(&format!("/api/jobs/{id}")).await.body;
+        (run["status"] != "queued").then_some(())
+    })
+    .await;
+    eprintln!("restarted worker took the run after {:?}", restarted.elapsed());
+    let done = eventually("the sync to finish", Duration::from_secs(60), || async {
+        let run = staff.get(&format!("/api/jobs/{id}")).await.body;
+        (run["status"] == "succeeded").then_some(run)
+    })
+    .await;
+    let _ = std::fs::remove_file(&second_log);
+    assert_eq!(done["result"]["ingested"].as_i64().unwrap() + partial, MATCHES, "{done}");
+    assert_eq!((app.count("steam_matches").await, app.count("player_match_stats").await), (MATCHES, MATCHES * 10));
+}
+
+/// A rolling upgrade: a worker of the previous payload version (1, which
+/// named a Steam league `league_id`) runs beside a new one on one queue that
+/// holds both versions' tasks. The old worker runs what it can read and
+/// leaves the new version's tasks for the new worker; nothing is lost,
+/// dead-lettered or run twice.
+#[tokio::test]
+async fn a_worker_of_the_previous_payload_version_runs_beside_the_new_one() {
+    use sea_orm::ConnectionTrait;
+    let steam = SteamMock::start(vec![]).await;
+    let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(steam.args(), false)).await;
+    let staff = app.staff("admin").await;
+    staff.post("/api/leagues", json!({"steam_league_id": 17929, "name": "DTX"})).await;
+
+    let old_log = log_path("old-worker");
+    let _old = logged_worker(&app, steam.args(), &old_log, &[("DTX_PAYLOAD_VERSION", "1")]);
+    // What the old build wrote: ledger rows and tasks without `v`, the league as `league_id`.
+    let config = match &app.state.jobs.enqueuer.queue {
+        worker::infra::queue::Queue::Redis { configs, .. } => configs.bulk.clone(),
+        _ => unreachable!("distributed"),
+    };
+    let mut old_runs = Vec::new();
+    let mut redis = app.state.jobs.redis.clone().unwrap();
+    for _ in 0..10 {
+        let run = worker::jobs::enqueue::new_run_id();
+        app.db()
+            .execute_unprepared(&format!(
+                "INSERT INTO job_runs (id, kind, args, status, attempts, max_attempts, enqueued_at) VALUES \
+                 ('{run}', 'recalculate_league_mmr', '{{\"league_id\": 17929}}', 'queued', 0, 3, now())"
+            ))
+            .await
+            .unwrap();
+        let task = worker::jobs::enqueue::new_run_id().to_uppercase();
+        let envelope = json!({"run_id": run, "attempt": 1, "max_attempts": 3,
+                              "job": {"kind": "recalculate_league_mmr", "args": {"league_id": 17929}}});
+        redis::pipe()
+            .hset(config.job_data_hash(), &task, envelope.to_string())
+            .hset_multiple(
+                format!("{}:{task}", config.job_meta_hash()),
+                &[("attempts", "0"), ("max_attempts", "25"), ("status", "Pending"), ("idempotency_key", "")],
+            )
+            .rpush(config.active_jobs_list(), &task)
+            .query_async::<()>(&mut redis)
+            .await
+            .unwrap();
+        old_runs.push(run);
+    }
+    // What the new build writes (version 2), while only the old worker runs.
+    let mut new_runs = Vec::new();
+    for _ in 0..10 {
+        let run = staff.post("/api/jobs", json!({"kind": "recalculate_league_mmr", "args": {"steam_league_id": 17929}})).await;
+        new_runs.push(run.body["id"].as_str().unwrap().to_owned());
+    }
+    let status = |id: String| {
+        let staff = &staff;
+        async move { staff.get(&format!("/api/jobs/{id}")).await.body["status"].as_str().unwrap().to_owned() }
+    };
+    eventually("the old worker to run the old tasks", Duration::from_secs(30), || async {
+        let done = futures_util::future::join_all(old_runs.iter().map(|id| status(id.clone()))).await;
+        done.iter().all(|s| s == "succeeded").then_some(())
+    })
+    .await;
+    for id in &new_runs {
+        assert_eq!(status(id.clone()).await, "queued", "the old worker leaves version 2 alone");
+    }
+    let new_log = log_path("new-worker");
+    let _new = logged_worker(&app, steam.args(), &new_log, &[]);
+    eventually("the new worker to run the new tasks", Duration::from_secs(30), || async {
+        let done = futures_util::future::join_all(new_runs.iter().map(|id| status(id.clone()))).await;
+        done.iter().all(|s| s == "succeeded").then_some(())
+    })
+    .await;
+    let log = std::fs::read_to_string(&old_log).unwrap();
+    for path in [&old_log, &new_log] {
+        let _ = std::fs::remove_file(path);
+    }
+    assert!(log.contains("left for a newer worker"), "the old worker says why it left them:\n{log}");
+    let rows = app.db_rows("SELECT status || '|' || attempts FROM job_runs").await;
+    assert_eq!(rows.len(), 20);
+    assert!(rows.iter().all(|r| r == "succeeded|1"), "each run once, none dead: {rows:?}");
+}

@@ -164,7 +164,30 @@ async fn a_draft_is_read_from_one_snapshot(backend: Backend) {
     assert!(a + b > 0, "the readers ran beside the writer");
 }
 
+/// Several deliveries of one round's timeout race (a redelivery, the tick's
+/// own timeout, a captain): one acts, the others find the round decided and
+/// succeed with `acted: false` — superseded work is not a failure (SPEC §21).
+async fn superseded_timeouts_succeed_without_acting(backend: Backend) {
+    let args = ["--herodraft-grace-ms", "0", "--herodraft-reserve-ms", "0"].map(String::from).to_vec();
+    let app = TestApp::spawn_with(backend, Options { args, ..Default::default() }).await;
+    let staff = app.staff("admin").await;
+    let (id, _) = setup(&app, &staff).await;
+    to_drafting(&app, id).await;
+    let job = worker::jobs::payload::HerodraftTimeout { draft_id: id, round_number: 1 };
+    let ctx = &app.state.jobs;
+    let runs = futures_util::future::join_all((0..4).map(|_| job.run(ctx))).await;
+    let acted: Vec<bool> = runs
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| panic!("a superseded timeout failed: {e}"))["acted"].as_bool().unwrap())
+        .collect();
+    assert_eq!(acted.iter().filter(|a| **a).count(), 1, "exactly one acts: {acted:?}");
+    let events = staff.get(&format!("/api/herodrafts/{id}/events")).await.body;
+    let timeouts = events.as_array().unwrap().iter().filter(|e| e["event_type"] == "round_timeout").count();
+    assert_eq!(timeouts, 1);
+}
+
 on_both_databases!(
+    superseded_timeouts_succeed_without_acting,
     a_full_draft_by_two_captains,
     racing_actions_one_wins,
     deleting_a_team_of_a_running_hero_draft_is_refused,

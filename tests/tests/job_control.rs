@@ -399,3 +399,87 @@ in_both_modes!(
     bulk_retry_and_cancel_by_filter_count_their_runs,
     an_undecodable_task_ends_dead_once_and_the_worker_keeps_running,
 );
+
+/// Collects what the process logs at WARN and above.
+#[derive(Clone, Default)]
+struct Warnings(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Warnings {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An idle embedded worker starts a new run promptly — every enqueue wakes
+/// it, no poll interval to wait out — and a healthy run logs no warning.
+#[tokio::test]
+async fn an_idle_embedded_worker_starts_a_new_run_within_300_ms_and_logs_no_warning() {
+    let warnings = Warnings::default();
+    let sink = warnings.clone();
+    tracing_subscriber::fmt().with_max_level(tracing::Level::WARN).with_writer(move || sink.clone()).init();
+    let app = TestApp::spawn_with(Mode::Embedded.backend(), Mode::Embedded.options(vec![], true)).await;
+    let staff = app.staff("admin").await;
+    let mut waits = Vec::new();
+    for n in 0..20 {
+        // Idle in between, as a league's night is.
+        tokio::time::sleep(Duration::from_millis(400 + 37 * (n % 5))).await;
+        let run = staff.post("/api/jobs", json!({"kind": "check_scheduled_events"})).await;
+        let done = reaches(&staff, &id_of(&run), "succeeded").await;
+        let enqueued: chrono::DateTime<Utc> = done["enqueued_at"].as_str().unwrap().parse().unwrap();
+        let started: chrono::DateTime<Utc> = done["started_at"].as_str().unwrap().parse().unwrap();
+        waits.push((started - enqueued).num_milliseconds());
+    }
+    waits.sort_unstable();
+    let p95 = waits[waits.len() * 95 / 100 - 1];
+    eprintln!("embedded enqueue -> start, ms: {waits:?}");
+    assert!(p95 <= 300, "p95 {p95} ms: {waits:?}");
+    let logged = String::from_utf8(warnings.0.lock().unwrap().clone()).unwrap();
+    assert!(logged.is_empty(), "a healthy run logged:\n{logged}");
+}
+
+/// Embedded mode stops as a SIGTERM stops it: a sync longer than the
+/// shutdown timeout is handed back (its claim released) and the api stops
+/// within the timeout + 5 s; restarted, it starts the run at once.
+#[tokio::test]
+async fn a_stopping_embedded_api_hands_its_running_sync_back_and_starts_it_again_when_restarted() {
+    let steam = SteamMock::start((0..300).map(MockMatch::nth).collect()).await;
+    let db = TestDb::create(Mode::Embedded.backend()).await;
+    let on_db = |rate: &str| {
+        let mut args = steam.args();
+        args.extend(["--steam-rate-per-sec", rate, "--worker-shutdown-timeout-secs", "2"].map(String::from));
+        Options { args, worker: true, database_url: Some(db.url.clone()), ..Default::default() }
+    };
+    let app = TestApp::spawn_with(Mode::Embedded.backend(), on_db("20")).await;
+    let staff = app.staff("admin").await;
+    staff.post("/api/leagues", json!({"steam_league_id": LEAGUE, "name": "DTX"})).await;
+    let sync = staff
+        .post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": LEAGUE, "full": true}}))
+        .await;
+    let id = id_of(&sync);
+    eventually("the sync to be under way", DEADLINE, || async {
+        (app.count("steam_matches").await >= 2).then_some(())
+    })
+    .await;
+    drop(staff);
+    let stopping = Instant::now();
+    app.stop().await;
+    assert!(stopping.elapsed() < Duration::from_secs(2 + 5), "stopped after {:?}", stopping.elapsed());
+
+    let restarted = TestApp::spawn_with(Mode::Embedded.backend(), on_db("100000")).await;
+    let staff = restarted.staff("admin").await;
+    let handed_back = run_of(&staff, &id).await;
+    assert_eq!(handed_back["attempt_history"][0]["outcome"], "handed_back", "{handed_back}");
+    let again = Instant::now();
+    eventually("the restarted worker to start the run", Duration::from_secs(5), || async {
+        (run_of(&staff, &id).await["attempt_history"].as_array().map(Vec::len) == Some(2)).then_some(())
+    })
+    .await;
+    eprintln!("restarted after {:?}", again.elapsed());
+    let done = reaches(&staff, &id, "succeeded").await;
+    assert_eq!(restarted.count("steam_matches").await, 300, "{done}");
+}
