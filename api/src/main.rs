@@ -136,6 +136,7 @@ async fn main() -> anyhow::Result<()> {
             let background = api::embedded::start(&state)?;
             api::serve(state, acceptor, worker::runtime::shutdown::signal()).await?;
             background.stop().await;
+            worker::runtime::telemetry::flush_traces();
         }
     }
     Ok(())

@@ -12,6 +12,7 @@
 
 use poem::{Endpoint, IntoResponse, Request, Response};
 use tracing::Instrument;
+use worker::runtime::telemetry::{self, TraceParent};
 
 pub const HEADER: &str = "x-request-id";
 
@@ -48,19 +49,29 @@ pub fn redacted(uri: &poem::http::Uri) -> String {
 /// The middleware; errors are rendered here so they carry the header too.
 pub async fn middleware<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
     let id = choose(req.header(HEADER));
-    let span =
-        tracing::info_span!("request", request_id = %id, method = %req.method(), uri = %redacted(req.original_uri()));
+    // The caller's W3C trace, continued (a malformed header is ignored), or a new one.
+    let parent = req.header("traceparent").and_then(TraceParent::parse);
+    let trace = parent.map_or_else(TraceParent::root, |p| p.child());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        trace_id = %trace.trace_id_hex(),
+        method = %req.method(),
+        uri = %redacted(req.original_uri())
+    );
+    if let Some(parent) = &parent {
+        telemetry::continue_trace(&span, parent);
+    }
     let started = std::time::Instant::now();
-    let resp = async move {
+    let handled = async move {
         let resp = match next.call(req).await {
             Ok(resp) => resp.into_response(),
             Err(err) => crate::error::render_error(err).await,
         };
         tracing::info!(status = resp.status().as_u16(), duration_ms = started.elapsed().as_millis() as u64, "response");
         resp
-    }
-    .instrument(span)
-    .await;
+    };
+    let resp = telemetry::in_trace(trace, handled.instrument(span)).await;
     Ok(resp.with_header(HEADER, id).into_response())
 }
 

@@ -31,5 +31,7 @@ async fn main() -> anyhow::Result<()> {
     for def in &schedules {
         tracing::info!(kind = def.kind, expression = def.expression, next = ?def.next_runs(1).first(), "schedule");
     }
-    worker::runtime::schedule::run(ctx, schedules, worker::runtime::shutdown::signal()).await
+    let stopped = worker::runtime::schedule::run(ctx, schedules, worker::runtime::shutdown::signal()).await;
+    worker::runtime::telemetry::flush_traces();
+    stopped
 }

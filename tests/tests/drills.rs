@@ -282,3 +282,48 @@ async fn a_worker_of_the_previous_payload_version_runs_beside_the_new_one() {
     assert_eq!(rows.len(), 20);
     assert!(rows.iter().all(|r| r == "succeeded|1"), "each run once, none dead: {rows:?}");
 }
+
+/// With OTEL_EXPORTER_OTLP_ENDPOINT set, a worker exports its spans over
+/// OTLP/HTTP, and a job's span continues the trace of the request that
+/// enqueued it; its log lines carry that trace id.
+#[tokio::test]
+async fn job_spans_continue_the_request_trace_and_are_exported_over_otlp() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let collector = MockServer::start().await;
+    Mock::given(method("POST")).and(path("/v1/traces")).respond_with(ResponseTemplate::new(200)).mount(&collector).await;
+    let steam = SteamMock::start(vec![]).await;
+    let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(vec![], false)).await;
+    let log = log_path("traced-worker");
+    let otlp = collector.uri();
+    let _worker = logged_worker(
+        &app,
+        steam.args(),
+        &log,
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str()), ("OTEL_BSP_SCHEDULE_DELAY", "100")],
+    );
+    let staff = app.staff("admin").await;
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let body = json!({"kind": "check_scheduled_events"}).to_string().into_bytes();
+    let traceparent = format!("00-{trace}-00f067aa0ba902b7-01");
+    let queued = staff
+        .send(reqwest::Method::POST, "/api/jobs", Some(("application/json", body)), &[("traceparent", &traceparent)])
+        .await;
+    let id = queued.body["id"].as_str().unwrap().to_owned();
+    eventually("the job to succeed", Duration::from_secs(30), || async {
+        (staff.get(&format!("/api/jobs/{id}")).await.body["status"] == "succeeded").then_some(())
+    })
+    .await;
+    let trace_bytes: Vec<u8> = (0..16).map(|i| u8::from_str_radix(&trace[i * 2..i * 2 + 2], 16).unwrap()).collect();
+    eventually("the job's span at the collector", Duration::from_secs(15), || async {
+        let requests = collector.received_requests().await.unwrap_or_default();
+        requests.iter().any(|r| r.body.windows(16).any(|w| w == trace_bytes.as_slice())).then_some(())
+    })
+    .await;
+    let lines = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    assert!(
+        lines.lines().any(|l| l.contains(&id) && l.contains(&format!("trace_id={trace}"))),
+        "the job's log lines carry the trace:\n{lines}"
+    );
+}

@@ -398,6 +398,7 @@ in_both_modes!(
     a_second_sync_of_a_waiting_league_is_the_same_run_and_keys_belong_to_their_caller,
     bulk_retry_and_cancel_by_filter_count_their_runs,
     an_undecodable_task_ends_dead_once_and_the_worker_keeps_running,
+    a_request_trace_travels_in_the_envelope_of_the_job_it_enqueues,
 );
 
 /// Collects what the process logs at WARN and above.
@@ -482,4 +483,29 @@ async fn a_stopping_embedded_api_hands_its_running_sync_back_and_starts_it_again
     eprintln!("restarted after {:?}", again.elapsed());
     let done = reaches(&staff, &id, "succeeded").await;
     assert_eq!(restarted.count("steam_matches").await, 300, "{done}");
+}
+
+/// The W3C trace of the request that enqueues a job travels in its
+/// envelope: the task on the queue carries the caller's trace id (a span
+/// of its own below the caller's).
+async fn a_request_trace_travels_in_the_envelope_of_the_job_it_enqueues(mode: Mode) {
+    let app = TestApp::spawn_with(mode.backend(), mode.options(vec![], false)).await;
+    let staff = app.staff("admin").await;
+    let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let body = json!({"kind": "check_scheduled_events"}).to_string().into_bytes();
+    let queued = staff
+        .send(reqwest::Method::POST, "/api/jobs", Some(("application/json", body)), &[("traceparent", caller)])
+        .await;
+    let run = id_of(&queued);
+    let tasks: Vec<String> = match &app.state.jobs.enqueuer.queue {
+        worker::infra::queue::Queue::Redis { configs, conn, .. } => {
+            redis::AsyncCommands::hvals(&mut conn.clone(), configs.bulk.job_data_hash()).await.unwrap()
+        }
+        _ => app.db_rows("SELECT CAST(job AS TEXT) FROM Jobs").await,
+    };
+    let task = tasks.iter().find(|t| t.contains(&run)).expect("the run's task on the queue");
+    let envelope: Value = serde_json::from_str(task).unwrap();
+    let carried = envelope["traceparent"].as_str().unwrap_or_else(|| panic!("no trace in {envelope}"));
+    assert!(carried.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"), "{carried}");
+    assert_ne!(carried, caller, "the request's own span, below the caller's");
 }

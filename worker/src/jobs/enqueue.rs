@@ -175,6 +175,8 @@ impl Enqueuer {
             return Err(QueueError::Unavailable.into());
         }
         let NewJob { job, enqueued_by, idempotency_key, run_at, traceparent } = new;
+        // The request's (or job's) trace travels with the run.
+        let traceparent = traceparent.or_else(crate::runtime::telemetry::current_traceparent);
         let run = NewRun {
             id: new_run_id(),
             job,

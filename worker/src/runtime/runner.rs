@@ -22,6 +22,7 @@ use crate::jobs::ledger::Finish;
 use crate::jobs::payload::{self, Delivery, Envelope, Lane};
 use crate::runtime::backoff;
 use crate::runtime::context::{JobContext, RunHandle};
+use crate::runtime::telemetry::{self, TraceParent};
 
 const BACKOFF_CAP: Duration = Duration::from_secs(300);
 /// A running job is checked for a cancel (and its progress written) this often.
@@ -104,15 +105,21 @@ pub async fn execute(delivered: Delivered<'_>, ctx: &JobContext) -> Result<Outco
             return Ok(Outcome::Undecodable);
         }
     };
+    // The job continues the trace of the request that enqueued it.
+    let parent = envelope.traceparent.as_deref().and_then(TraceParent::parse);
+    let trace = parent.map_or_else(TraceParent::root, |p| p.child());
     let span = tracing::info_span!(
         "job",
         run_id = %envelope.run_id,
         kind = envelope.job.kind(),
         attempt = envelope.attempt,
-        traceparent = envelope.traceparent.as_deref(),
+        trace_id = %trace.trace_id_hex(),
     );
+    if let Some(parent) = &parent {
+        telemetry::continue_trace(&span, parent);
+    }
     let kind = envelope.job.kind();
-    let outcome = run(envelope, &delivered, ctx).instrument(span.clone()).await;
+    let outcome = telemetry::in_trace(trace, run(envelope, &delivered, ctx).instrument(span.clone())).await;
     let _in_span = span.enter();
     if let Ok(outcome) = outcome {
         record(kind, outcome, started.elapsed());
