@@ -113,8 +113,16 @@ async fn staff_retry_a_dead_job_in_headless_chromium() {
         "{run}"
     );
     assert_eq!(run["enqueued_by"], staff.get("/api/me").await.body["id"], "enqueued as the staff member");
-    let all = staff.get("/api/jobs").await.body;
+    let all = staff.get("/api/jobs?kind=update_league_stats").await.body;
     assert_eq!(all["count"], 2, "the refused form wrote nothing: {all}");
+    assert_eq!(seen["attempts"], json!(["dead", "succeeded"]), "the detail lists both attempts: {seen}");
+    assert_eq!(seen["lane"], "bulk");
+    assert_eq!(seen["whilePaused"], "queued", "a paused kind's run waits: {seen}");
+    let resumed = staff.get(&format!("/api/jobs/{}", seen["paused"].as_str().unwrap())).await.body;
+    assert_eq!(resumed["status"], "succeeded", "and runs once resumed: {resumed}");
+    let later = staff.get(&format!("/api/jobs/{}", seen["later"].as_str().unwrap())).await.body;
+    assert_eq!((later["status"].as_str(), later["attempts"].as_i64()), (Some("cancelled"), Some(0)), "{later}");
+    assert_eq!(seen["bulk"], "Bulk cancel: 2 matched, 2 changed.", "{seen}");
     let schedules = seen["schedules"].as_array().unwrap();
     assert_eq!(schedules.len(), worker::runtime::schedule::DEFAULTS.len(), "{seen}");
     assert!(schedules.iter().all(|s| s["next"].as_str().is_some_and(|n| n.contains('·'))), "next runs: {seen}");

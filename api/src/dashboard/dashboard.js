@@ -1,12 +1,16 @@
 // The jobs dashboard: reads /api/queues, /api/jobs and /api/schedules with
-// the session cookie, enqueues through POST /api/jobs and retries through
-// POST /api/jobs/{id}/retry. Every cell
-// is set with textContent, never parsed as markup: job errors quote outside data.
+// the session cookie; enqueues (now or at a time) through POST /api/jobs,
+// retries and cancels a run (POST /api/jobs/{id}/retry, /cancel), applies
+// bulk retries and cancels (POST /api/jobs/bulk), pauses and resumes a kind
+// (POST /api/queues/{kind}/pause, /resume) and shows a run's detail with its
+// attempts. Every cell is set with textContent, never parsed as markup: job
+// errors quote outside data.
 "use strict";
 
 const PAGE_SIZE = 25;
 const REFRESH_MS = 5000;
-const view = { page: 1, status: "", kind: "", count: 0 };
+const view = { page: 1, status: "", kind: "", count: 0, detail: null };
+const UNFINISHED = ["queued", "scheduled", "failed", "running"];
 
 const $ = (id) => document.getElementById(id);
 
@@ -57,18 +61,50 @@ function num(value) {
   return el("td", { class: "num" }, value);
 }
 
+/// A button that POSTs to `path` and says what happened.
+function actionButton(label, attrs, path, done) {
+  const button = el("button", { type: "button", ...attrs }, label);
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const body = await api(path, { method: "POST" });
+      flash(done(body), false);
+    } catch (err) {
+      flash(`${label} refused: ${err.message}`, true);
+    }
+    await refresh();
+  });
+  return button;
+}
+
+function pauseButton(q) {
+  const action = q.paused ? "resume" : "pause";
+  return actionButton(q.paused ? "Resume" : "Pause", { [`data-${action}`]: q.kind },
+    `/api/queues/${encodeURIComponent(q.kind)}/${action}`, (s) => `${s.kind} ${s.paused ? "paused" : "resumed"}.`);
+}
+
 function renderQueues(queues) {
-  fill($("queues").tBodies[0], queues.map((q) => el("tr", { "data-kind": q.kind, class: q.dead > 0 ? "alert" : "" },
-    el("td", {}, q.kind), num(q.queued), num(q.running), num(q.failed), el("td", { class: "num", "data-dead": q.dead }, q.dead),
-    num(q.succeeded), num(age(q.oldest_queued_age_s)), el("td", { class: "num", "data-last-success": "" }, when(q.last_succeeded_at)),
-    num(q.workers_alive))));
+  fill($("queues").tBodies[0], queues.map((q) => el("tr",
+    { "data-kind": q.kind, "data-paused": q.paused, class: q.dead > 0 ? "alert" : "" },
+    el("td", {}, q.kind, q.paused ? el("span", { class: "badge paused" }, "paused") : ""),
+    el("td", { "data-lane": q.lane }, q.lane),
+    num(q.queued), num(q.scheduled), num(q.running), num(q.failed), el("td", { class: "num", "data-dead": q.dead }, q.dead),
+    num(q.succeeded), num(q.cancelled), num(age(q.oldest_queued_age_s)),
+    el("td", { class: "num", "data-last-success": "" }, when(q.last_succeeded_at)),
+    num(q.workers_alive), el("td", {}, pauseButton(q)))));
   const kinds = $("kind");
   if (kinds.options.length === 1) {
     for (const q of queues) {
       kinds.append(el("option", { value: q.kind }, q.kind));
       $("enqueue-kind").append(el("option", { value: q.kind }, q.kind));
+      $("bulk-kind").append(el("option", { value: q.kind }, q.kind));
     }
   }
+}
+
+/// A `datetime-local` value (the browser's time zone) as RFC 3339, or null.
+function instant(input) {
+  return input.value ? new Date(input.value).toISOString() : null;
 }
 
 async function enqueue(event) {
@@ -81,33 +117,88 @@ async function enqueue(event) {
     flash(`Args are not JSON: ${err.message}`, true);
     return;
   }
+  const request = { kind, args };
+  const runAt = instant($("enqueue-run-at"));
+  if (runAt) request.run_at = runAt;
   try {
     const run = await api("/api/jobs", {
       method: "POST",
       headers: { accept: "application/json", "content-type": "application/json" },
-      body: JSON.stringify({ kind, args }),
+      body: JSON.stringify(request),
     });
-    flash(`Job ${run.id} (${run.kind}) queued.`, false);
+    const what = run.deduplicated ? "already waits" : run.status === "scheduled" ? `scheduled for ${when(run.run_at)}` : "queued";
+    flash(`Job ${run.id} (${run.kind}) ${what}.`, false);
   } catch (err) {
     flash(`Not queued: ${err.message}`, true);
   }
   await refresh();
 }
 
-function retryButton(job) {
-  if (job.status !== "failed" && job.status !== "dead") return "";
-  const button = el("button", { type: "button", "data-retry": job.id }, "Retry");
-  button.addEventListener("click", async () => {
-    button.disabled = true;
-    try {
-      await api(`/api/jobs/${encodeURIComponent(job.id)}/retry`, { method: "POST" });
-      flash(`Job ${job.id} (${job.kind}) queued again.`, false);
-    } catch (err) {
-      flash(`Retry of ${job.id} refused: ${err.message}`, true);
-    }
-    await refresh();
-  });
-  return button;
+async function bulk(event) {
+  event.preventDefault();
+  const request = { action: $("bulk-action").value };
+  if ($("bulk-kind").value) request.kind = $("bulk-kind").value;
+  if ($("bulk-status").value) request.status = $("bulk-status").value;
+  const after = instant($("bulk-after"));
+  const before = instant($("bulk-before"));
+  if (after) request.enqueued_after = after;
+  if (before) request.enqueued_before = before;
+  try {
+    const done = await api("/api/jobs/bulk", {
+      method: "POST",
+      headers: { accept: "application/json", "content-type": "application/json" },
+      body: JSON.stringify(request),
+    });
+    flash(`Bulk ${request.action}: ${done.matched} matched, ${done.changed} changed.`, false);
+  } catch (err) {
+    flash(`Bulk ${request.action} refused: ${err.message}`, true);
+  }
+  await refresh();
+}
+
+function runButtons(job) {
+  const id = encodeURIComponent(job.id);
+  const buttons = [el("button", { type: "button", "data-detail": job.id, onclick: () => showDetail(job.id) }, "Detail")];
+  if (job.status === "failed" || job.status === "dead") {
+    buttons.push(actionButton("Retry", { "data-retry": job.id }, `/api/jobs/${id}/retry`,
+      () => `Job ${job.id} (${job.kind}) queued again.`));
+  }
+  if (UNFINISHED.includes(job.status)) {
+    buttons.push(actionButton("Cancel", { "data-cancel": job.id }, `/api/jobs/${id}/cancel`,
+      (run) => `Job ${job.id} (${job.kind}) ${run.status === "cancelled" ? "cancelled" : "stops at its next safe point"}.`));
+  }
+  return el("span", { class: "actions" }, ...buttons);
+}
+
+async function showDetail(id) {
+  view.detail = id;
+  await renderDetail();
+}
+
+function pretty(value) {
+  return value == null ? "—" : JSON.stringify(value, null, 2);
+}
+
+async function renderDetail() {
+  const box = $("detail");
+  if (!view.detail) {
+    box.hidden = true;
+    return;
+  }
+  const run = await api(`/api/jobs/${encodeURIComponent(view.detail)}`);
+  $("detail-id").textContent = run.id;
+  $("detail-kind").textContent = run.kind;
+  $("detail-status").textContent = run.cancel_requested_at && run.status === "running" ? "running (cancel asked)" : run.status;
+  $("detail-lane").textContent = run.lane;
+  $("detail-args").textContent = pretty(run.args);
+  $("detail-progress").textContent = pretty(run.progress);
+  $("detail-result").textContent = pretty(run.result);
+  $("detail-error").textContent = run.error || "—";
+  fill($("attempts").tBodies[0], run.attempt_history.map((a) => el("tr", { "data-attempt": a.attempt },
+    num(a.attempt), el("td", {}, a.worker || "—"), el("td", {}, when(a.started_at)), el("td", {}, when(a.finished_at)),
+    el("td", { "data-outcome": a.outcome || "running" }, a.outcome || "running"), el("td", { class: "error" }, a.error || ""))));
+  box.dataset.run = run.id;
+  box.hidden = false;
 }
 
 function renderJobs(page) {
@@ -121,7 +212,7 @@ function renderJobs(page) {
     el("td", {}, when(job.enqueued_at)),
     el("td", {}, when(job.finished_at)),
     el("td", { class: "error" }, job.error || ""),
-    el("td", {}, retryButton(job)))));
+    el("td", {}, runButtons(job)))));
   const pages = Math.max(1, Math.ceil(page.count / PAGE_SIZE));
   $("page").textContent = `page ${view.page} of ${pages} · ${page.count} jobs`;
   $("prev").disabled = view.page <= 1;
@@ -149,6 +240,7 @@ async function refresh() {
     renderQueues(queues);
     renderJobs(jobs);
     renderSchedules(schedules);
+    await renderDetail();
     $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
     document.body.dataset.loaded = "true";
   } catch (err) {
@@ -160,6 +252,8 @@ function start() {
   api("/api/me").then((me) => { $("who").textContent = me.username; }).catch(() => {});
   $("refresh").addEventListener("click", refresh);
   $("enqueue").addEventListener("submit", enqueue);
+  $("bulk").addEventListener("submit", bulk);
+  $("detail-close").addEventListener("click", () => { view.detail = null; renderDetail(); });
   $("status").addEventListener("change", (e) => { view.status = e.target.value; view.page = 1; refresh(); });
   $("kind").addEventListener("change", (e) => { view.kind = e.target.value; view.page = 1; refresh(); });
   $("prev").addEventListener("click", () => { view.page -= 1; refresh(); });

@@ -1,6 +1,7 @@
 //! The jobs dashboard: one static page for staff at `/admin/jobs`, built
-//! only on the jobs API (`/api/queues`, `/api/jobs`, `/api/schedules`,
-//! `/api/jobs/{id}/retry`), so it shows exactly what API clients see.
+//! only on the jobs API (`/api/queues`, `/api/jobs`, `/api/schedules`, retry,
+//! cancel, bulk, pause and resume), so it shows exactly what API clients see
+//! and can do nothing they cannot.
 //!
 //! The page is gated server-side (401/403 pages for others); its script and
 //! style hold no data and are public. A strict Content-Security-Policy
