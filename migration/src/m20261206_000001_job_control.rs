@@ -91,4 +91,3 @@ impl MigrationTrait for Migration {
         .await
     }
 }
-

@@ -62,8 +62,9 @@ fn chromium_path() -> String {
 async fn staff_retry_a_dead_job_in_headless_chromium() {
     let app = TestApp::spawn_with(Backend::Sqlite, Options { worker: true, ..Default::default() }).await;
     let staff = app.staff("admin").await;
-    let queued =
-        staff.post("/api/jobs", json!({"kind": "update_league_stats", "args": {"steam_league_id": UNKNOWN_LEAGUE}})).await;
+    let queued = staff
+        .post("/api/jobs", json!({"kind": "update_league_stats", "args": {"steam_league_id": UNKNOWN_LEAGUE}}))
+        .await;
     let id = queued.body["id"].as_str().expect("job id").to_owned();
     eventually("the job to die", DEADLINE, || async {
         (staff.get(&format!("/api/jobs/{id}")).await.body["status"] == "dead").then_some(())

@@ -31,7 +31,8 @@ async fn a_worker_killed_mid_job_is_replaced_and_the_job_completes_once() {
     staff.post("/api/leagues", json!({"steam_league_id": 17929, "name": "DTX"})).await;
 
     let mut first = spawn_worker(&app, &steam, free_port());
-    let queued = staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": 17929}})).await;
+    let queued =
+        staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": 17929}})).await;
     let id = queued.body["id"].as_str().unwrap().to_owned();
     eventually("the first worker to be mid-sync", Duration::from_secs(30), || async {
         (app.count("steam_matches").await >= 5).then_some(())
@@ -100,7 +101,8 @@ async fn sigterm_lets_the_running_job_finish() {
     let staff = app.staff("admin").await;
     staff.post("/api/leagues", json!({"steam_league_id": 17929, "name": "DTX"})).await;
     let mut worker = spawn_worker(&app, &steam, free_port());
-    let queued = staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": 17929}})).await;
+    let queued =
+        staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": 17929}})).await;
     let id = queued.body["id"].as_str().unwrap().to_owned();
     eventually("the sync to be under way", Duration::from_secs(30), || async {
         (app.count("steam_matches").await >= 2).then_some(())
@@ -251,7 +253,9 @@ async fn a_worker_of_the_previous_payload_version_runs_beside_the_new_one() {
     // What the new build writes (version 2), while only the old worker runs.
     let mut new_runs = Vec::new();
     for _ in 0..10 {
-        let run = staff.post("/api/jobs", json!({"kind": "recalculate_league_mmr", "args": {"steam_league_id": 17929}})).await;
+        let run = staff
+            .post("/api/jobs", json!({"kind": "recalculate_league_mmr", "args": {"steam_league_id": 17929}}))
+            .await;
         new_runs.push(run.body["id"].as_str().unwrap().to_owned());
     }
     let status = |id: String| {
@@ -291,7 +295,11 @@ async fn job_spans_continue_the_request_trace_and_are_exported_over_otlp() {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
     let collector = MockServer::start().await;
-    Mock::given(method("POST")).and(path("/v1/traces")).respond_with(ResponseTemplate::new(200)).mount(&collector).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/traces"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&collector)
+        .await;
     let steam = SteamMock::start(vec![]).await;
     let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(vec![], false)).await;
     let log = log_path("traced-worker");

@@ -44,7 +44,12 @@ async fn a_scheduled_run_starts_at_its_time_and_a_cancelled_one_never_does(mode:
     let cancelled = staff.post(&format!("/api/jobs/{}/cancel", id_of(&doomed)), json!({})).await;
     assert_eq!((cancelled.status, cancelled.body["status"].as_str()), (200, Some("cancelled")), "{}", cancelled.text);
     // A run waiting right now is cancelled at once too.
-    let queued = staff.post("/api/jobs", json!({"kind": "prune_job_runs", "run_at": (Utc::now() + chrono::Duration::hours(1)).to_rfc3339()})).await;
+    let queued = staff
+        .post(
+            "/api/jobs",
+            json!({"kind": "prune_job_runs", "run_at": (Utc::now() + chrono::Duration::hours(1)).to_rfc3339()}),
+        )
+        .await;
     let gone = staff.post(&format!("/api/jobs/{}/cancel", id_of(&queued)), json!({})).await;
     assert_eq!(gone.body["status"], "cancelled");
 
@@ -144,7 +149,8 @@ async fn a_paused_kind_waits_until_resumed_also_across_a_restart(mode: Mode) {
     let paused = staff.post("/api/queues/sync_league_matches/pause", json!({})).await;
     assert_eq!((paused.status, paused.body["paused"].as_bool()), (200, Some(true)), "{}", paused.text);
     assert_eq!(staff.post("/api/queues/no_such_kind/pause", json!({})).await.status, 404);
-    let sync = staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": LEAGUE}})).await;
+    let sync =
+        staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": LEAGUE}})).await;
     assert_eq!(sync.status, 202, "enqueues are still accepted: {}", sync.text);
     let id = id_of(&sync);
     // Other kinds run meanwhile.
@@ -210,7 +216,8 @@ async fn an_interactive_run_starts_within_a_second_behind_a_thousand_bulk_runs(m
     .await;
 
     let player = app.user("player").await.get("/api/me").await.id();
-    let interactive = staff.post("/api/jobs", json!({"kind": "refresh_user_avatar", "args": {"user_id": player}})).await;
+    let interactive =
+        staff.post("/api/jobs", json!({"kind": "refresh_user_avatar", "args": {"user_id": player}})).await;
     assert_eq!(interactive.body["lane"], "interactive", "{}", interactive.text);
     let done = reaches(&staff, &id_of(&interactive), "succeeded").await;
     let enqueued: chrono::DateTime<Utc> = done["enqueued_at"].as_str().unwrap().parse().unwrap();
@@ -236,7 +243,8 @@ async fn a_second_sync_of_a_waiting_league_is_the_same_run_and_keys_belong_to_th
     assert_eq!((second.status, second.body["deduplicated"].as_bool()), (200, Some(true)), "{}", second.text);
     assert_eq!(id_of(&second), id_of(&first), "the waiting run is returned");
     // Another kind of the same league, and the same kind of another league, are runs of their own.
-    let retry = alice.post("/api/jobs", json!({"kind": "retry_failed_matches", "args": {"steam_league_id": LEAGUE}})).await;
+    let retry =
+        alice.post("/api/jobs", json!({"kind": "retry_failed_matches", "args": {"steam_league_id": LEAGUE}})).await;
     let other = alice.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": 99}})).await;
     assert_eq!((retry.status, other.status), (202, 202));
     // Once the waiting run is cancelled, the next enqueue is a new run.
@@ -254,7 +262,9 @@ async fn a_second_sync_of_a_waiting_league_is_the_same_run_and_keys_belong_to_th
     assert_ne!(id_of(&theirs), id_of(&mine), "another caller's key is another key");
     assert_eq!(theirs.body["enqueued_by"], bob.get("/api/me").await.body["id"]);
     let rows = app.count("job_runs").await;
-    for (key, code) in [("cron:sync_league_matches:17929:1800000000", "reserved_key"), ("a\u{0}b", "invalid_idempotency_key")] {
+    for (key, code) in
+        [("cron:sync_league_matches:17929:1800000000", "reserved_key"), ("a\u{0}b", "invalid_idempotency_key")]
+    {
         let refused = alice.post("/api/jobs", keyed(key)).await;
         assert_eq!((refused.status, refused.error_code().as_str()), (422, code), "{}", refused.text);
     }
@@ -269,14 +279,16 @@ async fn bulk_retry_and_cancel_by_filter_count_their_runs(mode: Mode) {
     // Stats of leagues that do not exist die at once (bad input is permanent).
     let mut dead = Vec::new();
     for league in 1..=3 {
-        let run = staff.post("/api/jobs", json!({"kind": "update_league_stats", "args": {"steam_league_id": league}})).await;
+        let run =
+            staff.post("/api/jobs", json!({"kind": "update_league_stats", "args": {"steam_league_id": league}})).await;
         dead.push(id_of(&run));
     }
     let other = staff.post("/api/jobs", json!({"kind": "auto_link_games", "args": {"steam_league_id": 4}})).await;
     for id in dead.iter().chain([&id_of(&other)]) {
         reaches(&staff, id, "dead").await;
     }
-    let retried = staff.post("/api/jobs/bulk", json!({"action": "retry", "kind": "update_league_stats", "status": "dead"})).await;
+    let retried =
+        staff.post("/api/jobs/bulk", json!({"action": "retry", "kind": "update_league_stats", "status": "dead"})).await;
     assert_eq!(retried.status, 200, "{}", retried.text);
     assert_eq!((retried.body["matched"].as_u64(), retried.body["changed"].as_u64()), (Some(3), Some(3)));
     for id in &dead {
@@ -295,7 +307,12 @@ async fn bulk_retry_and_cancel_by_filter_count_their_runs(mode: Mode) {
     }
     let cancel = json!({"action": "cancel", "kind": "prune_job_runs", "enqueued_after": (Utc::now() - chrono::Duration::minutes(1)).to_rfc3339()});
     let cancelled = staff.post("/api/jobs/bulk", cancel).await;
-    assert_eq!((cancelled.body["matched"].as_u64(), cancelled.body["changed"].as_u64()), (Some(2), Some(2)), "{}", cancelled.text);
+    assert_eq!(
+        (cancelled.body["matched"].as_u64(), cancelled.body["changed"].as_u64()),
+        (Some(2), Some(2)),
+        "{}",
+        cancelled.text
+    );
     assert_eq!(staff.get("/api/jobs?status=cancelled").await.body["count"], 2);
 
     // 10 001 dead runs: too many for one call; nothing changes.
@@ -315,7 +332,10 @@ async fn bulk_retry_and_cancel_by_filter_count_their_runs(mode: Mode) {
     let refused = staff.post("/api/jobs/bulk", json!({"action": "retry", "kind": "refresh_discord_avatars"})).await;
     assert_eq!((refused.status, refused.error_code().as_str()), (422, "too_many_runs"), "{}", refused.text);
     assert_eq!(refused.body["error"]["details"]["matched"], 10_001);
-    assert_eq!(app.db_rows("SELECT id FROM job_runs WHERE kind = 'refresh_discord_avatars' AND status = 'dead'").await.len(), 10_001);
+    assert_eq!(
+        app.db_rows("SELECT id FROM job_runs WHERE kind = 'refresh_discord_avatars' AND status = 'dead'").await.len(),
+        10_001
+    );
     let bad = staff.post("/api/jobs/bulk", json!({"action": "retry", "kind": "nope"})).await;
     assert_eq!(bad.status, 422);
     assert_eq!(app.user("u").await.post("/api/jobs/bulk", json!({"action": "cancel"})).await.status, 403);
@@ -357,7 +377,12 @@ async fn an_undecodable_task_ends_dead_once_and_the_worker_keeps_running(mode: M
     let app = TestApp::spawn_with(mode.backend(), mode.options(vec![], true)).await;
     let staff = app.staff("admin").await;
     // A queued run whose task comes with a field this build does not know.
-    let run = staff.post("/api/jobs", json!({"kind": "prune_job_runs", "run_at": (Utc::now() + chrono::Duration::hours(1)).to_rfc3339()})).await;
+    let run = staff
+        .post(
+            "/api/jobs",
+            json!({"kind": "prune_job_runs", "run_at": (Utc::now() + chrono::Duration::hours(1)).to_rfc3339()}),
+        )
+        .await;
     let run_id = id_of(&run);
     let unknown_field = json!({"v": 2, "run_id": run_id, "attempt": 1, "max_attempts": 3, "colour": "red",
                                "job": {"kind": "prune_job_runs", "args": {"keep_days": 30}}});
@@ -374,8 +399,14 @@ async fn an_undecodable_task_ends_dead_once_and_the_worker_keeps_running(mode: M
         (rows.len() == 3).then_some(rows)
     })
     .await;
-    assert!(letters.iter().any(|r| r.starts_with("mine_bitcoin|undecodable: unknown variant `mine_bitcoin`")), "{letters:?}");
-    assert!(letters.iter().any(|r| r.starts_with("undecodable|undecodable: not JSON")), "bad JSON gets a row of its own: {letters:?}");
+    assert!(
+        letters.iter().any(|r| r.starts_with("mine_bitcoin|undecodable: unknown variant `mine_bitcoin`")),
+        "{letters:?}"
+    );
+    assert!(
+        letters.iter().any(|r| r.starts_with("undecodable|undecodable: not JSON")),
+        "bad JSON gets a row of its own: {letters:?}"
+    );
 
     // The worker goes on, and nothing comes back.
     let after = staff.post("/api/jobs", json!({"kind": "check_scheduled_events"})).await;

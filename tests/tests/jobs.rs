@@ -37,7 +37,8 @@ async fn admin_enqueue_runs_through_the_ledger_to_the_leaderboard(mode: Mode) {
             )
             .await;
     }
-    let queued = staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": LEAGUE}})).await;
+    let queued =
+        staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": LEAGUE}})).await;
     assert_eq!(queued.status, 202, "{}", queued.text);
     assert_eq!(queued.body["status"], "queued");
     let id = queued.body["id"].as_str().unwrap().to_owned();
@@ -116,7 +117,8 @@ async fn failing_jobs_retry_with_backoff_then_die_and_can_be_retried(mode: Mode)
     let app = TestApp::spawn_with(mode.backend(), mode.options(args.map(String::from).to_vec(), true)).await;
     let staff = app.staff("admin").await;
     staff.post("/api/leagues", json!({"steam_league_id": LEAGUE, "name": "DTX"})).await;
-    let queued = staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": LEAGUE}})).await;
+    let queued =
+        staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": LEAGUE}})).await;
     let id = queued.body["id"].as_str().unwrap().to_owned();
     let dead = job_reaches(&staff, &id, "dead").await;
     assert_eq!(dead["attempts"], 5, "max_attempts of the sync kind: {dead}");
@@ -145,7 +147,8 @@ async fn failing_jobs_retry_with_backoff_then_die_and_can_be_retried(mode: Mode)
     assert!(again["attempts"].as_i64().unwrap() > 5);
 
     // Bad input is permanent: straight to dead, one attempt.
-    let unknown = staff.post("/api/jobs", json!({"kind": "update_league_stats", "args": {"steam_league_id": 4242}})).await;
+    let unknown =
+        staff.post("/api/jobs", json!({"kind": "update_league_stats", "args": {"steam_league_id": 4242}})).await;
     let dead = job_reaches(&staff, unknown.body["id"].as_str().unwrap(), "dead").await;
     assert_eq!(dead["attempts"], 1);
     assert!(dead["error"].as_str().unwrap().contains("unknown league"), "{dead}");
@@ -262,7 +265,8 @@ async fn the_prune_makes_the_queue_forget_finished_tasks(mode: Mode) {
     let ran = ran.body["id"].as_str().unwrap().to_owned();
     job_reaches(&staff, &ran, "succeeded").await;
     let job = worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
-    let (waiting, _) = app.state.jobs.enqueuer.enqueue(NewJob::new(job).after(Duration::from_secs(3600))).await.unwrap();
+    let (waiting, _) =
+        app.state.jobs.enqueuer.enqueue(NewJob::new(job).after(Duration::from_secs(3600))).await.unwrap();
     assert!(queue_holds(&app, &ran).await, "apalis keeps a finished task");
     assert!(queue_holds(&app, &waiting.id).await);
     finished_tasks(&app, 1_500).await;

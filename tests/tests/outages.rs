@@ -282,8 +282,7 @@ async fn a_restarted_scheduler_fires_no_tick_twice_and_loses_none_beyond_the_dow
     let mut distinct = seconds.clone();
     distinct.dedup();
     assert_eq!(distinct, seconds, "a tick enqueued twice: {all:?}");
-    let runs =
-        job_run::Entity::find().filter(job_run::Column::Kind.eq("prune_job_runs")).all(app.db()).await.unwrap();
+    let runs = job_run::Entity::find().filter(job_run::Column::Kind.eq("prune_job_runs")).all(app.db()).await.unwrap();
     assert_eq!(runs.len(), seconds.len(), "one run per tick");
     let gaps: Vec<(i64, i64)> = seconds.windows(2).filter(|w| w[1] - w[0] > 1).map(|w| (w[0], w[1])).collect();
     assert_eq!(gaps.len(), 1, "ticks are consecutive but for the downtime: {seconds:?}");

@@ -139,7 +139,8 @@ async fn a_league_admin_runs_their_league_only(mode: Mode) {
     assert_eq!(draft.status, 201, "{}", draft.text);
     let result = admin.post(&format!("/api/games/{game_a}/result"), json!({"winning_team_id": teams_a[0]})).await;
     assert_eq!(result.status, 200, "{}", result.text);
-    let sync = admin.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": league_a}})).await;
+    let sync =
+        admin.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": league_a}})).await;
     assert_eq!(sync.status, 202, "their league's sync: {}", sync.text);
     let polled = admin.get(&format!("/api/jobs/{}", sync.body["id"].as_str().unwrap())).await;
     assert_eq!(polled.status, 200, "whoever enqueued a job polls it: {}", polled.text);
@@ -160,11 +161,15 @@ async fn a_league_admin_runs_their_league_only(mode: Mode) {
         ),
         (
             "other league's sync",
-            admin.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": league_b}})).await,
+            admin
+                .post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": league_b}}))
+                .await,
         ),
         (
             "another kind",
-            admin.post("/api/jobs", json!({"kind": "update_league_stats", "args": {"steam_league_id": league_a}})).await,
+            admin
+                .post("/api/jobs", json!({"kind": "update_league_stats", "args": {"steam_league_id": league_a}}))
+                .await,
         ),
         ("roles", admin.patch(&format!("/api/users/{admin_id}"), json!({"is_staff": true})).await),
         ("users", admin.post("/api/users", json!({"username": "sock"})).await),

@@ -100,7 +100,8 @@ async fn fresh_records(app: &TestApp, root: &Caller<'_>, n: usize, setup: Setup)
     let game = root.post("/api/games", versus.clone()).await.id();
     let plain_user = fixtures::user(root, &format!("plain{n}"), 1000).await;
     let staff_user = root.post("/api/users", json!({"username": format!("staffer{n}"), "is_staff": true})).await.id();
-    let job = root.post("/api/jobs", json!({"kind": "update_league_stats", "args": {"steam_league_id": steam_league}})).await;
+    let job =
+        root.post("/api/jobs", json!({"kind": "update_league_stats", "args": {"steam_league_id": steam_league}})).await;
     let job = job.body["id"].as_str().expect("job queued").to_owned();
     let mock = MockMatch::nth(n as i64);
     let details = serde_json::from_value(mock.details()).expect("match details");
@@ -506,7 +507,9 @@ fn job_and_steam_cases() -> Vec<Case> {
         write(
             M::POST,
             |_| "/api/jobs/batch".into(),
-            |i| Some(json!({"jobs": [{"kind": "recalculate_league_mmr", "args": {"steam_league_id": i.steam_league}}]})),
+            |i| {
+                Some(json!({"jobs": [{"kind": "recalculate_league_mmr", "args": {"steam_league_id": i.steam_league}}]}))
+            },
             PLAIN,
             [401, 403, 403, 202, 202],
         ),
@@ -710,12 +713,14 @@ async fn the_matrix_covers_every_documented_operation() {
     let mut missing = Vec::new();
     for (template, ops) in spec["paths"].as_object().unwrap() {
         // Every id in a row is 1 (or "1" for jobs), so templates fill with 1; a job kind is the rows' kind.
-        let fill = |seg: &str| match seg {
-            "{kind}" => "refresh_steam_profiles",
-            seg if seg.starts_with('{') => "1",
-            seg => seg,
-        }
-        .to_owned();
+        let fill = |seg: &str| {
+            match seg {
+                "{kind}" => "refresh_steam_profiles",
+                seg if seg.starts_with('{') => "1",
+                seg => seg,
+            }
+            .to_owned()
+        };
         let concrete: String = template.split('/').map(fill).collect::<Vec<_>>().join("/");
         for method in ops.as_object().unwrap().keys() {
             let method = method.to_uppercase();

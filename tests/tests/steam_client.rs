@@ -100,7 +100,8 @@ async fn the_api_key_never_appears_in_logs_or_errors() {
     let app = TestApp::spawn_with(Mode::Embedded.backend(), Mode::Embedded.options(steam.args(), true)).await;
     let staff = app.staff("admin").await;
     staff.post("/api/leagues", json!({"steam_league_id": 17929, "name": "DTX"})).await;
-    let throttled = staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": 17929}})).await;
+    let throttled =
+        staff.post("/api/jobs", json!({"kind": "sync_league_matches", "args": {"steam_league_id": 17929}})).await;
     let id = throttled.body["id"].as_str().unwrap().to_owned();
     let failed = tests::eventually("the throttled sync to fail", Duration::from_secs(20), || async {
         let run = staff.get(&format!("/api/jobs/{id}")).await;

@@ -58,9 +58,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Run => {
             worker::runtime::telemetry::install_metrics(Some(cli.metrics_bind))
                 .map_err(|e| anyhow::anyhow!("cannot serve metrics on METRICS_BIND={}: {e}", cli.metrics_bind))?;
-            let stopped =
-                worker::runtime::pool::run(ctx, worker::runtime::shutdown::signal(), worker::runtime::shutdown::quiet())
-                    .await;
+            let stopped = worker::runtime::pool::run(
+                ctx,
+                worker::runtime::shutdown::signal(),
+                worker::runtime::shutdown::quiet(),
+            )
+            .await;
             worker::runtime::telemetry::flush_traces();
             stopped
         }

@@ -72,7 +72,8 @@ fn parse_job(request: JobRequest, user: i64) -> ApiResult<NewJob> {
         })?),
     };
     if let Some(run_at) = request.run_at {
-        worker::jobs::enqueue::check_run_at(run_at, Utc::now()).map_err(|reason| ApiError::invalid("invalid_run_at", reason))?;
+        worker::jobs::enqueue::check_run_at(run_at, Utc::now())
+            .map_err(|reason| ApiError::invalid("invalid_run_at", reason))?;
     }
     Ok(NewJob::new(job).by(Some(user)).key(key).at(request.run_at))
 }

@@ -9,9 +9,9 @@
 //! runs embedded (SQLite ledger, apalis-sqlite queue).
 
 use std::sync::Arc;
-use worker::jobs::enqueue::NewJob;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use worker::jobs::enqueue::NewJob;
 
 use apalis::prelude::*;
 use apalis_redis::RedisStorage;

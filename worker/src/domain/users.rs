@@ -300,7 +300,9 @@ async fn after_commit(svc: &Services, user_id: i64, leagues: BTreeSet<i64>) {
     }
     let jobs = leagues
         .iter()
-        .map(|&steam_league_id| NewJob::new(Job::UpdateLeagueStats(UpdateLeagueStats { steam_league_id })).by(Some(user_id)))
+        .map(|&steam_league_id| {
+            NewJob::new(Job::UpdateLeagueStats(UpdateLeagueStats { steam_league_id })).by(Some(user_id))
+        })
         .collect();
     if let Err(err) = svc.enqueuer.enqueue_many(jobs).await {
         tracing::warn!(error = %err, ?leagues, "stats recomputes not enqueued after a steamId change");

@@ -388,7 +388,13 @@ impl Queue {
     /// Parks a task of a paused kind until the kind is resumed. `token`
     /// names this delivery (its run, attempt and the task it came in), so a
     /// redelivered task parks once.
-    pub async fn park(&self, lane: Lane, kind: &str, payload: serde_json::Value, token: &str) -> Result<(), QueueError> {
+    pub async fn park(
+        &self,
+        lane: Lane,
+        kind: &str,
+        payload: serde_json::Value,
+        token: &str,
+    ) -> Result<(), QueueError> {
         let index = kind_index(kind).ok_or_else(|| QueueError::Push(format!("unknown kind {kind}")))? as i64;
         let task = TaskBuilder::new(payload)
             .run_at_timestamp((PARK_BASE + index) as u64)
@@ -426,10 +432,7 @@ impl Queue {
                     for index in &paused {
                         call.arg(*index);
                     }
-                    moved += call
-                        .invoke_async::<u64>(&mut conn.clone())
-                        .await
-                        .map_err(|e| cleanup(e.to_string()))?;
+                    moved += call.invoke_async::<u64>(&mut conn.clone()).await.map_err(|e| cleanup(e.to_string()))?;
                 }
                 Ok(moved)
             }
@@ -523,7 +526,9 @@ impl Queue {
     /// The Redis queue names of both lanes (the promoter's work).
     pub fn redis_names(&self) -> Vec<String> {
         match self {
-            Self::Redis { configs, .. } => Lane::ALL.iter().map(|l| configs.get(*l).queue.as_ref().to_owned()).collect(),
+            Self::Redis { configs, .. } => {
+                Lane::ALL.iter().map(|l| configs.get(*l).queue.as_ref().to_owned()).collect()
+            }
             _ => Vec::new(),
         }
     }

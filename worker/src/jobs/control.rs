@@ -58,7 +58,8 @@ fn known_kind(kind: &str) -> DomainResult<()> {
 /// already running finish; enqueues are accepted and wait).
 pub async fn pause(svc: &Services, kind: &str, by: Option<i64>) -> DomainResult<()> {
     known_kind(kind)?;
-    let row = job_kind_pause::ActiveModel { kind: Set(kind.to_owned()), paused_at: Set(Utc::now()), paused_by: Set(by) };
+    let row =
+        job_kind_pause::ActiveModel { kind: Set(kind.to_owned()), paused_at: Set(Utc::now()), paused_by: Set(by) };
     let inserted = job_kind_pause::Entity::insert(row)
         .on_conflict(sea_orm::sea_query::OnConflict::column(job_kind_pause::Column::Kind).do_nothing().to_owned())
         .exec_without_returning(&svc.db)
@@ -161,7 +162,10 @@ pub async fn bulk(enqueuer: &Enqueuer, action: BulkAction, filter: &BulkFilter) 
     if let Some(kind) = &filter.kind
         && !KINDS.contains(&kind.as_str())
     {
-        return Err(DomainError::invalid("unknown_kind", format!("unknown job kind {kind:?}; one of: {}", KINDS.join(", "))));
+        return Err(DomainError::invalid(
+            "unknown_kind",
+            format!("unknown job kind {kind:?}; one of: {}", KINDS.join(", ")),
+        ));
     }
     enqueuer.ledger.settle().await?;
     let matched = matching(action, filter).count(&enqueuer.db).await?;
@@ -172,11 +176,8 @@ pub async fn bulk(enqueuer: &Enqueuer, action: BulkAction, filter: &BulkFilter) 
         )
         .with_details(serde_json::json!({ "matched": matched, "limit": BULK_LIMIT })));
     }
-    let runs = matching(action, filter)
-        .order_by_asc(job_run::Column::EnqueuedAt)
-        .limit(BULK_LIMIT)
-        .all(&enqueuer.db)
-        .await?;
+    let runs =
+        matching(action, filter).order_by_asc(job_run::Column::EnqueuedAt).limit(BULK_LIMIT).all(&enqueuer.db).await?;
     let changed: Vec<Result<bool, DomainError>> = futures_util::stream::iter(runs)
         .map(|run| async move {
             match action {

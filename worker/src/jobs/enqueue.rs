@@ -177,13 +177,7 @@ impl Enqueuer {
         let NewJob { job, enqueued_by, idempotency_key, run_at, traceparent } = new;
         // The request's (or job's) trace travels with the run.
         let traceparent = traceparent.or_else(crate::runtime::telemetry::current_traceparent);
-        let run = NewRun {
-            id: new_run_id(),
-            job,
-            enqueued_by,
-            idempotency_key: idempotency_key.map(|k| k.0),
-            run_at,
-        };
+        let run = NewRun { id: new_run_id(), job, enqueued_by, idempotency_key: idempotency_key.map(|k| k.0), run_at };
         if let (Recorder::Journal(journal), false) = (&self.ledger, run.is_keyed()) {
             // The record and the task go to Redis in one step: no run without its task.
             let row = journal.enqueue(run, traceparent).await?;

@@ -31,7 +31,9 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use entity::job_run;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, TransactionTrait, Value};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, TransactionTrait, Value,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::infra::rows::{cell, rows_per_statement, rows_table};

@@ -52,14 +52,8 @@ pub fn attempts(log: Option<&Value>) -> Vec<Attempt> {
         match tries.iter_mut().rev().find(|t| t.attempt == attempt && t.outcome.is_none()) {
             Some(open) => end(open),
             None => {
-                let mut alone = Attempt {
-                    attempt,
-                    worker: None,
-                    started_at: None,
-                    finished_at: None,
-                    outcome: None,
-                    error: None,
-                };
+                let mut alone =
+                    Attempt { attempt, worker: None, started_at: None, finished_at: None, outcome: None, error: None };
                 end(&mut alone);
                 tries.push(alone);
             }

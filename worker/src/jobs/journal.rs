@@ -444,7 +444,7 @@ impl Folded {
         row.error = self.error.flatten();
         row.progress = self.progress;
         row.cancel_requested_at = self.cancel_requested_at;
-        row.attempt_log = (!self.log.is_empty()).then(|| serde_json::Value::Array(self.log));
+        row.attempt_log = (!self.log.is_empty()).then_some(serde_json::Value::Array(self.log));
         Some(row)
     }
 }
@@ -524,14 +524,7 @@ impl Journal {
     /// Queues `record` for the batch writer and waits for its answer.
     async fn write(&self, record: &Record, op: Op, status: JobStatus, attempts: Option<i32>) -> Result<i64, DbErr> {
         let (answer, answered) = oneshot::channel();
-        let write = Write {
-            run_id: record.id().to_owned(),
-            op,
-            status,
-            attempts,
-            record: encode(record)?,
-            answer,
-        };
+        let write = Write { run_id: record.id().to_owned(), op, status, attempts, record: encode(record)?, answer };
         let gone = || DbErr::Custom("ledger journal: the batch writer stopped".into());
         let writer = if matches!(write.op, Op::Enqueue(_)) { &self.enqueues } else { &self.runs };
         writer.send(write).await.map_err(|_| gone())?;
@@ -1078,11 +1071,7 @@ mod tests {
 
     #[test]
     fn a_whole_life_in_one_flush_is_one_finished_row() {
-        let records = vec![
-            queued("a"),
-            claimed("a", 1, 1),
-            finished("a", JobStatus::Succeeded, None, 2),
-        ];
+        let records = vec![queued("a"), claimed("a", 1, 1), finished("a", JobStatus::Succeeded, None, 2)];
         let folded = fold(records);
         assert_eq!(folded.len(), 1);
         let row = folded[0].1.clone().into_row().expect("a new run");
@@ -1112,16 +1101,16 @@ mod tests {
         assert_eq!((change.status, change.attempts), (Some(JobStatus::Queued), Some(1)), "before its attempt");
         assert_eq!(change.progress, Some(json!({"pages_fetched": 2})), "the latest report");
         assert_eq!(change.cancel_requested_at, Some(at(3)));
-        assert_eq!(change.log[1], json!({"attempt": 2, "outcome": "handed_back", "finished_at": "2026-11-26T12:00:04Z"}));
+        assert_eq!(
+            change.log[1],
+            json!({"attempt": 2, "outcome": "handed_back", "finished_at": "2026-11-26T12:00:04Z"})
+        );
     }
 
     #[test]
     fn a_failed_attempt_then_a_retry_keeps_the_last_state_and_no_finish_time() {
-        let records = vec![
-            claimed("b", 1, 1),
-            finished("b", JobStatus::Failed, Some("steam 503"), 2),
-            claimed("b", 2, 5),
-        ];
+        let records =
+            vec![claimed("b", 1, 1), finished("b", JobStatus::Failed, Some("steam 503"), 2), claimed("b", 2, 5)];
         let (id, change) = fold(records).remove(0);
         assert_eq!(id, "b");
         assert!(change.new.is_none(), "the row exists already: an update");

@@ -139,7 +139,9 @@ pub async fn insert<C: ConnectionTrait>(
         if let Some(earlier) = holder(db, job_run::Column::IdempotencyKey, &row.idempotency_key).await? {
             return Ok::<_, DbErr>(Some((earlier, Inserted::Replayed)));
         }
-        Ok(holder(db, job_run::Column::QueueKey, &row.queue_key).await?.map(|waiting| (waiting, Inserted::Deduplicated)))
+        Ok(holder(db, job_run::Column::QueueKey, &row.queue_key)
+            .await?
+            .map(|waiting| (waiting, Inserted::Deduplicated)))
     };
     if let Some(found) = existing().await? {
         return Ok(found);
@@ -251,8 +253,12 @@ pub async fn release<C: ConnectionTrait>(db: &C, id: &str, attempt: i32, now: Da
 pub async fn progress<C: ConnectionTrait>(db: &C, id: &str, value: &serde_json::Value) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
     let values = vec![id.into(), Value::Json(Some(Box::new(value.clone())))];
-    db.execute_raw(statement(backend, "UPDATE job_runs SET progress_report = $2 WHERE id = $1 AND status = 'running'", values))
-        .await?;
+    db.execute_raw(statement(
+        backend,
+        "UPDATE job_runs SET progress_report = $2 WHERE id = $1 AND status = 'running'",
+        values,
+    ))
+    .await?;
     Ok(())
 }
 

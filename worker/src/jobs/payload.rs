@@ -456,11 +456,8 @@ pub enum Delivery {
 /// Reads a task written by any build, for a worker that understands payload
 /// versions up to `understands`.
 pub fn decode(bytes: &[u8], understands: u32) -> Delivery {
-    let undecodable = |run_id: Option<String>, kind: Option<String>, reason: String| Delivery::Undecodable {
-        run_id,
-        kind,
-        reason,
-    };
+    let undecodable =
+        |run_id: Option<String>, kind: Option<String>, reason: String| Delivery::Undecodable { run_id, kind, reason };
     let mut payload: serde_json::Value = match serde_json::from_slice(bytes) {
         Ok(value) => value,
         Err(err) => return undecodable(None, None, format!("not JSON: {err}")),
@@ -567,7 +564,9 @@ mod tests {
     fn bad_args_say_why() {
         assert!(Job::parse("nope", json!({})).unwrap_err().contains("unknown job kind"));
         assert!(Job::parse("sync_league_matches", json!({})).unwrap_err().contains("steam_league_id"));
-        assert!(Job::parse("sync_league_matches", json!({"steam_league_id": "x"})).unwrap_err().contains("invalid args"));
+        assert!(
+            Job::parse("sync_league_matches", json!({"steam_league_id": "x"})).unwrap_err().contains("invalid args")
+        );
         assert!(
             Job::parse("refresh_user_avatar", json!({"user_id": 1, "extra": 2})).unwrap_err().contains("unknown field")
         );
@@ -621,7 +620,8 @@ mod tests {
                                    "job": {"kind": "refresh_user_avatar", "args": {"user_id": 1, "colour": "red"}}});
         let unknown_kind = json!({"v": 2, "run_id": "r5", "attempt": 1, "max_attempts": 3,
                                   "job": {"kind": "mine_bitcoin", "args": {}}});
-        let missing = json!({"v": 2, "attempt": 1, "max_attempts": 3, "job": {"kind": "refresh_steam_profiles", "args": {}}});
+        let missing =
+            json!({"v": 2, "attempt": 1, "max_attempts": 3, "job": {"kind": "refresh_steam_profiles", "args": {}}});
         let cases = [
             (envelope_bytes(unknown_field), Some("r4"), "unknown field"),
             (envelope_bytes(unknown_kind), Some("r5"), "unknown variant"),
@@ -645,11 +645,15 @@ mod tests {
         let one_user = Job::RecalculateLeagueMmr(RecalculateLeagueMmr { steam_league_id: None, user_id: Some(4) });
         let league = Job::RecalculateLeagueMmr(RecalculateLeagueMmr { steam_league_id: Some(4), user_id: None });
         let sync = Job::SyncLeagueMatches(SyncLeagueMatches { steam_league_id: 9, full: true });
-        assert_eq!((timeout.lane(), one_user.lane(), league.lane(), sync.lane()),
-                   (Lane::Interactive, Lane::Interactive, Lane::Bulk, Lane::Bulk));
+        assert_eq!(
+            (timeout.lane(), one_user.lane(), league.lane(), sync.lane()),
+            (Lane::Interactive, Lane::Interactive, Lane::Bulk, Lane::Bulk)
+        );
         assert_eq!(sync.queue_key().as_deref(), Some("sync_league_matches:9"));
-        assert_eq!(Job::UpdateLeagueStats(UpdateLeagueStats { steam_league_id: 9 }).queue_key().as_deref(),
-                   Some("update_league_stats:9"));
+        assert_eq!(
+            Job::UpdateLeagueStats(UpdateLeagueStats { steam_league_id: 9 }).queue_key().as_deref(),
+            Some("update_league_stats:9")
+        );
         assert_eq!(timeout.queue_key(), None);
     }
 }

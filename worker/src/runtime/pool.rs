@@ -96,14 +96,13 @@ pub async fn run(
     }
     let started: Started = Arc::default();
     let on_start = started.clone();
-    let mut monitor = Monitor::new()
-        .should_restart(|_, _| true)
-        .shutdown_timeout(grace + HAND_BACK_MARGIN)
-        .on_event(move |worker, event| {
+    let mut monitor = Monitor::new().should_restart(|_, _| true).shutdown_timeout(grace + HAND_BACK_MARGIN).on_event(
+        move |worker, event| {
             if matches!(event, Event::Start) {
                 on_start.lock().expect("workers").push(worker.clone());
             }
-        });
+        },
+    );
     let mut promoted = Vec::new();
     match ctx.enqueuer.queue.clone() {
         Queue::Redis { conn, configs, .. } => {

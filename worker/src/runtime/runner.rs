@@ -92,7 +92,11 @@ pub async fn execute(delivered: Delivered<'_>, ctx: &JobContext) -> Result<Outco
         Delivery::Newer { version, payload } => {
             tracing::info!(version, "a task of a newer payload version is left for a newer worker");
             let again = Some(Utc::now() + NEWER_AGAIN_IN);
-            ctx.enqueuer.queue.push(delivered.lane, payload, again).await.map_err(|e| JobError::transient(e.to_string()))?;
+            ctx.enqueuer
+                .queue
+                .push(delivered.lane, payload, again)
+                .await
+                .map_err(|e| JobError::transient(e.to_string()))?;
             record("unknown", Outcome::LeftForNewer, started.elapsed());
             return Ok(Outcome::LeftForNewer);
         }
@@ -134,7 +138,10 @@ async fn run(envelope: Envelope, delivered: &Delivered<'_>, ctx: &JobContext) ->
     if ctx.paused.contains(kind) {
         let token = format!("{run_id}:{attempt}:{}", delivered.task_id);
         let queue = &ctx.enqueuer.queue;
-        queue.park(delivered.lane, kind, envelope_value(&envelope), &token).await.map_err(|e| JobError::transient(e.to_string()))?;
+        queue
+            .park(delivered.lane, kind, envelope_value(&envelope), &token)
+            .await
+            .map_err(|e| JobError::transient(e.to_string()))?;
         tracing::info!("job kind paused; run parked until resumed");
         return Ok(Outcome::Parked);
     }

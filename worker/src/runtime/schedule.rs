@@ -14,12 +14,12 @@ use entity::league;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::config::ConfigError;
+use crate::jobs::enqueue::{IdempotencyKey, NewJob};
+use crate::jobs::ledger::Inserted;
 use crate::jobs::payload::{
     CheckScheduledEvents, Job, PruneJobRuns, RefreshAllDiscordData, RefreshDiscordAvatars, RefreshSteamProfiles,
     SyncLeagueMatches,
 };
-use crate::jobs::enqueue::{IdempotencyKey, NewJob};
-use crate::jobs::ledger::Inserted;
 use crate::runtime::context::JobContext;
 
 /// The scheduled kinds and their default six-field cron expressions.
