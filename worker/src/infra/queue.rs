@@ -10,9 +10,11 @@
 //! and again). Pushes take JSON values, so a task from a newer build can be
 //! put back as it came.
 //!
-//! A paused kind's tasks are *parked*: pushed again due at a far-future time
-//! that names the kind ([`PARK_BASE`] + the kind's index), where nothing
-//! promotes them, until [`Queue::unpark`] makes them due.
+//! Tasks a worker must not run now are *held*: pushed again due at a
+//! far-future second that names why ([`HOLD_BASE`] + a [`Hold`] slot), where
+//! nothing promotes them, until [`Queue::release`] makes them due — a paused
+//! kind's tasks until it is resumed, a newer payload version's tasks until a
+//! worker that reads it releases them.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -105,13 +107,44 @@ pub fn redis_queue_name(prefix: &str, lane: Lane) -> String {
     }
 }
 
-/// A parked task is due at `PARK_BASE + the index of its kind` (unix
-/// seconds, the year 10000): never promoted, and its kind readable from
-/// its score without decoding it.
-pub const PARK_BASE: i64 = 253_402_300_800;
+/// A held task is due at `HOLD_BASE + its slot` (unix seconds, the year
+/// 10000): never promoted, and why it waits readable from its score
+/// without decoding it.
+pub const HOLD_BASE: i64 = 253_402_300_800;
 
-fn kind_index(kind: &str) -> Option<usize> {
-    KINDS.iter().position(|k| *k == kind)
+/// Why a task is held, as a slot after [`HOLD_BASE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Its kind (the index in `KINDS`) is paused.
+    Paused(usize),
+    /// It is of this payload version, newer than the worker that held it.
+    Newer(u32),
+}
+
+/// Newer versions' slots start here, far past any kind index.
+const NEWER_SLOTS: i64 = 1_000;
+/// Slots a release looks at: every kind's and the first thousand versions'.
+const HOLD_SLOTS: i64 = 2 * NEWER_SLOTS;
+
+impl Hold {
+    /// The hold of a paused kind, if the kind is known.
+    pub fn paused(kind: &str) -> Option<Self> {
+        KINDS.iter().position(|k| *k == kind).map(Self::Paused)
+    }
+
+    fn slot(self) -> i64 {
+        match self {
+            Self::Paused(index) => index as i64,
+            Self::Newer(version) => NEWER_SLOTS + i64::from(version),
+        }
+    }
+
+    /// The holds a worker that reads payloads up to `understands` lifts,
+    /// with `paused` kinds paused.
+    pub fn lifted(paused: &[String], understands: u32) -> Vec<Self> {
+        let kinds = (0..KINDS.len()).filter(|i| !paused.iter().any(|p| p == KINDS[*i])).map(Self::Paused);
+        kinds.chain((1..=understands).map(Self::Newer)).collect()
+    }
 }
 
 /// Finished tasks one forget step takes at most (from each Redis set).
@@ -168,24 +201,19 @@ return redis.call('ZCOUNT', KEYS[1], 0, ARGV[1])
 /// Due tasks promoted per script call; far below Lua's unpack limit (~8 000).
 const PROMOTE_CHUNK: u64 = 1000;
 
-/// Makes parked tasks of kinds no longer paused due now, at most 1 000 per
-/// kind per call; answers how many it moved.
+/// Makes the tasks held at the given seconds due now, at most 1 000 per
+/// second per call; answers how many it moved.
 /// KEYS: scheduled set, active list, signal list.
-/// ARGV: park base, kinds, then the indexes of the paused kinds.
-const UNPARK: &str = r"
-local base, kinds = tonumber(ARGV[1]), tonumber(ARGV[2])
-if redis.call('ZCOUNT', KEYS[1], base, base + kinds) == 0 then return 0 end
-local paused = {}
-for i = 3, #ARGV do paused[tonumber(ARGV[i])] = true end
+/// ARGV: the first and last held second, then the seconds to release.
+const RELEASE_HELD: &str = r"
+if redis.call('ZCOUNT', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 local moved = 0
-for index = 0, kinds - 1 do
-  if not paused[index] then
-    local ids = redis.call('ZRANGEBYSCORE', KEYS[1], base + index, base + index, 'LIMIT', 0, 1000)
-    if #ids > 0 then
-      redis.call('RPUSH', KEYS[2], unpack(ids))
-      redis.call('ZREM', KEYS[1], unpack(ids))
-      moved = moved + #ids
-    end
+for i = 3, #ARGV do
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[i], ARGV[i], 'LIMIT', 0, 1000)
+  if #ids > 0 then
+    redis.call('RPUSH', KEYS[2], unpack(ids))
+    redis.call('ZREM', KEYS[1], unpack(ids))
+    moved = moved + #ids
   end
 end
 if moved > 0 then
@@ -294,6 +322,25 @@ impl futures_util::Stream for Wake {
     }
 }
 
+#[cfg(test)]
+mod holds {
+    use super::*;
+
+    #[test]
+    fn a_worker_lifts_the_holds_of_running_kinds_and_of_versions_it_reads() {
+        let paused = vec!["sync_league_matches".to_owned()];
+        let lifted = Hold::lifted(&paused, 2);
+        assert_eq!(lifted.len(), KINDS.len() - 1 + 2);
+        assert!(!lifted.contains(&Hold::paused("sync_league_matches").unwrap()));
+        assert!(lifted.contains(&Hold::paused("herodraft_timeout").unwrap()));
+        assert!(
+            lifted.contains(&Hold::Newer(1)) && lifted.contains(&Hold::Newer(2)) && !lifted.contains(&Hold::Newer(3))
+        );
+        assert_eq!(Hold::Newer(3).slot(), 1_003, "versions sit past every kind");
+        assert_eq!(Hold::paused("nope"), None);
+    }
+}
+
 #[derive(Clone)]
 pub enum Queue {
     Redis {
@@ -385,20 +432,18 @@ impl Queue {
         self.push_task(lane, due_builder(TaskBuilder::new(payload), run_at)).await
     }
 
-    /// Parks a task of a paused kind until the kind is resumed. `token`
-    /// names this delivery (its run, attempt and the task it came in), so a
-    /// redelivered task parks once.
-    pub async fn park(
+    /// Holds a task until `hold` is lifted. `token` names this delivery (the
+    /// task it came in), so a redelivered task is held once.
+    pub async fn hold(
         &self,
         lane: Lane,
-        kind: &str,
+        hold: Hold,
         payload: serde_json::Value,
         token: &str,
     ) -> Result<(), QueueError> {
-        let index = kind_index(kind).ok_or_else(|| QueueError::Push(format!("unknown kind {kind}")))? as i64;
         let task = TaskBuilder::new(payload)
-            .run_at_timestamp((PARK_BASE + index) as u64)
-            .idempotency_key(format!("park:{token}"));
+            .run_at_timestamp((HOLD_BASE + hold.slot()) as u64)
+            .idempotency_key(format!("hold:{token}"));
         self.push_task(lane, task).await
     }
 
@@ -416,38 +461,37 @@ impl Queue {
         pushed.map_err(QueueError::Push)
     }
 
-    /// Makes the parked tasks of every kind not in `paused` due now;
-    /// answers how many it moved.
-    pub async fn unpark(&self, paused: &[String]) -> Result<u64, QueueError> {
-        let paused: Vec<i64> = paused.iter().filter_map(|k| kind_index(k)).map(|i| i as i64).collect();
+    /// Makes the tasks of the `lifted` holds due now; answers how many it moved.
+    pub async fn release(&self, lifted: &[Hold]) -> Result<u64, QueueError> {
+        let seconds: Vec<i64> = lifted.iter().map(|h| HOLD_BASE + h.slot()).collect();
         let cleanup = |e: String| QueueError::Cleanup(e);
         match self {
             Self::Redis { conn, configs, .. } => {
-                let script = redis::Script::new(UNPARK);
+                let script = redis::Script::new(RELEASE_HELD);
                 let mut moved = 0;
                 for lane in Lane::ALL {
                     let config = configs.get(lane);
                     let mut call = script.key(config.scheduled_jobs_set());
-                    call.key(config.active_jobs_list()).key(config.signal_list()).arg(PARK_BASE).arg(KINDS.len());
-                    for index in &paused {
-                        call.arg(*index);
-                    }
+                    call.key(config.active_jobs_list()).key(config.signal_list());
+                    call.arg(HOLD_BASE).arg(HOLD_BASE + HOLD_SLOTS).arg(&seconds);
                     moved += call.invoke_async::<u64>(&mut conn.clone()).await.map_err(|e| cleanup(e.to_string()))?;
                 }
                 Ok(moved)
             }
             Self::Sqlite { storages, wake, .. } => {
-                let still: Vec<String> = paused.iter().map(|i| (PARK_BASE + i).to_string()).collect();
+                if seconds.is_empty() {
+                    return Ok(0);
+                }
+                // Whole numbers this module computed: nothing of a caller's reaches the text.
+                let list: Vec<String> = seconds.iter().map(i64::to_string).collect();
                 let sql = format!(
                     "UPDATE Jobs SET run_at = strftime('%s', 'now') WHERE job_type IN (?1, ?2) \
-                     AND status = 'Pending' AND run_at >= ?3 AND run_at < ?4 AND run_at NOT IN ({})",
-                    if still.is_empty() { "-1".to_owned() } else { still.join(", ") }
+                     AND status = 'Pending' AND run_at IN ({})",
+                    list.join(", ")
                 );
                 let moved = sea_orm::sqlx::query(sea_orm::sqlx::AssertSqlSafe(sql))
                     .bind(sqlite_queue(Lane::Interactive))
                     .bind(sqlite_queue(Lane::Bulk))
-                    .bind(PARK_BASE)
-                    .bind(PARK_BASE + KINDS.len() as i64)
                     .execute(storages.bulk.pool())
                     .await
                     .map_err(|e| cleanup(e.to_string()))?

@@ -71,7 +71,7 @@ pub async fn pause(svc: &Services, kind: &str, by: Option<i64>) -> DomainResult<
     Ok(())
 }
 
-/// Resumes a kind: its parked runs become due at once.
+/// Resumes a kind: its held runs become due at once.
 pub async fn resume(svc: &Services, kind: &str) -> DomainResult<()> {
     known_kind(kind)?;
     let removed = job_kind_pause::Entity::delete_by_id(kind.to_owned()).exec(&svc.db).await?.rows_affected;
@@ -79,10 +79,11 @@ pub async fn resume(svc: &Services, kind: &str) -> DomainResult<()> {
         tracing::info!(kind, "job kind resumed");
     }
     svc.bus.publish(PAUSES_CHANNEL, kind.to_owned()).await;
-    let still_paused = paused_kinds(&svc.db).await?;
-    if let Err(err) = svc.enqueuer.queue.unpark(&still_paused).await {
-        // Every worker pool unparks too, each second: nothing stays parked.
-        tracing::warn!(error = %err, "unparking resumed jobs failed; the worker pools will");
+    if let Some(hold) = crate::infra::queue::Hold::paused(kind)
+        && let Err(err) = svc.enqueuer.queue.release(&[hold]).await
+    {
+        // Every worker pool releases resumed kinds too, each second: nothing stays held.
+        tracing::warn!(error = %err, "releasing a resumed kind's runs failed; the worker pools will");
     }
     Ok(())
 }

@@ -4,8 +4,8 @@
 //! requires.
 //!
 //! Beside the workers the pool keeps its view of the paused kinds fresh
-//! (every second, and at once when a pause changes) and makes parked runs of
-//! resumed kinds due.
+//! (every second, and at once when a pause changes) and makes held runs due:
+//! those of resumed kinds, and those of newer payload versions it reads.
 //!
 //! Stopping (SPEC §21): on the shutdown signal the workers stop fetching at
 //! once; running jobs get `WORKER_SHUTDOWN_TIMEOUT_SECS` to finish, then the
@@ -23,7 +23,7 @@ use apalis_core::backend::ext::poll_strategy::Strategy;
 use apalis_redis::RedisStorage;
 use apalis_sqlite::SqliteStorage;
 
-use crate::infra::queue::{Queue, RawCodec, RawTask};
+use crate::infra::queue::{Hold, Queue, RawCodec, RawTask};
 use crate::jobs::control::PAUSES_CHANNEL;
 use crate::jobs::payload::Lane;
 use crate::runtime::context::JobContext;
@@ -31,7 +31,7 @@ use crate::runtime::runner::{self, Delivered};
 
 /// How often idle workers look for due tasks.
 const POLL: Duration = Duration::from_millis(200);
-/// How often the pool reads the paused kinds and unparks resumed ones.
+/// How often the pool reads the paused kinds and releases held runs.
 const MAINTAIN_EVERY: Duration = Duration::from_secs(1);
 /// What the workers get beyond the shutdown timeout to hand their runs
 /// back and acknowledge them before the pool stops regardless.
@@ -182,8 +182,9 @@ async fn quiet_when(quiet: impl Future<Output = ()>, started: Started, stop: imp
     tracing::info!("worker pool quiet: no new jobs; running jobs go on");
 }
 
-/// Keeps the paused kinds fresh and unparks the runs of resumed kinds,
-/// every [`MAINTAIN_EVERY`] and whenever a pause changes.
+/// Keeps the paused kinds fresh and releases the held runs of resumed kinds
+/// and of the payload versions this worker reads, every [`MAINTAIN_EVERY`]
+/// and whenever a pause changes.
 async fn maintain(ctx: JobContext, stop: impl Future<Output = ()>) {
     let mut changes = ctx.bus.subscribe(PAUSES_CHANNEL);
     let mut ticker = tokio::time::interval(MAINTAIN_EVERY);
@@ -200,8 +201,9 @@ async fn maintain(ctx: JobContext, stop: impl Future<Output = ()>) {
         }
         match ctx.paused.refresh(&ctx.db).await {
             Ok(paused) => {
-                if let Err(err) = ctx.enqueuer.queue.unpark(&paused).await {
-                    tracing::warn!(error = %err, "unparking resumed jobs failed");
+                let lifted = Hold::lifted(&paused, ctx.settings.payload_version);
+                if let Err(err) = ctx.enqueuer.queue.release(&lifted).await {
+                    tracing::warn!(error = %err, "releasing held jobs failed");
                 }
             }
             Err(err) => tracing::warn!(error = %err, "cannot read the paused job kinds"),

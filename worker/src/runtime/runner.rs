@@ -1,5 +1,5 @@
 //! Runs one delivered task through its whole ledger lifecycle: decode →
-//! (a paused kind: park) → claim → run (with the kind's timeout, watched for
+//! (a paused kind: hold) → claim → run (with the kind's timeout, watched for
 //! a cancel and for the pool's hand-back) → succeeded | failed (+ a delayed
 //! retry) | dead | cancelled. Retries are ours, not the queue's: apalis-redis
 //! 1.0 ignores `max_attempts` and retries on a fixed schedule.
@@ -13,7 +13,7 @@ use chrono::Utc;
 use entity::JobStatus;
 use tracing::Instrument;
 
-use crate::infra::queue::RawTask;
+use crate::infra::queue::{Hold, RawTask};
 use crate::jobs::JobError;
 use crate::jobs::enqueue::envelope_value;
 use crate::jobs::group_commit::Claim;
@@ -31,14 +31,11 @@ const SUPERVISE_EVERY: Duration = Duration::from_secs(1);
 /// where it stands (its open transaction rolls back): a cancel ends a run
 /// within 5 s.
 const CANCEL_GRACE: Duration = Duration::from_secs(3);
-/// A task of a newer payload version comes back this much later, for a
-/// worker that reads it.
-const NEWER_AGAIN_IN: chrono::Duration = chrono::Duration::seconds(5);
 
 /// One delivery of a task to this process.
 pub struct Delivered<'a> {
     pub task: RawTask,
-    /// The queue's id of the task (parking names it).
+    /// The queue's id of the task (a hold names it).
     pub task_id: String,
     pub lane: Lane,
     /// The apalis worker that took it.
@@ -55,8 +52,8 @@ pub enum Outcome {
     Cancelled,
     /// A duplicate delivery of an attempt already done (or a cancelled run).
     Skipped,
-    /// Its kind is paused: parked until resumed.
-    Parked,
+    /// Its kind is paused: held until resumed.
+    Held,
     /// Written by a newer build: put back for a newer worker.
     LeftForNewer,
     /// Could not be read: dead-lettered.
@@ -74,7 +71,7 @@ impl Outcome {
             Self::Dead => "dead",
             Self::Cancelled => "cancelled",
             Self::Skipped => "skipped",
-            Self::Parked => "parked",
+            Self::Held => "held",
             Self::LeftForNewer => "left_for_newer",
             Self::Undecodable => "undecodable",
             Self::HandedBack => "handed_back",
@@ -90,13 +87,14 @@ pub async fn execute(delivered: Delivered<'_>, ctx: &JobContext) -> Result<Outco
     let envelope = match payload::decode(&delivered.task.0, ctx.settings.payload_version) {
         Delivery::Ready(envelope) => envelope,
         Delivery::Newer { version, payload } => {
-            tracing::info!(version, "a task of a newer payload version is left for a newer worker");
-            let again = Some(Utc::now() + NEWER_AGAIN_IN);
+            // Held where only a worker that reads this version releases it.
+            let token = format!("newer:{}", delivered.task_id);
             ctx.enqueuer
                 .queue
-                .push(delivered.lane, payload, again)
+                .hold(delivered.lane, Hold::Newer(version), payload, &token)
                 .await
                 .map_err(|e| JobError::transient(e.to_string()))?;
+            tracing::info!(version, "a task of a newer payload version is left for a newer worker");
             record("unknown", Outcome::LeftForNewer, started.elapsed());
             return Ok(Outcome::LeftForNewer);
         }
@@ -135,15 +133,17 @@ pub async fn execute(delivered: Delivered<'_>, ctx: &JobContext) -> Result<Outco
 async fn run(envelope: Envelope, delivered: &Delivered<'_>, ctx: &JobContext) -> Result<Outcome, JobError> {
     let ledger = &ctx.enqueuer.ledger;
     let (run_id, attempt, kind) = (envelope.run_id.clone(), envelope.attempt, envelope.job.kind());
-    if ctx.paused.contains(kind) {
+    if ctx.paused.contains(kind)
+        && let Some(hold) = Hold::paused(kind)
+    {
         let token = format!("{run_id}:{attempt}:{}", delivered.task_id);
         let queue = &ctx.enqueuer.queue;
         queue
-            .park(delivered.lane, kind, envelope_value(&envelope), &token)
+            .hold(delivered.lane, hold, envelope_value(&envelope), &token)
             .await
             .map_err(|e| JobError::transient(e.to_string()))?;
-        tracing::info!("job kind paused; run parked until resumed");
-        return Ok(Outcome::Parked);
+        tracing::info!("job kind paused; run held until resumed");
+        return Ok(Outcome::Held);
     }
     let claim = Claim { id: run_id.clone(), attempt, worker: delivered.worker.to_owned() };
     match ledger.claim(claim).await? {
