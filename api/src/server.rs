@@ -139,12 +139,30 @@ async fn prometheus_text(state: &AppState) -> String {
     worker::runtime::telemetry::render_metrics()
 }
 
+/// A method as a metrics label: the standard ones by name, any other
+/// `other` — a client may send any token as a method (SPEC §24).
+pub fn method_label(method: &poem::http::Method) -> &'static str {
+    use poem::http::Method as M;
+    match *method {
+        M::GET => "GET",
+        M::HEAD => "HEAD",
+        M::POST => "POST",
+        M::PUT => "PUT",
+        M::PATCH => "PATCH",
+        M::DELETE => "DELETE",
+        M::OPTIONS => "OPTIONS",
+        M::CONNECT => "CONNECT",
+        M::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
 /// `dtx_http_requests_total{method,route,status}` and the latency
 /// histogram, labelled by the matched route template (`/api/users/:id`);
-/// every unmatched path shares the label `unmatched`, so no request can
-/// grow the label set.
+/// every unmatched path shares the label `unmatched` and every non-standard
+/// method the label `other`, so no request can grow the label set.
 async fn record_http_metrics<E: Endpoint>(next: E, req: Request) -> poem::Result<poem::Response> {
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let started = std::time::Instant::now();
     let result = next.call(req).await.map(IntoResponse::into_response);
     let (status, pattern) = match &result {

@@ -79,17 +79,24 @@ pub fn model_of(run: &NewRun, now: DateTime<Utc>) -> job_run::Model {
 
 /// The attempt log's event for a claim.
 pub fn claimed_event(attempt: i32, worker: &str, at: DateTime<Utc>) -> serde_json::Value {
-    json!({ "attempt": attempt, "worker": worker, "started_at": at })
+    let mut event = serde_json::Map::with_capacity(3);
+    event.insert("attempt".into(), attempt.into());
+    event.insert("worker".into(), worker.into());
+    event.insert("started_at".into(), at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true).into());
+    event.into()
 }
 
 /// The attempt log's event for the end of an attempt (`outcome`: succeeded,
 /// failed, dead, cancelled, handed_back).
 pub fn ended_event(attempt: i32, outcome: &str, at: DateTime<Utc>, error: Option<&str>) -> serde_json::Value {
-    let mut event = json!({ "attempt": attempt, "outcome": outcome, "finished_at": at });
+    let mut event = serde_json::Map::with_capacity(4);
+    event.insert("attempt".into(), attempt.into());
+    event.insert("outcome".into(), outcome.into());
+    event.insert("finished_at".into(), at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true).into());
     if let Some(error) = error {
-        event["error"] = error.into();
+        event.insert("error".into(), error.into());
     }
-    event
+    event.into()
 }
 
 /// SQL that appends the JSON array `addition` to the array in `current`
