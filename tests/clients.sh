@@ -16,7 +16,7 @@ base="http://127.0.0.1:$port/api"
 work=$(mktemp -d)
 trap 'kill "${api_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-DTX_TEST_ENDPOINTS=1 DATABASE_URL="sqlite://$work/clients.sqlite3?mode=rwc" BIND="127.0.0.1:$port" RUST_LOG=warn \
+DTX_ENV=development DTX_TEST_ENDPOINTS=1 DATABASE_URL="sqlite://$work/clients.sqlite3?mode=rwc" BIND="127.0.0.1:$port" RUST_LOG=warn \
   "$target/debug/api" >"$work/api.log" 2>&1 &
 api_pid=$!
 for _ in $(seq 1 100); do

@@ -20,7 +20,7 @@ if [ ! -x "$venv/bin/st" ]; then
   "$venv/bin/pip" install -q schemathesis==4.32.5
 fi
 
-RATE_LIMIT_PER_MINUTE=0 RATE_LIMIT_USER_PER_MINUTE=0 RATE_LIMIT_STAFF_PER_MINUTE=0 DTX_TEST_ENDPOINTS=1 DATABASE_URL="sqlite://$work/fuzz.sqlite3?mode=rwc" BIND="127.0.0.1:$port" RUST_LOG=warn \
+RATE_LIMIT_PER_MINUTE=0 RATE_LIMIT_USER_PER_MINUTE=0 RATE_LIMIT_STAFF_PER_MINUTE=0 DTX_ENV=development DTX_TEST_ENDPOINTS=1 DATABASE_URL="sqlite://$work/fuzz.sqlite3?mode=rwc" BIND="127.0.0.1:$port" RUST_LOG=warn \
   "${DTX_FUZZ_API:-$target/debug/api}" >"$work/api.log" 2>&1 &
 api_pid=$!
 for _ in $(seq 1 100); do

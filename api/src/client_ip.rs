@@ -25,6 +25,19 @@ pub fn resolve<'a>(peer: IpAddr, forwarded: impl Iterator<Item = &'a str>, trust
     hops.into_iter().rev().find(|hop| !is_trusted(hop)).unwrap_or(peer)
 }
 
+/// The key a per-address cap counts under: an IPv4 address, or an IPv6
+/// address's /64 — one host usually owns a whole /64, so counting its
+/// single addresses would give it 2^64 budgets (SPEC §24).
+pub fn cap_key(ip: IpAddr) -> IpAddr {
+    match canonical(ip) {
+        IpAddr::V6(v6) => {
+            let segments = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(segments[0], segments[1], segments[2], segments[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}
+
 /// IPv4-mapped IPv6 (`::ffff:10.0.0.1`) as IPv4, so v4 CIDRs match it.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -56,5 +69,14 @@ mod tests {
         assert_eq!(resolve(ip("::ffff:10.0.0.2"), ["198.51.100.7"].into_iter(), &trusted), ip("198.51.100.7"));
         // Nothing trusted: never the header.
         assert_eq!(resolve(ip("10.0.0.2"), ["198.51.100.7"].into_iter(), &[]), ip("10.0.0.2"));
+    }
+
+    #[test]
+    fn caps_count_an_ipv6_host_by_its_64() {
+        assert_eq!(cap_key(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(cap_key(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")), cap_key(ip("2001:db8:1:2::7")));
+        assert_ne!(cap_key(ip("2001:db8:1:3::1")), cap_key(ip("2001:db8:1:2::1")));
+        assert_eq!(cap_key(ip("203.0.113.9")), ip("203.0.113.9"));
+        assert_eq!(cap_key(ip("::ffff:203.0.113.9")), ip("203.0.113.9"));
     }
 }

@@ -48,6 +48,40 @@ impl KvStore {
         Ok(())
     }
 
+    /// Stores an entry unless a live one holds the key; false if one did
+    /// (of two concurrent callers only one stores it).
+    pub async fn put_new(&self, key: &str, value: &str, ttl: Duration) -> ApiResult<bool> {
+        match self {
+            Self::Db(db) => {
+                kv_entry::Entity::delete_many()
+                    .filter(kv_entry::Column::Key.eq(key))
+                    .filter(kv_entry::Column::ExpiresAt.lte(Utc::now()))
+                    .exec(db)
+                    .await?;
+                let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default();
+                let row = kv_entry::ActiveModel {
+                    key: Set(key.to_owned()),
+                    value: Set(value.to_owned()),
+                    expires_at: Set(expires_at),
+                };
+                let inserted = kv_entry::Entity::insert(row)
+                    .on_conflict(OnConflict::column(kv_entry::Column::Key).do_nothing().to_owned())
+                    .exec_without_returning(db)
+                    .await?;
+                Ok(inserted == 1)
+            }
+            Self::Redis { conn, prefix } => {
+                let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+                let options = redis::SetOptions::default()
+                    .conditional_set(redis::ExistenceCheck::NX)
+                    .with_expiration(redis::SetExpiry::PX(ms));
+                let set: Option<String> =
+                    conn.clone().set_options(format!("{prefix}:kv:{key}"), value, options).await?;
+                Ok(set.is_some())
+            }
+        }
+    }
+
     pub async fn get(&self, key: &str) -> ApiResult<Option<String>> {
         Ok(match self {
             Self::Db(db) => kv_entry::Entity::find_by_id(key.to_owned())

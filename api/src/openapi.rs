@@ -156,11 +156,7 @@ fn make_nullable(prop: &mut Value) {
 /// from `crate::validate`, Discord rules from the core.
 fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
     let pattern = |p: &str| json!({ "pattern": p });
-    let (line, optional_line, text) = (
-        pattern(&validate::line_pattern()),
-        pattern(&validate::optional_line_pattern()),
-        pattern(validate::TEXT_PATTERN),
-    );
+    let (line, text) = (pattern(&validate::line_pattern()), pattern(validate::TEXT_PATTERN));
     let (timezone, username) = (pattern(validate::TIMEZONE_PATTERN), pattern(&validate::username_pattern()));
     let channel = pattern(SNOWFLAKE_PATTERN);
     let colour = json!({ "minimum": 0, "maximum": MAX_COLOUR });
@@ -174,11 +170,12 @@ fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
     for schema in ["LeagueCreate", "LeaguePatch", "TemplateCreate", "TemplatePatch"] {
         rules.push((schema, "description", text.clone()));
     }
+    let nickname = pattern(&validate::nickname_pattern());
     for schema in ["UserCreate", "UserPatch"] {
-        rules.push((schema, "discordUsername", optional_line.clone()));
-        rules.push((schema, "nickname", optional_line.clone()));
+        rules.push((schema, "discordUsername", nickname.clone()));
+        rules.push((schema, "nickname", nickname.clone()));
     }
-    rules.push(("ProfilePatch", "nickname", optional_line));
+    rules.push(("ProfilePatch", "nickname", nickname));
     for schema in ["UserCreate", "UserPatch", "TestLogin"] {
         rules.push((schema, "username", username.clone()));
     }

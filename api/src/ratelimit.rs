@@ -60,10 +60,22 @@ impl Budgets {
 #[derive(Clone)]
 pub enum WriteLimiter {
     /// One keyed token bucket per kind of caller (burst: a fifth of the minute).
-    Local { budgets: Budgets, buckets: Arc<[Option<DefaultKeyedRateLimiter<String>>; 3]> },
+    Local {
+        budgets: Budgets,
+        buckets: Arc<[Option<DefaultKeyedRateLimiter<String>>; 3]>,
+        /// Checks so far: pruning runs every [`PRUNE_EVERY`] of them.
+        checks: Arc<std::sync::atomic::AtomicU64>,
+    },
     /// A counter per caller and minute, shared by every instance.
     Redis { budgets: Budgets, conn: redis::aio::ConnectionManager, prefix: String },
 }
+
+/// Callers a local limiter remembers before it forgets those whose bucket
+/// is full again (they are indistinguishable from a caller never seen).
+const PRUNE_ABOVE: usize = 10_000;
+/// How often (in checks) a limiter above [`PRUNE_ABOVE`] is pruned: a flood
+/// of fresh callers costs one scan per this many requests, not one each.
+const PRUNE_EVERY: u64 = 1_000;
 
 fn bucket_for(per_minute: u32) -> Option<DefaultKeyedRateLimiter<String>> {
     NonZeroU32::new(per_minute).map(|n| {
@@ -87,6 +99,7 @@ impl WriteLimiter {
                 bucket_for(budgets.per_user),
                 bucket_for(budgets.per_staff),
             ]),
+            checks: Arc::default(),
         }
     }
 
@@ -106,16 +119,23 @@ impl WriteLimiter {
     /// Counts one write of `bucket`; 429 past its budget.
     pub async fn check(&self, bucket: &Bucket) -> Result<(), ApiError> {
         match self {
-            Self::Local { buckets, .. } => {
+            Self::Local { buckets, checks, .. } => {
                 let index = match bucket {
                     Bucket::Address(_) => 0,
                     Bucket::User(_) => 1,
                     Bucket::Staff(_) => 2,
                 };
                 let Some(limiter) = &buckets[index] else { return Ok(()) };
-                limiter
+                let checked = limiter
                     .check_key(&bucket.key())
-                    .map_err(|not_until| too_many(not_until.wait_time_from(DefaultClock::default().now())))
+                    .map_err(|not_until| too_many(not_until.wait_time_from(DefaultClock::default().now())));
+                // Callers whose bucket is full again are forgotten, so the map holds only recent ones.
+                let n = checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n % PRUNE_EVERY == 0 && limiter.len() > PRUNE_ABOVE {
+                    limiter.retain_recent();
+                    limiter.shrink_to_fit();
+                }
+                checked
             }
             Self::Redis { budgets, conn, prefix } => {
                 let budget = budgets.of(bucket);
@@ -159,12 +179,39 @@ pub async fn middleware<E: Endpoint>(next: E, mut req: Request) -> poem::Result<
     if limited(&req) {
         let state = req.data::<AppState>().ok_or_else(ApiError::internal)?.clone();
         let caller = Caller::resolve(&req, &state).await?;
-        let bucket = Bucket::of_user(caller.user.as_ref())
-            .or_else(|| crate::client_ip::client_ip(&req, &state.settings.trusted_proxies).map(Bucket::Address));
+        let bucket = Bucket::of_user(caller.user.as_ref()).or_else(|| {
+            crate::client_ip::client_ip(&req, &state.settings.trusted_proxies)
+                .map(|ip| Bucket::Address(crate::client_ip::cap_key(ip)))
+        });
         if let Some(bucket) = bucket {
             state.write_limiter.check(&bucket).await?;
         }
         req.extensions_mut().insert(caller);
     }
     next.call(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A flood of distinct callers, then a quiet second (their buckets fill
+    /// again): the next prune forgets them, so the map does not keep growing.
+    #[tokio::test]
+    async fn a_local_limiter_forgets_callers_whose_bucket_is_full_again() {
+        let limiter = WriteLimiter::local(Budgets { per_address: 60, per_user: 60, per_staff: 0 });
+        let WriteLimiter::Local { buckets, .. } = &limiter else { unreachable!("a local limiter") };
+        for n in 0..(PRUNE_ABOVE as i64 + 2_000) {
+            limiter.check(&Bucket::User(n)).await.unwrap();
+        }
+        let users = buckets[1].as_ref().unwrap();
+        assert!(users.len() > PRUNE_ABOVE, "a minute's flood is remembered: {}", users.len());
+        // 60 a minute refills one write a second; governor forgets a key once its
+        // theoretical arrival time (a second after its write) is a replenish interval old.
+        tokio::time::sleep(Duration::from_millis(2_200)).await;
+        for _ in 0..PRUNE_EVERY {
+            limiter.check(&Bucket::User(-1)).await.unwrap_or(());
+        }
+        assert!(users.len() < 10, "the quiet callers are forgotten: {}", users.len());
+    }
 }

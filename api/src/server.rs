@@ -64,6 +64,7 @@ fn mount<T: OpenApi + 'static>(api: OpenApiService<T, ()>, state: AppState) -> B
         .nest("/api", api)
         .around(crate::auth::csrf::middleware)
         .around(crate::ratelimit::middleware)
+        .around(refuse_nul)
         .around(move |next, req| limit_body(next, req, max_body))
         .data(state)
         .with(CatchPanic::new().with_handler(panic_response))
@@ -176,6 +177,27 @@ async fn record_http_metrics<E: Endpoint>(next: E, req: Request) -> poem::Result
     result
 }
 
+/// PostgreSQL cannot store a NUL in text: a NUL anywhere in the URL (`%00`)
+/// or escaped in a JSON body (`\u0000`) is refused with 422 up front
+/// (SPEC §24), so no parameter ever reaches a query with one.
+async fn refuse_nul<E: Endpoint>(next: E, mut req: Request) -> poem::Result<E::Output> {
+    let refused =
+        || ApiError::invalid("invalid_character", "NUL characters are not accepted (in the URL or in any JSON string)");
+    let url = req.uri().path_and_query().map_or("", |p| p.as_str());
+    if url.as_bytes().windows(3).any(|w| w == b"%00") {
+        return Err(refused().into());
+    }
+    let json = req.header("content-type").is_some_and(|t| t.to_ascii_lowercase().contains("json"));
+    if json {
+        let body = req.take_body().into_bytes().await?;
+        if body.windows(6).any(|w| w == b"\\u0000") {
+            return Err(refused().into());
+        }
+        req.set_body(body);
+    }
+    next.call(req).await
+}
+
 /// Refuses bodies over `max` bytes with 413, whether or not they declare a
 /// length (poem's `SizeLimit` needs a Content-Length even on GETs).
 async fn limit_body<E: Endpoint>(next: E, mut req: Request, max: usize) -> poem::Result<E::Output> {
@@ -202,10 +224,13 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let local = acceptor.local_addr();
     tracing::info!(addr = ?local.first(), "api listening; docs at /api/docs");
-    let idle = std::time::Duration::from_secs(state.settings.http_idle_timeout_secs);
+    let limits = crate::listener::Limits {
+        idle: std::time::Duration::from_secs(state.settings.http_idle_timeout_secs),
+        header: std::time::Duration::from_secs(state.settings.http_header_timeout_secs),
+    };
     let guarded = crate::listener::GuardedAcceptor::new(
         acceptor,
-        idle,
+        limits,
         state.settings.max_connections_per_ip,
         state.settings.trusted_proxies.clone(),
     );

@@ -89,7 +89,12 @@ pub struct ApiSettings {
     #[arg(long, env = "HTTP_IDLE_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub http_idle_timeout_secs: u64,
 
-    /// Connections one client address may hold open (trusted proxies excepted).
+    /// Seconds a request's headers may take to arrive, from their first byte (a header that
+    /// trickles in is cut).
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub http_header_timeout_secs: u64,
+
+    /// Connections one client address (an IPv6 client: its /64) may hold open (trusted proxies excepted).
     #[arg(long, env = "MAX_CONNECTIONS_PER_IP", default_value_t = 512)]
     pub max_connections_per_ip: usize,
 
@@ -117,10 +122,14 @@ pub struct ApiSettings {
 impl ApiSettings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.core.validate()?;
-        if self.test_endpoints && self.core.env == DeployEnv::Production {
+        // Anyone can log in as anyone through them: only where development is said out loud,
+        // and never behind https (a public deployment).
+        if self.test_endpoints
+            && (self.core.env != Some(DeployEnv::Development) || self.public_url().starts_with("https://"))
+        {
             return Err(ConfigError::new(
                 "DTX_TEST_ENDPOINTS",
-                "test endpoints cannot be enabled when DTX_ENV=production",
+                "test endpoints need DTX_ENV=development set explicitly and a PUBLIC_URL that is not https",
             ));
         }
         check_http_url("FRONTEND_URL", &self.frontend_url)?;
@@ -192,10 +201,18 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn production_refuses_test_endpoints() {
-        let s = parse(&["--env", "production", "--test-endpoints", "true"]);
-        assert_eq!(s.validate().unwrap_err().variable, "DTX_TEST_ENDPOINTS");
-        parse(&["--test-endpoints", "true"]).validate().unwrap();
+    fn test_endpoints_need_development_said_and_no_https() {
+        for refused in [
+            vec!["--env", "production", "--test-endpoints", "true"],
+            vec!["--test-endpoints", "true"],
+            vec!["--env", "development", "--test-endpoints", "true", "--public-url", "https://dtx.example"],
+        ] {
+            assert_eq!(parse(&refused).validate().unwrap_err().variable, "DTX_TEST_ENDPOINTS", "{refused:?}");
+        }
+        parse(&["--env", "development", "--test-endpoints", "true"]).validate().unwrap();
+        parse(&["--env", "development", "--test-endpoints", "true", "--public-url", "http://127.0.0.1:8000"])
+            .validate()
+            .unwrap();
     }
 
     #[test]

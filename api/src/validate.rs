@@ -13,11 +13,6 @@ pub fn line_pattern() -> String {
     format!(r"^[^{CONTROL}]*[^{CONTROL}\s][^{CONTROL}]*$")
 }
 
-/// [`optional_line`]: no control character (blank means none).
-pub fn optional_line_pattern() -> String {
-    format!(r"^[^{CONTROL}]*$")
-}
-
 /// [`text`]: no control character but tab, newline and carriage return.
 pub const TEXT_PATTERN: &str = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$";
 
@@ -31,6 +26,11 @@ const HIDDEN: &str = r"\x00-\x1F\x7F-\x9F\u00AD\u034F\u061C\u115F\u1160\u17B4\u1
 /// [`username`]: no hidden character, something besides blanks.
 pub fn username_pattern() -> String {
     format!(r"^[^{HIDDEN}]*[^{HIDDEN}\s][^{HIDDEN}]*$")
+}
+
+/// [`nickname`]: no hidden character (blank means none).
+pub fn nickname_pattern() -> String {
+    format!(r"^[^{HIDDEN}]*$")
 }
 
 fn invalid(field: &str, why: &str) -> ApiError {
@@ -50,17 +50,6 @@ pub fn line(field: &str, value: &str, max: usize) -> ApiResult<String> {
         return Err(invalid(field, &format!("at most {max} characters")));
     }
     Ok(value.to_owned())
-}
-
-/// An optional single-line text; blank means none.
-pub fn optional_line(field: &str, value: Option<&str>, max: usize) -> ApiResult<Option<String>> {
-    if value.is_some_and(|v| v.chars().any(char::is_control)) {
-        return Err(invalid(field, "must not contain control characters"));
-    }
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) => line(field, v, max).map(Some),
-    }
 }
 
 /// Multi-line text (descriptions): may be empty; tabs and newlines allowed.
@@ -88,6 +77,15 @@ pub fn username(value: &str) -> ApiResult<String> {
     worker::domain::usernames::normalize(value).map_err(|e| invalid("username", &e.to_string()))
 }
 
+/// A nickname (or a Discord or guild display name): no invisible, control
+/// or text-direction character, as usernames; blank means none.
+pub fn nickname(field: &str, value: Option<&str>) -> ApiResult<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some(v) => worker::domain::usernames::nickname(v).map_err(|e| invalid(field, &e.to_string())),
+    }
+}
+
 /// An IANA-style time-zone name (`UTC`, `Europe/Berlin`).
 pub fn timezone(value: &str) -> ApiResult<String> {
     let ok = !value.is_empty()
@@ -106,7 +104,7 @@ mod tests {
         assert!(line("name", "   ", 10).is_err());
         assert!(line("name", "a\0b", 10).is_err());
         assert!(line("name", "abcdefghijk", 10).is_err());
-        assert_eq!(optional_line("n", Some(" "), 5).unwrap(), None);
+        assert_eq!(nickname("n", Some(" ")).unwrap(), None);
     }
 
     #[test]
@@ -160,19 +158,19 @@ mod tests {
     #[test]
     fn the_patterns_accept_what_the_rules_accept() {
         let re = |p: &str| regex::Regex::new(p).unwrap();
-        let (lines, optional, texts, zones, names) = (
+        let (lines, texts, zones, names, nicknames) = (
             re(&line_pattern()),
-            re(&optional_line_pattern()),
             re(TEXT_PATTERN),
             re(TIMEZONE_PATTERN),
             re(&username_pattern()),
+            re(&nickname_pattern()),
         );
         for s in samples() {
             assert_eq!(lines.is_match(&s), line("f", &s, 1000).is_ok(), "line {s:?}");
-            assert_eq!(optional.is_match(&s), optional_line("f", Some(&s), 1000).is_ok(), "optional line {s:?}");
             assert_eq!(texts.is_match(&s), text("f", &s, 1000).is_ok(), "text {s:?}");
             assert_eq!(zones.is_match(&s), timezone(&s).is_ok(), "timezone {s:?}");
             assert_eq!(names.is_match(&s), username(&s).is_ok(), "username {s:?}");
+            assert_eq!(nicknames.is_match(&s), nickname("f", Some(&s)).is_ok(), "nickname {s:?}");
         }
     }
 }

@@ -133,11 +133,18 @@ impl Model {
     }
 }
 
+/// Whether `hash` is a Discord avatar hash: hex, `a_` first when animated
+/// (anything else — a path, markup — never reaches a URL).
+pub fn is_avatar_hash(hash: &str) -> bool {
+    let hex = hash.strip_prefix("a_").unwrap_or(hash);
+    (1..=64).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// See [`Model::avatar_url`]; `cdn` is a parameter so the avatar check can
-/// point it at a test server.
+/// point it at a test server. A stored hash that is not one is ignored.
 pub fn avatar_url(cdn: &str, discord_id: Option<&str>, avatar: Option<&str>) -> Option<String> {
-    let discord_id = discord_id.filter(|id| !id.is_empty())?;
-    Some(match avatar.filter(|hash| !hash.is_empty()) {
+    let discord_id = discord_id.filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))?;
+    Some(match avatar.filter(|hash| is_avatar_hash(hash)) {
         Some(hash) => {
             let ext = if hash.starts_with("a_") { "gif" } else { "png" };
             format!("{cdn}/avatars/{discord_id}/{hash}.{ext}")
@@ -152,6 +159,23 @@ pub fn avatar_url(cdn: &str, discord_id: Option<&str>, avatar: Option<&str>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_hex_hashes_make_avatar_urls() {
+        let cdn = "https://cdn.discordapp.com";
+        assert_eq!(
+            avatar_url(cdn, Some("80351110224678912"), Some("a_1269e74af4df7417b13759eae50c83dc")).as_deref(),
+            Some("https://cdn.discordapp.com/avatars/80351110224678912/a_1269e74af4df7417b13759eae50c83dc.gif")
+        );
+        let forged = r#"../../../attachments/x?y="><script>"#;
+        assert_eq!(
+            avatar_url(cdn, Some("80351110224678912"), Some(forged)).as_deref(),
+            // Discord's default for that id: (80351110224678912 >> 22) % 6 = 5.
+            Some("https://cdn.discordapp.com/embed/avatars/5.png"),
+            "a forged hash falls back to the default avatar"
+        );
+        assert!(!is_avatar_hash("A1B2") && !is_avatar_hash("a_") && is_avatar_hash("deadbeef"));
+    }
 
     #[test]
     fn look_alikes_and_case_share_a_key() {

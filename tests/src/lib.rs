@@ -246,6 +246,8 @@ impl TestApp {
         let mut args: Vec<String> = [
             "--database-url",
             &db.url,
+            "--env",
+            "development",
             "--test-endpoints",
             "true",
             "--bind",

@@ -28,7 +28,7 @@ async fn mock_discord(discord_id: &str, username: &str) -> MockServer {
         .and(path("/v10/users/@me"))
         .and(header("authorization", "Bearer tok"))
         .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"id": discord_id, "username": username, "global_name": "Ana Global", "avatar": "a_hash"}),
+            json!({"id": discord_id, "username": username, "global_name": "Ana Global", "avatar": "a_1269e74af4df7417b13759eae50c83dc"}),
         ))
         .mount(&server)
         .await;
@@ -121,7 +121,7 @@ async fn discord_login_creates_links_and_never_renames(backend: Backend) {
     assert_eq!(profile.body["discordId"], "198618246868500481");
     assert_eq!(profile.body["username"], "ana_2", "the taken name gets a suffix");
     assert_eq!(profile.body["guildNickname"], "GuildAna");
-    assert_eq!(profile.body["avatarUrl"], "https://cdn.discordapp.com/avatars/198618246868500481/a_hash.gif");
+    assert_eq!(profile.body["avatarUrl"], "https://cdn.discordapp.com/avatars/198618246868500481/a_1269e74af4df7417b13759eae50c83dc.gif");
     let id = profile.id();
     assert_ne!(id, squatter);
 

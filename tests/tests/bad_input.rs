@@ -38,7 +38,13 @@ async fn malformed_and_mistyped_bodies(backend: Backend) {
             400,
             "bad_request",
         ),
-        (Method::POST, "/api/users".into(), "{\"username\": \"a\\u0000b\"}".as_bytes().to_vec(), 422, "invalid_field"),
+        (
+            Method::POST,
+            "/api/users".into(),
+            "{\"username\": \"a\\u0000b\"}".as_bytes().to_vec(),
+            422,
+            "invalid_character",
+        ),
         (Method::POST, "/api/users".into(), br#"{"username": "   "}"#.to_vec(), 422, "invalid_field"),
         (
             Method::POST,

@@ -150,6 +150,7 @@ on_both_databases!(
     captains_pause_a_limited_number_of_times,
     sync_errors_are_staff_only,
     steam_ids_are_linked_by_proof,
+    steam_proofs_are_signed_fresh_single_use_and_steams,
 );
 
 /// The resident memory of this process (the app runs in it), in bytes.
@@ -272,23 +273,48 @@ async fn openid_provider(confirms: bool) -> MockServer {
 /// Plays the browser: starts the link, "signs in" at the provider as
 /// `steam_id`, and comes back with the assertion; returns the final redirect.
 async fn prove(caller: &Caller<'_>, steam_id: &str) -> tests::Resp {
+    prove_as(caller, steam_id, Assertion::default()).await
+}
+
+fn fresh_nonce() -> String {
+    format!("{}{:x}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"), rand::random::<u64>())
+}
+
+/// What the provider sends back, where a test departs from an honest Steam.
+#[derive(Default)]
+struct Assertion {
+    /// The response nonce (default: a fresh one).
+    nonce: Option<String>,
+    /// The signed fields (default: all of them).
+    signed: Option<&'static str>,
+    /// The provider endpoint it names (default: the one we sent the user to).
+    op_endpoint: Option<&'static str>,
+}
+
+/// [`prove`] with the provider's answer shaped by `assertion`.
+async fn prove_as(caller: &Caller<'_>, steam_id: &str, assertion: Assertion) -> tests::Resp {
     let start = caller.get("/api/auth/steam/link").await;
     assert_eq!(start.status, 302, "{}", start.text);
     let location = url::Url::parse(start.headers["location"].to_str().unwrap()).unwrap();
     let query: BTreeMap<String, String> = location.query_pairs().into_owned().collect();
     let return_to = query["openid.return_to"].clone();
     let claimed = format!("https://steamcommunity.com/openid/id/{steam_id}");
+    let endpoint = assertion
+        .op_endpoint
+        .map_or_else(|| format!("{}://{}/openid/login", location.scheme(), location.authority()), str::to_owned);
+    let signed =
+        assertion.signed.unwrap_or("signed,op_endpoint,claimed_id,identity,return_to,response_nonce,assoc_handle");
     let mut back = url::Url::parse(&return_to).unwrap();
     back.query_pairs_mut()
         .append_pair("openid.ns", "http://specs.openid.net/auth/2.0")
         .append_pair("openid.mode", "id_res")
-        .append_pair("openid.op_endpoint", &format!("{}://{}/openid/login", location.scheme(), location.authority()))
+        .append_pair("openid.op_endpoint", &endpoint)
         .append_pair("openid.claimed_id", &claimed)
         .append_pair("openid.identity", &claimed)
         .append_pair("openid.return_to", &return_to)
-        .append_pair("openid.response_nonce", "2026-11-25T12:00:00Zabc")
+        .append_pair("openid.response_nonce", &assertion.nonce.unwrap_or_else(fresh_nonce))
         .append_pair("openid.assoc_handle", "1234567890")
-        .append_pair("openid.signed", "signed,op_endpoint,claimed_id,identity,return_to,response_nonce,assoc_handle")
+        .append_pair("openid.signed", signed)
         .append_pair("openid.sig", "c2lnbmF0dXJl");
     let path = format!("{}?{}", back.path(), back.query().unwrap());
     caller.get(&path).await
@@ -343,4 +369,56 @@ async fn steam_ids_are_linked_by_proof(backend: Backend) {
     let refused = prove(&forger, "76561198196640475").await;
     assert_eq!((refused.status, refused.error_code().as_str()), (400, "steam_not_proven"));
     assert_eq!(forger.get("/api/me").await.body["steamId"], Value::Null);
+}
+
+/// Issue 25, finding 9: even when the provider confirms whatever it is
+/// asked, an assertion proves nothing unless its signature covers the
+/// fields read, it names Steam's endpoint, its nonce is fresh — and unused.
+async fn steam_proofs_are_signed_fresh_single_use_and_steams(backend: Backend) {
+    let provider = openid_provider(true).await;
+    let app = TestApp::spawn_with(
+        backend,
+        Options { args: args(&["--steam-openid-base", &provider.uri()]), ..Default::default() },
+    )
+    .await;
+    let forger = app.user("forger").await;
+    let stale = format!("{}abc", (chrono::Utc::now() - chrono::Duration::hours(2)).format("%Y-%m-%dT%H:%M:%SZ"));
+    for (why, assertion) in [
+        (
+            "claimed_id unsigned",
+            Assertion { signed: Some("signed,op_endpoint,return_to,response_nonce"), ..Default::default() },
+        ),
+        (
+            "nonce unsigned",
+            Assertion { signed: Some("signed,op_endpoint,claimed_id,identity,return_to"), ..Default::default() },
+        ),
+        (
+            "another provider",
+            Assertion { op_endpoint: Some("https://evil.example/openid/login"), ..Default::default() },
+        ),
+        ("a stale nonce", Assertion { nonce: Some(stale), ..Default::default() }),
+        (
+            "a huge nonce",
+            Assertion { nonce: Some(format!("{}{}", fresh_nonce(), "x".repeat(4000))), ..Default::default() },
+        ),
+    ] {
+        let refused = prove_as(&forger, "76561198196640475", assertion).await;
+        assert_eq!(
+            (refused.status, refused.error_code().as_str()),
+            (400, "steam_not_proven"),
+            "{why}: {}",
+            refused.text
+        );
+    }
+    assert_eq!(forger.get("/api/me").await.body["steamId"], Value::Null, "nothing linked");
+
+    // An honest assertion links once; the same nonce again (a replay, by anyone) proves nothing.
+    let nonce = fresh_nonce();
+    let first =
+        prove_as(&forger, "76561198196640475", Assertion { nonce: Some(nonce.clone()), ..Default::default() }).await;
+    assert_eq!(first.status, 302, "{}", first.text);
+    let thief = app.user("thief").await;
+    let replayed = prove_as(&thief, "76561198196640476", Assertion { nonce: Some(nonce), ..Default::default() }).await;
+    assert_eq!((replayed.status, replayed.error_code().as_str()), (400, "steam_not_proven"), "{}", replayed.text);
+    assert_eq!(thief.get("/api/me").await.body["steamId"], Value::Null);
 }

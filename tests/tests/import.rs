@@ -475,6 +475,61 @@ async fn damaged_and_grown_sources(backend: Backend) {
     assert_eq!(int(&line[0], "n"), Some(1), "the new line is linked by Steam id");
 }
 
+/// Imported text obeys the API's rules (SPEC §24): a 5 MB nickname, text
+/// direction, ANSI and NUL characters are cleaned, a forged avatar hash is
+/// dropped, a payload nested 100 000 deep is reported — a report line each —
+/// and what anonymous readers get is what the API itself would have stored.
+async fn imported_text_obeys_the_apis_rules(backend: Backend) {
+    let app = TestApp::spawn_with(backend, Options::default()).await;
+    let copy = Copy::new();
+    copy.execute(&[
+        // 5 000 000 characters.
+        "UPDATE app_customuser SET nickname = hex(zeroblob(2500000)) WHERE id = 9",
+        "UPDATE app_customuser SET nickname = 'Brave' || char(8238) || 'Jakiro', \"discordNickname\" = char(27) || '[31mRed' || char(0) || 'Alert' WHERE id = 10",
+        "UPDATE app_customuser SET avatar = '../../../attachments/x?y=\"><script>alert(1)</script>' WHERE id = 11",
+        "UPDATE app_customuser SET \"guildNickname\" = char(8203) || char(12644) WHERE id = 12",
+        "UPDATE app_draftevent SET payload = replace(hex(zeroblob(50000)), '0', '[') || replace(hex(zeroblob(50000)), '0', ']') WHERE id = 2",
+    ])
+    .await;
+    let report = import(&app, copy.path_str(), false).await;
+    let notes = |table: &str, id: i64| -> Vec<String> {
+        report.fixed.iter().filter(|n| n.table == table && n.source_id == id).map(|n| n.reason.clone()).collect()
+    };
+    assert!(notes("app_customuser", 9).iter().any(|n| n.contains("nickname (5000000 characters) cleaned")), "{report}");
+    let ten = notes("app_customuser", 10);
+    assert!(
+        ten.iter().any(|n| n.starts_with("nickname")) && ten.iter().any(|n| n.starts_with("discordNickname")),
+        "{ten:?}"
+    );
+    assert!(notes("app_customuser", 11).iter().any(|n| n.contains("avatar is not a Discord avatar hash")), "{report}");
+    assert!(notes("app_customuser", 12).iter().any(|n| n.starts_with("guildNickname")), "{report}");
+    assert!(notes("app_draftevent", 2).iter().any(|n| n.contains("payload is not readable JSON")), "{report}");
+    assert_eq!(notes("app_customuser", 13), Vec::<String>::new(), "a clean row has no line");
+
+    let user = |name: &'static str| {
+        let app = &app;
+        async move {
+            let id = app.db_rows(&format!("SELECT CAST(id AS TEXT) FROM users WHERE username = '{name}'")).await;
+            app.anon().get(&format!("/api/users/{}", id[0])).await.body
+        }
+    };
+    let void = user("void_slark").await;
+    assert_eq!(void["nickname"], "0".repeat(100), "cut to the API's 100 characters");
+    let jakiro = user("brave_jakiro").await;
+    // Hand-worked: U+202E, ESC and NUL dropped, nothing else touched.
+    assert_eq!(
+        (jakiro["nickname"].as_str(), jakiro["discordNickname"].as_str()),
+        (Some("BraveJakiro"), Some("[31mRedAlert"))
+    );
+    let invoker = user("grumpy_invoker").await;
+    // Discord's default avatar for the id: (1027783073464967775 >> 22) % 6.
+    let default = (1027783073464967775_u64 >> 22) % 6;
+    assert_eq!(invoker["avatarUrl"], format!("https://cdn.discordapp.com/embed/avatars/{default}.png"));
+    assert_eq!(user("sneakyjungle").await["guildNickname"], Value::Null, "nothing visible was left");
+    let listed = app.anon().get("/api/users?page_size=100").await;
+    assert!(listed.text.len() < 200_000, "the user list is {} bytes", listed.text.len());
+}
+
 /// A dry run reports the full import and leaves the database as it was;
 /// the command line prints the summary table and runs again harmlessly.
 async fn a_dry_run_writes_nothing_and_the_command_runs(backend: Backend) {
@@ -520,5 +575,6 @@ async fn a_dry_run_writes_nothing_and_the_command_runs(backend: Backend) {
 tests::on_both_databases!(
     the_fixture_arrives_whole,
     damaged_and_grown_sources,
+    imported_text_obeys_the_apis_rules,
     a_dry_run_writes_nothing_and_the_command_runs
 );

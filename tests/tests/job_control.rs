@@ -262,9 +262,11 @@ async fn a_second_sync_of_a_waiting_league_is_the_same_run_and_keys_belong_to_th
     assert_ne!(id_of(&theirs), id_of(&mine), "another caller's key is another key");
     assert_eq!(theirs.body["enqueued_by"], bob.get("/api/me").await.body["id"]);
     let rows = app.count("job_runs").await;
-    for (key, code) in
-        [("cron:sync_league_matches:17929:1800000000", "reserved_key"), ("a\u{0}b", "invalid_idempotency_key")]
-    {
+    for (key, code) in [
+        ("cron:sync_league_matches:17929:1800000000", "reserved_key"),
+        ("a\u{1}b", "invalid_idempotency_key"),
+        ("a\u{0}b", "invalid_character"),
+    ] {
         let refused = alice.post("/api/jobs", keyed(key)).await;
         assert_eq!((refused.status, refused.error_code().as_str()), (422, code), "{}", refused.text);
     }

@@ -42,6 +42,7 @@ async fn json_logs_carry_request_ids_and_no_secrets() {
             .env("BIND", format!("127.0.0.1:{port}"))
             .env("LOG_FORMAT", "json")
             .env("RUST_LOG", "debug")
+            .env("DTX_ENV", "development")
             .env("DTX_TEST_ENDPOINTS", "1")
             .env("DTX_EMBEDDED_WORKER", "true")
             .env("DTX_EMBEDDED_SCHEDULER", "false")

@@ -307,6 +307,8 @@ async fn discord_announcements_through_the_api(mode: Mode) {
     for (bad, code) in [
         (json!({"channel_id": "general"}), "invalid_channel"),
         (json!({"channel_id": "123"}), "invalid_channel"),
+        // Past 2^64 (18446744073709551616): no snowflake, and Discord would refuse it later.
+        (json!({"channel_id": "99999999999999999999"}), "invalid_channel"),
         (json!({"colour": 0x1000000}), "invalid_colour"),
         (json!({"colour": -1}), "invalid_colour"),
     ] {

@@ -552,7 +552,7 @@ fn job_and_steam_cases() -> Vec<Case> {
         // Nothing linked yet.
         write(M::DELETE, |i| format!("/api/games/{}/link-match", i.game), none, PLAIN, [401, 403, 403, 409, 409])
             .organised(),
-        get(|i| format!("/api/games/{}/match-suggestions", i.game), PLAIN, PUBLIC),
+        get(|i| format!("/api/games/{}/match-suggestions", i.game), PLAIN, LOGGED_IN),
         write(
             M::POST,
             |i| format!("/api/tournaments/{}/bracket", i.tournament),

@@ -17,7 +17,7 @@ async fn two_processes_never_exceed_the_shared_rate() {
     let rate = args.iter().position(|a| a == "--steam-rate-per-sec").unwrap();
     args[rate + 1] = "10".into();
     let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(args, false)).await;
-    let settings = app.state.jobs.settings.clone();
+    let settings = (*app.state.jobs.settings).clone();
     let second_conn = worker::infra::db::connect_redis(&tests::redis_url()).await.unwrap();
     let cache = worker::JobContext::default_cache(&settings, &Some(second_conn.clone()));
     let other = worker::JobContext::build(settings, app.db().clone(), Some(second_conn), cache).await.unwrap();

@@ -135,3 +135,34 @@ async fn lookups_without_a_key_say_not_configured() {
     let resp = app.user("looker").await.get("/api/steam/resolve?vanity=gaben").await;
     assert_eq!((resp.status, resp.error_code().as_str()), (404, "not_configured"));
 }
+
+/// Six users asking the same name while Steam fails share that one failed
+/// call (503 each); the next request tries Steam again.
+#[tokio::test]
+async fn identical_lookups_share_one_failed_steam_call() {
+    let steam = SteamMock::start(vec![]).await;
+    Mock::given(method("GET"))
+        .and(path("/ISteamUser/ResolveVanityURL/v1/"))
+        .and(query_param("vanityurl", "flaky"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string("<html>Steam is down</html>")
+                .set_delay(std::time::Duration::from_millis(300)),
+        )
+        .with_priority(1)
+        .mount(&steam.server)
+        .await;
+    let app = app_with_lookups(&steam).await;
+    let mut users = Vec::new();
+    for i in 0..6 {
+        users.push(app.user(&format!("fan{i}")).await);
+    }
+    let answers =
+        futures_util::future::join_all(users.iter().map(|u| async { u.get("/api/steam/resolve?vanity=flaky").await }))
+            .await;
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    assert_eq!(statuses, [503; 6], "{:?}", answers.iter().map(|a| &a.text).collect::<Vec<_>>());
+    assert_eq!(steam_calls(&steam, "/ISteamUser/ResolveVanityURL/v1/").await, 1, "one failed call, shared");
+    assert_eq!(users[0].get("/api/steam/resolve?vanity=flaky").await.status, 503);
+    assert_eq!(steam_calls(&steam, "/ISteamUser/ResolveVanityURL/v1/").await, 2, "a failure is not cached");
+}

@@ -46,9 +46,9 @@ pub struct CoreSettings {
     #[arg(long, env = "DTX_REDIS_PREFIX", default_value = "dtx")]
     pub redis_prefix: String,
 
-    /// Deployment environment.
-    #[arg(long, env = "DTX_ENV", value_enum, default_value = "development")]
-    pub env: DeployEnv,
+    /// Deployment environment (unset counts as development, but test endpoints need it said).
+    #[arg(long, env = "DTX_ENV", value_enum)]
+    pub env: Option<DeployEnv>,
 
     /// Log format: text or json. Levels come from RUST_LOG (default `info`).
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
@@ -150,6 +150,11 @@ pub struct CoreSettings {
     #[arg(long, env = "HERODRAFT_HEARTBEAT_TIMEOUT_MS", default_value_t = 9_000)]
     pub herodraft_heartbeat_timeout_ms: i64,
 
+    /// A league's admins may enqueue a full sync of it at most once this many seconds (staff: any
+    /// time): a full sync reads the league's whole history from the shared Steam budget.
+    #[arg(long, env = "FULL_SYNC_COOLDOWN_SECS", default_value_t = 3600)]
+    pub full_sync_cooldown_secs: u64,
+
     /// Incremental sync re-reads matches that started up to this many hours before the newest stored one.
     #[arg(long, env = "SYNC_LOOKBACK_HOURS", default_value_t = 6)]
     pub sync_lookback_hours: u32,
@@ -225,6 +230,11 @@ impl CoreSettings {
     /// The database engine of `DATABASE_URL`.
     pub fn db_kind(&self) -> Result<DbKind, ConfigError> {
         db_kind_of(&self.database_url)
+    }
+
+    /// The deployment environment; unset is development.
+    pub fn deploy_env(&self) -> DeployEnv {
+        self.env.unwrap_or(DeployEnv::Development)
     }
 
     /// Embedded mode: no Redis, everything in one process.

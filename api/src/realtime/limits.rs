@@ -65,7 +65,7 @@ impl SocketLimits {
             Some(id) => keys.push((Key::User(id), self.caps.per_user)),
             None => {
                 if let Some(ip) = crate::client_ip::client_ip(req, &state.settings.trusted_proxies) {
-                    keys.push((Key::Address(ip), self.caps.per_address));
+                    keys.push((Key::Address(crate::client_ip::cap_key(ip)), self.caps.per_address));
                 }
             }
         }

@@ -14,6 +14,8 @@ use crate::state::AppState;
 
 /// How long a login may take between redirect and callback.
 const LOGIN_TTL: Duration = Duration::from_secs(600);
+/// How long a used OpenID nonce is remembered (past the age a nonce may have).
+const NONCE_MEMORY: Duration = Duration::from_secs(3600);
 
 /// The cookie that binds a login's `state` to the browser that started it
 /// (login CSRF: a victim opening an attacker's callback link has no such cookie).
@@ -188,10 +190,17 @@ impl AuthApi {
         let params: std::collections::BTreeMap<String, String> =
             url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes()).into_owned().collect();
         let return_to = steam_return_to(&state.settings.public_url(), &link.0);
-        let steam_id = state.steam_openid.verify(&params, &return_to).await.map_err(|err| match err {
-            worker::clients::steam_openid::OpenIdError::Unreachable(_) => ApiError::unavailable("Steam"),
-            refused => ApiError::bad_request("steam_not_proven", refused.to_string()),
-        })?;
+        let proven =
+            state.steam_openid.verify(&params, &return_to, chrono::Utc::now()).await.map_err(|err| match err {
+                worker::clients::steam_openid::OpenIdError::Unreachable(_) => ApiError::unavailable("Steam"),
+                refused => ApiError::bad_request("steam_not_proven", refused.to_string()),
+            })?;
+        // A nonce is good once (SPEC §24): a replayed assertion proves nothing.
+        let nonce = format!("openid-nonce:{}", proven.nonce);
+        if !state.kv.put_new(&nonce, "used", NONCE_MEMORY).await? {
+            return Err(ApiError::bad_request("steam_not_proven", "this Steam assertion was used before"));
+        }
+        let steam_id = proven.steam_id;
         let outcome = worker::domain::users::link_proven_steam_id(&state.services, me.id, steam_id).await?;
         let result = match outcome {
             worker::domain::users::SteamLink::Linked => "linked",

@@ -252,13 +252,16 @@ impl BracketsApi {
         Ok(Json(game_view(&state.db, g).await?))
     }
 
-    /// Stored matches ranked by how well the game's rosters fit them (at most 20).
+    /// Stored matches of the game's league ranked by how well the game's rosters fit them (at most
+    /// 20; logged in).
     #[oai(path = "/games/:id/match-suggestions", method = "get", operation_id = "listMatchSuggestions")]
     async fn suggestions(
         &self,
         state: poem::web::Data<&AppState>,
+        viewer: Session,
         id: Path<i64>,
     ) -> ApiResult<Json<Vec<MatchSuggestion>>> {
+        viewer.require_user()?;
         let found = service::suggestions(&state.db, id.0, 20).await?;
         Ok(Json(
             found

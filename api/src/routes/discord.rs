@@ -36,7 +36,7 @@ pub struct TemplateCreate {
     pub description: Option<Text>,
     /// 24-bit RGB (0 to 16777215).
     pub colour: i32,
-    /// The channel to post in (a snowflake, 17–20 digits).
+    /// The channel to post in (a snowflake, 17–19 digits).
     pub channel_id: Text,
     /// Add ✅ ❓ ❌ reactions for RSVPs. Default false.
     pub include_rsvp: Option<bool>,
@@ -51,7 +51,7 @@ pub struct TemplatePatch {
     pub description: Option<Text>,
     /// 24-bit RGB (0 to 16777215).
     pub colour: Option<i32>,
-    /// A snowflake, 17–20 digits.
+    /// A snowflake, 17–19 digits.
     pub channel_id: Option<Text>,
     pub include_rsvp: Option<bool>,
 }

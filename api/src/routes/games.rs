@@ -162,9 +162,26 @@ impl GamesApi {
             // The teams' tournament decides who organises the game.
             viewer.require_organiser(&state, Scope::Tournament(t)).await?;
         }
+        // A game's league is its tournament's (SPEC §24): another league given with it is refused.
+        let league_id = match tournament_id {
+            Some(t) => {
+                let tournament_league = worker::domain::rosters::find_tournament(&state.db, t).await?.league_id;
+                if body.league_id.is_some() && body.league_id != tournament_league {
+                    return Err(ApiError::invalid(
+                        "league_mismatch",
+                        "a game's league is its tournament's: leave league_id out or give the tournament's",
+                    )
+                    .with_details(
+                        serde_json::json!({ "field": "league_id", "tournament_league_id": tournament_league }),
+                    ));
+                }
+                tournament_league
+            }
+            None => body.league_id,
+        };
         let created = game::ActiveModel {
             tournament_id: Set(tournament_id),
-            league_id: Set(body.league_id),
+            league_id: Set(league_id),
             round: Set(body.round.unwrap_or(1)),
             position: Set(body.position.unwrap_or(0)),
             bracket_type: Set(body.bracket_type.unwrap_or(BracketType::Winners)),

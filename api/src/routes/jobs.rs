@@ -261,6 +261,25 @@ impl JobsApi {
                 if !admin {
                     return Err(ApiError::forbidden("staff, or an admin of this league for its sync"));
                 }
+                if let Job::SyncLeagueMatches(sync) = &new.job
+                    && sync.full
+                {
+                    let cooldown = chrono::Duration::seconds(state.settings.core.full_sync_cooldown_secs as i64);
+                    if let Some(wait) =
+                        control::full_sync_cooldown(&state.jobs.enqueuer, steam_league, cooldown, Utc::now()).await?
+                    {
+                        let mut refused = ApiError::new(
+                            poem::http::StatusCode::TOO_MANY_REQUESTS,
+                            "sync_cooldown",
+                            format!(
+                                "a full sync of this league was enqueued recently; again in {} s",
+                                wait.num_seconds()
+                            ),
+                        );
+                        refused.retry_after = Some(wait.num_seconds().max(1) as u64);
+                        return Err(refused);
+                    }
+                }
             }
             _ => {
                 viewer.require_staff()?;

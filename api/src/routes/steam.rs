@@ -472,13 +472,14 @@ impl SteamApi {
         .await
     }
 
-    /// Recent stored matches that involve registered users, newest first (`league_id` is a Steam league id; cached).
+    /// Recent stored matches that involve registered users, newest first (`league_id` is a Steam league id;
+    /// the first 20 pages, cached).
     #[oai(path = "/steam/guild-matches", method = "get", operation_id = "listGuildMatches")]
     async fn guild_matches(
         &self,
         state: poem::web::Data<&AppState>,
         league_id: Query<Option<i64>>,
-        #[oai(validator(minimum(value = "1"), maximum(value = "50")))] page: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "20")))] page: Query<Option<u64>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] page_size: Query<Option<u64>>,
     ) -> ApiResult<CachedJson<Page<MatchView>>> {
         let req = PageRequest::new(page.0, page_size.0);

@@ -103,10 +103,11 @@ pub struct ProfilePatch {
     pub positions: Option<PositionsInput>,
 }
 
-/// A nullable one-line text field: an empty string clears it too.
-fn nullable_line(field: &str, value: MaybeUndefined<Text>, max: usize) -> ApiResult<Patch<String>> {
+/// A nullable display name (nickname, Discord or guild name): an empty
+/// string clears it too.
+fn nullable_name(field: &str, value: MaybeUndefined<Text>) -> ApiResult<Patch<String>> {
     Ok(match value {
-        MaybeUndefined::Value(v) => match validate::optional_line(field, Some(&v), max)? {
+        MaybeUndefined::Value(v) => match validate::nickname(field, Some(&v))? {
             Some(v) => Patch::Set(v),
             None => Patch::Clear,
         },
@@ -158,14 +159,10 @@ impl UsersApi {
         let change = UserChange {
             username: Some(validate::username(&body.username)?),
             discord_id: optional(body.discord_id.as_deref().map(validate::discord_id).transpose()?),
-            discord_username: optional(validate::optional_line(
-                "discordUsername",
-                body.discord_username.as_deref(),
-                100,
-            )?),
+            discord_username: optional(validate::nickname("discordUsername", body.discord_username.as_deref())?),
             steam_id: optional(body.steam_id.as_ref().map(SteamIdInput::resolve).transpose()?),
             mmr: optional(body.mmr),
-            nickname: optional(validate::optional_line("nickname", body.nickname.as_deref(), 100)?),
+            nickname: optional(validate::nickname("nickname", body.nickname.as_deref())?),
             positions: positions(body.positions),
             is_staff: body.is_staff,
             is_superuser: body.is_superuser,
@@ -226,14 +223,14 @@ impl UsersApi {
         let change = UserChange {
             username: body.username.as_deref().map(validate::username).transpose()?,
             discord_id: nullable_with(body.discord_id, validate::discord_id)?,
-            discord_username: nullable_line("discordUsername", body.discord_username, 100)?,
+            discord_username: nullable_name("discordUsername", body.discord_username)?,
             steam_id: match body.steam_id {
                 MaybeUndefined::Value(v) => Patch::Set(v.resolve()?),
                 MaybeUndefined::Null => Patch::Clear,
                 MaybeUndefined::Undefined => Patch::Keep,
             },
             mmr: patch(body.mmr),
-            nickname: nullable_line("nickname", body.nickname, 100)?,
+            nickname: nullable_name("nickname", body.nickname)?,
             positions: positions(body.positions),
             is_staff: body.is_staff,
             is_superuser: body.is_superuser,
@@ -273,7 +270,7 @@ impl UsersApi {
         let me = viewer.require_user()?;
         let body = body.0;
         let change = ProfileChange {
-            nickname: nullable_line("nickname", body.nickname, 100)?,
+            nickname: nullable_name("nickname", body.nickname)?,
             positions: positions(body.positions),
             ..Default::default()
         };

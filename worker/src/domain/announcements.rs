@@ -130,11 +130,12 @@ pub async fn post_now<C: ConnectionTrait>(
 /// The highest embed colour (24-bit RGB).
 pub const MAX_COLOUR: i32 = 0xFF_FFFF;
 
-/// A Discord channel id: a snowflake of 17 to 20 digits (the API documents
-/// [`SNOWFLAKE_PATTERN`]).
-pub const SNOWFLAKE_PATTERN: &str = "^[0-9]{17,20}$";
+/// A Discord channel id: a snowflake of 17 to 19 digits (the API documents
+/// [`SNOWFLAKE_PATTERN`]). Snowflakes are 64-bit; 19 digits keep every one a
+/// pattern accepts below 2^64 (20-digit ids begin after 2090).
+pub const SNOWFLAKE_PATTERN: &str = "^[0-9]{17,19}$";
 pub fn is_snowflake(id: &str) -> bool {
-    (17..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit())
+    (17..=19).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// What an announcement says and where.
@@ -159,7 +160,7 @@ pub struct TemplateChange {
 
 fn check_template(f: &TemplateFields) -> DomainResult<()> {
     if !is_snowflake(&f.channel_id) {
-        return Err(DomainError::invalid("invalid_channel", "channel_id must be a Discord channel id (17–20 digits)"));
+        return Err(DomainError::invalid("invalid_channel", "channel_id must be a Discord channel id (17–19 digits)"));
     }
     if !(0..=MAX_COLOUR).contains(&f.colour) {
         return Err(DomainError::invalid("invalid_colour", "colour must be 0..=16777215 (0xFFFFFF)"));
@@ -314,8 +315,11 @@ mod tests {
     #[test]
     fn channel_ids_are_snowflakes() {
         assert!(is_snowflake("81384788765712384"));
-        assert!(is_snowflake("12345678901234567890"));
-        for bad in ["", "123", "8138478876571238a", "123456789012345678901", " 81384788765712384"] {
+        assert!(is_snowflake("1234567890123456789"));
+        // 20 digits: past a 64-bit id (18446744073709551616 = 2^64).
+        for bad in
+            ["", "123", "8138478876571238a", "18446744073709551616", "99999999999999999999", " 81384788765712384"]
+        {
             assert!(!is_snowflake(bad), "{bad}");
         }
     }

@@ -23,5 +23,5 @@ pub struct Services {
     /// Who is connected, and captains' heartbeats.
     pub presence: Presence,
     pub locks: Locks,
-    pub settings: CoreSettings,
+    pub settings: std::sync::Arc<CoreSettings>,
 }

@@ -13,7 +13,7 @@ pub const MAX_CHARS: usize = 150;
 pub enum UsernameError {
     #[error("must not be empty")]
     Empty,
-    #[error("at most {MAX_CHARS} characters")]
+    #[error("too long (usernames at most {MAX_CHARS} characters, nicknames {MAX_NICKNAME_CHARS})")]
     TooLong,
     #[error("must not contain invisible, control or text-direction characters (U+{0:04X})")]
     Hidden(u32),
@@ -56,6 +56,33 @@ pub fn sanitize(input: &str) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
+/// The longest nickname (and Discord or guild display name), in characters.
+pub const MAX_NICKNAME_CHARS: usize = 100;
+
+/// A nickname as stored: trimmed, no control, invisible or text-direction
+/// character (the username rule, without folding), at most
+/// [`MAX_NICKNAME_CHARS`]; blank is none.
+pub fn nickname(input: &str) -> Result<Option<String>, UsernameError> {
+    if let Some(hidden) = input.chars().find(|c| is_hidden(*c)) {
+        return Err(UsernameError::Hidden(hidden as u32));
+    }
+    let name = input.trim();
+    match name.chars().count() {
+        0 => Ok(None),
+        n if n > MAX_NICKNAME_CHARS => Err(UsernameError::TooLong),
+        _ => Ok(Some(name.to_owned())),
+    }
+}
+
+/// A nickname from elsewhere (an import) made acceptable: hidden characters
+/// dropped, trimmed, cut to length; `None` if nothing is left.
+pub fn sanitize_nickname(input: &str) -> Option<String> {
+    let kept: String = input.chars().filter(|c| !is_hidden(*c)).collect();
+    let name: String = kept.trim().chars().take(MAX_NICKNAME_CHARS).collect();
+    let name = name.trim().to_owned();
+    (!name.is_empty()).then_some(name)
+}
+
 /// The username as stored: NFKC, trimmed, checked.
 pub fn normalize(input: &str) -> Result<String, UsernameError> {
     let name: String = input.nfkc().collect();
@@ -85,5 +112,18 @@ mod tests {
         assert_eq!(normalize(&"x".repeat(151)), Err(UsernameError::TooLong));
         assert_eq!(sanitize("  an\u{200B}a\u{202E} "), Some("ana".to_owned()));
         assert_eq!(sanitize("\u{200B}"), None);
+    }
+
+    #[test]
+    fn nicknames_refuse_what_usernames_refuse_and_imports_are_cleaned() {
+        for bad in ["\u{202E}kcab", "zero\u{200B}width", "\u{3164}", "\u{1160}x", "bell\u{7}"] {
+            assert!(matches!(nickname(bad), Err(UsernameError::Hidden(_))), "{bad:?}");
+        }
+        assert_eq!(nickname("  Kuro  "), Ok(Some("Kuro".into())));
+        assert_eq!(nickname("   "), Ok(None));
+        assert_eq!(nickname(&"n".repeat(101)), Err(UsernameError::TooLong));
+        assert_eq!(sanitize_nickname("\u{202E}Kuro\u{200B}"), Some("Kuro".into()));
+        assert_eq!(sanitize_nickname(&"x".repeat(5_000_000)).map(|n| n.chars().count()), Some(100));
+        assert_eq!(sanitize_nickname("\u{3164}\u{200B}"), None);
     }
 }

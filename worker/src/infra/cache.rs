@@ -8,9 +8,11 @@
 //!
 //! Bounded against floods: callers validate a key before caching (a known
 //! league, a cacheable page); in-process each namespace holds at most
-//! [`PER_NAMESPACE`] entries (a flood of one namespace evicts only its own);
-//! and concurrent misses of one key make one load (single flight), so a
-//! burst of identical requests makes one Steam call.
+//! [`PER_NAMESPACE`] entries and, when full, forgets its least recently read
+//! tenth (a flood of one namespace evicts only its own cold keys: the hot
+//! ones stay); and concurrent misses of one key make one load whose outcome,
+//! a failure too, every waiter shares (single flight), so a burst of
+//! identical requests makes one Steam call.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -33,15 +35,19 @@ pub mod ns {
 }
 
 /// In-process entries per namespace; past it the namespace's expired
-/// entries go, then, if still full, the whole namespace (never another's).
+/// entries go, then, if still full, its least recently read tenth (never
+/// another namespace's).
 pub const PER_NAMESPACE: usize = 2_000;
+
+/// The outcome of one load, shared by every caller that waited for it.
+type Flight = Arc<tokio::sync::OnceCell<Arc<dyn std::any::Any + Send + Sync>>>;
 
 /// Cheap to clone; clones share the same entries.
 #[derive(Clone)]
 pub struct Cache {
     backend: Option<Arc<Backend>>,
-    /// Keys being loaded now: later misses wait for the first load.
-    inflight: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    /// Keys being loaded now: later misses share the first load's outcome.
+    inflight: Arc<Mutex<HashMap<String, Flight>>>,
 }
 
 enum Backend {
@@ -52,33 +58,48 @@ enum Backend {
 #[derive(Default)]
 struct Local {
     generations: HashMap<String, u64>,
-    /// namespace → "generation:key" → (expiry, bytes)
-    entries: HashMap<String, HashMap<String, (Instant, Bytes)>>,
+    /// namespace → "generation:key" → entry
+    entries: HashMap<String, HashMap<String, Entry>>,
+}
+
+struct Entry {
+    expires: Instant,
+    /// When it was last read (or stored): the coldest go first.
+    used: Instant,
+    bytes: Bytes,
 }
 
 impl Local {
-    fn get(&self, namespace: &str, key: &str) -> (String, Option<Bytes>) {
+    fn get(&mut self, namespace: &str, key: &str) -> (String, Option<Bytes>) {
         let generation = self.generations.get(namespace).copied().unwrap_or(0);
         let full_key = format!("{generation}:{key}");
+        let now = Instant::now();
         let hit = self
             .entries
-            .get(namespace)
-            .and_then(|entries| entries.get(&full_key))
-            .filter(|(expires, _)| *expires > Instant::now())
-            .map(|(_, bytes)| bytes.clone());
+            .get_mut(namespace)
+            .and_then(|entries| entries.get_mut(&full_key))
+            .filter(|entry| entry.expires > now)
+            .map(|entry| {
+                entry.used = now;
+                entry.bytes.clone()
+            });
         (full_key, hit)
     }
 
     fn put(&mut self, namespace: &str, full_key: String, ttl: Duration, bytes: Bytes) {
         let entries = self.entries.entry(namespace.to_owned()).or_default();
+        let now = Instant::now();
         if entries.len() >= PER_NAMESPACE {
-            let now = Instant::now();
-            entries.retain(|_, (expires, _)| *expires > now);
-            if entries.len() >= PER_NAMESPACE {
-                entries.clear();
+            entries.retain(|_, entry| entry.expires > now);
+        }
+        if entries.len() >= PER_NAMESPACE {
+            let mut by_use: Vec<(Instant, String)> = entries.iter().map(|(k, e)| (e.used, k.clone())).collect();
+            by_use.sort_unstable();
+            for (_, cold) in by_use.into_iter().take(PER_NAMESPACE / 10) {
+                entries.remove(&cold);
             }
         }
-        entries.insert(full_key, (Instant::now() + ttl, bytes));
+        entries.insert(full_key, Entry { expires: now + ttl, used: now, bytes });
     }
 }
 
@@ -110,12 +131,13 @@ impl Cache {
     }
 
     /// The cached bytes for `key` in `namespace`, or what `load` produces
-    /// (then stored for `ttl`). Concurrent misses of one key wait for the
-    /// first caller's load instead of loading again.
+    /// (then stored for `ttl`). Concurrent misses of one key share the first
+    /// caller's load and its outcome — a failure too — instead of loading again.
     pub async fn get_or_load<F, Fut, E>(&self, namespace: &str, key: &str, ttl: Duration, load: F) -> Result<Bytes, E>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Bytes, E>>,
+        E: Clone + Send + Sync + 'static,
     {
         if self.backend.is_none() {
             return load().await;
@@ -125,13 +147,31 @@ impl Cache {
         }
         let flight_key = format!("{namespace}\u{0}{key}");
         let flight = self.inflight.lock().expect("inflight").entry(flight_key.clone()).or_default().clone();
-        let _turn = flight.lock().await;
-        let result = match self.lookup(namespace, key).await {
-            Some(hit) => Ok(hit),
-            None => self.load_and_store(namespace, key, ttl, load).await,
-        };
-        self.inflight.lock().expect("inflight").remove(&flight_key);
-        result
+        let mut load = Some(load);
+        let outcome = flight
+            .get_or_init(|| async {
+                let load = load.take().expect("the first caller loads");
+                let result: Result<Bytes, E> = match self.lookup(namespace, key).await {
+                    Some(hit) => Ok(hit),
+                    None => self.load_and_store(namespace, key, ttl, load).await,
+                };
+                Arc::new(result) as Arc<dyn std::any::Any + Send + Sync>
+            })
+            .await
+            .clone();
+        {
+            // The next miss after this flight loads afresh (a failure is not remembered).
+            let mut inflight = self.inflight.lock().expect("inflight");
+            if inflight.get(&flight_key).is_some_and(|current| Arc::ptr_eq(current, &flight)) {
+                inflight.remove(&flight_key);
+            }
+        }
+        match (outcome.downcast_ref::<Result<Bytes, E>>(), load) {
+            (Some(shared), _) => shared.clone(),
+            // Another call site loading the same key with another error type.
+            (None, Some(load)) => load().await,
+            (None, None) => unreachable!("this caller's own load has its own type"),
+        }
     }
 
     /// A live entry, if any.
@@ -278,6 +318,53 @@ mod tests {
             assert_eq!(reader.await.unwrap(), "v");
         }
         assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), 1, "one load for twenty readers");
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_share_a_failed_load_and_the_next_miss_tries_again() {
+        let cache = Cache::local();
+        let loads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let failing = |loads: Arc<std::sync::atomic::AtomicUsize>| async move {
+            loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Err::<Bytes, _>("steam 503".to_owned())
+        };
+        let readers = (0..6).map(|_| {
+            let (cache, loads) = (cache.clone(), loads.clone());
+            tokio::spawn(
+                async move { cache.get_or_load("ns", "same", Duration::from_secs(60), || failing(loads)).await },
+            )
+        });
+        for reader in readers.collect::<Vec<_>>() {
+            assert_eq!(reader.await.unwrap(), Err("steam 503".to_owned()));
+        }
+        assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), 1, "six concurrent misses, one failed load");
+        let later = cache.get_or_load("ns", "same", Duration::from_secs(60), || failing(loads.clone())).await;
+        assert!(later.is_err());
+        assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), 2, "a failure is not remembered");
+    }
+
+    #[tokio::test]
+    async fn a_flood_forgets_cold_keys_and_keeps_hot_ones() {
+        let cache = Cache::local();
+        assert_eq!(read(&cache, "hot").await, "hot");
+        let store = |key: String| {
+            let cache = cache.clone();
+            async move {
+                cache.get_or_load("ns", &key, Duration::from_secs(60), || async { Ok::<_, ()>(Bytes::from("x")) }).await
+            }
+        };
+        for i in 0..(3 * PER_NAMESPACE) {
+            store(format!("flood{i}")).await.unwrap();
+            if i % 100 == 0 {
+                assert_eq!(read(&cache, "reloaded").await, "hot", "a key read all along stays (after {i})");
+            }
+        }
+        let entries = match cache.backend.as_deref() {
+            Some(Backend::Local(local)) => local.lock().unwrap().entries["ns"].len(),
+            _ => unreachable!(),
+        };
+        assert!(entries <= PER_NAMESPACE, "{entries} entries");
     }
 
     #[tokio::test]

@@ -105,6 +105,30 @@ pub async fn cancel(enqueuer: &Enqueuer, id: &str) -> DomainResult<job_run::Mode
     enqueuer.find_run(id).await?.ok_or(DomainError::NotFound("job"))
 }
 
+/// How long until a full sync of `steam_league` may be enqueued again, if a
+/// full sync of it was enqueued less than `cooldown` ago (SPEC §24).
+pub async fn full_sync_cooldown(
+    enqueuer: &Enqueuer,
+    steam_league: i64,
+    cooldown: chrono::Duration,
+    now: DateTime<Utc>,
+) -> DomainResult<Option<chrono::Duration>> {
+    enqueuer.ledger.settle().await?;
+    let recent = job_run::Entity::find()
+        .filter(job_run::Column::Kind.eq("sync_league_matches"))
+        .filter(job_run::Column::EnqueuedAt.gt(now - cooldown))
+        .order_by_desc(job_run::Column::EnqueuedAt)
+        .all(&enqueuer.db)
+        .await?;
+    let full_of_league = |run: &job_run::Model| {
+        matches!(
+            crate::jobs::Job::parse_stored(&run.kind, run.args.clone()),
+            Ok(crate::jobs::Job::SyncLeagueMatches(sync)) if sync.full && sync.steam_league_id == steam_league
+        )
+    };
+    Ok(recent.iter().find(|run| full_of_league(run)).map(|last| cooldown - (now - last.enqueued_at)))
+}
+
 /// What a bulk action does to each run it matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BulkAction {

@@ -295,8 +295,14 @@ impl Job {
 
     /// The one waiting place this run takes, if its kind keeps one per
     /// league: while a sync, retry or stats run of a league waits, another
-    /// enqueue of it returns that run (SPEC §21).
+    /// enqueue of it returns that run (SPEC §21). A full sync has a place of
+    /// its own: a waiting incremental sync does not read the whole history.
     pub fn queue_key(&self) -> Option<String> {
+        if let Self::SyncLeagueMatches(j) = self
+            && j.full
+        {
+            return Some(format!("{}:{}:full", self.kind(), j.steam_league_id));
+        }
         let league = match self {
             Self::SyncLeagueMatches(j) => j.steam_league_id,
             Self::RetryFailedMatches(j) => j.steam_league_id,
@@ -657,7 +663,9 @@ mod tests {
             (timeout.lane(), one_user.lane(), league.lane(), sync.lane()),
             (Lane::Interactive, Lane::Interactive, Lane::Bulk, Lane::Bulk)
         );
-        assert_eq!(sync.queue_key().as_deref(), Some("sync_league_matches:9"));
+        assert_eq!(sync.queue_key().as_deref(), Some("sync_league_matches:9:full"));
+        let incremental = Job::SyncLeagueMatches(SyncLeagueMatches { steam_league_id: 9, full: false });
+        assert_eq!(incremental.queue_key().as_deref(), Some("sync_league_matches:9"));
         assert_eq!(
             Job::UpdateLeagueStats(UpdateLeagueStats { steam_league_id: 9 }).queue_key().as_deref(),
             Some("update_league_stats:9")

@@ -19,7 +19,8 @@ use crate::jobs::enqueue::Enqueuer;
 #[derive(Clone)]
 pub struct JobContext {
     pub db: DatabaseConnection,
-    pub settings: CoreSettings,
+    /// Shared: a context is cloned for every run.
+    pub settings: std::sync::Arc<CoreSettings>,
     pub enqueuer: Enqueuer,
     pub locks: Locks,
     pub steam: SteamClient,
@@ -38,6 +39,10 @@ pub struct JobContext {
     /// Fires when a shutting-down worker pool hands its running jobs back
     /// (after `WORKER_SHUTDOWN_TIMEOUT_SECS`).
     pub hand_back: tokio_util::sync::CancellationToken,
+    /// Ticks about every second while a worker pool runs: when running jobs
+    /// are looked at (cancel asked? new progress?) — one clock for all of
+    /// them, not a timer per job.
+    pub supervision: tokio::sync::watch::Receiver<u64>,
 }
 
 /// What a running job reaches of its own run: its id, whether it was
@@ -125,7 +130,7 @@ impl JobContext {
             presence,
             enqueuer: Enqueuer::new(db.clone(), queue),
             db,
-            settings,
+            settings: std::sync::Arc::new(settings),
             locks,
             steam,
             discord,
@@ -135,6 +140,8 @@ impl JobContext {
             run: None,
             paused: PausedKinds::default(),
             hand_back: Default::default(),
+            // No pool, no clock: its sender is gone, and supervision waits forever.
+            supervision: tokio::sync::watch::channel(0).1,
         })
     }
 

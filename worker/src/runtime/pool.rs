@@ -91,6 +91,8 @@ pub async fn run(
     let grace = Duration::from_secs(settings.worker_shutdown_timeout_secs);
     tracing::info!(worker = name, bulk, interactive, shutdown_timeout_s = grace.as_secs(), "worker pool starting");
     ctx.hand_back = tokio_util::sync::CancellationToken::new();
+    let (clock, supervision) = tokio::sync::watch::channel(0_u64);
+    ctx.supervision = supervision;
     if let Err(err) = ctx.paused.refresh(&ctx.db).await {
         tracing::warn!(error = %err, "cannot read the paused job kinds yet");
     }
@@ -139,7 +141,7 @@ pub async fn run(
         }
     };
     let background = vec![
-        tokio::spawn(maintain(ctx.clone(), until_stopped())),
+        tokio::spawn(maintain(ctx.clone(), clock, until_stopped())),
         tokio::spawn(crate::infra::queue::promote_due_forever(
             match &ctx.enqueuer.queue {
                 Queue::Redis { conn, .. } => Some(conn.clone()),
@@ -184,15 +186,15 @@ async fn quiet_when(quiet: impl Future<Output = ()>, started: Started, stop: imp
 
 /// Keeps the paused kinds fresh and releases the held runs of resumed kinds
 /// and of the payload versions this worker reads, every [`MAINTAIN_EVERY`]
-/// and whenever a pause changes.
-async fn maintain(ctx: JobContext, stop: impl Future<Output = ()>) {
+/// and whenever a pause changes; ticks the supervision clock of running jobs.
+async fn maintain(ctx: JobContext, clock: tokio::sync::watch::Sender<u64>, stop: impl Future<Output = ()>) {
     let mut changes = ctx.bus.subscribe(PAUSES_CHANNEL);
     let mut ticker = tokio::time::interval(MAINTAIN_EVERY);
     tokio::pin!(stop);
     loop {
         tokio::select! {
             () = &mut stop => return,
-            _ = ticker.tick() => {}
+            _ = ticker.tick() => clock.send_modify(|tick| *tick += 1),
             change = changes.recv() => {
                 if let Err(tokio::sync::broadcast::error::RecvError::Closed) = change {
                     changes = ctx.bus.subscribe(PAUSES_CHANNEL);

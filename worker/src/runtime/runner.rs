@@ -25,8 +25,6 @@ use crate::runtime::context::{JobContext, RunHandle};
 use crate::runtime::telemetry::{self, TraceParent};
 
 const BACKOFF_CAP: Duration = Duration::from_secs(300);
-/// A running job is checked for a cancel (and its progress written) this often.
-const SUPERVISE_EVERY: Duration = Duration::from_secs(1);
 /// How long a cancelled job has to reach a safe point before it is stopped
 /// where it stands (its open transaction rolls back): a cancel ends a run
 /// within 5 s.
@@ -219,13 +217,18 @@ enum Ran {
     HandedBack,
 }
 
-/// Watches a running job: every second writes its new progress and looks
-/// for a cancel; once one is asked, tells the job and resolves when the job
-/// had [`CANCEL_GRACE`] to stop by itself (never resolves otherwise).
+/// Watches a running job: at each tick of the pool's supervision clock
+/// (about every second) writes its new progress and looks for a cancel;
+/// once one is asked, tells the job and resolves when the job had
+/// [`CANCEL_GRACE`] to stop by itself (never resolves otherwise).
 async fn supervise(handle: &RunHandle, ctx: &JobContext) {
     let ledger = &ctx.enqueuer.ledger;
+    let mut ticks = ctx.supervision.clone();
+    ticks.mark_unchanged();
     loop {
-        tokio::time::sleep(SUPERVISE_EVERY).await;
+        if ticks.changed().await.is_err() {
+            return std::future::pending().await;
+        }
         if let Some(progress) = handle.take_unwritten()
             && let Err(err) = ledger.progress(&handle.id, progress).await
         {

@@ -770,6 +770,20 @@ async fn link_in(
     let m = steam_match::Entity::find_by_id(match_id).one(txn).await?.ok_or_else(|| {
         DomainError::unknown("unknown_match", "match_id is not a stored match (sync the league first)")
     })?;
+    // A match decides games of its own league only (SPEC §24): another
+    // league's match would be taken from that league's games.
+    if let Some(steam_league) = steam_league_of(txn, t).await?
+        && m.league_id != steam_league
+    {
+        return Err(DomainError::invalid(
+            "match_of_another_league",
+            format!(
+                "match {match_id} was played in Steam league {}, not this tournament's {steam_league}",
+                m.league_id
+            ),
+        )
+        .with_details(json!({ "match_league": m.league_id, "tournament_league": steam_league })));
+    }
     if let Some(other) = game::Entity::find().filter(game::Column::MatchId.eq(match_id)).one(txn).await? {
         return Err(DomainError::conflict(
             "match_already_linked",
@@ -818,6 +832,16 @@ pub struct Suggestion {
 pub async fn suggestions<C: ConnectionTrait>(db: &C, game_id: i64, limit: usize) -> DomainResult<Vec<Suggestion>> {
     let g = find_game(db, game_id).await?;
     let (radiant, dire) = rosters(db, &g).await?;
+    let league = match g.tournament_id {
+        Some(t) => {
+            steam_league_of(
+                db,
+                &tournament::Entity::find_by_id(t).one(db).await?.ok_or(DomainError::NotFound("tournament"))?,
+            )
+            .await?
+        }
+        None => None,
+    };
     let everyone: BTreeSet<i64> = radiant.members.union(&dire.members).copied().collect();
     let match_ids: BTreeSet<i64> = player_match_stats::Entity::find()
         .select_only()
@@ -839,13 +863,25 @@ pub async fn suggestions<C: ConnectionTrait>(db: &C, game_id: i64, limit: usize)
         .into_iter()
         .flatten()
         .collect();
+    let mut candidates =
+        steam_match::Entity::find().filter(steam_match::Column::MatchId.is_in(match_ids.difference(&taken).copied()));
+    // Only the tournament's league's matches may decide its games.
+    if let Some(league) = league {
+        candidates = candidates.filter(steam_match::Column::LeagueId.eq(league));
+    }
+    let candidates = candidates.all(db).await?;
+    let mut sides = all_match_sides(db, &candidates).await?;
     let mut found = Vec::new();
-    for m in steam_match::Entity::find()
-        .filter(steam_match::Column::MatchId.is_in(match_ids.difference(&taken).copied()))
-        .all(db)
-        .await?
-    {
-        let fit = linking::fit(&radiant, &dire, &match_sides(db, &m).await?);
+    for m in candidates {
+        let fit = linking::fit(
+            &radiant,
+            &dire,
+            &sides.remove(&m.match_id).unwrap_or_else(|| MatchSides {
+                radiant: BTreeSet::new(),
+                dire: BTreeSet::new(),
+                radiant_win: m.radiant_win,
+            }),
+        );
         if fit.radiant_overlap + fit.dire_overlap > 0 {
             found.push(Suggestion {
                 match_id: m.match_id,
@@ -865,6 +901,48 @@ pub async fn suggestions<C: ConnectionTrait>(db: &C, game_id: i64, limit: usize)
     });
     found.truncate(limit);
     Ok(found)
+}
+
+/// The Steam league of a tournament's league, if it has one.
+async fn steam_league_of<C: ConnectionTrait>(db: &C, t: &tournament::Model) -> DomainResult<Option<i64>> {
+    let Some(league_id) = t.league_id else { return Ok(None) };
+    Ok(league::Entity::find_by_id(league_id).one(db).await?.map(|l| l.steam_league_id))
+}
+
+/// The sides of many matches, from one query over their registered lines
+/// (chunked: SQLite binds at most 32 766 parameters).
+async fn all_match_sides<C: ConnectionTrait>(
+    db: &C,
+    matches: &[steam_match::Model],
+) -> DomainResult<HashMap<i64, MatchSides>> {
+    let mut sides: HashMap<i64, MatchSides> = matches
+        .iter()
+        .map(|m| {
+            (m.match_id, MatchSides { radiant: BTreeSet::new(), dire: BTreeSet::new(), radiant_win: m.radiant_win })
+        })
+        .collect();
+    for chunk in matches.chunks(10_000) {
+        let lines: Vec<(i64, i32, Option<i64>)> = player_match_stats::Entity::find()
+            .select_only()
+            .column(player_match_stats::Column::MatchId)
+            .column(player_match_stats::Column::PlayerSlot)
+            .column(player_match_stats::Column::UserId)
+            .filter(player_match_stats::Column::MatchId.is_in(chunk.iter().map(|m| m.match_id)))
+            .filter(player_match_stats::Column::UserId.is_not_null())
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (match_id, slot, user) in lines {
+            if let (Some(side), Some(user)) = (sides.get_mut(&match_id), user) {
+                if slot < 128 {
+                    side.radiant.insert(user)
+                } else {
+                    side.dire.insert(user)
+                };
+            }
+        }
+    }
+    Ok(sides)
 }
 
 /// How far before a tournament's date its games' matches may have started.

@@ -98,7 +98,7 @@ impl<C: Target> Importer<'_, C> {
                 pick_number: Set(r.int("pick_number").unwrap_or_default() as i32),
                 pick_phase: Set(r.int("pick_phase").unwrap_or_default() as i32),
                 was_tie: Set(r.bool("was_tie")),
-                tie_roll_data: Set(r.json("tie_roll_data")),
+                tie_roll_data: Set(self.readable_json(DRAFT_ROUNDS, r, "tie_roll_data")),
                 ..Default::default()
             };
             row.insert(&txn).await?.id
@@ -123,7 +123,11 @@ impl<C: Target> Importer<'_, C> {
             let row = draft_event::ActiveModel {
                 draft_id: Set(draft_id),
                 event_type: Set(r.string("event_type")),
-                payload: Set(rules::remap_payload(r.json("payload").unwrap_or_default(), &users, &teams)),
+                payload: Set(rules::remap_payload(
+                    self.readable_json(DRAFT_EVENTS, r, "payload").unwrap_or_default(),
+                    &users,
+                    &teams,
+                )),
                 actor_id: Set(self.mapped(USERS, r.int("actor_id"))),
                 created_at: Set(r.time("created_at").unwrap_or_else(chrono::Utc::now)),
                 ..Default::default()
@@ -291,7 +295,11 @@ impl<C: Target> Importer<'_, C> {
                 hero_draft_id: Set(hero_draft_id),
                 event_type: Set(r.string("event_type")),
                 hero_draft_team_id: Set(self.mapped(HERO_DRAFT_TEAMS, r.int("draft_team_id"))),
-                metadata: Set(rules::remap_payload(r.json("metadata").unwrap_or_default(), &users, &teams)),
+                metadata: Set(rules::remap_payload(
+                    self.readable_json(HERO_DRAFT_EVENTS, r, "metadata").unwrap_or_default(),
+                    &users,
+                    &teams,
+                )),
                 created_at: Set(r.time("created_at").unwrap_or_else(chrono::Utc::now)),
                 ..Default::default()
             };

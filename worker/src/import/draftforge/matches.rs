@@ -191,8 +191,12 @@ impl<C: Target> Importer<'_, C> {
                 self.report.table(SYNC_STATES).already_imported += 1;
                 continue;
             }
-            let failed: Vec<i64> =
-                r.json("failed_match_ids").and_then(|v| serde_json::from_value::<Vec<i64>>(v).ok()).unwrap_or_default();
+            let failed: Vec<i64> = r
+                .json("failed_match_ids")
+                .ok()
+                .flatten()
+                .and_then(|v| serde_json::from_value::<Vec<i64>>(v).ok())
+                .unwrap_or_default();
             league_sync_state::ActiveModel {
                 league_id: Set(here.id),
                 last_match_id: Set(r.int("last_match_id")),

@@ -161,6 +161,18 @@ impl<'a, C: Target> Importer<'a, C> {
         Ok(self.report)
     }
 
+    /// A JSON column of `row`; one that is not readable JSON (or nests
+    /// deeper than 128 levels) is stored as null and reported, never silently.
+    fn readable_json(&mut self, table: &'static str, row: &source::Row, col: &str) -> Option<serde_json::Value> {
+        match row.json(col) {
+            Ok(value) => value,
+            Err(why) => {
+                self.report.fix(table, row.id(), format!("{col} is not readable JSON ({why}): stored empty"));
+                None
+            }
+        }
+    }
+
     /// The id here of source row `id` of `table`.
     fn mapped(&self, table: &str, id: Option<i64>) -> Option<i64> {
         self.maps.get(table)?.get(&id?).copied()

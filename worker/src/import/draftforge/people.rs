@@ -99,16 +99,35 @@ impl<C: Target> Importer<'_, C> {
                     }
                     let ranks = r.int("positions_id").and_then(|p| positions.get(&p)).copied().unwrap_or_default();
                     let text = |c: &str| r.text(c).filter(|t| !t.is_empty()).map(str::to_owned);
+                    // Display names go through the API's rule (SPEC §24): what it would refuse is cleaned, and said.
+                    let mut name = |c: &str| {
+                        let raw = r.text(c).filter(|t| !t.trim().is_empty())?;
+                        let clean = crate::domain::usernames::sanitize_nickname(raw);
+                        if clean.as_deref() != Some(raw.trim()) {
+                            let chars = raw.chars().count();
+                            self.report.fix(USERS, id, format!("{c} ({chars} characters) cleaned: invisible or control characters dropped, at most 100 kept"));
+                        }
+                        clean
+                    };
+                    let (discord_username, nickname) = (name("discordUsername"), name("nickname"));
+                    let (discord_nickname, guild_nickname) = (name("discordNickname"), name("guildNickname"));
+                    let avatar = text("avatar").filter(|hash| {
+                        let ok = entity::user::is_avatar_hash(hash);
+                        if !ok {
+                            self.report.fix(USERS, id, "avatar is not a Discord avatar hash (hex): dropped");
+                        }
+                        ok
+                    });
                     let mmr = r.int("mmr").and_then(|v| i32::try_from(v).ok());
                     let mut row = user::ActiveModel {
                         username: Set(username),
                         discord_id: Set(discord_id),
-                        discord_username: Set(text("discordUsername")),
+                        discord_username: Set(discord_username),
                         steam_id: Set(steam_id),
-                        avatar: Set(text("avatar")),
-                        nickname: Set(text("nickname")),
-                        discord_nickname: Set(text("discordNickname")),
-                        guild_nickname: Set(text("guildNickname")),
+                        avatar: Set(avatar),
+                        nickname: Set(nickname),
+                        discord_nickname: Set(discord_nickname),
+                        guild_nickname: Set(guild_nickname),
                         mmr: Set(mmr),
                         // Recomputed with the league stats at the end of the run.
                         league_mmr: Set(None),

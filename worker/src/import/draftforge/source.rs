@@ -81,9 +81,12 @@ impl Row {
         self.text(col).and_then(parse_time)
     }
 
-    /// A JSON text column, `None` when absent or not JSON.
-    pub fn json(&self, col: &str) -> Option<serde_json::Value> {
-        self.text(col).and_then(|t| serde_json::from_str(t).ok())
+    /// The column's JSON, `None` when empty, or why it cannot be read.
+    pub fn json(&self, col: &str) -> Result<Option<serde_json::Value>, String> {
+        match self.text(col).filter(|t| !t.trim().is_empty()) {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(text).map(Some).map_err(|e| e.to_string()),
+        }
     }
 }
 
