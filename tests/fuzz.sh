@@ -31,11 +31,14 @@ done
 
 # The session comes from tests/fuzz_hooks.py (logged in again after a 401).
 # Logout would end the fuzzer's own session; the test-login endpoint creates superusers by design.
+# NUL is refused API-wide (422 `invalid_character`, stated in the document's description; JSON Schema
+# cannot say it of every string), so the fuzzer does not generate it; `bad_input` and `hardening_ii` test it.
 DTX_FUZZ_BASE="http://127.0.0.1:$port/api" PYTHONPATH="$(dirname "$0")" SCHEMATHESIS_HOOKS=fuzz_hooks \
 "$venv/bin/st" run "http://127.0.0.1:$port/api/openapi.json" \
   --checks all \
   --exclude-path /tests/login --exclude-path /tests/panic --exclude-path /auth/logout \
-  --max-time "$seconds" --seed "${DTX_FUZZ_SEED:-42}" --no-color
+  --max-time "$seconds" --seed "${DTX_FUZZ_SEED:-42}" --no-color \
+  --generation-allow-x00 false
 status=$?
 if grep -q "panicked" "$work/api.log"; then
   echo "fuzz: the api panicked:"; grep -A3 panicked "$work/api.log"; exit 1

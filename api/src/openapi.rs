@@ -197,6 +197,11 @@ fn parameter_rules() -> Vec<(&'static str, &'static str, &'static str, Value)> {
     ]
 }
 
+/// An idempotency key the server accepts (checked by
+/// `worker::jobs::enqueue::IdempotencyKey::of_user`): not the scheduler's,
+/// no control character.
+const IDEMPOTENCY_KEY_PATTERN: &str = r"^(?!cron:)[^\x00-\x1F\x7F-\x9F]+$";
+
 /// `JobRequest` becomes a `oneOf` of one schema per kind, discriminated by `kind`.
 fn document_job_kinds(schemas: &mut Map<String, Value>) {
     let mut variants = Vec::new();
@@ -221,7 +226,9 @@ fn document_job_kinds(schemas: &mut Map<String, Value>) {
                     "args": args,
                     "idempotency_key": {
                         "type": "string", "minLength": 1, "maxLength": 200, "nullable": true,
-                        "description": "Enqueue once per key: a key used before answers with the earlier run."
+                        "pattern": IDEMPOTENCY_KEY_PATTERN,
+                        "description": "Enqueue once per key: a key you used before answers with that run. \
+                            Keys are yours alone; no control characters; `cron:` keys are the scheduler's."
                     }
                 }
             }),

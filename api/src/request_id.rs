@@ -63,14 +63,16 @@ pub async fn middleware<E: Endpoint>(next: E, req: Request) -> poem::Result<Resp
         telemetry::continue_trace(&span, parent);
     }
     let started = std::time::Instant::now();
-    let handled = async move {
+    // Boxed: the span and the trace scope wrap it by value, and the whole
+    // app's future inside is large — moving a pointer beats copying it.
+    let handled = Box::pin(async move {
         let resp = match next.call(req).await {
             Ok(resp) => resp.into_response(),
             Err(err) => crate::error::render_error(err).await,
         };
         tracing::info!(status = resp.status().as_u16(), duration_ms = started.elapsed().as_millis() as u64, "response");
         resp
-    };
+    });
     let resp = telemetry::in_trace(trace, handled.instrument(span)).await;
     Ok(resp.with_header(HEADER, id).into_response())
 }

@@ -18,7 +18,8 @@ fn openapi<T: OpenApi>(apis: T) -> OpenApiService<T, ()> {
         .description(
             "Dota 2 community leagues: users, leagues, tournaments, teams, games, drafts and jobs. \
              Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`. Writes from a browser \
-             session need an allowed Origin.",
+             session need an allowed Origin. No string anywhere — path, query or JSON body — may hold a \
+             NUL character (U+0000): 422 `invalid_character`.",
         )
         .server("/api")
 }
@@ -64,8 +65,7 @@ fn mount<T: OpenApi + 'static>(api: OpenApiService<T, ()>, state: AppState) -> B
         .nest("/api", api)
         .around(crate::auth::csrf::middleware)
         .around(crate::ratelimit::middleware)
-        .around(refuse_nul)
-        .around(move |next, req| limit_body(next, req, max_body))
+        .around(move |next, req| screen_input(next, req, max_body))
         .data(state)
         .with(CatchPanic::new().with_handler(panic_response))
         .around(record_http_metrics)
@@ -177,41 +177,32 @@ async fn record_http_metrics<E: Endpoint>(next: E, req: Request) -> poem::Result
     result
 }
 
-/// PostgreSQL cannot store a NUL in text: a NUL anywhere in the URL (`%00`)
-/// or escaped in a JSON body (`\u0000`) is refused with 422 up front
-/// (SPEC §24), so no parameter ever reaches a query with one.
-async fn refuse_nul<E: Endpoint>(next: E, mut req: Request) -> poem::Result<E::Output> {
-    let refused =
+/// What every handler may assume of its input: a body within `max` bytes
+/// (413 otherwise, whether or not it declared a length — poem's `SizeLimit`
+/// needs a Content-Length even on GETs), and no NUL anywhere in the URL
+/// (`%00`) or escaped in a JSON body (`\u0000`): PostgreSQL cannot store a
+/// NUL in text, so it is refused with 422 up front and no parameter ever
+/// reaches a query with one (SPEC §24).
+async fn screen_input<E: Endpoint>(next: E, mut req: Request, max: usize) -> poem::Result<E::Output> {
+    let nul =
         || ApiError::invalid("invalid_character", "NUL characters are not accepted (in the URL or in any JSON string)");
-    let url = req.uri().path_and_query().map_or("", |p| p.as_str());
-    if url.as_bytes().windows(3).any(|w| w == b"%00") {
-        return Err(refused().into());
-    }
-    let json = req.header("content-type").is_some_and(|t| t.to_ascii_lowercase().contains("json"));
-    if json {
-        let body = req.take_body().into_bytes().await?;
-        if body.windows(6).any(|w| w == b"\\u0000") {
-            return Err(refused().into());
-        }
-        req.set_body(body);
-    }
-    next.call(req).await
-}
-
-/// Refuses bodies over `max` bytes with 413, whether or not they declare a
-/// length (poem's `SizeLimit` needs a Content-Length even on GETs).
-async fn limit_body<E: Endpoint>(next: E, mut req: Request, max: usize) -> poem::Result<E::Output> {
     let too_large = || {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("bodies are limited to {max} bytes"))
     };
-    if let Some(len) = req.header("content-length").and_then(|v| v.parse::<u64>().ok()) {
-        if len > max as u64 {
-            return Err(too_large().into());
+    let url = req.uri().path_and_query().map_or("", |p| p.as_str());
+    if url.as_bytes().windows(3).any(|w| w == b"%00") {
+        return Err(nul().into());
+    }
+    if req.header("content-length").and_then(|v| v.parse::<u64>().ok()).is_some_and(|len| len > max as u64) {
+        return Err(too_large().into());
+    }
+    let json = req.header("content-type").is_some_and(|t| t.to_ascii_lowercase().contains("json"));
+    if json || req.header("transfer-encoding").is_some() {
+        let body = req.take_body().into_bytes_limit(max).await.map_err(|_| too_large())?;
+        if json && body.windows(6).any(|w| w == b"\\u0000") {
+            return Err(nul().into());
         }
-    } else if req.header("transfer-encoding").is_some() {
-        let body = req.take_body();
-        let bytes = body.into_bytes_limit(max).await.map_err(|_| too_large())?;
-        req.set_body(bytes);
+        req.set_body(body);
     }
     next.call(req).await
 }

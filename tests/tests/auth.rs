@@ -121,7 +121,10 @@ async fn discord_login_creates_links_and_never_renames(backend: Backend) {
     assert_eq!(profile.body["discordId"], "198618246868500481");
     assert_eq!(profile.body["username"], "ana_2", "the taken name gets a suffix");
     assert_eq!(profile.body["guildNickname"], "GuildAna");
-    assert_eq!(profile.body["avatarUrl"], "https://cdn.discordapp.com/avatars/198618246868500481/a_1269e74af4df7417b13759eae50c83dc.gif");
+    assert_eq!(
+        profile.body["avatarUrl"],
+        "https://cdn.discordapp.com/avatars/198618246868500481/a_1269e74af4df7417b13759eae50c83dc.gif"
+    );
     let id = profile.id();
     assert_ne!(id, squatter);
 

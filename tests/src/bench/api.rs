@@ -1,4 +1,4 @@
-//! `api`: the leaderboard, the tournament list and a user read under
+//! `api`: the leaderboard, the tournament list, a tournament's detail and a user read under
 //! concurrent connections.
 
 use std::time::Duration;
@@ -101,6 +101,7 @@ pub async fn run(backend: Backend, duration: Duration, connections: usize, no_ca
     let endpoints = [
         ("GET /api/leagues/{id}/leaderboard", format!("/api/leagues/{LEAGUE}/leaderboard")),
         ("GET /api/tournaments", "/api/tournaments".to_owned()),
+        ("GET /api/tournaments/{id}", format!("/api/tournaments/{}", TOURNAMENTS / 2)),
         ("GET /api/users/{id}", "/api/users/250".to_owned()),
     ];
     for (name, path) in endpoints {
