@@ -59,9 +59,17 @@ impl MigrationTrait for Migration {
             t.add_column(string_len_null("queue_key", 128));
         })
         .await?;
+        // Partial: most runs hold no waiting place, and their inserts need not
+        // touch the index at all.
         manager
             .create_index(
-                Index::create().name("ux_job_runs_queue_key").table("job_runs").col("queue_key").unique().take(),
+                Index::create()
+                    .name("ux_job_runs_queue_key")
+                    .table("job_runs")
+                    .col("queue_key")
+                    .unique()
+                    .and_where(Expr::col("queue_key").is_not_null())
+                    .take(),
             )
             .await?;
         manager

@@ -85,7 +85,7 @@ impl From<job_run::Model> for JobRunView {
             Ok(job) => job.lane(),
             Err(_) => Lane::of_kind(&r.kind),
         };
-        let attempt_history = worker::jobs::history::attempts(r.attempt_log.as_ref())
+        let attempt_history = worker::jobs::history::of_run(&r)
             .into_iter()
             .map(|a| AttemptView {
                 attempt: a.attempt,

@@ -1,7 +1,10 @@
 //! A run's attempts as an operator reads them, from the ledger's attempt log
-//! (one event per claim, one per end of an attempt).
+//! (one event per claim, one per end of an attempt) — or, for a run whose
+//! first attempt succeeded within one journal flush (most runs), from the
+//! row itself: such a run writes no log.
 
 use chrono::{DateTime, Utc};
+use entity::job_run;
 use serde_json::Value;
 
 /// One try of a run: who took it, when, and how it ended (`None` while it runs).
@@ -22,6 +25,23 @@ fn time(event: &Value, field: &str) -> Option<DateTime<Utc>> {
 
 fn text(event: &Value, field: &str) -> Option<String> {
     event.get(field).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// The attempts of `run`: its log's, or the one attempt its row describes
+/// (which worker ran it is not kept then).
+pub fn of_run(run: &job_run::Model) -> Vec<Attempt> {
+    match &run.attempt_log {
+        Some(log) => attempts(Some(log)),
+        None if run.attempts >= 1 && run.started_at.is_some() => vec![Attempt {
+            attempt: run.attempts,
+            worker: None,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            outcome: run.status.is_final().then(|| run.status.as_str().to_owned()),
+            error: run.error.clone(),
+        }],
+        None => Vec::new(),
+    }
 }
 
 /// The attempts of a log, in order: each claim starts one (a redelivery
@@ -91,5 +111,43 @@ mod tests {
         assert_eq!((tries.len(), tries[0].started_at, tries[0].outcome.as_deref()), (1, None, Some("cancelled")));
         assert!(attempts(None).is_empty());
         assert!(attempts(Some(&json!({"not": "a list"}))).is_empty());
+    }
+
+    #[test]
+    fn a_run_without_a_log_is_its_one_successful_attempt() {
+        let at = |s: u32| chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 6, 10, 0, s).unwrap();
+        let run = job_run::Model {
+            id: "r".into(),
+            kind: "prune_job_runs".into(),
+            args: json!({}),
+            status: entity::JobStatus::Succeeded,
+            attempts: 1,
+            max_attempts: 3,
+            progress: None,
+            result: None,
+            error: None,
+            enqueued_by: None,
+            enqueued_at: at(0),
+            started_at: Some(at(1)),
+            finished_at: Some(at(2)),
+            idempotency_key: None,
+            attempt_log: None,
+            run_at: None,
+            cancel_requested_at: None,
+            queue_key: None,
+        };
+        assert_eq!(
+            of_run(&run),
+            [Attempt {
+                attempt: 1,
+                worker: None,
+                started_at: Some(at(1)),
+                finished_at: Some(at(2)),
+                outcome: Some("succeeded".into()),
+                error: None
+            }]
+        );
+        let waiting = job_run::Model { status: entity::JobStatus::Queued, attempts: 0, started_at: None, ..run };
+        assert!(of_run(&waiting).is_empty(), "no attempt yet");
     }
 }

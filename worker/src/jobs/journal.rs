@@ -359,7 +359,42 @@ pub struct Folded {
     pub progress: Option<serde_json::Value>,
     pub cancel_requested_at: Option<DateTime<Utc>>,
     /// Events to append to the attempt log.
-    pub log: Vec<serde_json::Value>,
+    pub log: Vec<LogEvent>,
+}
+
+/// One event of a run's attempt log as folded; it becomes JSON only when
+/// written (most never are: see [`Folded::into_row`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogEvent {
+    Claimed { attempt: i32, worker: String, at: DateTime<Utc> },
+    Ended { attempt: i32, outcome: &'static str, at: DateTime<Utc>, error: Option<String> },
+}
+
+impl LogEvent {
+    fn json(&self) -> serde_json::Value {
+        match self {
+            Self::Claimed { attempt, worker, at } => ledger::claimed_event(*attempt, worker, *at),
+            Self::Ended { attempt, outcome, at, error } => {
+                ledger::ended_event(*attempt, outcome, *at, error.as_deref())
+            }
+        }
+    }
+}
+
+/// Whether the events are a first attempt claimed and succeeded: that says
+/// nothing a row's own fields (start, finish, status) do not, so a run with
+/// no earlier events keeps no log (`history::of_run` derives the attempt) —
+/// most runs write none at all.
+fn is_plain_success(log: &[LogEvent]) -> bool {
+    matches!(
+        log,
+        [LogEvent::Claimed { attempt: 1, .. }, LogEvent::Ended { attempt: 1, outcome: "succeeded", error: None, .. }]
+    )
+}
+
+/// The events as the JSON array the attempt log stores, `None` for none.
+fn log_json(log: &[LogEvent]) -> Option<serde_json::Value> {
+    (!log.is_empty()).then(|| serde_json::Value::Array(log.iter().map(LogEvent::json).collect()))
 }
 
 /// Folds records (in stream order) into one change per run, in the order
@@ -405,11 +440,11 @@ pub fn fold(records: impl IntoIterator<Item = Record>) -> Vec<(String, Folded)> 
                 run.status = Some(JobStatus::Running);
                 run.attempts = Some(attempt);
                 run.started_at = Some(at);
-                run.log.push(ledger::claimed_event(attempt, &worker, at));
+                run.log.push(LogEvent::Claimed { attempt, worker, at });
             }
             Record::Finished { status, result, error, at, attempt, .. } => {
                 if attempt > 0 {
-                    run.log.push(ledger::ended_event(attempt, status.as_str(), at, error.as_deref()));
+                    run.log.push(LogEvent::Ended { attempt, outcome: status.as_str(), at, error: error.clone() });
                 }
                 run.status = Some(status);
                 run.error = Some(error);
@@ -423,7 +458,7 @@ pub fn fold(records: impl IntoIterator<Item = Record>) -> Vec<(String, Folded)> 
             Record::Released { attempt, at, .. } => {
                 run.status = Some(JobStatus::Queued);
                 run.attempts = Some(attempt - 1);
-                run.log.push(ledger::ended_event(attempt, "handed_back", at, None));
+                run.log.push(LogEvent::Ended { attempt, outcome: "handed_back", at, error: None });
             }
             Record::Progress { progress, .. } => run.progress = Some(progress),
             Record::CancelRequested { at, .. } => run.cancel_requested_at = Some(at),
@@ -444,7 +479,7 @@ impl Folded {
         row.error = self.error.flatten();
         row.progress = self.progress;
         row.cancel_requested_at = self.cancel_requested_at;
-        row.attempt_log = (!self.log.is_empty()).then_some(serde_json::Value::Array(self.log));
+        row.attempt_log = if is_plain_success(&self.log) { None } else { log_json(&self.log) };
         Some(row)
     }
 }
@@ -1005,7 +1040,7 @@ async fn update_chunk<C: ConnectionTrait>(db: &C, runs: &[(String, Folded)]) -> 
     let rows = runs
         .iter()
         .map(|(id, f)| {
-            let log = (!f.log.is_empty()).then(|| serde_json::Value::Array(f.log.clone()).to_string());
+            let log = log_json(&f.log).map(|log| log.to_string());
             vec![
                 cell("id", "text", id.clone()),
                 cell("status", "text", f.status.map(|s| s.as_str().to_owned())),
@@ -1018,6 +1053,7 @@ async fn update_chunk<C: ConnectionTrait>(db: &C, runs: &[(String, Folded)]) -> 
                 cell("progress", "jsonb", Value::Json(f.progress.clone().map(Box::new))),
                 cell("cancel_requested_at", "timestamptz", f.cancel_requested_at),
                 cell("log", "text", log),
+                cell("plain", "bool", is_plain_success(&f.log)),
             ]
         })
         .collect();
@@ -1031,7 +1067,8 @@ async fn update_chunk<C: ConnectionTrait>(db: &C, runs: &[(String, Folded)]) -> 
          progress_report = COALESCE(v.progress, j.progress_report), \
          cancel_requested_at = COALESCE(v.cancel_requested_at, j.cancel_requested_at), \
          queue_key = CASE WHEN COALESCE(v.status, j.status) IN ('queued', 'scheduled') THEN j.queue_key END, \
-         attempt_log = CASE WHEN v.log IS NULL THEN j.attempt_log ELSE {log} END \
+         attempt_log = CASE WHEN v.log IS NULL OR (v.plain AND j.attempt_log IS NULL) THEN j.attempt_log \
+         ELSE {log} END \
          FROM {table} AS v WHERE j.id = v.id",
         log = ledger::append_log(backend, "j.attempt_log", "v.log")
     );
@@ -1078,11 +1115,29 @@ mod tests {
         assert_eq!((row.status, row.attempts, row.max_attempts), (JobStatus::Succeeded, 1, 3));
         assert_eq!((row.enqueued_at, row.started_at, row.finished_at), (at(0), Some(at(1)), Some(at(2))));
         assert_eq!((row.result, row.error, row.enqueued_by), (Some(json!({"ok": true})), None, Some(7)));
+        assert_eq!(row.attempt_log, None, "a first attempt that succeeded is the row itself");
+        let failed_once = vec![
+            queued("b"),
+            claimed("b", 1, 1),
+            finished("b", JobStatus::Failed, Some("steam 503"), 2),
+            claimed("b", 2, 3),
+            Record::Finished {
+                id: "b".into(),
+                status: JobStatus::Succeeded,
+                result: None,
+                error: None,
+                at: at(4),
+                attempt: 2,
+            },
+        ];
+        let row = fold(failed_once).remove(0).1.into_row().expect("a new run");
         assert_eq!(
             row.attempt_log,
             Some(json!([
                 {"attempt": 1, "worker": "w1", "started_at": "2026-11-26T12:00:01Z"},
-                {"attempt": 1, "outcome": "succeeded", "finished_at": "2026-11-26T12:00:02Z"},
+                {"attempt": 1, "outcome": "failed", "finished_at": "2026-11-26T12:00:02Z", "error": "steam 503"},
+                {"attempt": 2, "worker": "w1", "started_at": "2026-11-26T12:00:03Z"},
+                {"attempt": 2, "outcome": "succeeded", "finished_at": "2026-11-26T12:00:04Z"},
             ])),
             "each claim and end is an event"
         );
@@ -1102,7 +1157,7 @@ mod tests {
         assert_eq!(change.progress, Some(json!({"pages_fetched": 2})), "the latest report");
         assert_eq!(change.cancel_requested_at, Some(at(3)));
         assert_eq!(
-            change.log[1],
+            log_json(&change.log).unwrap()[1],
             json!({"attempt": 2, "outcome": "handed_back", "finished_at": "2026-11-26T12:00:04Z"})
         );
     }
