@@ -23,8 +23,19 @@ struct Cli {
 enum Command {
     /// Serve the API (the default).
     Serve,
-    /// Bring the database schema up to date, then exit.
-    Migrate,
+    /// Bring the database schema up to date (under a lock: safe while replicas start), then exit.
+    Migrate {
+        /// Only say whether the schema is current: exit 0 if so, 1 if migrations are pending.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Make the user with this Discord id a superuser (created when missing), then exit: the
+    /// first administrator of a new league logs in with Discord as that account.
+    GrantSuperuser {
+        /// The account's Discord id (a snowflake).
+        #[arg(long)]
+        discord_id: String,
+    },
     /// Load a small demo league (players, a tournament, teams, games), then exit.
     SeedDemo,
     /// Print the OpenAPI document, then exit.
@@ -70,8 +81,12 @@ impl worker::import::draftforge::Progress for Bars {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let _ = dotenvy::dotenv();
-    let cli = Cli::parse();
+    use worker::runtime::startup;
+    if let Err(err) = startup::load_dotenv() {
+        eprintln!("error: {err}");
+        std::process::exit(2);
+    }
+    let (cli, _) = startup::parse_cli::<Cli>();
     let settings = cli.settings;
     worker::runtime::telemetry::init_logging(settings.core.log_format);
     if let Err(err) = settings.validate() {
@@ -79,16 +94,48 @@ async fn main() -> anyhow::Result<()> {
         std::process::exit(2);
     }
     rustls::crypto::ring::default_provider().install_default().ok();
+    let url = settings.core.database_url.clone();
+    // One-off commands migrate first (under the lock), whatever MIGRATE_ON_START says.
+    let ready = || worker::infra::db::connect_ready(&url, true);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => {
             println!("{}", api::server::spec_json(settings.test_endpoints));
         }
-        Command::Migrate => {
-            worker::infra::db::connect_and_migrate(&settings.core.database_url).await?;
-            println!("database schema is up to date");
+        Command::Migrate { check: true } => {
+            let db = worker::infra::db::connect_db(&url).await?;
+            let status = worker::infra::schema::status(&db).await?;
+            if status.is_current() {
+                println!("database schema is current");
+            } else {
+                println!("pending migrations: {}", status.pending.join(", "));
+                std::process::exit(1);
+            }
+        }
+        Command::Migrate { check: false } => {
+            let db = worker::infra::db::connect_db(&url).await?;
+            let applied = worker::infra::schema::migrate(&db, &url).await?;
+            match applied.is_empty() {
+                true => println!("database schema is up to date"),
+                false => println!("database schema is up to date (applied {})", applied.join(", ")),
+            }
+        }
+        Command::GrantSuperuser { discord_id } => {
+            let db = ready().await?;
+            match worker::domain::users::grant_superuser(&db, &discord_id).await {
+                Ok(granted) => println!(
+                    "user {} ({}) is a superuser{}; log in with Discord as {discord_id}",
+                    granted.user.id,
+                    granted.user.username,
+                    if granted.created { ", created" } else { "" }
+                ),
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    std::process::exit(2);
+                }
+            }
         }
         Command::SeedDemo => {
-            let db = worker::infra::db::connect_and_migrate(&settings.core.database_url).await?;
+            let db = ready().await?;
             let bar = ProgressBar::new(api::seed::STEPS)
                 .with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("valid template"));
             let seeded = api::seed::seed_demo(&db, settings.core.default_league_id, |step| {
@@ -104,7 +151,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::ImportDraftforge { from, dry_run, report_json } => {
-            let db = worker::infra::db::connect_and_migrate(&settings.core.database_url).await?;
+            let db = ready().await?;
             let options = worker::import::draftforge::Options {
                 dry_run,
                 min_games: i64::from(settings.core.league_mmr_min_games),
@@ -116,6 +163,12 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Serve => {
+            startup::announce("api", &settings.core);
+            if !settings.public_url().starts_with("https://")
+                && settings.core.env != Some(worker::config::DeployEnv::Development)
+            {
+                tracing::warn!(public_url = %settings.public_url(), "PUBLIC_URL is not https: session cookies are not Secure (set it to the public https:// URL, or DTX_ENV=development)");
+            }
             if settings.test_endpoints {
                 tracing::warn!("DTX_TEST_ENDPOINTS is on: anyone can log in as anyone via POST /api/tests/login");
             }

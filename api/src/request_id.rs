@@ -46,8 +46,27 @@ pub fn redacted(uri: &poem::http::Uri) -> String {
     format!("{}?{}", uri.path(), pairs.join("&"))
 }
 
+/// A request in flight: dropped unfinished while the api stops, it was cut
+/// by the end of the shutdown grace — said in a log line (SPEC §22).
+struct InFlight {
+    probe: worker::runtime::ops::Probe,
+    finished: bool,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if !self.finished && self.probe.is_draining() {
+            tracing::warn!("request cut: the shutdown grace (SHUTDOWN_GRACE_SECS) ended before it did");
+        }
+    }
+}
+
 /// The middleware; errors are rendered here so they carry the header too.
-pub async fn middleware<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+pub async fn middleware<E: Endpoint>(
+    next: E,
+    req: Request,
+    probe: worker::runtime::ops::Probe,
+) -> poem::Result<Response> {
     let id = choose(req.header(HEADER));
     // The caller's W3C trace, continued (a malformed header is ignored), or a new one.
     let parent = req.header("traceparent").and_then(TraceParent::parse);
@@ -66,10 +85,13 @@ pub async fn middleware<E: Endpoint>(next: E, req: Request) -> poem::Result<Resp
     // Boxed: the span and the trace scope wrap it by value, and the whole
     // app's future inside is large — moving a pointer beats copying it.
     let handled = Box::pin(async move {
+        // Inside the span: a cut request's line names it.
+        let mut in_flight = InFlight { probe, finished: false };
         let resp = match next.call(req).await {
             Ok(resp) => resp.into_response(),
             Err(err) => crate::error::render_error(err).await,
         };
+        in_flight.finished = true;
         tracing::info!(status = resp.status().as_u16(), duration_ms = started.elapsed().as_millis() as u64, "response");
         resp
     });

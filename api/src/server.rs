@@ -54,7 +54,10 @@ fn mount<T: OpenApi + 'static>(api: OpenApiService<T, ()>, state: AppState) -> B
         poem::Response::builder().content_type("application/json; charset=utf-8").body(finished.clone())
     });
     let max_body = state.settings.max_body_bytes;
+    let probe = state.probe.clone();
     Route::new()
+        .at("/livez", poem::get(worker::runtime::ops::livez))
+        .at("/readyz", poem::get(readyz))
         .at("/metrics", poem::get(public_metrics))
         .at("/api/openapi.json", poem::get(spec))
         .at("/api/herodraft/:id/", poem::get(crate::realtime::herodraft_socket))
@@ -69,7 +72,7 @@ fn mount<T: OpenApi + 'static>(api: OpenApiService<T, ()>, state: AppState) -> B
         .data(state)
         .with(CatchPanic::new().with_handler(panic_response))
         .around(record_http_metrics)
-        .around(crate::request_id::middleware)
+        .around(move |next, req| crate::request_id::middleware(next, req, probe.clone()))
         .catch_all_error(render_error)
         .around(move |next, req| allow_header(next, req, methods.clone()))
         .boxed()
@@ -122,6 +125,13 @@ pub fn metrics_app(state: AppState) -> BoxEndpoint<'static> {
     Route::new().at("/metrics", poem::get(private_metrics)).data(state).catch_all_error(render_error).boxed()
 }
 
+/// `/readyz` (SPEC §22): 200 when the database and Redis answer within 1 s
+/// each, 503 once a shutdown drains the api.
+#[poem::handler]
+async fn readyz(state: poem::web::Data<&AppState>) -> poem::Response {
+    worker::runtime::ops::readyz(&state.probe).await
+}
+
 #[poem::handler]
 async fn private_metrics(state: poem::web::Data<&AppState>) -> String {
     prometheus_text(&state).await
@@ -134,9 +144,8 @@ async fn prometheus_text(state: &AppState) -> String {
         Ok(summaries) => worker::jobs::queue_summary::record_gauges(&summaries, chrono::Utc::now()),
         Err(err) => tracing::warn!(error = %err, "queue gauges not refreshed"),
     }
-    let workers =
-        state.jobs.enqueuer.queue.workers_alive(state.jobs.heartbeat(), state.settings.runs_embedded_worker());
-    ::metrics::gauge!("dtx_workers_alive").set(workers.await as f64);
+    ::metrics::gauge!("dtx_workers_alive").set(state.workers_alive().await as f64);
+    worker::runtime::ops::record_backlog(&state.jobs).await;
     worker::runtime::telemetry::render_metrics()
 }
 
@@ -207,7 +216,11 @@ async fn screen_input<E: Endpoint>(next: E, mut req: Request, max: usize) -> poe
     next.call(req).await
 }
 
-/// Serves the app on an acceptor until `shutdown` resolves.
+/// Serves the app on an acceptor until `shutdown` resolves, then stops as
+/// SPEC §22 asks: `/readyz` turns 503 while the api still serves for
+/// `SHUTDOWN_DRAIN_SECS` (a balancer stops sending), the listener closes,
+/// sockets get 1001 "going away", and requests in flight get
+/// `SHUTDOWN_GRACE_SECS` — each one cut after that is logged.
 pub async fn serve(
     state: AppState,
     acceptor: TcpAcceptor,
@@ -225,7 +238,16 @@ pub async fn serve(
         state.settings.max_connections_per_ip,
         state.settings.trusted_proxies.clone(),
     );
-    poem::Server::new_with_acceptor(guarded)
-        .run_with_graceful_shutdown(app(state), shutdown, Some(std::time::Duration::from_secs(10)))
-        .await
+    let (drain, grace) =
+        (state.settings.shutdown_drain(), std::time::Duration::from_secs(state.settings.shutdown_grace_secs));
+    let stopping = state.clone();
+    let signal = async move {
+        shutdown.await;
+        stopping.probe.drain();
+        tracing::info!(drain_s = drain.as_secs(), grace_s = grace.as_secs(), "api stopping: not ready, still serving");
+        tokio::time::sleep(drain).await;
+        tracing::info!("api listener closing; sockets told 1001, requests in flight may finish");
+        stopping.realtime.close_all(std::time::Duration::from_secs(2)).await;
+    };
+    poem::Server::new_with_acceptor(guarded).run_with_graceful_shutdown(app(state), signal, Some(grace)).await
 }

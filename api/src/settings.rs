@@ -117,6 +117,15 @@ pub struct ApiSettings {
     /// Run the scheduler in this process (default: on without REDIS_URL, off with it).
     #[arg(long, env = "DTX_EMBEDDED_SCHEDULER", value_parser = BoolishValueParser::new())]
     pub embedded_scheduler: Option<bool>,
+
+    /// On SIGTERM, seconds `/readyz` answers 503 while the api still serves, so a load balancer
+    /// stops sending before the listener closes (default: 5 with REDIS_URL, 0 without — one process).
+    #[arg(long, env = "SHUTDOWN_DRAIN_SECS", value_parser = clap::value_parser!(u64).range(0..=300))]
+    pub shutdown_drain_secs: Option<u64>,
+
+    /// Then, seconds requests in flight may take before they are cut (each cut one is logged).
+    #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace_secs: u64,
 }
 
 impl ApiSettings {
@@ -130,6 +139,13 @@ impl ApiSettings {
             return Err(ConfigError::new(
                 "DTX_TEST_ENDPOINTS",
                 "test endpoints need DTX_ENV=development set explicitly and a PUBLIC_URL that is not https",
+            ));
+        }
+        // A production deployment serves its session cookie over TLS only (`Secure`).
+        if self.core.env == Some(DeployEnv::Production) && !self.public_url().starts_with("https://") {
+            return Err(ConfigError::new(
+                "PUBLIC_URL",
+                "DTX_ENV=production needs the public https:// URL (session cookies are Secure only then)",
             ));
         }
         check_http_url("FRONTEND_URL", &self.frontend_url)?;
@@ -167,6 +183,13 @@ impl ApiSettings {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.bind)).trim_end_matches('/').to_owned()
     }
 
+    /// The shutdown drain: as set, else 5 s in distributed mode (replicas behind a balancer) and
+    /// none embedded.
+    pub fn shutdown_drain(&self) -> std::time::Duration {
+        let default = if self.core.is_embedded() { 0 } else { 5 };
+        std::time::Duration::from_secs(self.shutdown_drain_secs.unwrap_or(default))
+    }
+
     pub fn runs_embedded_worker(&self) -> bool {
         self.embedded_worker.unwrap_or(self.core.is_embedded())
     }
@@ -198,6 +221,14 @@ pub(crate) mod tests {
         let mut argv = vec!["api", "--database-url", "sqlite::memory:"];
         argv.extend_from_slice(args);
         Cli::try_parse_from(argv).expect("parses").api
+    }
+
+    #[test]
+    fn production_needs_an_https_public_url() {
+        let plain = parse(&["--env", "production"]);
+        assert_eq!(plain.validate().unwrap_err().variable, "PUBLIC_URL", "no PUBLIC_URL: http://BIND");
+        parse(&["--env", "production", "--public-url", "https://dtx.example"]).validate().unwrap();
+        parse(&["--public-url", "http://127.0.0.1:8000"]).validate().unwrap();
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct Inner {
     pub lookup_limiter: crate::ratelimit::WriteLimiter,
     /// "Sign in through Steam", to prove a Steam account.
     pub steam_openid: worker::clients::steam_openid::SteamOpenId,
+    /// `/readyz`: the connections, and whether the api drains for a shutdown.
+    pub probe: worker::runtime::ops::Probe,
 }
 
 impl Deref for AppState {
@@ -46,7 +48,7 @@ impl Deref for AppState {
 impl AppState {
     /// Connects to the database (migrating it) and, in distributed mode, Redis.
     pub async fn connect(settings: ApiSettings) -> anyhow::Result<Self> {
-        let db = worker::infra::db::connect_and_migrate(&settings.core.database_url)
+        let db = worker::infra::db::connect_ready(&settings.core.database_url, settings.core.migrate_on_start)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open DATABASE_URL: {e}"))?;
         let redis = match &settings.core.redis_url {
@@ -79,12 +81,13 @@ impl AppState {
         let cache =
             if settings.disable_cache { Cache::disabled() } else { JobContext::default_cache(&settings.core, &redis) };
         let jobs = JobContext::build(settings.core.clone(), db.clone(), redis.clone(), cache.clone()).await?;
-        worker::runtime::telemetry::install_metrics(None)?;
+        worker::runtime::telemetry::install_metrics("api")?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(15))
             .user_agent(concat!("dtx-api/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let probe = worker::runtime::ops::Probe::new(db.clone(), redis.clone());
         Ok(Self(Arc::new(Inner {
             db,
             redis,
@@ -98,6 +101,7 @@ impl AppState {
             write_limiter,
             lookup_limiter,
             steam_openid: worker::clients::steam_openid::SteamOpenId::new(&settings_openid_base),
+            probe,
         })))
     }
 

@@ -111,7 +111,7 @@ pub fn redis_url() -> String {
     std::env::var("DTX_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
 }
 
-pub(crate) fn unique_name(kind: &str) -> String {
+pub fn unique_name(kind: &str) -> String {
     format!("dtx_test_{kind}_{:016x}", rand::random::<u64>())
 }
 
@@ -153,7 +153,7 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         match &self.cleanup {
             Cleanup::File(path) => {
-                for suffix in ["", "-wal", "-shm"] {
+                for suffix in ["", "-wal", "-shm", ".migrate-lock"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
                 }
             }
@@ -193,6 +193,8 @@ pub struct Options {
     pub sibling_of: Option<(String, String)>,
     /// A database someone else owns (a drill's private server) instead of a fresh one.
     pub database_url: Option<String>,
+    /// The Redis to use with `redis` (a private server, a proxy) instead of the shared one.
+    pub redis_url: Option<String>,
 }
 
 /// A running api.
@@ -275,7 +277,8 @@ impl TestApp {
             None => options.redis.then(|| unique_name("redis")),
         };
         if let Some(prefix) = &redis_prefix {
-            args.extend(["--redis-url".to_owned(), redis_url(), "--redis-prefix".to_owned(), prefix.clone()]);
+            let url = options.redis_url.clone().unwrap_or_else(redis_url);
+            args.extend(["--redis-url".to_owned(), url, "--redis-prefix".to_owned(), prefix.clone()]);
         }
         args.extend(options.args);
         let state = AppState::connect(settings_from(&args)).await.expect("app state");

@@ -194,3 +194,50 @@ async fn postgres_bindir() -> PathBuf {
     found.sort();
     found.pop().expect("an initdb under /usr/lib/postgresql/*/bin")
 }
+
+async fn until_cut_is(watch: &mut tokio::sync::watch::Receiver<bool>, cut: bool) {
+    let _ = watch.wait_for(|now| *now == cut).await.map(|_| ());
+}
+
+/// A TCP proxy in front of a server that a test can cut — connections hang
+/// as in a network partition (no refusal, no reset) — and restore.
+pub struct CuttableProxy {
+    pub port: u16,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl CuttableProxy {
+    pub async fn start(target_port: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a proxy port");
+        let port = listener.local_addr().expect("address").port();
+        let (cut, watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut watch = watch.clone();
+                tokio::spawn(async move {
+                    // While cut, a new connection is held silent until the cut ends.
+                    until_cut_is(&mut watch, false).await;
+                    let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await else {
+                        return;
+                    };
+                    let mut cutting = watch.clone();
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        // Cut: stop forwarding and hold the client silent until restored.
+                        () = until_cut_is(&mut cutting, true) => until_cut_is(&mut watch, false).await,
+                    }
+                });
+            }
+        });
+        Self { port, cut }
+    }
+
+    /// From now on nothing passes: open connections hang, new ones too.
+    pub fn cut(&self) {
+        let _ = self.cut.send(true);
+    }
+
+    pub fn restore(&self) {
+        let _ = self.cut.send(false);
+    }
+}

@@ -35,11 +35,16 @@ pub enum DbKind {
 #[derive(Debug, Clone, Args)]
 pub struct CoreSettings {
     /// Database URL: `sqlite://path?mode=rwc` (embedded) or `postgres://…`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://dtx.sqlite3?mode=rwc")]
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://dtx.sqlite3?mode=rwc", hide_env_values = true)]
     pub database_url: String,
 
+    /// Bring the database schema up to date at start (under a lock: replicas may start together);
+    /// `false` waits for `api migrate` instead.
+    #[arg(long, env = "MIGRATE_ON_START", default_value = "true", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub migrate_on_start: bool,
+
     /// Redis URL. Unset = embedded mode (no Redis; in-process queue, locks, caches).
-    #[arg(long, env = "REDIS_URL")]
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
     /// Prefix of every Redis key and channel, so deployments and test runs can share one Redis.

@@ -10,8 +10,9 @@ use worker::jobs::enqueue::NewJob;
 struct Cli {
     #[command(flatten)]
     settings: worker::CoreSettings,
-    /// Where to serve Prometheus `GET /metrics` for this worker.
-    #[arg(long, env = "METRICS_BIND", default_value = "127.0.0.1:9100")]
+    /// Where to serve this worker's `/metrics`, `/livez` and `/readyz` (several workers on one host:
+    /// one port each, e.g. 127.0.0.1:9461, :9462 — the `worker@.service` unit does that).
+    #[arg(long, env = "METRICS_BIND", default_value = "127.0.0.1:9464")]
     metrics_bind: std::net::SocketAddr,
     #[command(subcommand)]
     command: Option<Command>,
@@ -38,11 +39,15 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let _ = dotenvy::dotenv();
-    let cli = Cli::parse();
+    use worker::runtime::startup;
+    if let Err(err) = startup::load_dotenv() {
+        eprintln!("error: {err}");
+        std::process::exit(2);
+    }
+    let (cli, matches) = startup::parse_cli::<Cli>();
     let settings = cli.settings;
     worker::runtime::telemetry::init_logging(settings.log_format);
-    if let Err(err) = settings.validate() {
+    if let Err(err) = startup::require_database_url(&matches).and_then(|()| settings.validate()) {
         eprintln!("error: {err}");
         std::process::exit(2);
     }
@@ -53,17 +58,20 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("error: --run-at: {reason}");
         std::process::exit(2);
     }
+    if matches!(command, Command::Run) {
+        startup::announce("worker", &settings);
+    }
     let ctx = worker::runtime::context::boot(settings).await?;
     match command {
         Command::Run => {
-            worker::runtime::telemetry::install_metrics(Some(cli.metrics_bind))
-                .map_err(|e| anyhow::anyhow!("cannot serve metrics on METRICS_BIND={}: {e}", cli.metrics_bind))?;
-            let stopped = worker::runtime::pool::run(
-                ctx,
-                worker::runtime::shutdown::signal(),
-                worker::runtime::shutdown::quiet(),
-            )
-            .await;
+            worker::runtime::telemetry::install_metrics("worker")?;
+            let probe = worker::runtime::ops::Probe::of(&ctx);
+            worker::runtime::ops::serve(cli.metrics_bind, probe.clone(), ctx.clone()).await?;
+            let shutdown = async move {
+                worker::runtime::shutdown::signal().await;
+                probe.drain();
+            };
+            let stopped = worker::runtime::pool::run(ctx, shutdown, worker::runtime::shutdown::quiet()).await;
             worker::runtime::telemetry::flush_traces();
             stopped
         }

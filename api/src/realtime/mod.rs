@@ -76,6 +76,7 @@ async fn pump(
     initial: String,
     captain: Option<CaptainSocket>,
 ) {
+    let _open = state.realtime.open.token();
     let (mut sink, mut stream) = socket.split();
     let mut bus = state.jobs.bus.subscribe(&channel);
     if sink.send(Message::Text(initial)).await.is_err() {
@@ -103,6 +104,11 @@ async fn pump(
             safety.reset();
         }
         tokio::select! {
+            () = state.realtime.closing.cancelled() => {
+                let close = Message::Close(Some((CloseCode::Away, "going away: the server restarts".into())));
+                let _ = sink.send(close).await;
+                break;
+            }
             _ = keepalive.tick() => if sink.send(Message::Ping(Vec::new())).await.is_err() { break },
             _ = safety.tick() => behind = true,
             _ = presence.tick(), if captain.is_some() => {
@@ -262,10 +268,29 @@ pub fn limits_caps(settings: &crate::settings::ApiSettings) -> limits::Caps {
 pub struct Realtime {
     pub tickers: Tickers,
     pub limits: SocketLimits,
+    /// Cancelled when the api stops: every socket says 1001 "going away".
+    closing: tokio_util::sync::CancellationToken,
+    /// The open sockets, so a stopping api can wait for their close frames.
+    open: tokio_util::task::TaskTracker,
 }
 
 impl Realtime {
     pub fn new(limits: SocketLimits) -> Self {
-        Self { tickers: Tickers::new(worker::runtime::pool::worker_name()), limits }
+        Self {
+            tickers: Tickers::new(worker::runtime::pool::worker_name()),
+            limits,
+            closing: Default::default(),
+            open: Default::default(),
+        }
+    }
+
+    /// Closes every socket with 1001 "going away" (clients reconnect to
+    /// another instance) and waits up to `within` for the close frames to go.
+    pub async fn close_all(&self, within: Duration) {
+        self.closing.cancel();
+        self.open.close();
+        if tokio::time::timeout(within, self.open.wait()).await.is_err() {
+            tracing::warn!(open = self.open.len(), "sockets still open when the api stopped");
+        }
     }
 }

@@ -200,6 +200,42 @@ pub async fn update_user(
     save_change(svc, txn, actor.id, before, change).await
 }
 
+/// What `api grant-superuser` did.
+#[derive(Debug, Clone)]
+pub struct Granted {
+    pub user: user::Model,
+    /// The account did not exist: it was made, named `admin` (or the first free variant).
+    pub created: bool,
+}
+
+/// Makes the account with Discord id `discord_id` a superuser (and staff),
+/// creating it when missing: the first administrator of a new league then
+/// logs in with Discord as that account (SPEC §22). Audited with no actor
+/// (the command line); running it again changes nothing.
+pub async fn grant_superuser(db: &sea_orm::DatabaseConnection, discord_id: &str) -> DomainResult<Granted> {
+    if !crate::domain::announcements::is_snowflake(discord_id) {
+        return Err(DomainError::invalid("invalid_discord_id", "a Discord id is a snowflake of 17–19 digits"));
+    }
+    let txn = crate::infra::db::write_txn(db).await?;
+    let existing = user::Entity::find().filter(user::Column::DiscordId.eq(discord_id)).one(&txn).await?;
+    let (before, created) = match existing {
+        Some(found) => (found, false),
+        None => {
+            let mut fresh = new_user_defaults();
+            fresh.username = Set(free_username(&txn, "admin").await?);
+            fresh.discord_id = Set(Some(discord_id.to_owned()));
+            (fresh.insert(&txn).await.map_err(conflict_of)?, true)
+        }
+    };
+    let mut active: user::ActiveModel = before.clone().into();
+    active.is_staff = Set(true);
+    active.is_superuser = Set(true);
+    let after = active.update(&txn).await?;
+    audit(&txn, None, &before, &after).await?;
+    txn.commit().await?;
+    Ok(Granted { user: after, created })
+}
+
 /// What users change on their own profile: nickname, positions, and
 /// unlinking their Steam id (linking one needs proof: Steam OpenID).
 #[derive(Debug, Clone, Default)]
@@ -252,7 +288,7 @@ async fn save_change(
     }
     change.positions.apply(&mut active);
     let after = active.update(&txn).await.map_err(conflict_of)?;
-    audit(&txn, actor, &before, &after).await?;
+    audit(&txn, Some(actor), &before, &after).await?;
     let leagues = follow_changes(svc, &txn, &after, Some(&before), after.mmr != before.mmr).await?;
     txn.commit().await?;
     after_commit(svc, after.id, leagues).await;
@@ -309,8 +345,14 @@ async fn after_commit(svc: &Services, user_id: i64, leagues: BTreeSet<i64>) {
     }
 }
 
-/// One audit row per identity field that changed.
-async fn audit(txn: &DatabaseTransaction, actor: i64, before: &user::Model, after: &user::Model) -> DomainResult<()> {
+/// One audit row per identity field that changed (`actor` `None`: the
+/// command line, e.g. `api grant-superuser`).
+async fn audit(
+    txn: &DatabaseTransaction,
+    actor: Option<i64>,
+    before: &user::Model,
+    after: &user::Model,
+) -> DomainResult<()> {
     let steam = |id: Option<i64>| id.map(|v| v.to_string());
     let changes = [
         ("username", Some(before.username.clone()), Some(after.username.clone())),
@@ -324,7 +366,7 @@ async fn audit(txn: &DatabaseTransaction, actor: i64, before: &user::Model, afte
         if old != new {
             identity_change::ActiveModel {
                 user_id: Set(after.id),
-                actor_id: Set(Some(actor)),
+                actor_id: Set(actor),
                 field: Set(field.to_owned()),
                 old_value: Set(old),
                 new_value: Set(new),
@@ -426,13 +468,13 @@ pub async fn resolve_steam_claim(
         let mut active: user::ActiveModel = holder.clone().into();
         active.steam_id = Set(None);
         let after = active.update(&txn).await?;
-        audit(&txn, actor.id, &holder, &after).await?;
+        audit(&txn, Some(actor.id), &holder, &after).await?;
         leagues.extend(follow_changes(svc, &txn, &after, Some(&holder), false).await?);
     }
     let mut active: user::ActiveModel = claimant.clone().into();
     active.steam_id = Set(Some(claim.steam_id));
     let after = active.update(&txn).await.map_err(conflict_of)?;
-    audit(&txn, actor.id, &claimant, &after).await?;
+    audit(&txn, Some(actor.id), &claimant, &after).await?;
     leagues.extend(follow_changes(svc, &txn, &after, Some(&claimant), false).await?);
     txn.commit().await?;
     after_commit(svc, after.id, leagues).await;

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use migration::MigratorTrait;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 use crate::config::{DbKind, db_kind_of};
@@ -67,10 +66,12 @@ fn set_tcp_nodelay_on_open_sockets() {
     }
 }
 
-/// Opens the database and brings its schema up to date.
-pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {
+/// Opens the database with its schema ready: migrated under the migration
+/// lock, or — `migrate_on_start` off — once `api migrate` has run
+/// ([`super::schema::prepare`]).
+pub async fn connect_ready(url: &str, migrate_on_start: bool) -> Result<DatabaseConnection, DbErr> {
     let db = connect_db(url).await?;
-    migration::Migrator::up(&db, None).await?;
+    super::schema::prepare(&db, url, migrate_on_start).await?;
     Ok(db)
 }
 

@@ -9,3 +9,4 @@ pub mod lock;
 pub mod presence;
 pub mod queue;
 pub mod rows;
+pub mod schema;

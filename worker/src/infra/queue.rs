@@ -552,15 +552,45 @@ impl Queue {
         Ok(forgotten)
     }
 
-    /// Worker processes that heartbeated recently (Redis: each process
-    /// registers one worker per lane, counted on the bulk lane), or 0/1 in-process.
+    /// The set of live worker processes (Redis): each pool's process name,
+    /// scored by its last beat.
+    fn processes_key(configs: &LaneConfigs) -> String {
+        format!("{}:processes", configs.bulk.queue.as_ref())
+    }
+
+    /// Marks the worker process `name` alive now (its pool beats every
+    /// second), and forgets processes silent for an hour.
+    pub async fn beat(&self, name: &str) {
+        if let Self::Redis { conn, configs, .. } = self {
+            let now = chrono::Utc::now().timestamp();
+            let key = Self::processes_key(configs);
+            let _: redis::RedisResult<()> = redis::pipe()
+                .zadd(&key, name, now)
+                .ignore()
+                .zrembyscore(&key, "-inf", now - 3600)
+                .ignore()
+                .query_async(&mut conn.clone())
+                .await;
+        }
+    }
+
+    /// A stopping worker process leaves the live set at once.
+    pub async fn forget(&self, name: &str) {
+        if let Self::Redis { conn, configs, .. } = self {
+            let _: redis::RedisResult<()> = conn.clone().zrem(Self::processes_key(configs), name).await;
+        }
+    }
+
+    /// Worker processes — not apalis worker registrations, which a restart
+    /// leaves behind under old names — that beat within the last
+    /// `MISSED_HEARTBEATS` heartbeats; in-process: 0 or 1.
     pub async fn workers_alive(&self, heartbeat: Duration, in_process: bool) -> u64 {
         match self {
             Self::Redis { conn, configs, .. } => {
                 let horizon =
                     chrono::Utc::now().timestamp() - (heartbeat.as_secs() as i64) * Self::MISSED_HEARTBEATS as i64;
                 let alive: redis::RedisResult<u64> =
-                    conn.clone().zcount(configs.bulk.workers_set(), horizon, "+inf").await;
+                    conn.clone().zcount(Self::processes_key(configs), horizon, "+inf").await;
                 alive.unwrap_or(0)
             }
             _ => u64::from(in_process),

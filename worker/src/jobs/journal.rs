@@ -514,6 +514,11 @@ fn redis_err(err: redis::RedisError) -> DbErr {
 }
 
 impl Journal {
+    /// Records not yet flushed to the database (flushed ones are trimmed).
+    pub async fn backlog(&self) -> Option<u64> {
+        redis::AsyncCommands::xlen(&mut self.conn.clone(), &self.stream).await.ok()
+    }
+
     /// The journal next to the apalis-redis queues of both lanes (its keys
     /// under the bulk queue's name, `{prefix}:jobs:ledger`), and its flusher.
     pub fn start(conn: ConnectionManager, queues: &LaneConfigs, db: DatabaseConnection) -> Self {

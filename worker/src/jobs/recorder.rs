@@ -78,6 +78,15 @@ impl Recorder {
     }
 
     /// Returns once every write made before the call can be read back.
+    /// Ledger records in Redis not yet written to the database (distributed
+    /// mode; `None` when there is no journal or Redis does not answer).
+    pub async fn backlog(&self) -> Option<u64> {
+        match self {
+            Self::Direct(_) => None,
+            Self::Journal(journal) => journal.backlog().await,
+        }
+    }
+
     pub async fn settle(&self) -> Result<(), DbErr> {
         match self {
             Self::Direct(_) => Ok(()),

@@ -210,7 +210,7 @@ impl JobContext {
 /// name the variable that points at the unreachable store.
 pub async fn boot(settings: CoreSettings) -> anyhow::Result<JobContext> {
     rustls::crypto::ring::default_provider().install_default().ok();
-    let db = crate::infra::db::connect_and_migrate(&settings.database_url)
+    let db = crate::infra::db::connect_ready(&settings.database_url, settings.migrate_on_start)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open DATABASE_URL: {e}"))?;
     let redis = match &settings.redis_url {

@@ -141,7 +141,7 @@ pub async fn run(
         }
     };
     let background = vec![
-        tokio::spawn(maintain(ctx.clone(), clock, until_stopped())),
+        tokio::spawn(maintain(ctx.clone(), name.clone(), clock, until_stopped())),
         tokio::spawn(crate::infra::queue::promote_due_forever(
             match &ctx.enqueuer.queue {
                 Queue::Redis { conn, .. } => Some(conn.clone()),
@@ -168,6 +168,7 @@ pub async fn run(
     for task in background {
         let _ = task.await;
     }
+    ctx.enqueuer.queue.forget(&name).await;
     tracing::info!("worker pool stopped");
     result.map_err(|e| anyhow::anyhow!("worker pool: {e}"))
 }
@@ -186,15 +187,24 @@ async fn quiet_when(quiet: impl Future<Output = ()>, started: Started, stop: imp
 
 /// Keeps the paused kinds fresh and releases the held runs of resumed kinds
 /// and of the payload versions this worker reads, every [`MAINTAIN_EVERY`]
-/// and whenever a pause changes; ticks the supervision clock of running jobs.
-async fn maintain(ctx: JobContext, clock: tokio::sync::watch::Sender<u64>, stop: impl Future<Output = ()>) {
+/// and whenever a pause changes; ticks the supervision clock of running
+/// jobs; beats for this process (`dtx_workers_alive`).
+async fn maintain(
+    ctx: JobContext,
+    name: String,
+    clock: tokio::sync::watch::Sender<u64>,
+    stop: impl Future<Output = ()>,
+) {
     let mut changes = ctx.bus.subscribe(PAUSES_CHANNEL);
     let mut ticker = tokio::time::interval(MAINTAIN_EVERY);
     tokio::pin!(stop);
     loop {
         tokio::select! {
             () = &mut stop => return,
-            _ = ticker.tick() => clock.send_modify(|tick| *tick += 1),
+            _ = ticker.tick() => {
+                clock.send_modify(|tick| *tick += 1);
+                ctx.enqueuer.queue.beat(&name).await;
+            }
             change = changes.recv() => {
                 if let Err(tokio::sync::broadcast::error::RecvError::Closed) = change {
                     changes = ctx.bus.subscribe(PAUSES_CHANNEL);

@@ -67,7 +67,8 @@ pub fn from_env() -> Result<Vec<ScheduleDef>, ConfigError> {
         .collect()
 }
 
-fn env_name(kind: &str) -> String {
+/// The variable that sets a kind's schedule (`SCHEDULE_SYNC_LEAGUE_MATCHES`).
+pub fn env_name(kind: &str) -> String {
     format!("SCHEDULE_{}", kind.to_uppercase())
 }
 

@@ -166,50 +166,63 @@ pub fn continue_trace(span: &tracing::Span, parent: &TraceParent) {
     let _ = span.set_parent(context);
 }
 
-use std::net::SocketAddr;
-
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
+static METRICS: OnceLock<(PrometheusHandle, metrics_process::Collector)> = OnceLock::new();
 
 /// Seconds buckets for latency histograms (HTTP requests, jobs).
 const BUCKETS: &[f64] =
     &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
 
-/// Installs the Prometheus recorder once per process and returns its handle;
-/// with `listen`, also serves `GET /metrics` there (the worker and scheduler
-/// have no HTTP server of their own). Must run inside the tokio runtime.
-pub fn install_metrics(listen: Option<SocketAddr>) -> anyhow::Result<PrometheusHandle> {
-    if let Some(handle) = METRICS.get() {
+/// Every series DTX exports and its `# HELP` text (SPEC §22).
+const DESCRIBED: &[(&str, &str)] = &[
+    ("dtx_build_info", "1, labelled with this process' version and kind (api, worker, scheduler)."),
+    ("dtx_http_requests_total", "HTTP requests by method (standard ones; else other), route template and status."),
+    ("dtx_http_request_duration_seconds", "HTTP request latency by route template."),
+    ("dtx_jobs_total", "Job deliveries this process handled, by kind and outcome."),
+    ("dtx_job_duration_seconds", "Job run time by kind (runs that ended or will retry)."),
+    ("dtx_jobs_undecodable_total", "Tasks no build could read, dead-lettered."),
+    ("dtx_queue_depth", "Runs per kind and status (queued, scheduled, running, retrying, dead), from the ledger."),
+    ("dtx_queue_oldest_age_seconds", "Age of the oldest queued run of a kind (0 when none waits)."),
+    ("dtx_job_last_success_timestamp_seconds", "When a kind last succeeded (Unix seconds)."),
+    ("dtx_workers_alive", "Worker processes with a fresh heartbeat."),
+    ("dtx_ledger_journal_backlog", "Ledger records in Redis not yet written to the database."),
+    ("dtx_ledger_batch_size", "Ledger records per database write."),
+    ("dtx_steam_calls_total", "Steam Web API calls by method and status."),
+    ("dtx_steam_rate_limited_total", "Steam answers of 429."),
+    ("dtx_steam_lookups_refused_total", "Interactive Steam lookups refused while the league sync needed the rate."),
+    ("dtx_discord_calls_total", "Discord API calls by status."),
+    ("dtx_discord_rate_limited_total", "Discord answers of 429."),
+    ("dtx_websocket_connections", "Open WebSockets on this api instance."),
+];
+
+/// Installs the Prometheus recorder once per process (`process`: api,
+/// worker or scheduler), with every series described, the process metrics
+/// (`process_*`) and `dtx_build_info`. Must run inside the tokio runtime.
+pub fn install_metrics(process: &'static str) -> anyhow::Result<PrometheusHandle> {
+    if let Some((handle, _)) = METRICS.get() {
         return Ok(handle.clone());
     }
-    let builder = PrometheusBuilder::new().set_buckets(BUCKETS)?;
-    let handle = match listen {
-        Some(addr) => {
-            let (recorder, exporter) = builder.with_http_listener(addr).build()?;
-            let handle = recorder.handle();
-            metrics::set_global_recorder(recorder).map_err(|e| anyhow::anyhow!("metrics recorder: {e}"))?;
-            tokio::spawn(async move {
-                if let Err(err) = exporter.await {
-                    tracing::error!(error = ?err, "metrics listener stopped");
-                }
-            });
-            tracing::info!(%addr, "metrics at /metrics");
-            handle
-        }
-        None => builder.install_recorder()?,
-    };
-    let _ = METRICS.set(handle.clone());
+    let handle = PrometheusBuilder::new().set_buckets(BUCKETS)?.install_recorder()?;
+    for (name, help) in DESCRIBED {
+        // The recorder keeps one description per name, whatever its type.
+        metrics::describe_gauge!(*name, *help);
+    }
+    let collector = metrics_process::Collector::default();
+    collector.describe();
+    metrics::gauge!("dtx_build_info", "version" => env!("CARGO_PKG_VERSION"), "process" => process).set(1.0);
+    let _ = METRICS.set((handle.clone(), collector));
     Ok(handle)
 }
 
-/// The Prometheus text of this process.
+/// The Prometheus text of this process (process metrics read now).
 pub fn render_metrics() -> String {
     METRICS
         .get()
-        .map(|h| {
-            h.run_upkeep();
-            h.render()
+        .map(|(handle, collector)| {
+            collector.collect();
+            handle.run_upkeep();
+            handle.render()
         })
         .unwrap_or_default()
 }
