@@ -2,6 +2,7 @@
 # Everything the tests need, on a fresh machine or an old one, idempotently:
 # PostgreSQL and Redis installed and running on 127.0.0.1 (the `test`
 # database there), Node/npm and Debian's chromium for the browser test,
+# nginx, openssl, systemd-analyze and promtool for the deployment files,
 # cargo-nextest, the browser test's npm packages, the client generators; leftovers of interrupted
 # runs (test databases, Redis keys) cleared. Run by tests/run.sh.
 set -euo pipefail
@@ -21,6 +22,19 @@ need_apt curl curl
 need_apt node nodejs
 need_apt npm npm
 need_apt chromium chromium
+# The deployment files' tests (tests/tests/deploy.rs): nginx in front of two apis, TLS from openssl,
+# systemd-analyze on the units, promtool on the alert rules. Their services are not wanted running.
+need_apt openssl openssl
+need_apt systemd-analyze systemd
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  need_apt nginx nginx
+  $SUDO service nginx stop >/dev/null 2>&1 || true
+fi
+if ! command -v promtool >/dev/null 2>&1; then
+  [ -n "$apt_updated" ] || { $SUDO apt-get update -qq; apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null || true
+  $SUDO service prometheus stop >/dev/null 2>&1 || true
+fi
 
 if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
   $SUDO pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start

@@ -40,7 +40,7 @@ pub fn command(binary: &str, app: &TestApp, redis_url: &str) -> Command {
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // A worker's metrics listener defaults to 127.0.0.1:9100: a second worker
+    // A worker's metrics listener defaults to 127.0.0.1:9464: a second worker
     // of a test running alongside would fail to bind it and exit at once. An
     // explicit `--metrics-bind` still wins over the variable.
     cmd.env("METRICS_BIND", format!("127.0.0.1:{}", free_port()));

@@ -146,6 +146,45 @@ async fn discord_login_creates_links_and_never_renames(backend: Backend) {
     assert_eq!((refused.status, refused.error_code().as_str()), (400, "oauth_exchange_failed"));
 }
 
+/// The first administrator of a new league (SPEC §22): `api grant-superuser
+/// --discord-id` on the server makes the account (printed back), the owner
+/// of that Discord id logs in and is a superuser; running it again changes
+/// nothing, and a malformed id is refused naming the rule.
+async fn the_first_administrator_is_granted_on_the_command_line(backend: Backend) {
+    let discord = mock_discord("198618246868500481", "founder").await;
+    let app = app_with_discord(backend, &discord, false).await;
+    let grant = |id: &str| {
+        std::process::Command::new(tests::workspace_binary("api"))
+            .args(["grant-superuser", "--discord-id", id, "--database-url", app.db_url()])
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("api grant-superuser runs")
+    };
+    let first = grant("198618246868500481");
+    let said = String::from_utf8_lossy(&first.stdout).to_string();
+    assert!(first.status.success(), "{said}{}", String::from_utf8_lossy(&first.stderr));
+    assert!(said.contains("(admin) is a superuser, created"), "{said}");
+    assert!(grant("198618246868500481").status.success(), "again: nothing changes");
+    assert_eq!(app.count("users").await, 1);
+    let refused = grant("not-a-snowflake");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("snowflake"));
+
+    let done = begin_login(&app).await.callback(&app, "good-code").await;
+    assert_eq!(done.status, 302, "{}", done.text);
+    let me = tests::Caller { app: &app, cookie: done.session_cookie() };
+    let profile = me.get("/api/me").await;
+    assert_eq!(
+        (profile.body["username"].as_str(), profile.body["is_superuser"].as_bool(), profile.body["is_staff"].as_bool()),
+        (Some("admin"), Some(true), Some(true)),
+        "{}",
+        profile.text
+    );
+    let audit = me.get(&format!("/api/users/{}/identity-changes", profile.id())).await;
+    let fields: Vec<&str> = audit.body["results"].as_array().unwrap().iter().filter_map(|c| c["field"].as_str()).collect();
+    assert!(fields.contains(&"is_superuser"), "the grant is audited: {}", audit.text);
+}
+
 /// Login CSRF: an attacker starts a login, then sends the victim the
 /// callback link with a valid state. The victim's browser lacks the binding
 /// cookie (or has its own login's), so the callback is refused before any
@@ -188,7 +227,8 @@ on_both_databases!(
     discord_login_creates_links_and_never_renames,
     a_callback_without_its_browser_binding_is_refused,
     discord_login_not_configured,
-    cross_site_cookie_writes_are_refused
+    cross_site_cookie_writes_are_refused,
+    the_first_administrator_is_granted_on_the_command_line
 );
 
 /// Distributed mode: sessions and caches live in Redis under the prefix.

@@ -175,7 +175,7 @@ const BUCKETS: &[f64] =
     &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
 
 /// Every series DTX exports and its `# HELP` text (SPEC §22).
-const DESCRIBED: &[(&str, &str)] = &[
+pub const DESCRIBED: &[(&str, &str)] = &[
     ("dtx_build_info", "1, labelled with this process' version and kind (api, worker, scheduler)."),
     ("dtx_http_requests_total", "HTTP requests by method (standard ones; else other), route template and status."),
     ("dtx_http_request_duration_seconds", "HTTP request latency by route template."),
