@@ -34,7 +34,7 @@ done
 # NUL is refused API-wide (422 `invalid_character`, stated in the document's description; JSON Schema
 # cannot say it of every string), so the fuzzer does not generate it; `bad_input` and `hardening_ii` test it.
 DTX_FUZZ_BASE="http://127.0.0.1:$port/api" PYTHONPATH="$(dirname "$0")" SCHEMATHESIS_HOOKS=fuzz_hooks \
-"$venv/bin/st" run "http://127.0.0.1:$port/api/openapi.json" \
+"$venv/bin/st" --config-file "$(dirname "$0")/fuzz.toml" run "http://127.0.0.1:$port/api/openapi.json" \
   --checks all \
   --exclude-path /tests/login --exclude-path /tests/panic --exclude-path /auth/logout \
   --max-time "$seconds" --seed "${DTX_FUZZ_SEED:-42}" --no-color \

@@ -161,6 +161,9 @@ fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
     let channel = pattern(SNOWFLAKE_PATTERN);
     let colour = json!({ "minimum": 0, "maximum": MAX_COLOUR });
     let mut rules = Vec::new();
+    // A bulk action's kind filter names a job kind (422 `unknown_kind` otherwise); null: every kind.
+    let kinds: Vec<Value> = worker::jobs::payload::KINDS.iter().map(|k| json!(k)).chain([Value::Null]).collect();
+    rules.push(("BulkRequest", "kind", json!({ "enum": kinds })));
     for schema in ["LeagueCreate", "LeaguePatch", "TeamCreate", "TeamPatch", "TournamentCreate", "TournamentPatch"] {
         rules.push((schema, "name", line.clone()));
     }

@@ -181,7 +181,8 @@ async fn the_first_administrator_is_granted_on_the_command_line(backend: Backend
         profile.text
     );
     let audit = me.get(&format!("/api/users/{}/identity-changes", profile.id())).await;
-    let fields: Vec<&str> = audit.body["results"].as_array().unwrap().iter().filter_map(|c| c["field"].as_str()).collect();
+    let fields: Vec<&str> =
+        audit.body["results"].as_array().unwrap().iter().filter_map(|c| c["field"].as_str()).collect();
     assert!(fields.contains(&"is_superuser"), "the grant is audited: {}", audit.text);
 }
 

@@ -58,7 +58,9 @@ fn nginx_site(api: [u16; 2], ports: (u16, u16, u16), cert: &Path, key: &Path) ->
 #[tokio::test]
 async fn nginx_with_the_shipped_site_in_front_of_two_api_instances() {
     let limits = ["--trusted-proxies", "127.0.0.1/32", "--rate-limit-per-minute", "10"].map(String::from).to_vec();
-    let first = TestApp::spawn_with(Backend::Postgres, Options { redis: true, args: limits.clone(), ..Default::default() }).await;
+    let first =
+        TestApp::spawn_with(Backend::Postgres, Options { redis: true, args: limits.clone(), ..Default::default() })
+            .await;
     let second = first.sibling_with(Options { args: limits, ..Default::default() }).await;
     let dir = scratch();
     // nginx's workers drop root: they must reach the temp paths.
@@ -74,7 +76,8 @@ async fn nginx_with_the_shipped_site_in_front_of_two_api_instances() {
         .expect("openssl runs");
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let ports = (free_port(), free_port(), free_port());
-    std::fs::write(dir.join("dtx.conf"), nginx_site([first.addr.port(), second.addr.port()], ports, &cert, &key)).unwrap();
+    std::fs::write(dir.join("dtx.conf"), nginx_site([first.addr.port(), second.addr.port()], ports, &cert, &key))
+        .unwrap();
     let d = dir.display();
     let main = format!(
         "daemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{ worker_connections 256; }}\n\
@@ -87,7 +90,13 @@ async fn nginx_with_the_shipped_site_in_front_of_two_api_instances() {
     let tested = Command::new(&nginx).arg("-t").arg("-c").arg(dir.join("nginx.conf")).output().unwrap();
     assert!(tested.status.success(), "nginx -t: {}", String::from_utf8_lossy(&tested.stderr));
     let _nginx = Process(
-        Command::new(&nginx).arg("-c").arg(dir.join("nginx.conf")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap(),
+        Command::new(&nginx)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
     );
     let (redirect, tls, plain) = ports;
     let http = reqwest::Client::builder()
@@ -112,12 +121,8 @@ async fn nginx_with_the_shipped_site_in_front_of_two_api_instances() {
     }
     // Private: /metrics (even with the token) and the probes.
     for path in ["/metrics", "/livez", "/readyz"] {
-        let resp = http
-            .get(format!("https://127.0.0.1:{tls}{path}"))
-            .bearer_auth(tests::METRICS_TOKEN)
-            .send()
-            .await
-            .unwrap();
+        let resp =
+            http.get(format!("https://127.0.0.1:{tls}{path}")).bearer_auth(tests::METRICS_TOKEN).send().await.unwrap();
         assert_eq!(resp.status(), 404, "{path} is not public");
     }
 
@@ -145,8 +150,9 @@ async fn nginx_with_the_shipped_site_in_front_of_two_api_instances() {
     // A WebSocket through the proxy.
     let staff = first.staff("admin").await;
     let (id, _) = tests::fixtures::hero_draft(&first, &staff).await;
-    let (mut socket, _) =
-        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{plain}/api/herodraft/{id}/")).await.expect("upgraded");
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{plain}/api/herodraft/{id}/"))
+        .await
+        .expect("upgraded");
     let first_message = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.unwrap().unwrap().unwrap();
     let state: Value = serde_json::from_str(first_message.to_text().unwrap()).unwrap();
     assert_eq!(state["type"], "initial_state");
@@ -208,7 +214,8 @@ fn interpolate(value: &str) -> String {
 #[tokio::test]
 async fn the_compose_services_start_natively_with_their_commands_and_variables() {
     rustls::crypto::ring::default_provider().install_default().ok();
-    let mut compose: serde_yaml_ng::Value = serde_yaml_ng::from_str(&read("compose.yaml")).expect("compose.yaml parses");
+    let mut compose: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&read("compose.yaml")).expect("compose.yaml parses");
     compose.apply_merge().expect("merge keys resolve");
     let services = compose["services"].as_mapping().expect("services");
     let shared: Vec<(String, String)> = read("compose.env")
@@ -295,7 +302,9 @@ fn series_in(expr: &str) -> Vec<String> {
     let mut i = 0;
     while i < bytes.len() {
         let rest = &expr[i..];
-        if (rest.starts_with("dtx_") || rest.starts_with("process_")) && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric()) {
+        if (rest.starts_with("dtx_") || rest.starts_with("process_"))
+            && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric())
+        {
             let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
             i += name.len();
             found.push(name);
@@ -312,9 +321,16 @@ fn series_in(expr: &str) -> Vec<String> {
 #[tokio::test]
 async fn alerts_and_dashboard_read_only_exported_series_and_pass_promtool() {
     if let Some(promtool) = which("promtool") {
-        for (what, args) in [("rules", ["check", "rules", "alerts.yml"]), ("config", ["check", "config", "prometheus.yml"])] {
+        for (what, args) in
+            [("rules", ["check", "rules", "alerts.yml"]), ("config", ["check", "config", "prometheus.yml"])]
+        {
             let out = Command::new(&promtool).args(args).current_dir(deploy("prometheus")).output().unwrap();
-            assert!(out.status.success(), "promtool check {what}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "promtool check {what}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
     let app = TestApp::spawn(Backend::Sqlite).await;
