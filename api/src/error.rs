@@ -70,10 +70,11 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
-    /// 404 for something the request body names (`unknown_team`): the
-    /// document cannot know which ids exist, so this is not a 422.
+    /// 422 for something the request names in its body or query that does
+    /// not exist (`unknown_team`); 404 is only for the resource the path names
+    /// (SPEC §23).
     pub fn unknown(code: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, message)
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
     pub fn invalid(code: &str, message: impl Into<String>) -> Self {

@@ -173,6 +173,11 @@ fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
     for schema in ["LeagueCreate", "LeaguePatch", "TemplateCreate", "TemplatePatch"] {
         rules.push((schema, "description", text.clone()));
     }
+    for schema in ["LeagueCreate", "LeaguePatch"] {
+        rules.push((schema, "rules", text.clone()));
+        rules.push((schema, "prize_pool", text.clone()));
+    }
+    rules.push(("Exclusion", "reason", line.clone()));
     let nickname = pattern(&validate::nickname_pattern());
     for schema in ["UserCreate", "UserPatch"] {
         rules.push((schema, "discordUsername", nickname.clone()));
@@ -265,7 +270,8 @@ fn describe_common_parameters(doc: &mut Value) {
                     "id" => format!("The {resource}'s id."),
                     "page" => "Page number, from 1 (default 1).".to_owned(),
                     "page_size" => "Results per page, 1 to 100 (default 20).".to_owned(),
-                    "steam_league_id" | "league_id" => "The league's Steam id.".to_owned(),
+                    "league_id" => "The league's id (`id` in `/api/leagues`; not its Steam league id).".to_owned(),
+                    "steam_league_id" => "The league's Steam league id (Dota 2's, e.g. 17929).".to_owned(),
                     "user_id" => "The user's id.".to_owned(),
                     "tournament_id" => "Only those of this tournament.".to_owned(),
                     "match_id" => "The Steam match id.".to_owned(),

@@ -12,6 +12,10 @@ pub struct Model {
     pub steam_league_id: i64,
     pub name: String,
     pub description: String,
+    /// The league's rules, as text (≤ 50 000 characters).
+    pub rules: String,
+    /// What the league plays for, as text (≤ 100 characters).
+    pub prize_pool: String,
     pub timezone: String,
     pub sync_enabled: bool,
     pub last_synced: Option<DateTimeUtc>,

@@ -32,6 +32,7 @@ pub mod scheduled_discord_event;
 pub mod steam_claim;
 pub mod steam_match;
 pub mod team;
+pub mod team_attendance;
 pub mod team_member;
 pub mod tournament;
 pub mod tournament_user;

@@ -17,6 +17,12 @@ pub struct Model {
     pub game_mode: i32,
     pub lobby_type: i32,
     pub fetched_at: DateTimeUtc,
+    /// Set while the match is excluded (a remake, an abandoned lobby): it
+    /// counts toward no stats or MMR and decides no game.
+    pub excluded_reason: Option<String>,
+    pub excluded_at: Option<DateTimeUtc>,
+    /// The user who excluded it.
+    pub excluded_by: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

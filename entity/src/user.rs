@@ -38,6 +38,8 @@ pub struct Model {
     pub pos_hard_support: i16,
     pub is_staff: bool,
     pub is_superuser: bool,
+    /// A deactivated user cannot log in and stays in every history.
+    pub is_active: bool,
     /// Sessions started under an older epoch are void (bumped when the
     /// account's Discord id changes).
     pub session_epoch: i32,
@@ -115,6 +117,7 @@ impl Model {
             pos_hard_support: 0,
             is_staff: false,
             is_superuser: false,
+            is_active: true,
             session_epoch: 0,
             steam_persona_name: None,
             steam_avatar_url: None,

@@ -9,6 +9,7 @@ mod m20261127_000001_brackets;
 mod m20261128_000001_people;
 mod m20261129_000001_import_map;
 mod m20261206_000001_job_control;
+mod m20261207_000001_night;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_people::Migration),
             Box::new(m20261129_000001_import_map::Migration),
             Box::new(m20261206_000001_job_control::Migration),
+            Box::new(m20261207_000001_night::Migration),
         ]
     }
 }

@@ -405,6 +405,19 @@ impl TestApp {
             .collect()
     }
 
+    /// The API's id of the league whose Steam league id is `steam_league_id`
+    /// (paths and `league_id` take the API's id, SPEC §23).
+    pub async fn league_id(&self, steam_league_id: i64) -> i64 {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        entity::league::Entity::find()
+            .filter(entity::league::Column::SteamLeagueId.eq(steam_league_id))
+            .one(self.db())
+            .await
+            .expect("league query")
+            .unwrap_or_else(|| panic!("no league with Steam league id {steam_league_id}"))
+            .id
+    }
+
     /// Counts rows of a table (to prove a bad request wrote nothing).
     pub async fn count(&self, table: &str) -> i64 {
         let backend = self.db().get_database_backend();

@@ -54,7 +54,7 @@ async fn snake_draft_turns_undo_and_completion(backend: Backend) {
     assert_eq!(stranger.status, 403);
     let outsider = fixtures::user(&staff, "outsider", 1).await;
     let bad = c1.post(&format!("/api/drafts/{id}/pick"), json!({"user_id": outsider})).await;
-    assert_eq!((bad.status, bad.error_code().as_str()), (409, "player_unavailable"));
+    assert_eq!((bad.status, bad.error_code().as_str()), (422, "player_not_in_pool"), "outside the pool");
 
     let before = staff.get(&format!("/api/drafts/{id}")).await.body;
     let picked = c1.post(&format!("/api/drafts/{id}/pick"), json!({"user_id": players[0]})).await;
@@ -62,7 +62,11 @@ async fn snake_draft_turns_undo_and_completion(backend: Backend) {
     assert_eq!(picked.body["rounds"][0]["choice_id"], players[0]);
     assert_eq!(picked.body["current_pick_number"], 2);
     let again = c2.post(&format!("/api/drafts/{id}/pick"), json!({"user_id": players[0]})).await;
-    assert_eq!((again.status, again.error_code().as_str()), (409, "player_unavailable"), "a player is drafted once");
+    assert_eq!(
+        (again.status, again.error_code().as_str()),
+        (409, "player_already_drafted"),
+        "a player is drafted once"
+    );
     let team_one = staff.get(&format!("/api/teams?tournament_id={t}")).await;
     assert_eq!(team_one.body["results"][0]["members"].as_array().unwrap().len(), 2, "the pick joined team One");
 

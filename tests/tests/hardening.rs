@@ -138,7 +138,8 @@ async fn sync_errors_are_staff_only(backend: Backend) {
     .insert(app.db())
     .await
     .unwrap();
-    let path = "/api/leagues/5151/sync-state";
+    let path = format!("/api/leagues/{league}/sync-state");
+    let path = path.as_str();
     assert_eq!(app.anon().get(path).await.body["last_error"], Value::Null);
     assert_eq!(app.user("viewer").await.get(path).await.body["last_error"], Value::Null);
     assert!(staff.get(path).await.body["last_error"].as_str().unwrap().contains("10.1.2.3"));

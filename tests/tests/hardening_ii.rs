@@ -27,7 +27,7 @@ async fn league_run_by(staff: &Caller<'_>, steam_league_id: i64, admin: &Caller<
         .await;
     assert_eq!(league.status, 201, "{}", league.text);
     let admin_id = admin.get("/api/me").await.id();
-    let granted = staff.post(&format!("/api/leagues/{steam_league_id}/admins"), json!({"user_id": admin_id})).await;
+    let granted = staff.post(&format!("/api/leagues/{}/admins", league.id()), json!({"user_id": admin_id})).await;
     assert_eq!(granted.status, 201, "{}", granted.text);
     league.id()
 }
@@ -329,7 +329,8 @@ async fn a_cache_flood_keeps_the_hot_page() {
     match_zero_players(&staff).await;
     worker::domain::sync::league_sync::sync_league(&app.state.jobs, 17929, false).await.unwrap();
     worker::domain::stats::update_league_stats(&app.state.jobs, 17929).await.unwrap();
-    let hot = "/api/leagues/17929/leaderboard";
+    let hot = format!("/api/leagues/{}/leaderboard", app.league_id(17929).await);
+    let hot = hot.as_str();
     let before = app.anon().get(hot).await;
     assert_eq!(before.status, 200, "{}", before.text);
     let top = before.body["results"][0]["games_played"].as_i64().expect("a player with games");
@@ -343,7 +344,8 @@ async fn a_cache_flood_keeps_the_hot_page() {
     .unwrap();
 
     let mut distinct = Vec::new();
-    for league in LEAGUES {
+    for steam_league in LEAGUES {
+        let league = app.league_id(steam_league).await;
         for sort in ["league_mmr", "win_rate", "games_played", "avg_kda"] {
             for order in ["asc", "desc"] {
                 for size in [10, 20, 25, 50, 100] {

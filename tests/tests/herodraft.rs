@@ -77,8 +77,9 @@ async fn a_full_draft_by_two_captains(backend: Backend) {
     }
     let final_state = staff.get(&format!("/api/herodrafts/{id}")).await;
     assert_eq!(final_state.body["state"], "completed");
-    let events = staff.get(&format!("/api/herodrafts/{id}/events")).await;
-    let selected = events.body.as_array().unwrap().iter().filter(|e| e["event_type"] == "hero_selected").count();
+    let events = staff.get(&format!("/api/herodrafts/{id}/events?page_size=100")).await;
+    let selected =
+        events.body["results"].as_array().unwrap().iter().filter(|e| e["event_type"] == "hero_selected").count();
     assert_eq!(selected, 24, "exactly one event per action");
     let taken = caps[0].post(&format!("/api/herodrafts/{id}/act"), json!({"hero_id": 1})).await;
     assert_eq!(taken.status, 409);
@@ -98,7 +99,7 @@ async fn racing_actions_one_wins(backend: Backend) {
     let mut statuses = [a.status, b.status];
     statuses.sort();
     assert_eq!(statuses, [200, 409], "{} / {}", a.text, b.text);
-    let events = staff.get(&format!("/api/herodrafts/{id}/events")).await.body;
+    let events = staff.get(&format!("/api/herodrafts/{id}/events?page_size=100")).await.body["results"].clone();
     let round2 = events
         .as_array()
         .unwrap()
@@ -181,7 +182,7 @@ async fn superseded_timeouts_succeed_without_acting(backend: Backend) {
         .map(|r| r.unwrap_or_else(|e| panic!("a superseded timeout failed: {e}"))["acted"].as_bool().unwrap())
         .collect();
     assert_eq!(acted.iter().filter(|a| **a).count(), 1, "exactly one acts: {acted:?}");
-    let events = staff.get(&format!("/api/herodrafts/{id}/events")).await.body;
+    let events = staff.get(&format!("/api/herodrafts/{id}/events?page_size=100")).await.body["results"].clone();
     let timeouts = events.as_array().unwrap().iter().filter(|e| e["event_type"] == "round_timeout").count();
     assert_eq!(timeouts, 1);
 }
@@ -208,7 +209,7 @@ async fn a_timeout_acts_with_nobody_connected() {
     })
     .await;
     assert!(after["rounds"][0]["hero_id"].as_i64().is_some());
-    let events = staff.get(&format!("/api/herodrafts/{id}/events")).await.body;
+    let events = staff.get(&format!("/api/herodrafts/{id}/events?page_size=100")).await.body["results"].clone();
     assert!(
         events.as_array().unwrap().iter().any(|e| e["event_type"] == "round_timeout" && e["metadata"]["round"] == 1)
     );
@@ -261,6 +262,15 @@ async fn reserve_and_pause_to_the_millisecond() {
         "no actions during the countdown: {early:?}"
     );
     let full = service::snapshot(db, id).await.unwrap();
+    // The shown clock stands still through the countdown: 30 s of grace minus the 10 s before the pause.
+    for (into, countdown_left) in [(20_500, 2_500), (22_500, 500)] {
+        let tick = api::views::herodrafts::tick(&full, at(r2, into)).expect("a resuming draft ticks");
+        assert_eq!(
+            (tick["grace_time_remaining_ms"].as_i64(), tick["countdown_remaining_ms"].as_i64()),
+            (Some(20_000), Some(countdown_left)),
+            "{into} ms into round 2: {tick}"
+        );
+    }
     assert_eq!(
         full.timeout_in(2, resume_end),
         Some(30_000 + 74_500 - 10_000),
@@ -300,7 +310,7 @@ async fn id_timed_out(observer: &Caller<'_>, id: i64) -> Value {
         (d["rounds"][0]["state"] == "completed").then_some(())
     })
     .await;
-    let events = observer.get(&format!("/api/herodrafts/{id}/events")).await.body;
+    let events = observer.get(&format!("/api/herodrafts/{id}/events?page_size=100")).await.body["results"].clone();
     let resumed = event_of(&events, "draft_resumed")["id"].as_i64().unwrap();
     let timed_out = event_of(&events, "round_timeout");
     assert_eq!(timed_out["metadata"]["round"], 1);

@@ -81,10 +81,9 @@ async fn assert_counts(app: &TestApp, report: &Report) {
         assert_eq!(reasons, skipped, "{source}: every skipped row has its reason");
         assert_eq!(app.count(here).await, expected - skipped, "{source} → {here}: {report}");
     }
-    // Members and drop-ins are one roster here; the fixture has no overlap.
-    let members = summary["tables"]["app_team_members"].as_i64().unwrap()
-        + summary["tables"]["app_team_dropin_members"].as_i64().unwrap();
-    assert_eq!(app.count("team_members").await, members);
+    // Members stay members; drop-ins (and leavers: none in the fixture) are the team's attendance.
+    assert_eq!(app.count("team_members").await, summary["tables"]["app_team_members"].as_i64().unwrap());
+    assert_eq!(app.count("team_attendance").await, summary["tables"]["app_team_dropin_members"].as_i64().unwrap());
     // League admins and league staff both become league admins: distinct people.
     assert_eq!(app.count("league_admins").await, 2);
 }
@@ -344,7 +343,8 @@ async fn the_leaderboard_is_recomputed(
     .collect();
     assert_eq!(totals.len() as u64, draftforge::summary()["league_player_stats"]["rows"].as_u64().unwrap());
     let adjustments = mmr::adjustments(&totals, &MmrConfig::default());
-    let board = app.anon().get(&format!("/api/leagues/{LEAGUE}/leaderboard?page_size=100")).await;
+    let board =
+        app.anon().get(&format!("/api/leagues/{}/leaderboard?page_size=100", app.league_id(LEAGUE).await)).await;
     assert_eq!(board.status, 200, "{}", board.text);
     let rows_by_user: HashMap<i64, Value> =
         board.body["results"].as_array().unwrap().iter().map(|r| (r["user_id"].as_i64().unwrap(), r.clone())).collect();
@@ -572,7 +572,58 @@ async fn a_dry_run_writes_nothing_and_the_command_runs(backend: Backend) {
     );
 }
 
+/// Drop-ins and leavers arrive as the team's attendance (result linking
+/// counts the first, not the second), a deactivated account stays
+/// deactivated, and a league's rules and prize pool come over — cleaned as
+/// the API would, with a report line.
+async fn attendance_activity_and_league_text_come_over(backend: Backend) {
+    let app = TestApp::spawn_with(backend, Options::default()).await;
+    let copy = Copy::new();
+    copy.execute(&[
+        "UPDATE app_customuser SET is_active = 0 WHERE id = 13",
+        // A member of team 2 other than its captain left.
+        "INSERT INTO app_team_left_members (id, team_id, customuser_id) SELECT 1, m.team_id, m.customuser_id \
+         FROM app_team_members m JOIN app_team t ON t.id = m.team_id \
+         WHERE m.team_id = 2 AND m.customuser_id <> t.captain_id ORDER BY m.customuser_id LIMIT 1",
+        "UPDATE app_league SET rules = 'Be kind' || char(27) || '[0m', prize_pool = 'a mug'",
+    ])
+    .await;
+    let report = import(&app, copy.path_str(), false).await;
+    let source = draftforge::open(std::path::Path::new(copy.path_str())).await;
+    let users = users_by_source(&app, &source).await;
+    let mut source_rows = Vec::new();
+    for table in ["app_team_dropin_members", "app_team_left_members"] {
+        let found = rows(&source, &format!("SELECT customuser_id FROM {table}")).await;
+        source_rows.push(found.iter().map(|r| users[&int(r, "customuser_id").unwrap()]).collect::<Vec<i64>>());
+    }
+    let mut here = Vec::new();
+    for kind in ["dropin", "left"] {
+        let found = rows(app.db(), &format!("SELECT user_id FROM team_attendance WHERE kind = '{kind}'")).await;
+        here.push(found.iter().map(|r| int(r, "user_id").unwrap()).collect::<Vec<i64>>());
+    }
+    assert_eq!((source_rows[0].len(), source_rows[1].len()), (1, 1));
+    assert_eq!(here, source_rows, "drop-ins, then leavers");
+    // The leaver is still a member: they were drafted.
+    let still_member = "SELECT COUNT(*) AS n FROM team_attendance a JOIN team_members m \
+                        ON m.team_id = a.team_id AND m.user_id = a.user_id WHERE a.kind = 'left'";
+    assert_eq!(int(&rows(app.db(), still_member).await[0], "n"), Some(1));
+
+    let inactive = rows(app.db(), "SELECT id FROM users WHERE NOT is_active").await;
+    assert_eq!(inactive.iter().map(|r| int(r, "id").unwrap()).collect::<Vec<_>>(), vec![users[&13]]);
+
+    let league = &rows(app.db(), "SELECT rules, prize_pool FROM leagues").await[0];
+    assert_eq!(
+        (text(league, "rules").as_deref(), text(league, "prize_pool").as_deref()),
+        (Some("Be kind[0m"), Some("a mug"))
+    );
+    assert!(
+        report.fixed.iter().any(|n| n.table == "app_league" && n.reason == "rules: 1 control characters dropped"),
+        "{report}"
+    );
+}
+
 tests::on_both_databases!(
+    attendance_activity_and_league_text_come_over,
     the_fixture_arrives_whole,
     damaged_and_grown_sources,
     imported_text_obeys_the_apis_rules,

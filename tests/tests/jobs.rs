@@ -54,7 +54,7 @@ async fn admin_enqueue_runs_through_the_ledger_to_the_leaderboard(mode: Mode) {
     })
     .await;
     assert_eq!(stats_run["results"][0]["result"]["players"], 20);
-    let board = app.anon().get(&format!("/api/leagues/{LEAGUE}/leaderboard")).await;
+    let board = app.anon().get(&format!("/api/leagues/{}/leaderboard", app.league_id(LEAGUE).await)).await;
     assert_eq!(board.body["count"], 20);
     assert!(board.body["results"][0]["league_mmr"].is_i64());
 

@@ -361,10 +361,7 @@ async fn a_hero_draft_survives_a_killed_instance_and_a_redis_restart() {
     .await;
     assert_eq!(completed_rounds(&done), 24);
     let received = watcher.await.unwrap();
-    let stored: Vec<i64> = staff
-        .get(&format!("/api/herodrafts/{id}/events"))
-        .await
-        .body
+    let stored: Vec<i64> = staff.get(&format!("/api/herodrafts/{id}/events?page_size=100")).await.body["results"]
         .as_array()
         .unwrap()
         .iter()

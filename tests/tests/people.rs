@@ -106,20 +106,17 @@ async fn a_league_admin_runs_their_league_only(mode: Mode) {
     let (league_b, t_b, teams_b, game_b) = league_night(&staff, 1002, "b").await;
     let admin = app.user("trusted").await;
     let admin_id = admin.get("/api/me").await.id();
+    let id_a = app_league_id(&staff, league_a).await;
 
     // Before the grant: a plain user.
     assert_eq!(admin.patch(&format!("/api/tournaments/{t_a}"), json!({"name": "x"})).await.status, 403);
     // Only staff grant, list and revoke.
     let grant = json!({"user_id": admin_id});
-    assert_eq!(admin.post(&format!("/api/leagues/{league_a}/admins"), grant.clone()).await.status, 403);
-    let granted = staff.post(&format!("/api/leagues/{league_a}/admins"), grant.clone()).await;
+    assert_eq!(admin.post(&format!("/api/leagues/{id_a}/admins"), grant.clone()).await.status, 403);
+    let granted = staff.post(&format!("/api/leagues/{id_a}/admins"), grant.clone()).await;
     assert_eq!((granted.status, granted.body["user_id"].as_i64()), (201, Some(admin_id)), "{}", granted.text);
-    assert_eq!(
-        staff.post(&format!("/api/leagues/{league_a}/admins"), grant.clone()).await.status,
-        409,
-        "granted twice"
-    );
-    let listed = staff.get(&format!("/api/leagues/{league_a}/admins")).await;
+    assert_eq!(staff.post(&format!("/api/leagues/{id_a}/admins"), grant.clone()).await.status, 409, "granted twice");
+    let listed = staff.get(&format!("/api/leagues/{id_a}/admins")).await;
     assert_eq!(listed.body.as_array().unwrap().len(), 1, "{}", listed.text);
     assert_eq!(listed.body[0]["username"], "trusted");
 
@@ -173,7 +170,7 @@ async fn a_league_admin_runs_their_league_only(mode: Mode) {
         ),
         ("roles", admin.patch(&format!("/api/users/{admin_id}"), json!({"is_staff": true})).await),
         ("users", admin.post("/api/users", json!({"username": "sock"})).await),
-        ("grants", admin.post(&format!("/api/leagues/{league_a}/admins"), json!({"user_id": teams_a[1]})).await),
+        ("grants", admin.post(&format!("/api/leagues/{id_a}/admins"), json!({"user_id": teams_a[1]})).await),
         (
             "the league itself",
             admin.patch(&format!("/api/leagues/{}", app_league_id(&staff, league_a).await), json!({"name": "x"})).await,
@@ -185,8 +182,8 @@ async fn a_league_admin_runs_their_league_only(mode: Mode) {
     assert_eq!(admin.get("/api/me").await.body["is_staff"], false);
 
     // Revoked: back to a plain user.
-    assert_eq!(staff.delete(&format!("/api/leagues/{league_a}/admins/{admin_id}")).await.status, 204);
-    assert_eq!(staff.delete(&format!("/api/leagues/{league_a}/admins/{admin_id}")).await.status, 404);
+    assert_eq!(staff.delete(&format!("/api/leagues/{id_a}/admins/{admin_id}")).await.status, 204);
+    assert_eq!(staff.delete(&format!("/api/leagues/{id_a}/admins/{admin_id}")).await.status, 404);
     assert_eq!(admin.patch(&format!("/api/tournaments/{t_a}"), json!({"name": "again"})).await.status, 403);
 }
 
@@ -336,7 +333,7 @@ async fn discord_announcements_through_the_api(mode: Mode) {
     let eid = event.id();
     assert_eq!(event.body["recurrence"], "weekly");
     let unknown = staff.post("/api/discord/events", json!({"template_id": 999_999, "next_post_at": next})).await;
-    assert_eq!((unknown.status, unknown.error_code().as_str()), (404, "unknown_template"));
+    assert_eq!((unknown.status, unknown.error_code().as_str()), (422, "unknown_template"));
     let paused = staff.patch(&format!("/api/discord/events/{eid}"), json!({"is_active": false})).await;
     assert_eq!(paused.body["is_active"], false, "{}", paused.text);
     let listed = staff.get("/api/discord/events").await;

@@ -252,7 +252,7 @@ async fn a_captain_whose_heartbeats_stop_pauses_the_draft() {
     })
     .await;
     assert_eq!(paused["state"], "paused");
-    let events = staff.get(&format!("/api/herodrafts/{id}/events")).await.body;
+    let events = staff.get(&format!("/api/herodrafts/{id}/events?page_size=100")).await.body["results"].clone();
     assert!(
         events
             .as_array()

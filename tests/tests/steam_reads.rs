@@ -76,7 +76,7 @@ async fn live_games_are_cached() {
     let steam = SteamMock::start(vec![]).await;
     let app = app_with_lookups(&steam).await;
     for _ in 0..3 {
-        let live = app.anon().get("/api/steam/live?league_id=17929").await;
+        let live = app.anon().get(&format!("/api/steam/live?league_id={}", app.league_id(17929).await)).await;
         assert_eq!(live.status, 200, "{}", live.text);
         assert_eq!(live.body["games"][0]["match_id"], 1);
     }

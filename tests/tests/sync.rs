@@ -45,6 +45,7 @@ async fn sync(app: &TestApp, full: bool) -> Value {
 async fn incremental_sync_ingests_exactly_the_new_matches(mode: Mode) {
     let steam = SteamMock::start((0..30).map(MockMatch::nth).collect()).await;
     let app = app_with(mode, &steam).await;
+    let league = app.league_id(LEAGUE).await;
     let first = sync(&app, false).await;
     assert_eq!(first["ingested"], 30, "{first}");
     assert_eq!((app.count("steam_matches").await, app.count("player_match_stats").await), (30, 300));
@@ -70,7 +71,7 @@ async fn incremental_sync_ingests_exactly_the_new_matches(mode: Mode) {
     let fourth = sync(&app, false).await;
     assert_eq!(fourth["ingested"], 0);
     assert_eq!((app.count("steam_matches").await, app.count("player_match_stats").await), (36, 360));
-    let state = app.anon().get(&format!("/api/leagues/{LEAGUE}/sync-state")).await;
+    let state = app.anon().get(&format!("/api/leagues/{league}/sync-state")).await;
     assert_eq!(state.body["last_match_id"], MockMatch::nth(34).match_id);
     assert_eq!(state.body["stored_matches"], 36);
     assert_eq!(state.body["failed_matches"], json!([]));
@@ -129,10 +130,11 @@ async fn details_failures_do_not_stop_the_sync_and_are_retried(mode: Mode) {
     let steam = SteamMock::start(matches.clone()).await;
     steam.state.lock().unwrap().broken_seqs = [matches[3].seq, matches[7].seq].into();
     let app = app_with(mode, &steam).await;
+    let league = app.league_id(LEAGUE).await;
     let run = sync(&app, false).await;
     assert_eq!((run["ingested"].as_i64(), run["failed"].as_i64()), (Some(8), Some(2)), "{run}");
     assert_eq!(steam.calls("GetMatchDetails"), 2, "GetMatchDetails was only a fallback");
-    let state = app.anon().get(&format!("/api/leagues/{LEAGUE}/sync-state")).await;
+    let state = app.anon().get(&format!("/api/leagues/{league}/sync-state")).await;
     let failed: Vec<i64> =
         state.body["failed_matches"].as_array().unwrap().iter().map(|f| f["match_id"].as_i64().unwrap()).collect();
     assert_eq!(failed, vec![matches[3].match_id, matches[7].match_id]);
@@ -145,7 +147,7 @@ async fn details_failures_do_not_stop_the_sync_and_are_retried(mode: Mode) {
     let retried = retry_failed(&app.state.jobs, LEAGUE).await.unwrap();
     assert_eq!(retried, json!({"retried_count": 2, "still_failed_count": 0}));
     assert_eq!(app.count("steam_matches").await, 10);
-    let state = app.anon().get(&format!("/api/leagues/{LEAGUE}/sync-state")).await;
+    let state = app.anon().get(&format!("/api/leagues/{league}/sync-state")).await;
     assert_eq!(state.body["failed_matches"], json!([]));
 }
 
@@ -185,6 +187,7 @@ async fn league_mmr_from_mock_steam_to_the_leaderboard(mode: Mode) {
     let matches: Vec<MockMatch> = (0..12).map(MockMatch::nth).collect();
     let steam = SteamMock::start(matches.clone()).await;
     let app = app_with(mode, &steam).await;
+    let league = app.league_id(LEAGUE).await;
     let staff = app.staff("staffer").await;
     // 19 of the 20 accounts are registered; one has no base MMR.
     let mut users = HashMap::new();
@@ -206,7 +209,7 @@ async fn league_mmr_from_mock_steam_to_the_leaderboard(mode: Mode) {
         adjustments.iter().any(|a| *a > 0) && adjustments.iter().any(|a| *a < 0),
         "the data spreads players: {adjustments:?}"
     );
-    let board = app.anon().get(&format!("/api/leagues/{LEAGUE}/leaderboard?page_size=100")).await;
+    let board = app.anon().get(&format!("/api/leagues/{league}/leaderboard?page_size=100")).await;
     assert_eq!(board.status, 200, "{}", board.text);
     assert_eq!(board.body["count"], 19);
     let rows: HashMap<i64, Value> =
@@ -237,19 +240,19 @@ async fn league_mmr_from_mock_steam_to_the_leaderboard(mode: Mode) {
     };
     let mut paged = Vec::new();
     for page in 1..=4 {
-        let url = format!("/api/leagues/{LEAGUE}/leaderboard?page_size=5&page={page}");
+        let url = format!("/api/leagues/{league}/leaderboard?page_size=5&page={page}");
         paged.extend(ids(&app.anon().get(&url).await.body));
     }
     assert_eq!(paged, ids(&board.body));
     let by_rate =
-        app.anon().get(&format!("/api/leagues/{LEAGUE}/leaderboard?page_size=100&sort_by=win_rate&order=asc")).await;
+        app.anon().get(&format!("/api/leagues/{league}/leaderboard?page_size=100&sort_by=win_rate&order=asc")).await;
     let rates: Vec<f64> =
         by_rate.body["results"].as_array().unwrap().iter().map(|r| r["win_rate"].as_f64().unwrap()).collect();
     assert!(rates.windows(2).all(|w| w[0] <= w[1]), "ascending win rate: {rates:?}");
 
     // Guild matches: newest first, each with its ten players in slot order and
     // the usernames of registered ones — the same view as the match detail.
-    let guild = app.anon().get(&format!("/api/steam/guild-matches?league_id={LEAGUE}&page_size=5&page=2")).await;
+    let guild = app.anon().get(&format!("/api/steam/guild-matches?league_id={league}&page_size=5&page=2")).await;
     assert_eq!((guild.status, guild.body["count"].as_u64()), (200, Some(12)), "{}", guild.text);
     let page = guild.body["results"].as_array().unwrap();
     let newest_first: Vec<i64> = matches.iter().rev().skip(5).take(5).map(|m| m.match_id).collect();
@@ -265,13 +268,13 @@ async fn league_mmr_from_mock_steam_to_the_leaderboard(mode: Mode) {
     // Recomputing changes nothing.
     let before = app
         .anon()
-        .get(&format!("/api/leagues/{LEAGUE}/leaderboard?page_size=100&sort_by=win_rate&order=asc"))
+        .get(&format!("/api/leagues/{league}/leaderboard?page_size=100&sort_by=win_rate&order=asc"))
         .await
         .body;
     worker::domain::stats::update_league_stats(&app.state.jobs, LEAGUE).await.unwrap();
     let after = app
         .anon()
-        .get(&format!("/api/leagues/{LEAGUE}/leaderboard?page_size=100&sort_by=win_rate&order=asc"))
+        .get(&format!("/api/leagues/{league}/leaderboard?page_size=100&sort_by=win_rate&order=asc"))
         .await
         .body;
     assert_eq!(before, after);

@@ -27,7 +27,7 @@ async fn roster_rules_and_captain_succession(backend: Backend) {
     assert_eq!(team.body["total_mmr"], 6000);
 
     let not_player = staff.post("/api/teams", json!({"tournament_id": t, "name": "B", "captain_id": outsider})).await;
-    assert_eq!((not_player.status, not_player.error_code().as_str()), (409, "not_a_player"));
+    assert_eq!((not_player.status, not_player.error_code().as_str()), (422, "not_a_player"));
     let taken = staff
         .post(
             "/api/teams",
@@ -86,12 +86,12 @@ async fn games_belong_to_their_tournament(backend: Backend) {
     let gid = game.id();
     let foreign =
         staff.post("/api/games", json!({"tournament_id": t1, "radiant_team_id": ta, "dire_team_id": tc})).await;
-    assert_eq!((foreign.status, foreign.error_code().as_str()), (404, "unknown_team"));
+    assert_eq!((foreign.status, foreign.error_code().as_str()), (422, "unknown_team"));
     let itself =
         staff.post("/api/games", json!({"tournament_id": t1, "radiant_team_id": ta, "dire_team_id": ta})).await;
     assert_eq!((itself.status, itself.error_code().as_str()), (422, "same_team"));
     let bad_winner = staff.patch(&format!("/api/games/{gid}"), json!({"winning_team_id": tc})).await;
-    assert_eq!((bad_winner.status, bad_winner.error_code().as_str()), (404, "unknown_team"), "not of this tournament");
+    assert_eq!((bad_winner.status, bad_winner.error_code().as_str()), (422, "unknown_team"), "not of this tournament");
     let sideless = staff.post("/api/games", json!({"tournament_id": t1, "winning_team_id": ta})).await;
     assert_eq!((sideless.status, sideless.error_code().as_str()), (422, "winner_not_playing"));
     let won = staff.patch(&format!("/api/games/{gid}"), json!({"winning_team_id": tb, "status": "completed"})).await;

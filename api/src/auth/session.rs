@@ -2,7 +2,8 @@
 //! `SameSite=Lax` cookie. The store ([`KvStore`](crate::kv::KvStore)) keeps
 //! only the token's SHA-256, mapped to `user_id:epoch`: a leaked store does
 //! not leak live tokens, and a session of an older epoch than its account's
-//! `session_epoch` is void (the account's Discord id changed).
+//! `session_epoch` is void (the account's Discord id changed, or it was
+//! deactivated).
 
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use poem::Request;
 use sha2::{Digest, Sha256};
 
 use crate::auth::pkce::random_token;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 pub const COOKIE: &str = "dtx_session";
@@ -22,8 +23,16 @@ fn key(token: &str) -> String {
     format!("session:{}", URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes())))
 }
 
-/// Starts a session for `user`; returns the `Set-Cookie` header value.
+/// Starts a session for `user`; returns the `Set-Cookie` header value. A
+/// deactivated user gets none (403 `user_inactive`).
 pub async fn start(state: &AppState, user: &entity::user::Model) -> ApiResult<String> {
+    if !user.is_active {
+        return Err(ApiError::new(
+            poem::http::StatusCode::FORBIDDEN,
+            "user_inactive",
+            "this account is deactivated; a staff member can reactivate it",
+        ));
+    }
     let token = random_token();
     state.kv.put(&key(&token), &format!("{}:{}", user.id, user.session_epoch), TTL).await?;
     Ok(cookie(state, &token, TTL.as_secs()))

@@ -21,8 +21,8 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Looks the session up: no cookie, an unknown token, or a session of an
-    /// older epoch than its account's is anonymous.
+    /// Looks the session up: no cookie, an unknown token, a session of an
+    /// older epoch than its account's, or a deactivated account is anonymous.
     pub async fn resolve(req: &Request, state: &AppState) -> ApiResult<Self> {
         let Some(token) = session::token_of(req) else { return Ok(Self { user: None, token: None }) };
         let user = match session::owner(state, &token).await? {
@@ -30,7 +30,7 @@ impl Caller {
                 .one(&state.db)
                 .await
                 .map_err(ApiError::from)?
-                .filter(|u| u.session_epoch == epoch),
+                .filter(|u| u.session_epoch == epoch && u.is_active),
             None => None,
         };
         Ok(Self { user, token: Some(token) })

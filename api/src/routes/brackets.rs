@@ -7,11 +7,13 @@ use chrono::{DateTime, Utc};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use worker::domain::brackets::seeding::Seeding;
 use worker::domain::brackets::service::{self, BracketRequest, Format, ResultSource};
 
 use crate::auth::Session;
 use crate::error::ApiResult;
+use crate::pagination::{Page, PageRequest};
 use crate::routes::{Created, Tag};
 use crate::state::AppState;
 use crate::views::brackets::BracketEventView;
@@ -147,7 +149,9 @@ pub struct BracketsApi;
 
 #[OpenApi(tag = "Tag::Games")]
 impl BracketsApi {
-    /// Generate (or replace) the tournament's bracket from its teams (organisers); 409 once a game has a result.
+    /// Generate (or replace) the tournament's bracket from its teams (organisers).
+    ///
+    /// Errors: 409 `not_enough_teams`, 409 `bracket_has_results` (take results back first).
     #[oai(path = "/tournaments/:id/bracket", method = "post", operation_id = "generateBracket")]
     async fn generate(
         &self,
@@ -184,21 +188,32 @@ impl BracketsApi {
         Ok(Json(bracket_view(&state, id.0).await?))
     }
 
-    /// The tournament's bracket events (generated, results recorded and taken back), oldest first;
-    /// `after` skips those up to that event id (for clients catching up).
+    /// The tournament's bracket events (generated, results recorded and taken back), oldest first,
+    /// paginated like every event list; `after` skips those up to that event id (for clients catching up).
     #[oai(path = "/tournaments/:id/bracket/events", method = "get", operation_id = "listBracketEvents")]
     async fn events(
         &self,
         state: poem::web::Data<&AppState>,
         id: Path<i64>,
         #[oai(validator(minimum(value = "0")))] after: Query<Option<i64>>,
-    ) -> ApiResult<Json<Vec<BracketEventView>>> {
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))] page: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))] page_size: Query<Option<u64>>,
+    ) -> ApiResult<Json<Page<BracketEventView>>> {
+        use entity::bracket_event::{Column, Entity};
         worker::domain::rosters::find_tournament(&state.db, id.0).await?;
-        let rows = service::events_after(&state.db, id.0, after.0.unwrap_or(0), 500).await?;
-        Ok(Json(rows.into_iter().map(Into::into).collect()))
+        let req = PageRequest::new(page.0, page_size.0);
+        let select = Entity::find()
+            .filter(Column::TournamentId.eq(id.0))
+            .filter(Column::Id.gt(after.0.unwrap_or(0)))
+            .order_by_asc(Column::Id);
+        let (count, rows) = req.fetch(&state.db, select).await?;
+        Ok(Json(req.wrap(count, rows.into_iter().map(Into::into).collect())))
     }
 
     /// Record a game's result (organisers): the winner and loser move on, the tournament closes after its last game.
+    ///
+    /// Errors: 422 `not_in_game` (the winner is not one of the game's teams), 409 `game_not_ready` (a team is
+    /// missing), 409 `already_decided`.
     #[oai(path = "/games/:id/result", method = "post", operation_id = "recordResult")]
     async fn record(
         &self,
@@ -226,6 +241,9 @@ impl BracketsApi {
     }
 
     /// Link a stored Steam match to a game (organisers): the result follows from the side each roster sat on.
+    ///
+    /// Errors: 422 `unknown_match` (sync the league first), 422 `rosters_do_not_match`, 409 `match_excluded`,
+    /// 409 `match_already_linked` (to another game).
     #[oai(path = "/games/:id/link-match", method = "post", operation_id = "linkMatch")]
     async fn link(
         &self,

@@ -1,5 +1,5 @@
 //! Team (player) drafts (SPEC §9): create/rebuild (staff), read (anyone),
-//! pick (staff or the captain whose turn it is), undo (staff), the events,
+//! pick (staff or the captain whose turn it is), undo and repair (organisers), the events,
 //! and the style-MMR preview. Where a pick happens:
 //! `worker::domain::team_draft::service::pick`.
 
@@ -53,6 +53,8 @@ pub struct DraftsApi;
 #[OpenApi(tag = "Tag::Drafts")]
 impl DraftsApi {
     /// Create or rebuild the tournament's draft (organisers): members reset to the captains.
+    ///
+    /// Errors: 409 `not_enough_teams`, 409 `team_without_captain`.
     #[oai(path = "/tournaments/:id/draft", method = "post", operation_id = "createDraft")]
     async fn create(
         &self,
@@ -100,7 +102,10 @@ impl DraftsApi {
         Ok(Json(req.wrap(count, rows.into_iter().map(Into::into).collect())))
     }
 
-    /// Pick a player: the captain whose turn it is (409 for another captain), or an organiser.
+    /// Pick a player: the captain whose turn it is, or an organiser.
+    ///
+    /// Errors: 409 `not_your_turn` (another captain), 422 `player_not_in_pool`, 409 `player_already_drafted`,
+    /// 409 `draft_complete`.
     #[oai(path = "/drafts/:id/pick", method = "post", operation_id = "pickPlayer")]
     async fn pick(
         &self,
@@ -115,6 +120,8 @@ impl DraftsApi {
     }
 
     /// Take back the last pick (organisers).
+    ///
+    /// Errors: 409 `nothing_to_undo`.
     #[oai(path = "/drafts/:id/undo", method = "post", operation_id = "undoPick")]
     async fn undo(
         &self,
@@ -124,6 +131,25 @@ impl DraftsApi {
     ) -> ApiResult<Json<DraftView>> {
         let actor = viewer.require_organiser(&state, Scope::Draft(id.0)).await?;
         service::undo(&state.services, id.0, actor.id).await?;
+        fresh_view(&state, id.0).await
+    }
+
+    /// Repair a pick already made (organisers): its round names `user_id` instead, the team trades the
+    /// old player for them, as one `pick_repaired` event.
+    ///
+    /// Errors: 404 for a round the draft does not have, 409 `pick_not_made` (a pick still to make),
+    /// 422 `player_not_in_pool`, 409 `player_already_drafted`.
+    #[oai(path = "/drafts/:id/rounds/:pick_number", method = "patch", operation_id = "repairPick")]
+    async fn repair(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Session,
+        id: Path<i64>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] pick_number: Path<i32>,
+        body: Json<PickRequest>,
+    ) -> ApiResult<Json<DraftView>> {
+        let actor = viewer.require_organiser(&state, Scope::Draft(id.0)).await?;
+        service::repair(&state.services, id.0, pick_number.0, body.0.user_id, actor.id).await?;
         fresh_view(&state, id.0).await
     }
 

@@ -76,6 +76,8 @@ pub struct HeroDraftsApi;
 #[OpenApi(tag = "Tag::Drafts")]
 impl HeroDraftsApi {
     /// Create the hero draft of a game (organisers: staff or the league's admins); the game needs radiant and dire teams with captains.
+    ///
+    /// Errors: 409 `already_exists` (with the draft's `herodraft_id`), 409 `game_finished`.
     #[oai(path = "/games/:id/herodraft", method = "post", operation_id = "createHeroDraft")]
     async fn create(
         &self,
@@ -245,18 +247,26 @@ impl HeroDraftsApi {
         current(&state, id.0).await
     }
 
-    /// The draft's events, oldest first (one per action); `after` skips those up to that event id.
+    /// The draft's events, oldest first (one per action), paginated like every event list; `after`
+    /// skips those up to that event id.
     #[oai(path = "/herodrafts/:id/events", method = "get", operation_id = "listHeroDraftEvents")]
     async fn events(
         &self,
         state: poem::web::Data<&AppState>,
         id: Path<i64>,
         #[oai(validator(minimum(value = "0")))] after: Query<Option<i64>>,
-    ) -> ApiResult<Json<Vec<HeroDraftEventView>>> {
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))] page: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))] page_size: Query<Option<u64>>,
+    ) -> ApiResult<Json<Page<HeroDraftEventView>>> {
+        use entity::hero_draft_event::{Column, Entity};
         service::snapshot(&state.db, id.0).await?;
-        // A draft has at most ~30 events (one per action), so the whole list fits one answer.
-        let rows = service::events_after(&state.db, id.0, after.0.unwrap_or(0), 1_000).await?;
-        Ok(Json(rows.into_iter().map(Into::into).collect()))
+        let req = PageRequest::new(page.0, page_size.0);
+        let select = Entity::find()
+            .filter(Column::HeroDraftId.eq(id.0))
+            .filter(Column::Id.gt(after.0.unwrap_or(0)))
+            .order_by_asc(Column::Id);
+        let (count, rows) = req.fetch(&state.db, select).await?;
+        Ok(Json(req.wrap(count, rows.into_iter().map(Into::into).collect())))
     }
 
     /// Heroes still available.

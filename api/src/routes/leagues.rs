@@ -25,6 +25,12 @@ pub struct LeagueCreate {
     pub name: Text,
     #[oai(validator(max_length = 10000))]
     pub description: Option<Text>,
+    /// The league's rules, as text.
+    #[oai(validator(max_length = 50000))]
+    pub rules: Option<Text>,
+    /// What the league plays for, as text.
+    #[oai(validator(max_length = 100))]
+    pub prize_pool: Option<Text>,
     /// Default UTC.
     pub timezone: Option<Text>,
     /// Default true.
@@ -47,6 +53,10 @@ pub struct LeaguePatch {
     pub name: Option<Text>,
     #[oai(validator(max_length = 10000))]
     pub description: Option<Text>,
+    #[oai(validator(max_length = 50000))]
+    pub rules: Option<Text>,
+    #[oai(validator(max_length = 100))]
+    pub prize_pool: Option<Text>,
     pub timezone: Option<Text>,
     pub sync_enabled: Option<bool>,
 }
@@ -96,6 +106,8 @@ impl LeaguesApi {
             steam_league_id: Set(body.steam_league_id),
             name: Set(validate::line("name", &body.name, 255)?),
             description: Set(validate::text("description", body.description.as_deref().unwrap_or(""), 10_000)?),
+            rules: Set(validate::text("rules", body.rules.as_deref().unwrap_or(""), 50_000)?),
+            prize_pool: Set(validate::text("prize_pool", body.prize_pool.as_deref().unwrap_or(""), 100)?),
             timezone: Set(validate::timezone(body.timezone.as_deref().unwrap_or("UTC"))?),
             sync_enabled: Set(body.sync_enabled.unwrap_or(true)),
             ..Default::default()
@@ -131,6 +143,12 @@ impl LeaguesApi {
         if let Some(v) = body.description {
             active.description = Set(validate::text("description", &v, 10_000)?);
         }
+        if let Some(v) = body.rules {
+            active.rules = Set(validate::text("rules", &v, 50_000)?);
+        }
+        if let Some(v) = body.prize_pool {
+            active.prize_pool = Set(validate::text("prize_pool", &v, 100)?);
+        }
         if let Some(v) = body.timezone {
             active.timezone = Set(validate::timezone(&v)?);
         }
@@ -151,47 +169,47 @@ impl LeaguesApi {
     }
 
     /// The league's admins (staff).
-    #[oai(path = "/leagues/:steam_league_id/admins", method = "get", operation_id = "listLeagueAdmins")]
+    #[oai(path = "/leagues/:id/admins", method = "get", operation_id = "listLeagueAdmins")]
     async fn list_admins(
         &self,
         state: poem::web::Data<&AppState>,
         viewer: Session,
-        /// The league's Steam id.
-        steam_league_id: Path<i64>,
+        id: Path<i64>,
     ) -> ApiResult<Json<Vec<LeagueAdminView>>> {
         viewer.require_staff()?;
-        let rows = admins::admins(&state.db, steam_league_id.0).await?;
+        let league = find_league(&state, id.0).await?;
+        let rows = admins::admins(&state.db, league.steam_league_id).await?;
         Ok(Json(rows.into_iter().map(Into::into).collect()))
     }
 
     /// Make a user an admin of the league (staff): they may then organise its tournaments and sync it.
-    #[oai(path = "/leagues/:steam_league_id/admins", method = "post", operation_id = "grantLeagueAdmin")]
+    #[oai(path = "/leagues/:id/admins", method = "post", operation_id = "grantLeagueAdmin")]
     async fn grant_admin(
         &self,
         state: poem::web::Data<&AppState>,
         viewer: Session,
-        /// The league's Steam id.
-        steam_league_id: Path<i64>,
+        id: Path<i64>,
         body: Json<AdminGrant>,
     ) -> ApiResult<Created<LeagueAdminView>> {
         let by = viewer.require_staff()?;
-        let grant = admins::grant_admin(&state.services, steam_league_id.0, body.0.user_id, by.id).await?;
+        let league = find_league(&state, id.0).await?;
+        let grant = admins::grant_admin(&state.services, league.steam_league_id, body.0.user_id, by.id).await?;
         let user = worker::domain::users::find_user(&state.db, grant.user_id).await?;
         Ok(Created::Created(Json((grant, user).into())))
     }
 
     /// Take a user's admin rights on the league away (staff).
-    #[oai(path = "/leagues/:steam_league_id/admins/:user_id", method = "delete", operation_id = "revokeLeagueAdmin")]
+    #[oai(path = "/leagues/:id/admins/:user_id", method = "delete", operation_id = "revokeLeagueAdmin")]
     async fn revoke_admin(
         &self,
         state: poem::web::Data<&AppState>,
         viewer: Session,
-        /// The league's Steam id.
-        steam_league_id: Path<i64>,
+        id: Path<i64>,
         user_id: Path<i64>,
     ) -> ApiResult<Deleted> {
         viewer.require_staff()?;
-        admins::revoke_admin(&state.services, steam_league_id.0, user_id.0).await?;
+        let league = find_league(&state, id.0).await?;
+        admins::revoke_admin(&state.services, league.steam_league_id, user_id.0).await?;
         Ok(Deleted::NoContent)
     }
 }

@@ -13,6 +13,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, JoinType, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use worker::clients::steam::client::SteamError;
+use worker::domain::leagues::Scope;
 use worker::domain::mmr::display_kda;
 use worker::domain::steam_ids::{self, Lookup};
 
@@ -100,7 +101,10 @@ impl PlayerLeagueStats {
 /// A player's stats in one league (for `/api/me/stats`).
 #[derive(Debug, Clone, Object)]
 pub struct LeagueStatsEntry {
+    /// The league's id.
     pub league_id: i64,
+    /// The league's Steam league id.
+    pub steam_league_id: i64,
     pub league_name: String,
     pub stats: PlayerLeagueStats,
 }
@@ -134,19 +138,38 @@ pub struct MatchView {
     pub match_id: i64,
     #[oai(nullable)]
     pub match_seq_num: Option<i64>,
-    pub league_id: i64,
+    /// The Steam league the match was played in.
+    pub steam_league_id: i64,
     pub radiant_win: bool,
     pub duration: i32,
     pub start_time: DateTime<Utc>,
     pub game_mode: i32,
     pub lobby_type: i32,
+    /// An excluded match (a remake, an abandoned lobby) counts toward no stats or league MMR and
+    /// decides no game.
+    pub excluded: bool,
+    /// Why it was excluded.
+    #[oai(nullable)]
+    pub excluded_reason: Option<String>,
     /// By player slot.
     pub players: Vec<MatchPlayer>,
 }
 
+/// Why a match is excluded.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct Exclusion {
+    /// Shown on the match (`a remake`, `abandoned lobby`).
+    #[oai(validator(min_length = 1, max_length = 500))]
+    pub reason: crate::types::Text,
+}
+
 #[derive(Debug, Object)]
 pub struct SyncStateView {
+    /// The league's id.
     pub league_id: i64,
+    /// Its Steam league id (what the sync reads).
+    pub steam_league_id: i64,
     #[oai(nullable)]
     pub last_match_id: Option<i64>,
     #[oai(nullable)]
@@ -170,6 +193,10 @@ impl Resolved {
     fn of(steam_id: i64) -> Self {
         Self { steam_id: SteamId64(steam_id), account_id: entity::steam_id::account_id_of(steam_id) }
     }
+}
+
+async fn league_by_id<C: ConnectionTrait>(db: &C, id: i64) -> ApiResult<league::Model> {
+    league::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ApiError::not_found("league"))
 }
 
 async fn league_by_steam_id<C: ConnectionTrait>(db: &C, steam_league_id: i64) -> ApiResult<league::Model> {
@@ -269,12 +296,14 @@ async fn match_views<C: ConnectionTrait>(db: &C, matches: Vec<steam_match::Model
             players: by_match.remove(&m.match_id).unwrap_or_default(),
             match_id: m.match_id,
             match_seq_num: m.match_seq_num,
-            league_id: m.league_id,
+            steam_league_id: m.league_id,
             radiant_win: m.radiant_win,
             duration: m.duration,
             start_time: m.start_time,
             game_mode: m.game_mode,
             lobby_type: m.lobby_type,
+            excluded: m.excluded_at.is_some(),
+            excluded_reason: m.excluded_reason,
         })
         .collect())
 }
@@ -307,12 +336,12 @@ pub struct SteamApi;
 #[OpenApi(tag = "Tag::Steam")]
 impl SteamApi {
     /// A league's leaderboard: players with games, sorted, paginated.
-    #[oai(path = "/leagues/:steam_league_id/leaderboard", method = "get", operation_id = "getLeaderboard")]
+    #[oai(path = "/leagues/:id/leaderboard", method = "get", operation_id = "getLeaderboard")]
     #[allow(clippy::too_many_arguments)]
     async fn leaderboard(
         &self,
         state: poem::web::Data<&AppState>,
-        steam_league_id: Path<i64>,
+        id: Path<i64>,
         sort_by: Query<Option<SortBy>>,
         order: Query<Option<SortOrder>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))] page: Query<Option<u64>>,
@@ -320,24 +349,24 @@ impl SteamApi {
     ) -> ApiResult<CachedJson<Page<PlayerLeagueStats>>> {
         let req = PageRequest::new(page.0, page_size.0);
         let (by, order) = (sort_by.0.unwrap_or(SortBy::LeagueMmr), order.0.unwrap_or(SortOrder::Desc));
-        let key = format!("leaderboard:{}:{by:?}:{order:?}:{}:{}", steam_league_id.0, req.page, req.page_size);
+        let key = format!("leaderboard:{}:{by:?}:{order:?}:{}:{}", id.0, req.page, req.page_size);
         let db = &state.db;
         cached_if(req.cacheable(), &state.cache, ns::LEAGUE_STATS, &key, STATS_TTL, || async move {
-            let league = league_by_steam_id(db, steam_league_id.0).await?;
+            let league = league_by_id(db, id.0).await?;
             leaderboard_page(db, league.id, by, order, req).await
         })
         .await
     }
 
     /// One player's stats in a league.
-    #[oai(path = "/leagues/:steam_league_id/players/:user_id/stats", method = "get", operation_id = "getPlayerStats")]
+    #[oai(path = "/leagues/:id/players/:user_id/stats", method = "get", operation_id = "getPlayerStats")]
     async fn player_stats(
         &self,
         state: poem::web::Data<&AppState>,
-        steam_league_id: Path<i64>,
+        id: Path<i64>,
         user_id: Path<i64>,
     ) -> ApiResult<Json<PlayerLeagueStats>> {
-        let league = league_by_steam_id(&state.db, steam_league_id.0).await?;
+        let league = league_by_id(&state.db, id.0).await?;
         let stats = league_player_stats::Entity::find()
             .filter(league_player_stats::Column::LeagueId.eq(league.id))
             .filter(league_player_stats::Column::UserId.eq(user_id.0))
@@ -372,7 +401,8 @@ impl SteamApi {
             rows.iter()
                 .filter_map(|r| {
                     leagues.get(&r.league_id).map(|l| LeagueStatsEntry {
-                        league_id: l.steam_league_id,
+                        league_id: l.id,
+                        steam_league_id: l.steam_league_id,
                         league_name: l.name.clone(),
                         stats: PlayerLeagueStats::of(r, me),
                     })
@@ -395,25 +425,57 @@ impl SteamApi {
         .await
     }
 
+    /// Exclude a match from stats, league MMR and results (staff, or the league's admins): a remake, an
+    /// abandoned lobby. The league's stats and MMR are recomputed at once.
+    ///
+    /// Errors: 409 `match_linked` (it decides a game: unlink it first).
+    #[oai(path = "/matches/:match_id/exclude", method = "post", operation_id = "excludeMatch")]
+    async fn exclude_match(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Session,
+        match_id: Path<i64>,
+        body: Json<Exclusion>,
+    ) -> ApiResult<Json<MatchView>> {
+        let actor = viewer.require_organiser(&state, Scope::Match(match_id.0)).await?;
+        let reason = crate::validate::line("reason", &body.0.reason, 500)?;
+        worker::domain::matches::exclude(&state.services, match_id.0, reason, actor.id).await?;
+        Ok(Json(match_view(&state.db, match_id.0).await?))
+    }
+
+    /// Count an excluded match again (staff, or the league's admins); stats and league MMR are recomputed.
+    #[oai(path = "/matches/:match_id/exclude", method = "delete", operation_id = "includeMatch")]
+    async fn include_match(
+        &self,
+        state: poem::web::Data<&AppState>,
+        viewer: Session,
+        match_id: Path<i64>,
+    ) -> ApiResult<Json<MatchView>> {
+        viewer.require_organiser(&state, Scope::Match(match_id.0)).await?;
+        worker::domain::matches::include(&state.services, match_id.0).await?;
+        Ok(Json(match_view(&state.db, match_id.0).await?))
+    }
+
     /// Where a league's sync stands.
-    #[oai(path = "/leagues/:steam_league_id/sync-state", method = "get", operation_id = "getSyncState")]
+    #[oai(path = "/leagues/:id/sync-state", method = "get", operation_id = "getSyncState")]
     async fn sync_state(
         &self,
         state: poem::web::Data<&AppState>,
         viewer: Viewer,
-        steam_league_id: Path<i64>,
+        id: Path<i64>,
     ) -> ApiResult<Json<SyncStateView>> {
-        let league = league_by_steam_id(&state.db, steam_league_id.0).await?;
+        let league = league_by_id(&state.db, id.0).await?;
         let s = league_sync_state::Entity::find()
             .filter(league_sync_state::Column::LeagueId.eq(league.id))
             .one(&state.db)
             .await?;
         let stored = steam_match::Entity::find()
-            .filter(steam_match::Column::LeagueId.eq(steam_league_id.0))
+            .filter(steam_match::Column::LeagueId.eq(league.steam_league_id))
             .count(&state.db)
             .await?;
         Ok(Json(SyncStateView {
-            league_id: steam_league_id.0,
+            league_id: league.id,
+            steam_league_id: league.steam_league_id,
             last_match_id: s.as_ref().and_then(|s| s.last_match_id),
             last_sync_at: s.as_ref().and_then(|s| s.last_sync_at),
             failed_matches: s.as_ref().map_or(serde_json::json!([]), |s| s.failed_match_ids.clone()),
@@ -456,15 +518,18 @@ impl SteamApi {
         .await
     }
 
-    /// Live games of a known league, as Steam reports them (cached 30 s: one Steam call per league per 30 s).
+    /// Live games of a known league (default: the one of `DEFAULT_LEAGUE_ID`), as Steam reports them
+    /// (cached 30 s: one Steam call per league per 30 s).
     #[oai(path = "/steam/live", method = "get", operation_id = "listLiveGames")]
     async fn live(
         &self,
         state: poem::web::Data<&AppState>,
         league_id: Query<Option<i64>>,
     ) -> ApiResult<CachedJson<serde_json::Value>> {
-        let league =
-            league_by_steam_id(&state.db, league_id.0.unwrap_or(state.settings.core.default_league_id)).await?;
+        let league = match league_id.0 {
+            Some(id) => league_by_id(&state.db, id).await?,
+            None => league_by_steam_id(&state.db, state.settings.core.default_league_id).await?,
+        };
         let steam = &state.jobs.steam;
         cached(&state.cache, ns::STEAM, &format!("live:{}", league.steam_league_id), LIVE_TTL, || async move {
             steam.live_league_games(league.steam_league_id).await.map_err(steam_failure)
@@ -472,8 +537,8 @@ impl SteamApi {
         .await
     }
 
-    /// Recent stored matches that involve registered users, newest first (`league_id` is a Steam league id;
-    /// the first 20 pages, cached).
+    /// Recent stored matches that involve registered users, newest first, optionally of one league (the
+    /// first 20 pages, cached).
     #[oai(path = "/steam/guild-matches", method = "get", operation_id = "listGuildMatches")]
     async fn guild_matches(
         &self,
@@ -483,10 +548,11 @@ impl SteamApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] page_size: Query<Option<u64>>,
     ) -> ApiResult<CachedJson<Page<MatchView>>> {
         let req = PageRequest::new(page.0, page_size.0);
-        if let Some(l) = league_id.0 {
-            league_by_steam_id(&state.db, l).await?;
-        }
-        let key = format!("guild:{:?}:{}:{}", league_id.0, req.page, req.page_size);
+        let steam_league = match league_id.0 {
+            Some(id) => Some(league_by_id(&state.db, id).await?.steam_league_id),
+            None => None,
+        };
+        let key = format!("guild:{steam_league:?}:{}:{}", req.page, req.page_size);
         let db = &state.db;
         cached_if(req.cacheable(), &state.cache, ns::MATCHES, &key, GUILD_TTL, || async move {
             let with_users = player_match_stats::Entity::find()
@@ -498,7 +564,7 @@ impl SteamApi {
                 .filter(steam_match::Column::MatchId.in_subquery(sea_orm::QueryTrait::into_query(with_users)))
                 .order_by_desc(steam_match::Column::StartTime)
                 .order_by_desc(steam_match::Column::MatchId);
-            if let Some(l) = league_id.0 {
+            if let Some(l) = steam_league {
                 select = select.filter(steam_match::Column::LeagueId.eq(l));
             }
             let (count, rows) = req.fetch(db, select).await?;

@@ -7,7 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Object, OpenApi};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use worker::domain::rosters::{self, NewTeam, TeamChange};
+use worker::domain::rosters::{self, Attendees, NewTeam, TeamChange};
 
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult};
@@ -35,6 +35,12 @@ pub struct TeamCreate {
     /// Members besides the captain and deputy.
     #[oai(validator(max_items = 50))]
     pub member_ids: Option<Vec<i64>>,
+    /// Users who play for the team without being drafted (not members).
+    #[oai(validator(max_items = 50))]
+    pub dropin_member_ids: Option<Vec<i64>>,
+    /// Members who left during the night (result linking no longer counts them).
+    #[oai(validator(max_items = 50))]
+    pub left_member_ids: Option<Vec<i64>>,
 }
 
 #[derive(Debug, Object)]
@@ -51,6 +57,12 @@ pub struct TeamPatch {
     /// Replaces the members (the captain and deputy stay members).
     #[oai(validator(max_items = 50))]
     pub member_ids: Option<Vec<i64>>,
+    /// Replaces the drop-ins: users who play for the team without being drafted (not members).
+    #[oai(validator(max_items = 50))]
+    pub dropin_member_ids: Option<Vec<i64>>,
+    /// Replaces the leavers: members who left during the night (result linking no longer counts them).
+    #[oai(validator(max_items = 50))]
+    pub left_member_ids: Option<Vec<i64>>,
 }
 
 /// A body naming a tournament that does not exist is invalid (422), not a missing resource.
@@ -88,7 +100,11 @@ impl TeamsApi {
         Ok(Json(req.wrap(count, team_views(&state.db, rows).await?)))
     }
 
-    /// Create a team (organisers). Captain and deputy become members.
+    /// Create a team (organisers). Captain and deputy become members; drop-ins are users who are not
+    /// members, leavers are members.
+    ///
+    /// Errors: 422 `unknown_tournament`, 422 `not_a_player` (members come from the pool), 409 `already_on_a_team`,
+    /// 422 `deputy_is_captain`, 422 `dropin_is_member`, 422 `leaver_not_a_member`.
     #[oai(path = "/teams", method = "post", operation_id = "createTeam")]
     async fn create(
         &self,
@@ -106,6 +122,10 @@ impl TeamsApi {
             draft_order: body.draft_order.unwrap_or(0),
             placement: body.placement,
             member_ids: body.member_ids.unwrap_or_default(),
+            attendees: Attendees {
+                drop_ins: body.dropin_member_ids.unwrap_or_default().into_iter().collect(),
+                leavers: body.left_member_ids.unwrap_or_default().into_iter().collect(),
+            },
         };
         let created = rosters::create_team(&state.services, new).await?;
         Ok(Created::Created(Json(view_of(&state, created).await?)))
@@ -136,6 +156,8 @@ impl TeamsApi {
             draft_order: body.draft_order,
             placement: patch(body.placement),
             member_ids: body.member_ids,
+            dropin_member_ids: body.dropin_member_ids,
+            left_member_ids: body.left_member_ids,
         };
         let updated = rosters::update_team(&state.services, id.0, change).await?;
         Ok(Json(view_of(&state, updated).await?))

@@ -119,6 +119,8 @@ impl TournamentsApi {
     }
 
     /// Create a tournament (staff; a league's admins in their league).
+    ///
+    /// Errors: 422 `unknown_league` (`league_id` names no league).
     #[oai(path = "/tournaments", method = "post", operation_id = "createTournament")]
     async fn create(
         &self,
@@ -213,7 +215,9 @@ impl TournamentsApi {
         Ok(Deleted::NoContent)
     }
 
-    /// Add players to the pool (organisers). Unknown user ids: 422, nothing added.
+    /// Add players to the pool (organisers).
+    ///
+    /// Errors: 422 `unknown_users` (with their ids; nothing added).
     #[oai(path = "/tournaments/:id/players", method = "post", operation_id = "addPlayers")]
     async fn add_players(
         &self,

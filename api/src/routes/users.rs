@@ -91,6 +91,9 @@ pub struct UserPatch {
     pub is_staff: Option<bool>,
     /// Superusers only.
     pub is_superuser: Option<bool>,
+    /// `false` deactivates the user: they cannot log in, their sessions end, and they stay in every
+    /// history (drafts, teams, stats). `true` reactivates. A staff account only by a superuser.
+    pub is_active: Option<bool>,
 }
 
 /// What users may change on their own profile. A Steam id is linked by
@@ -147,6 +150,8 @@ impl UsersApi {
     }
 
     /// Create a user (staff; role flags need a superuser).
+    ///
+    /// Errors: 409 `user_exists` (naming the `field` and its `holder_id`), 409 `username_confusable`.
     #[oai(path = "/users", method = "post", operation_id = "createUser")]
     async fn create(
         &self,
@@ -166,6 +171,7 @@ impl UsersApi {
             positions: positions(body.positions),
             is_staff: body.is_staff,
             is_superuser: body.is_superuser,
+            is_active: None,
         };
         let user = users::create_user(&state.services, actor, change).await?;
         Ok(Created::Created(Json(UserView::for_viewer(&user, &viewer))))
@@ -209,7 +215,8 @@ impl UsersApi {
         Ok(Json(UserView::for_viewer(&user, &viewer)))
     }
 
-    /// Change a user (staff). Role flags, Discord ids, and the identity fields of staff accounts need a superuser.
+    /// Change a user (staff), or deactivate them (`is_active`). Role flags, Discord ids, and the identity
+    /// fields and activity of staff accounts need a superuser.
     #[oai(path = "/users/:id", method = "patch", operation_id = "updateUser")]
     async fn patch(
         &self,
@@ -234,6 +241,7 @@ impl UsersApi {
             positions: positions(body.positions),
             is_staff: body.is_staff,
             is_superuser: body.is_superuser,
+            is_active: body.is_active,
         };
         let user = users::update_user(&state.services, actor, id.0, change).await?;
         Ok(Json(UserView::for_viewer(&user, &viewer)))

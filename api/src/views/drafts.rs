@@ -39,7 +39,7 @@ pub struct DraftView {
 }
 
 /// One draft event (`draft_started`, `player_picked`, `captain_assigned`,
-/// `tie_roll`, `pick_undone`, `draft_completed`); `payload` carries names,
+/// `tie_roll`, `pick_undone`, `pick_repaired`, `draft_completed`); `payload` carries names,
 /// pictures and team totals so a page renders it without more calls.
 #[derive(Debug, Clone, Object)]
 pub struct DraftEventView {

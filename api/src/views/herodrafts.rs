@@ -133,7 +133,13 @@ pub fn tick(full: &HeroDraftFull, now: DateTime<Utc>) -> Option<serde_json::Valu
         return None;
     }
     let round = full.active_round();
-    let elapsed = round.and_then(|r| r.started_at).map_or(0, |s| (now - s).num_milliseconds().max(0));
+    // During a resume countdown nobody can act, so the shown clock stands still: read it at the
+    // countdown's end, where the round's shifted start puts it back at the moment of the pause.
+    let clock_now = match full.draft.resuming_until {
+        Some(until) if resuming => until.max(now),
+        _ => now,
+    };
+    let elapsed = round.and_then(|r| r.started_at).map_or(0, |s| (clock_now - s).num_milliseconds().max(0));
     let side = |i: usize| {
         full.teams.get(i).map(|(d, t)| {
             let reserve = match round {

@@ -10,6 +10,8 @@ pub struct LeagueView {
     pub steam_league_id: i64,
     pub name: String,
     pub description: String,
+    pub rules: String,
+    pub prize_pool: String,
     pub timezone: String,
     pub sync_enabled: bool,
     #[oai(nullable)]
@@ -25,6 +27,8 @@ impl From<league::Model> for LeagueView {
             steam_league_id: l.steam_league_id,
             name: l.name,
             description: l.description,
+            rules: l.rules,
+            prize_pool: l.prize_pool,
             timezone: l.timezone,
             sync_enabled: l.sync_enabled,
             last_synced: l.last_synced,

@@ -1,4 +1,4 @@
-//! Teams with their members and total MMR.
+//! Teams with their members, drop-ins, leavers and total MMR.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -24,6 +24,10 @@ pub struct TeamView {
     pub placement: Option<i32>,
     /// Members, captain included, by id.
     pub members: Vec<UserView>,
+    /// Played for the team without being drafted (not members), by id.
+    pub dropin_member_ids: Vec<i64>,
+    /// Members who left during the night, by id. Result linking counts drop-ins, not leavers.
+    pub left_member_ids: Vec<i64>,
     /// Sum of the members' MMR (none counts as 0).
     pub total_mmr: i64,
     pub created_at: DateTime<Utc>,
@@ -34,7 +38,7 @@ pub struct TeamView {
 pub async fn team_views<C: ConnectionTrait>(db: &C, teams: Vec<team::Model>) -> ApiResult<Vec<TeamView>> {
     let team_ids: Vec<i64> = teams.iter().map(|t| t.id).collect();
     let links = team_member::Entity::find()
-        .filter(team_member::Column::TeamId.is_in(team_ids))
+        .filter(team_member::Column::TeamId.is_in(team_ids.iter().copied()))
         .order_by_asc(team_member::Column::UserId)
         .all(db)
         .await?;
@@ -46,6 +50,7 @@ pub async fn team_views<C: ConnectionTrait>(db: &C, teams: Vec<team::Model>) -> 
         .into_iter()
         .map(|u| (u.id, u))
         .collect();
+    let mut attendance = worker::domain::rosters::attendance_of(db, &team_ids).await?;
     let mut members: HashMap<i64, Vec<UserView>> = HashMap::new();
     for link in &links {
         if let Some(u) = users.get(&link.user_id) {
@@ -56,7 +61,10 @@ pub async fn team_views<C: ConnectionTrait>(db: &C, teams: Vec<team::Model>) -> 
         .into_iter()
         .map(|t| {
             let members = members.remove(&t.id).unwrap_or_default();
+            let attendees = attendance.remove(&t.id).unwrap_or_default();
             TeamView {
+                dropin_member_ids: attendees.drop_ins.into_iter().collect(),
+                left_member_ids: attendees.leavers.into_iter().collect(),
                 total_mmr: members.iter().map(|m| i64::from(m.mmr.unwrap_or(0))).sum(),
                 members,
                 id: t.id,

@@ -54,6 +54,8 @@ pub struct UserView {
     #[oai(nullable)]
     pub league_mmr: Option<i32>,
     pub positions: Positions,
+    /// False for a deactivated user (cannot log in; stays in every history).
+    pub is_active: bool,
     /// Only for staff and the user themself.
     #[oai(skip_serializing_if_is_none)]
     pub is_staff: Option<bool>,
@@ -91,6 +93,7 @@ impl UserView {
                 soft_support: u.pos_soft_support,
                 hard_support: u.pos_hard_support,
             },
+            is_active: u.is_active,
             is_staff: None,
             is_superuser: None,
             last_login: None,

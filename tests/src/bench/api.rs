@@ -99,7 +99,7 @@ pub async fn run(backend: Backend, duration: Duration, connections: usize, no_ca
         duration.as_secs()
     );
     let endpoints = [
-        ("GET /api/leagues/{id}/leaderboard", format!("/api/leagues/{LEAGUE}/leaderboard")),
+        ("GET /api/leagues/{id}/leaderboard", format!("/api/leagues/{}/leaderboard", app.league_id(LEAGUE).await)),
         ("GET /api/tournaments", "/api/tournaments".to_owned()),
         ("GET /api/tournaments/{id}", format!("/api/tournaments/{}", TOURNAMENTS / 2)),
         ("GET /api/users/{id}", "/api/users/250".to_owned()),

@@ -40,6 +40,7 @@ async fn seed(app: &TestApp, players: i64, matches: i64) -> anyhow::Result<()> {
             game_mode: Set(2),
             lobby_type: Set(1),
             fetched_at: Set(now),
+            ..Default::default()
         }))
         .exec(app.db())
         .await?;

@@ -1,10 +1,10 @@
 //! Leagues and who organises them (SPEC §18). Staff organise everything; a
 //! league admin organises the tournaments of their league — tournaments,
-//! teams, games, drafts, hero drafts, results, match links — and may enqueue
+//! teams, games, drafts, hero drafts, results, match links, match exclusions — and may enqueue
 //! that league's sync; nothing elsewhere, never roles or users.
 
 use chrono::Utc;
-use entity::{draft, game, hero_draft, league, league_admin, team, tournament, user};
+use entity::{draft, game, hero_draft, league, league_admin, steam_match, team, tournament, user};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::domain::{DomainError, DomainResult, Services};
@@ -21,6 +21,8 @@ pub enum Scope {
     Game(i64),
     Draft(i64),
     HeroDraft(i64),
+    /// A stored Steam match: its Steam league's league, if one is registered.
+    Match(i64),
 }
 
 /// The league (internal id) a scope belongs to; `None` outside any league.
@@ -59,6 +61,11 @@ pub async fn league_of<C: ConnectionTrait>(db: &C, scope: Scope) -> DomainResult
         Scope::HeroDraft(id) => {
             let d = hero_draft::Entity::find_by_id(id).one(db).await?.ok_or(DomainError::NotFound("hero draft"))?;
             Box::pin(league_of(db, Scope::Game(d.game_id))).await
+        }
+        Scope::Match(id) => {
+            let m = steam_match::Entity::find_by_id(id).one(db).await?.ok_or(DomainError::NotFound("match"))?;
+            let league = league::Entity::find().filter(league::Column::SteamLeagueId.eq(m.league_id)).one(db).await?;
+            Ok(league.map(|l| l.id))
         }
     }
 }

@@ -24,6 +24,7 @@ mod error;
 pub mod hero_draft;
 pub mod leagues;
 pub mod live;
+pub mod matches;
 pub mod mmr;
 pub mod rosters;
 mod services;

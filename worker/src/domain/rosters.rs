@@ -5,9 +5,17 @@
 //! Removing a player never deletes a team; a leaving captain is succeeded by
 //! the deputy. A team in an unfinished hero draft cannot be deleted (409
 //! naming the draft): finish or abandon the draft first.
+//!
+//! Besides its drafted members a team keeps its night's attendance (SPEC
+//! §23): drop-ins (played without being drafted; known users, not members)
+//! and leavers (members who left during the night). Result linking counts
+//! drop-ins as the team's players and not leavers ([`players_of`]).
 
 use std::collections::BTreeSet;
 
+use std::collections::HashMap;
+
+use entity::team_attendance::{self, Attendance};
 use entity::{team, team_member, tournament, tournament_user, user};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 use serde_json::json;
@@ -76,7 +84,7 @@ async fn check_roster(
         .collect();
     let outsiders: Vec<i64> = members.difference(&players).copied().collect();
     if !outsiders.is_empty() {
-        return Err(DomainError::conflict(
+        return Err(DomainError::invalid(
             "not_a_player",
             "team members must be players of the tournament (POST /api/tournaments/{id}/players)",
         )
@@ -120,6 +128,104 @@ async fn replace_members(txn: &DatabaseTransaction, team_id: i64, members: &BTre
     Ok(())
 }
 
+/// A team's night: who dropped in and who left.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attendees {
+    pub drop_ins: BTreeSet<i64>,
+    pub leavers: BTreeSet<i64>,
+}
+
+/// Checks a team's attendance against its members: drop-ins are known users
+/// who are not members, leavers are members.
+async fn check_attendance(
+    txn: &DatabaseTransaction,
+    members: &BTreeSet<i64>,
+    attendees: &Attendees,
+) -> DomainResult<()> {
+    let known: BTreeSet<i64> = user::Entity::find()
+        .filter(user::Column::Id.is_in(attendees.drop_ins.iter().copied()))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    let unknown: Vec<i64> = attendees.drop_ins.difference(&known).copied().collect();
+    if !unknown.is_empty() {
+        return Err(DomainError::unknown("unknown_users", "some dropin_member_ids name no user")
+            .with_details(json!({ "field": "dropin_member_ids", "user_ids": unknown })));
+    }
+    let drafted: Vec<i64> = attendees.drop_ins.intersection(members).copied().collect();
+    if !drafted.is_empty() {
+        return Err(DomainError::invalid(
+            "dropin_is_member",
+            "a drop-in plays without being drafted: these users are members of the team",
+        )
+        .with_details(json!({ "field": "dropin_member_ids", "user_ids": drafted })));
+    }
+    let strangers: Vec<i64> = attendees.leavers.difference(members).copied().collect();
+    if !strangers.is_empty() {
+        return Err(DomainError::invalid(
+            "leaver_not_a_member",
+            "a leaver is a member who left during the night: these users are not members of the team",
+        )
+        .with_details(json!({ "field": "left_member_ids", "user_ids": strangers })));
+    }
+    Ok(())
+}
+
+async fn replace_attendance(txn: &DatabaseTransaction, team_id: i64, attendees: &Attendees) -> DomainResult<()> {
+    team_attendance::Entity::delete_many().filter(team_attendance::Column::TeamId.eq(team_id)).exec(txn).await?;
+    let rows: Vec<team_attendance::ActiveModel> =
+        [(Attendance::DropIn, &attendees.drop_ins), (Attendance::Left, &attendees.leavers)]
+            .into_iter()
+            .flat_map(|(kind, ids)| {
+                ids.iter().map(move |&user_id| team_attendance::ActiveModel {
+                    team_id: Set(team_id),
+                    user_id: Set(user_id),
+                    kind: Set(kind),
+                })
+            })
+            .collect();
+    if !rows.is_empty() {
+        team_attendance::Entity::insert_many(rows).exec(txn).await?;
+    }
+    Ok(())
+}
+
+/// The attendance of each of `team_ids`, by team id.
+pub async fn attendance_of<C: ConnectionTrait>(db: &C, team_ids: &[i64]) -> DomainResult<HashMap<i64, Attendees>> {
+    let mut found: HashMap<i64, Attendees> = HashMap::new();
+    for row in team_attendance::Entity::find()
+        .filter(team_attendance::Column::TeamId.is_in(team_ids.iter().copied()))
+        .all(db)
+        .await?
+    {
+        let entry = found.entry(row.team_id).or_default();
+        match row.kind {
+            Attendance::DropIn => entry.drop_ins.insert(row.user_id),
+            Attendance::Left => entry.leavers.insert(row.user_id),
+        };
+    }
+    Ok(found)
+}
+
+/// Who played for each of `team_ids` as result linking counts them: the
+/// members (captain included) and drop-ins, without leavers.
+pub async fn players_of<C: ConnectionTrait>(db: &C, team_ids: &[i64]) -> DomainResult<HashMap<i64, BTreeSet<i64>>> {
+    let mut players: HashMap<i64, BTreeSet<i64>> = HashMap::new();
+    for m in
+        team_member::Entity::find().filter(team_member::Column::TeamId.is_in(team_ids.iter().copied())).all(db).await?
+    {
+        players.entry(m.team_id).or_default().insert(m.user_id);
+    }
+    for (team_id, attendees) in attendance_of(db, team_ids).await? {
+        let team = players.entry(team_id).or_default();
+        team.extend(attendees.drop_ins);
+        team.retain(|id| !attendees.leavers.contains(id));
+    }
+    Ok(players)
+}
+
 pub async fn find_team<C: ConnectionTrait>(db: &C, id: i64) -> DomainResult<team::Model> {
     team::Entity::find_by_id(id).one(db).await?.ok_or(DomainError::NotFound("team"))
 }
@@ -138,6 +244,7 @@ pub struct NewTeam {
     pub placement: Option<i32>,
     /// Members besides the captain and deputy.
     pub member_ids: Vec<i64>,
+    pub attendees: Attendees,
 }
 
 /// Creates a team; captain and deputy become members.
@@ -149,6 +256,7 @@ pub async fn create_team(svc: &Services, new: NewTeam) -> DomainResult<team::Mod
     }
     check_roster(&txn, new.tournament_id, None, &members).await?;
     check_deputy(new.captain_id, new.deputy_captain_id)?;
+    check_attendance(&txn, &members, &new.attendees).await?;
     let created = team::ActiveModel {
         tournament_id: Set(new.tournament_id),
         name: Set(new.name),
@@ -161,6 +269,7 @@ pub async fn create_team(svc: &Services, new: NewTeam) -> DomainResult<team::Mod
     .insert(&txn)
     .await?;
     replace_members(&txn, created.id, &members).await?;
+    replace_attendance(&txn, created.id, &new.attendees).await?;
     txn.commit().await?;
     svc.cache.invalidate(&[ns::TOURNAMENTS]).await;
     Ok(created)
@@ -176,6 +285,9 @@ pub struct TeamChange {
     pub placement: Patch<i32>,
     /// Replaces the members (the captain and deputy stay members).
     pub member_ids: Option<Vec<i64>>,
+    /// Replace the drop-ins and the leavers.
+    pub dropin_member_ids: Option<Vec<i64>>,
+    pub left_member_ids: Option<Vec<i64>>,
 }
 
 pub async fn update_team(svc: &Services, id: i64, change: TeamChange) -> DomainResult<team::Model> {
@@ -193,6 +305,18 @@ pub async fn update_team(svc: &Services, id: i64, change: TeamChange) -> DomainR
     let members = roster(captain, deputy, change.member_ids.as_deref().unwrap_or(&current));
     check_roster(&txn, team.tournament_id, Some(team.id), &members).await?;
     check_deputy(captain, deputy)?;
+    let mut attendees = attendance_of(&txn, &[team.id]).await?.remove(&team.id).unwrap_or_default();
+    match change.dropin_member_ids {
+        Some(ids) => attendees.drop_ins = ids.into_iter().collect(),
+        // A drop-in who became a member is no longer a drop-in.
+        None => attendees.drop_ins.retain(|id| !members.contains(id)),
+    }
+    match change.left_member_ids {
+        Some(ids) => attendees.leavers = ids.into_iter().collect(),
+        // Members taken off the team are no longer its leavers.
+        None => attendees.leavers.retain(|id| members.contains(id)),
+    }
+    check_attendance(&txn, &members, &attendees).await?;
     let placement = change.placement.apply(team.placement);
     let mut active: team::ActiveModel = team.into();
     if let Some(name) = change.name {
@@ -206,6 +330,7 @@ pub async fn update_team(svc: &Services, id: i64, change: TeamChange) -> DomainR
     active.placement = Set(placement);
     let updated = active.update(&txn).await?;
     replace_members(&txn, updated.id, &members).await?;
+    replace_attendance(&txn, updated.id, &attendees).await?;
     txn.commit().await?;
     svc.cache.invalidate(&[ns::TOURNAMENTS]).await;
     Ok(updated)

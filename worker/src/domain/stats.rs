@@ -23,7 +23,8 @@ fn placeholder(backend: DatabaseBackend, n: usize) -> String {
     if backend == DatabaseBackend::Postgres { format!("${n}") } else { "?".to_owned() }
 }
 
-/// Per-user totals of a league's matches (linked players only).
+/// Per-user totals of a league's matches (linked players only; excluded
+/// matches count for nothing).
 pub async fn league_totals<C: ConnectionTrait>(db: &C, steam_league_id: i64) -> Result<Vec<Totals>, DbErr> {
     let backend = db.get_database_backend();
     let sql = format!(
@@ -32,7 +33,8 @@ pub async fn league_totals<C: ConnectionTrait>(db: &C, steam_league_id: i64) -> 
          SUM(p.kills) AS kills, SUM(p.deaths) AS deaths, SUM(p.assists) AS assists, \
          SUM(p.gold_per_min) AS gpm, SUM(p.xp_per_min) AS xpm \
          FROM player_match_stats p JOIN steam_matches m ON m.match_id = p.match_id \
-         WHERE m.league_id = {} AND p.user_id IS NOT NULL GROUP BY p.user_id ORDER BY p.user_id",
+         WHERE m.league_id = {} AND m.excluded_at IS NULL AND p.user_id IS NOT NULL \
+         GROUP BY p.user_id ORDER BY p.user_id",
         placeholder(backend, 1)
     );
     let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, [steam_league_id.into()])).await?;
@@ -68,7 +70,7 @@ pub async fn update_league_stats(ctx: &JobContext, steam_league_id: i64) -> Resu
     txn.commit().await?;
     ctx.cache.invalidate(&[ns::LEAGUE_STATS, ns::USERS, ns::TOURNAMENTS]).await;
     Ok(
-        json!({ "league_id": steam_league_id, "players": rebuilt.players, "league_mmr_updated": rebuilt.league_mmr_updated }),
+        json!({ "steam_league_id": steam_league_id, "players": rebuilt.players, "league_mmr_updated": rebuilt.league_mmr_updated }),
     )
 }
 
@@ -300,7 +302,7 @@ pub async fn recalculate_league(ctx: &JobContext, steam_league_id: i64) -> Resul
     let updated = refresh_league_mmr(&txn, &users, cfg.min_games).await?;
     txn.commit().await?;
     ctx.cache.invalidate(&[ns::LEAGUE_STATS, ns::USERS, ns::TOURNAMENTS]).await;
-    Ok(json!({ "league_id": steam_league_id, "league_mmr_updated": updated }))
+    Ok(json!({ "steam_league_id": steam_league_id, "league_mmr_updated": updated }))
 }
 
 /// Recomputes `users.league_mmr` of `user_ids` from their stats in every

@@ -19,6 +19,7 @@ use chrono::Utc;
 use entity::{ClaimStatus, identity_change, steam_claim, user};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
+use serde_json::json;
 
 use crate::domain::rosters::Patch;
 use crate::domain::{DomainError, DomainResult, Services};
@@ -64,6 +65,9 @@ pub struct UserChange {
     pub positions: PositionsChange,
     pub is_staff: Option<bool>,
     pub is_superuser: Option<bool>,
+    /// Deactivates (false) or reactivates a user: a deactivated user cannot
+    /// log in, their sessions end, and they stay in every history.
+    pub is_active: Option<bool>,
 }
 
 impl UserChange {
@@ -73,6 +77,7 @@ impl UserChange {
             || !matches!(self.steam_id, Patch::Keep)
             || self.is_staff.is_some()
             || self.is_superuser.is_some()
+            || self.is_active.is_some()
     }
 }
 
@@ -86,6 +91,7 @@ pub fn new_user_defaults() -> user::ActiveModel {
         pos_hard_support: Set(0),
         is_staff: Set(false),
         is_superuser: Set(false),
+        is_active: Set(true),
         session_epoch: Set(0),
         ..Default::default()
     }
@@ -127,7 +133,8 @@ async fn check_username_free<C: ConnectionTrait>(db: &C, name: &str, except: Opt
     }
     match clash.one(db).await? {
         Some(other) if other.username == name => {
-            Err(DomainError::conflict("user_exists", format!("the username {name:?} is taken")))
+            Err(DomainError::conflict("user_exists", format!("the username {name:?} is taken by user {}", other.id))
+                .with_details(json!({ "field": "username", "holder_id": other.id })))
         }
         Some(other) => Err(DomainError::conflict(
             "username_confusable",
@@ -135,6 +142,32 @@ async fn check_username_free<C: ConnectionTrait>(db: &C, name: &str, except: Opt
         )),
         None => Ok(()),
     }
+}
+
+/// Refuses a Discord or Steam id another account holds, naming the field
+/// and the holder (SPEC §23: say what is in the way).
+async fn check_ids_free<C: ConnectionTrait>(
+    db: &C,
+    discord_id: Option<&str>,
+    steam_id: Option<i64>,
+    except: Option<i64>,
+) -> DomainResult<()> {
+    let holders = [
+        ("discordId", discord_id.map(|d| user::Column::DiscordId.eq(d))),
+        ("steamId", steam_id.map(|s| user::Column::SteamId.eq(s))),
+    ];
+    for (field, condition) in holders {
+        let Some(condition) = condition else { continue };
+        let mut clash = user::Entity::find().filter(condition);
+        if let Some(id) = except {
+            clash = clash.filter(user::Column::Id.ne(id));
+        }
+        if let Some(holder) = clash.one(db).await? {
+            return Err(DomainError::conflict("user_exists", format!("{field} is linked to user {}", holder.id))
+                .with_details(json!({ "field": field, "holder_id": holder.id })));
+        }
+    }
+    Ok(())
 }
 
 /// `wanted` (sanitized), or `wanted_2`, `wanted_3`… whichever looks like no
@@ -175,11 +208,14 @@ pub async fn create_user(svc: &Services, actor: &user::Model, change: UserChange
     active.nickname = Set(change.nickname.clone().apply(None));
     active.is_staff = Set(change.is_staff.unwrap_or(false));
     active.is_superuser = Set(change.is_superuser.unwrap_or(false));
+    active.is_active = Set(change.is_active.unwrap_or(true));
     change.positions.apply(&mut active);
     let txn = crate::infra::db::write_txn(&svc.db).await?;
     if let Some(name) = &change.username {
         check_username_free(&txn, name, None).await?;
     }
+    let (discord_id, steam_id) = (change.discord_id.clone().apply(None), change.steam_id.apply(None));
+    check_ids_free(&txn, discord_id.as_deref(), steam_id, None).await?;
     let created = active.insert(&txn).await.map_err(conflict_of)?;
     let leagues = follow_changes(svc, &txn, &created, None, created.mmr.is_some()).await?;
     txn.commit().await?;
@@ -271,9 +307,11 @@ async fn save_change(
         active.username = Set(username);
     }
     let discord_id = change.discord_id.clone().apply(before.discord_id.clone());
+    let steam_id = change.steam_id.apply(before.steam_id);
+    check_ids_free(&txn, discord_id.as_deref(), steam_id, Some(before.id)).await?;
     active.discord_id = Set(discord_id.clone());
     active.discord_username = Set(change.discord_username.clone().apply(before.discord_username.clone()));
-    active.steam_id = Set(change.steam_id.apply(before.steam_id));
+    active.steam_id = Set(steam_id);
     active.mmr = Set(change.mmr.apply(before.mmr));
     active.nickname = Set(change.nickname.clone().apply(before.nickname.clone()));
     if let Some(flag) = change.is_staff {
@@ -282,8 +320,12 @@ async fn save_change(
     if let Some(flag) = change.is_superuser {
         active.is_superuser = Set(flag);
     }
-    if discord_id != before.discord_id {
-        // Whoever logged in through the old Discord account is logged out.
+    if let Some(flag) = change.is_active {
+        active.is_active = Set(flag);
+    }
+    if discord_id != before.discord_id || change.is_active == Some(false) {
+        // Whoever logged in through the old Discord account, or as a user
+        // now deactivated, is logged out.
         active.session_epoch = Set(before.session_epoch + 1);
     }
     change.positions.apply(&mut active);
@@ -360,6 +402,7 @@ async fn audit(
         ("steamId", steam(before.steam_id), steam(after.steam_id)),
         ("is_staff", Some(before.is_staff.to_string()), Some(after.is_staff.to_string())),
         ("is_superuser", Some(before.is_superuser.to_string()), Some(after.is_superuser.to_string())),
+        ("is_active", Some(before.is_active.to_string()), Some(after.is_active.to_string())),
     ];
     let now = Utc::now();
     for (field, old, new) in changes {

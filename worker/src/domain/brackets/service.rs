@@ -441,7 +441,8 @@ async fn record_in(
         return Err(DomainError::conflict("already_decided", "this game already has a result"));
     }
     if winner != radiant && winner != dire {
-        return Err(DomainError::conflict("not_in_game", format!("team {winner} does not play this game")));
+        return Err(DomainError::invalid("not_in_game", format!("team {winner} does not play this game"))
+            .with_details(json!({ "winning_team_id": winner })));
     }
     let loser = if winner == radiant { dire } else { radiant };
     let decided = game::Entity::update_many()
@@ -723,7 +724,7 @@ async fn match_sides<C: ConnectionTrait>(db: &C, m: &steam_match::Model) -> Doma
     Ok(MatchSides { radiant: side(true), dire: side(false), radiant_win: m.radiant_win })
 }
 
-/// The rosters of a game's two teams.
+/// The rosters of a game's two teams, as result linking counts them.
 async fn rosters<C: ConnectionTrait>(db: &C, g: &game::Model) -> DomainResult<(Roster, Roster)> {
     let (Some(radiant), Some(dire)) = (g.radiant_team_id, g.dire_team_id) else {
         return Err(DomainError::conflict("game_not_ready", "the game needs both teams"));
@@ -735,7 +736,8 @@ async fn rosters<C: ConnectionTrait>(db: &C, g: &game::Model) -> DomainResult<(R
         .into_iter()
         .map(|t| (t.id, t))
         .collect();
-    let members = members_of(db, &[radiant, dire]).await?;
+    // Drop-ins count as the team's players, leavers do not (SPEC §23).
+    let members = crate::domain::rosters::players_of(db, &[radiant, dire]).await?;
     let roster = |id: i64| Roster {
         team_id: id,
         captain: teams.get(&id).and_then(|t| t.captain_id),
@@ -784,6 +786,13 @@ async fn link_in(
         )
         .with_details(json!({ "match_league": m.league_id, "tournament_league": steam_league })));
     }
+    if let Some(reason) = &m.excluded_reason {
+        return Err(DomainError::conflict(
+            "match_excluded",
+            format!("match {match_id} is excluded from stats and results ({reason}); include it again first"),
+        )
+        .with_details(json!({ "match_id": match_id, "excluded_reason": reason })));
+    }
     if let Some(other) = game::Entity::find().filter(game::Column::MatchId.eq(match_id)).one(txn).await? {
         return Err(DomainError::conflict(
             "match_already_linked",
@@ -795,7 +804,7 @@ async fn link_in(
     }
     let (radiant, dire) = rosters(txn, g).await?;
     let winner = linking::winner(&radiant, &dire, &match_sides(txn, &m).await?, LINK_MIN_PLAYERS)
-        .map_err(|why| DomainError::conflict("rosters_do_not_match", why))?;
+        .map_err(|why| DomainError::invalid("rosters_do_not_match", why))?;
     game::Entity::update_many()
         .col_expr(game::Column::MatchId, Expr::value(match_id))
         .filter(game::Column::Id.eq(g.id))
@@ -863,8 +872,10 @@ pub async fn suggestions<C: ConnectionTrait>(db: &C, game_id: i64, limit: usize)
         .into_iter()
         .flatten()
         .collect();
-    let mut candidates =
-        steam_match::Entity::find().filter(steam_match::Column::MatchId.is_in(match_ids.difference(&taken).copied()));
+    // An excluded match (a remake, an abandoned lobby) decides no game.
+    let mut candidates = steam_match::Entity::find()
+        .filter(steam_match::Column::MatchId.is_in(match_ids.difference(&taken).copied()))
+        .filter(steam_match::Column::ExcludedAt.is_null());
     // Only the tournament's league's matches may decide its games.
     if let Some(league) = league {
         candidates = candidates.filter(steam_match::Column::LeagueId.eq(league));
@@ -948,12 +959,27 @@ async fn all_match_sides<C: ConnectionTrait>(
 /// How far before a tournament's date its games' matches may have started.
 const MATCH_WINDOW_BEFORE: i64 = 6;
 
+/// What one `auto_link` pass did: the games it linked, and why it left each
+/// other waiting game (SPEC §23: an operator reads the run's result).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AutoLinked {
+    pub linked_games: Vec<i64>,
+    pub left_games: Vec<LeftGame>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LeftGame {
+    pub game_id: i64,
+    /// `no candidate match`, `2 candidate matches` (a remake?), or the refusal of the link.
+    pub reason: String,
+}
+
 /// After a sync: every waiting game of the league's tournaments in progress
 /// (both teams set, no result) whose rosters — four players each, on
 /// opposite sides — played exactly one match of the league not yet linked,
-/// started since the night began, is linked to it with its result. Returns
-/// the games linked.
-pub async fn auto_link(svc: &Services, steam_league_id: i64) -> DomainResult<Vec<i64>> {
+/// started since the night began, is linked to it with its result; every
+/// other waiting game is reported with why it was left.
+pub async fn auto_link(svc: &Services, steam_league_id: i64) -> DomainResult<AutoLinked> {
     let Some(league) =
         league::Entity::find().filter(league::Column::SteamLeagueId.eq(steam_league_id)).one(&svc.db).await?
     else {
@@ -964,7 +990,7 @@ pub async fn auto_link(svc: &Services, steam_league_id: i64) -> DomainResult<Vec
         .filter(tournament::Column::State.eq(TournamentState::InProgress))
         .all(&svc.db)
         .await?;
-    let mut linked = Vec::new();
+    let mut done = AutoLinked::default();
     for t in running {
         let waiting: Vec<game::Model> = games_of(&svc.db, t.id)
             .await?
@@ -981,20 +1007,25 @@ pub async fn auto_link(svc: &Services, steam_league_id: i64) -> DomainResult<Vec
                 })
                 .collect();
             let [only] = candidates.as_slice() else {
-                if candidates.len() > 1 {
-                    tracing::info!(game = g.id, matches = candidates.len(), "several matches fit; left for staff");
-                }
+                let reason = match candidates.len() {
+                    0 => "no candidate match".to_owned(),
+                    n => format!("{n} candidate matches: left for staff (a remake?)"),
+                };
+                tracing::info!(game = g.id, %reason, "game left unlinked");
+                done.left_games.push(LeftGame { game_id: g.id, reason });
                 continue;
             };
             match link_match(svc, g.id, only.match_id, ResultSource::Automatic).await {
-                Ok(_) => linked.push(g.id),
-                // Decided meanwhile (a staff result, a racing run): nothing to do.
-                Err(DomainError::Conflict { .. }) => {}
+                Ok(_) => done.linked_games.push(g.id),
+                // Decided meanwhile (a staff result, a racing run), or the link was refused: said, not fatal.
+                Err(refused @ (DomainError::Conflict { .. } | DomainError::Invalid { .. })) => {
+                    done.left_games.push(LeftGame { game_id: g.id, reason: refused.to_string() });
+                }
                 Err(other) => return Err(other),
             }
         }
     }
-    Ok(linked)
+    Ok(done)
 }
 
 /// Deletes a game, clearing the links of games that fed it.

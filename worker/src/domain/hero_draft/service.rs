@@ -267,8 +267,12 @@ pub async fn create(svc: &Services, game_id: i64, now: DateTime<Utc>) -> DomainR
     let clock = Clock::from_settings(&svc.settings);
     let txn = crate::infra::db::write_txn(&svc.db).await?;
     let g = game::Entity::find_by_id(game_id).one(&txn).await?.ok_or(DomainError::NotFound("game"))?;
-    if hero_draft::Entity::find().filter(hero_draft::Column::GameId.eq(game_id)).one(&txn).await?.is_some() {
-        return Err(DomainError::conflict("already_exists", "this game has a hero draft"));
+    if let Some(existing) = hero_draft::Entity::find().filter(hero_draft::Column::GameId.eq(game_id)).one(&txn).await? {
+        return Err(DomainError::conflict("already_exists", format!("this game has hero draft {}", existing.id))
+            .with_details(json!({ "herodraft_id": existing.id })));
+    }
+    if g.status == entity::GameStatus::Completed {
+        return Err(DomainError::conflict("game_finished", "this game has its result: no hero draft for it"));
     }
     let (Some(radiant), Some(dire)) = (g.radiant_team_id, g.dire_team_id) else {
         return Err(DomainError::conflict("teams_missing", "the game needs radiant and dire teams"));
@@ -453,9 +457,13 @@ pub async fn act(svc: &Services, id: i64, actor: &user::Model, hero: i32, now: D
             DomainError::forbidden("only the two captains act in a hero draft")
         });
     }
-    let pool = rules::default_hero_pool();
-    if !pool.contains(&hero) || full.used_heroes().contains(&hero) {
-        return Err(DomainError::conflict("hero_unavailable", format!("hero {hero} is not available")));
+    if !rules::default_hero_pool().contains(&hero) {
+        return Err(DomainError::invalid("hero_not_in_pool", format!("hero {hero} is not in the hero pool"))
+            .with_details(json!({ "hero_id": hero })));
+    }
+    if full.used_heroes().contains(&hero) {
+        return Err(DomainError::conflict("hero_taken", format!("hero {hero} was already picked or banned"))
+            .with_details(json!({ "hero_id": hero })));
     }
     let elapsed = (now - round.started_at.unwrap_or(now)).num_milliseconds().max(0);
     let reserve = rules::reserve_after(side.reserve_time_remaining_ms, round.grace_time_ms, elapsed);

@@ -381,10 +381,13 @@ pub async fn pick(
         return Err(DomainError::conflict("no_captain", "this round has no captain yet"));
     };
     if !state.remaining().contains(&user_id) {
-        return Err(DomainError::conflict(
-            "player_unavailable",
-            "the player is not in the tournament pool or is already drafted",
-        ));
+        // Drafted already: the state forbids it (409); never in the pool: the request names a wrong player (422).
+        if state.members.values().any(|members| members.contains(&user_id)) {
+            return Err(DomainError::conflict("player_already_drafted", "this player is already on a team")
+                .with_details(json!({ "user_id": user_id })));
+        }
+        return Err(DomainError::invalid("player_not_in_pool", "this player is not in the tournament's pool")
+            .with_details(json!({ "user_id": user_id })));
     }
     let claimed = draft_round::Entity::update_many()
         .col_expr(draft_round::Column::ChoiceId, Expr::value(user_id))
@@ -465,6 +468,67 @@ pub async fn undo(svc: &Services, draft_id: i64, actor: i64) -> DomainResult<()>
         "team": team_id.map(|t| cast.team(&state, t)),
     });
     let event_id = event(&txn, draft_id, "pick_undone", payload, Some(actor)).await?;
+    commit_and_announce(svc, txn, draft_id, state.draft.tournament_id, event_id).await
+}
+
+/// Replaces the choice of a pick already made (a repair: the wrong player
+/// was clicked, or two names were swapped) without rebuilding the draft:
+/// the round names `user_id`, the team trades the old player for them, and
+/// one `pick_repaired` event says so. Later rounds stay as they were (a
+/// shuffle draft's captains are not re-rolled). Naming the player already
+/// chosen changes nothing.
+pub async fn repair(svc: &Services, draft_id: i64, pick_number: i32, user_id: i64, actor: i64) -> DomainResult<()> {
+    let txn = crate::infra::db::write_txn(&svc.db).await?;
+    lock(&txn, draft_id).await?;
+    let mut state = load(&txn, draft_id).await?;
+    let Some(round) = state.rounds.iter().find(|r| r.pick_number == pick_number).cloned() else {
+        return Err(DomainError::NotFound("round"));
+    };
+    let Some(previous) = round.choice_id else {
+        return Err(DomainError::conflict(
+            "pick_not_made",
+            format!("pick {pick_number} has not been made yet: make it with POST /api/drafts/{draft_id}/pick"),
+        ));
+    };
+    if previous == user_id {
+        return Ok(());
+    }
+    if !state.remaining().contains(&user_id) {
+        if let Some((team_id, _)) = state.members.iter().find(|(_, members)| members.contains(&user_id)) {
+            return Err(DomainError::conflict("player_already_drafted", "this player is already on a team")
+                .with_details(json!({ "user_id": user_id, "team_id": team_id })));
+        }
+        return Err(DomainError::invalid("player_not_in_pool", "this player is not in the tournament's pool")
+            .with_details(json!({ "user_id": user_id })));
+    }
+    let team_id = state.team_of_captain(round.captain_id).map(|t| t.id);
+    draft_round::Entity::update_many()
+        .col_expr(draft_round::Column::ChoiceId, Expr::value(user_id))
+        .filter(draft_round::Column::Id.eq(round.id))
+        .exec(&txn)
+        .await?;
+    if let Some(team_id) = team_id {
+        team_member::Entity::delete_many()
+            .filter(team_member::Column::TeamId.eq(team_id))
+            .filter(team_member::Column::UserId.eq(previous))
+            .exec(&txn)
+            .await?;
+        team_member::ActiveModel { team_id: Set(team_id), user_id: Set(user_id) }.insert(&txn).await?;
+        let members = state.members.entry(team_id).or_default();
+        members.remove(&previous);
+        members.insert(user_id);
+    }
+    let cast = Cast::load(&txn, &state).await?;
+    let payload = json!({
+        "pick_number": pick_number,
+        "user_id": user_id,
+        "previous_user_id": previous,
+        "team_id": team_id,
+        "player": cast.person(Some(user_id)),
+        "previous_player": cast.person(Some(previous)),
+        "team": team_id.map(|t| cast.team(&state, t)),
+    });
+    let event_id = event(&txn, draft_id, "pick_repaired", payload, Some(actor)).await?;
     commit_and_announce(svc, txn, draft_id, state.draft.tournament_id, event_id).await
 }
 

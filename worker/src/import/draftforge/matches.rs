@@ -67,6 +67,7 @@ impl<C: Target> Importer<'_, C> {
                     game_mode: Set(r.int("game_mode").unwrap_or_default() as i32),
                     lobby_type: Set(r.int("lobby_type").unwrap_or_default() as i32),
                     fetched_at: Set(now),
+                    ..Default::default()
                 };
                 steam_match::Entity::insert(row).exec_without_returning(&txn).await?;
                 id

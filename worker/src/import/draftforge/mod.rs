@@ -310,7 +310,7 @@ impl<'a, C: Target> Importer<'a, C> {
 }
 
 /// Every source table the importer maps (the `import_map.source_table` values).
-const TABLES: [&str; 19] = [
+const TABLES: [&str; 20] = [
     people::USERS,
     people::LEAGUES,
     people::LEAGUE_ADMINS,
@@ -320,6 +320,7 @@ const TABLES: [&str; 19] = [
     nights::TEAMS,
     nights::TEAM_MEMBERS,
     nights::DROP_INS,
+    nights::LEAVERS,
     nights::GAMES,
     drafts::DRAFTS,
     drafts::DRAFT_ROUNDS,

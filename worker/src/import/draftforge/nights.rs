@@ -1,6 +1,7 @@
 //! Tournament nights: tournaments and their players, teams and their
 //! members, games with their bracket links and results.
 
+use entity::team_attendance::{self, Attendance};
 use entity::{
     BracketType, GameStatus, TournamentState, TournamentType, game, team, team_member, tournament, tournament_user,
 };
@@ -16,6 +17,7 @@ pub const TOURNAMENT_USERS: &str = "app_tournament_users";
 pub const TEAMS: &str = "app_team";
 pub const TEAM_MEMBERS: &str = "app_team_members";
 pub const DROP_INS: &str = "app_team_dropin_members";
+pub const LEAVERS: &str = "app_team_left_members";
 pub const GAMES: &str = "app_game";
 
 fn tournament_state(raw: &str) -> Option<TournamentState> {
@@ -183,13 +185,19 @@ impl<C: Target> Importer<'_, C> {
         Ok(())
     }
 
-    /// Members, and drop-ins (stand-ins) as members: a team here has one
-    /// roster.
+    /// Members, then drop-ins (played without being drafted) and leavers
+    /// (left during the night) as the team's attendance: linking counts
+    /// drop-ins and not leavers, as the original's did.
     pub(super) async fn team_members(&mut self) -> Result<(), DbErr> {
-        for table in [TEAM_MEMBERS, DROP_INS] {
-            let columns = [team_member::Column::TeamId, team_member::Column::UserId];
-            self.user_links::<team_member::Entity, _>(table, ("team_id", TEAMS), columns, |t, u| {
-                team_member::ActiveModel { team_id: Set(t), user_id: Set(u) }
+        let columns = [team_member::Column::TeamId, team_member::Column::UserId];
+        self.user_links::<team_member::Entity, _>(TEAM_MEMBERS, ("team_id", TEAMS), columns, |t, u| {
+            team_member::ActiveModel { team_id: Set(t), user_id: Set(u) }
+        })
+        .await?;
+        for (table, kind) in [(DROP_INS, Attendance::DropIn), (LEAVERS, Attendance::Left)] {
+            let columns = [team_attendance::Column::TeamId, team_attendance::Column::UserId];
+            self.user_links::<team_attendance::Entity, _>(table, ("team_id", TEAMS), columns, |t, u| {
+                team_attendance::ActiveModel { team_id: Set(t), user_id: Set(u), kind: Set(kind) }
             })
             .await?;
         }

@@ -56,6 +56,7 @@ impl<C: Target> Importer<'_, C> {
                     ("steam_account_id", Int),
                     ("is_staff", Bool),
                     ("is_superuser", Bool),
+                    ("is_active", Bool),
                     ("date_joined", Text),
                     ("last_login", Text),
                     ("positions_id", Int),
@@ -138,6 +139,8 @@ impl<C: Target> Importer<'_, C> {
                         pos_hard_support: Set(ranks[4]),
                         is_staff: Set(r.bool("is_staff")),
                         is_superuser: Set(r.bool("is_superuser")),
+                        // Deactivated there, deactivated here (null: active, Django's default).
+                        is_active: Set(r.int("is_active").is_none_or(|v| v != 0)),
                         session_epoch: Set(0),
                         last_login: Set(r.time("last_login")),
                         ..Default::default()
@@ -166,6 +169,8 @@ impl<C: Target> Importer<'_, C> {
                     ("steam_league_id", Int),
                     ("name", Text),
                     ("description", Text),
+                    ("rules", Text),
+                    ("prize_pool", Text),
                     ("timezone", Text),
                     ("last_synced", Text),
                     ("created_at", Text),
@@ -190,10 +195,22 @@ impl<C: Target> Importer<'_, C> {
                     self.report.fix(LEAGUES, r.id(), "empty name replaced");
                 }
                 let timezone = r.text("timezone").filter(|t| !t.is_empty()).unwrap_or("UTC").to_owned();
+                // Free text as the API takes it (SPEC §24), with a report line per change.
+                let mut text = |column: &str, max: usize| {
+                    let (text, note) = rules::text(r.text(column).unwrap_or_default(), max);
+                    if let Some(note) = note {
+                        self.report.fix(LEAGUES, r.id(), format!("{column}: {note}"));
+                    }
+                    text
+                };
+                let (description, rules_text, prize_pool) =
+                    (text("description", 10_000), text("rules", 50_000), text("prize_pool", 100));
                 let mut row = league::ActiveModel {
                     steam_league_id: Set(steam_league_id),
                     name: Set(name.unwrap_or_else(|| format!("League {steam_league_id}"))),
-                    description: Set(r.string("description")),
+                    description: Set(description),
+                    rules: Set(rules_text),
+                    prize_pool: Set(prize_pool),
                     timezone: Set(timezone),
                     sync_enabled: Set(true),
                     last_synced: Set(r.time("last_synced")),

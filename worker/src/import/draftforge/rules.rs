@@ -45,6 +45,24 @@ pub fn discord_id(raw: Option<&str>) -> Option<String> {
     (!id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit())).then(|| id.to_owned())
 }
 
+/// Free text (a league's description, rules, prize pool) as the API takes
+/// it: control characters other than tab and line breaks dropped, at most
+/// `max` characters kept. The note says what changed, when anything did.
+pub fn text(raw: &str, max: usize) -> (String, Option<String>) {
+    let kept: String = raw.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')).collect();
+    let dropped = raw.chars().count() - kept.chars().count();
+    let total = kept.chars().count();
+    let text: String = kept.chars().take(max).collect();
+    let mut notes = Vec::new();
+    if dropped > 0 {
+        notes.push(format!("{dropped} control characters dropped"));
+    }
+    if total > max {
+        notes.push(format!("{total} characters cut to {max}"));
+    }
+    (text, (!notes.is_empty()).then(|| notes.join(", ")))
+}
+
 /// Usernames handed out so far, by DTX's uniqueness key (case and
 /// look-alikes folded).
 #[derive(Debug, Default)]
@@ -112,6 +130,13 @@ pub fn remap_payload(mut payload: Value, users: &HashMap<i64, i64>, teams: &Hash
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn free_text_is_cleaned_and_cut_as_the_api_would() {
+        assert_eq!(text("Rules:\n\t1. be kind", 50), ("Rules:\n\t1. be kind".to_owned(), None));
+        assert_eq!(text("a\u{1b}[31mb\0", 50), ("a[31mb".to_owned(), Some("2 control characters dropped".to_owned())));
+        assert_eq!(text("ééééé", 3), ("ééé".to_owned(), Some("5 characters cut to 3".to_owned())));
+    }
 
     #[test]
     fn steam_ids_in_every_stored_form() {
