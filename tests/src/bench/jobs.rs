@@ -62,29 +62,65 @@ impl CpuUse {
         Self { bench, redis, postgres }
     }
 
-    /// `CPU/job: bench N µs, Redis N µs, PostgreSQL N µs` since `self`.
-    fn per_job(self, jobs: u64) -> String {
+    /// The CPU each process used per job since `self`.
+    fn per_job(self, jobs: u64) -> CpuPerJob {
         let now = Self::now();
         let us = |a: f64, b: f64| (b - a) * 1e6 / jobs as f64;
-        format!(
-            "CPU/job: bench {:.0} µs, Redis {:.0} µs, PostgreSQL {:.0} µs",
-            us(self.bench, now.bench),
-            us(self.redis, now.redis),
-            us(self.postgres, now.postgres)
+        CpuPerJob {
+            bench: us(self.bench, now.bench),
+            redis: us(self.redis, now.redis),
+            postgres: us(self.postgres, now.postgres),
+        }
+    }
+}
+
+/// CPU time per job of each process, in µs. The bench process runs the
+/// producers and the worker pool (the DTX path's claims and finishes).
+#[derive(Clone, Copy, Debug, Default)]
+struct CpuPerJob {
+    bench: f64,
+    redis: f64,
+    postgres: f64,
+}
+
+impl CpuPerJob {
+    fn total(&self) -> f64 {
+        self.bench + self.redis + self.postgres
+    }
+}
+
+impl std::fmt::Display for CpuPerJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "CPU/job: bench+worker {:.0} µs, Redis {:.0} µs, PostgreSQL {:.0} µs = {:.0} µs",
+            self.bench,
+            self.redis,
+            self.postgres,
+            self.total()
         )
     }
 }
 
-fn report(name: &str, jobs: u64, elapsed: Duration, enqueue_us: &Histogram<u64>, cpu: CpuUse) -> f64 {
+/// One measured phase: its rate, the enqueue p99 (0 when the phase did not
+/// enqueue), and the CPU per job.
+#[derive(Clone, Copy, Debug, Default)]
+struct Phase {
+    rate: f64,
+    p99_ms: f64,
+    cpu: CpuPerJob,
+}
+
+fn report(name: &str, jobs: u64, elapsed: Duration, enqueue_us: &Histogram<u64>, cpu: CpuUse) -> Phase {
     let rate = jobs as f64 / elapsed.as_secs_f64();
+    let cpu = cpu.per_job(jobs);
+    let p99_ms = enqueue_us.value_at_quantile(0.99) as f64 / 1000.0;
     println!(
-        "{name:<34} {rate:>8.0} jobs/s  enqueue p50 {:>6.2} ms  p99 {:>6.2} ms  ({jobs} jobs in {:.2} s; {})",
+        "{name:<34} {rate:>8.0} jobs/s  enqueue p50 {:>6.2} ms  p99 {p99_ms:>6.2} ms  ({jobs} jobs in {:.2} s; {cpu})",
         enqueue_us.value_at_quantile(0.5) as f64 / 1000.0,
-        enqueue_us.value_at_quantile(0.99) as f64 / 1000.0,
         elapsed.as_secs_f64(),
-        cpu.per_job(jobs)
     );
-    rate
+    Phase { rate, p99_ms, cpu }
 }
 
 /// Both rates of one system: end to end (enqueue and run together) and drain
@@ -126,7 +162,7 @@ fn start_noop_worker(
 
 /// Waits for `target` completions; returns the time from the first to the
 /// last, and the CPU used meanwhile per job.
-async fn drained(done: &AtomicU64, target: u64) -> anyhow::Result<(Duration, String)> {
+async fn drained(done: &AtomicU64, target: u64) -> anyhow::Result<(Duration, CpuPerJob)> {
     let start = Instant::now();
     while done.load(Ordering::Relaxed) < 1 {
         anyhow::ensure!(start.elapsed() < Duration::from_secs(120), "no job completed");
@@ -144,7 +180,7 @@ async fn drained(done: &AtomicU64, target: u64) -> anyhow::Result<(Duration, Str
     Ok((first.elapsed(), cpu.per_job(target)))
 }
 
-async fn bare_queue_drain(prefix: &str, jobs: u64, concurrency: usize, batch: usize) -> anyhow::Result<(f64, String)> {
+async fn bare_queue_drain(prefix: &str, jobs: u64, concurrency: usize, batch: usize) -> anyhow::Result<Phase> {
     let conn = worker::infra::db::connect_redis(&crate::redis_url()).await?;
     let cfg = worker::infra::queue::redis_config(&format!("{prefix}:noop-drain"), batch);
     let storage: RedisStorage<Noop> = RedisStorage::new(conn).with_config(cfg);
@@ -171,7 +207,7 @@ async fn bare_queue_drain(prefix: &str, jobs: u64, concurrency: usize, batch: us
     let _ = stop_promoter.send(true);
     let _ = monitor.await;
     let _ = promoter.await;
-    Ok(((jobs - 1) as f64 / elapsed.as_secs_f64(), cpu))
+    Ok(Phase { rate: (jobs - 1) as f64 / elapsed.as_secs_f64(), p99_ms: 0.0, cpu })
 }
 
 /// Runs `producers` tasks that together call `enqueue` `jobs` times, each
@@ -213,7 +249,7 @@ async fn bare_queue(
     concurrency: usize,
     batch: usize,
     producers: usize,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<Phase> {
     let conn = worker::infra::db::connect_redis(&crate::redis_url()).await?;
     let queue = format!("{prefix}:noop{producers}");
     let cfg = worker::infra::queue::redis_config(&queue, batch);
@@ -309,7 +345,7 @@ fn check_scheduled_events() -> worker::jobs::Job {
 
 /// The full path: enqueue (ledger row + push), then the pool claims, runs
 /// and finishes each job; until every one is `succeeded` in the ledger.
-async fn ledger_jobs(app: &TestApp, jobs: u64, producers: usize, name: &str) -> anyhow::Result<f64> {
+async fn ledger_jobs(app: &TestApp, jobs: u64, producers: usize, name: &str) -> anyhow::Result<Phase> {
     let ctx = app.state.jobs.clone();
     let (stop, mut rx) = tokio::sync::watch::channel(false);
     let until = async move {
@@ -342,7 +378,7 @@ async fn ledger_jobs(app: &TestApp, jobs: u64, producers: usize, name: &str) -> 
     Ok(rate)
 }
 
-async fn ledger_drain(app: &TestApp, jobs: u64) -> anyhow::Result<(f64, String)> {
+async fn ledger_drain(app: &TestApp, jobs: u64) -> anyhow::Result<Phase> {
     let ctx = app.state.jobs.clone();
     let batch: Vec<NewJob> = (0..jobs).map(|_| NewJob::new(check_scheduled_events())).collect();
     let mut ids = Vec::with_capacity(jobs as usize);
@@ -373,7 +409,7 @@ async fn ledger_drain(app: &TestApp, jobs: u64) -> anyhow::Result<(f64, String)>
     let cpu = cpu.per_job(jobs);
     let _ = stop.send(true);
     let _ = pool.await;
-    Ok((rate, cpu))
+    Ok(Phase { rate, p99_ms: 0.0, cpu })
 }
 
 /// Runs the Celery side in a venv under the cache dir (installed on first use).
@@ -407,42 +443,146 @@ fn celery(jobs: u64) -> anyhow::Result<Rates> {
     Ok(Rates { end_to_end: rate, drain })
 }
 
+/// The figures of one run of the comparison.
+#[derive(Clone, Copy, Debug, Default)]
+struct RunFigures {
+    dtx_one: Phase,
+    dtx_many: Phase,
+    dtx_drain: Phase,
+    celery_end_to_end: f64,
+    celery_drain: f64,
+}
+
+/// The median of `values` (the lower middle of an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len().saturating_sub(1) / 2).copied().unwrap_or(0.0)
+}
+
+fn ratio(dtx: f64, celery: f64) -> String {
+    if celery > 0.0 { format!("{:.1}x", dtx / celery) } else { "n/a".to_owned() }
+}
+
+/// Each run's line, then the median of each figure across the runs.
+fn summarise(runs: &[RunFigures], producers: usize) {
+    println!(
+        "\nrun  DTX 1 prod  DTX {producers} prod  DTX drain  p99 1 prod  CPU/job e2e  CPU/job drain  Celery e2e  \
+         Celery drain  ratio e2e  ratio drain"
+    );
+    let line = |label: &str, r: &RunFigures| {
+        println!(
+            "{label:<4} {:>10.0}  {:>10.0}  {:>9.0}  {:>7.2} ms  {:>8.0} µs  {:>10.0} µs  {:>10.0}  {:>12.0}  {:>9}  {:>11}",
+            r.dtx_one.rate,
+            r.dtx_many.rate,
+            r.dtx_drain.rate,
+            r.dtx_one.p99_ms,
+            r.dtx_one.cpu.total(),
+            r.dtx_drain.cpu.total(),
+            r.celery_end_to_end,
+            r.celery_drain,
+            ratio(r.dtx_one.rate, r.celery_end_to_end),
+            ratio(r.dtx_drain.rate, r.celery_drain),
+        )
+    };
+    for (i, r) in runs.iter().enumerate() {
+        line(&format!("{}", i + 1), r);
+    }
+    let of = |f: &dyn Fn(&RunFigures) -> f64| median(runs.iter().map(f).collect());
+    let phase = |f: &dyn Fn(&RunFigures) -> Phase| Phase {
+        rate: of(&|r| f(r).rate),
+        p99_ms: of(&|r| f(r).p99_ms),
+        cpu: CpuPerJob {
+            bench: of(&|r| f(r).cpu.bench),
+            redis: of(&|r| f(r).cpu.redis),
+            postgres: of(&|r| f(r).cpu.postgres),
+        },
+    };
+    let med = RunFigures {
+        dtx_one: phase(&|r| r.dtx_one),
+        dtx_many: phase(&|r| r.dtx_many),
+        dtx_drain: phase(&|r| r.dtx_drain),
+        celery_end_to_end: of(&|r| r.celery_end_to_end),
+        celery_drain: of(&|r| r.celery_drain),
+    };
+    line("med", &med);
+    println!(
+        "median CPU per DTX job — end to end, 1 producer: {}; {producers} producers: {}; drained: {}",
+        med.dtx_one.cpu, med.dtx_many.cpu, med.dtx_drain.cpu
+    );
+}
+
+/// What one run measures, besides the app it runs on.
+struct Setup {
+    jobs: u64,
+    concurrency: usize,
+    batch: usize,
+    producers: usize,
+    with_celery: bool,
+}
+
+/// One run: the bare queue, the full DTX path, and Celery beside them.
+async fn one_run(app: &TestApp, setup: &Setup, n: usize) -> anyhow::Result<RunFigures> {
+    let Setup { jobs, concurrency, batch, producers, with_celery } = *setup;
+    let prefix = format!("{}:run{n}", app.redis_prefix.clone().unwrap_or_else(|| "bench".into()));
+    bare_queue(&prefix, jobs, concurrency, batch, 1).await?;
+    let bare = bare_queue(&prefix, jobs, concurrency, batch, producers).await?;
+    let bare_drain = bare_queue_drain(&prefix, jobs, concurrency, batch).await?;
+    let dtx_one = ledger_jobs(app, jobs, 1, "DTX job, ledger + apalis-redis").await?;
+    let dtx_many = ledger_jobs(app, jobs, producers, "DTX job, ledger + apalis-redis").await?;
+    let dtx_drain = ledger_drain(app, jobs).await?;
+    println!(
+        "drain (queued first, one worker, first to last completion): bare {:.0} jobs/s ({}), DTX job {:.0} jobs/s ({})",
+        bare_drain.rate, bare_drain.cpu, dtx_drain.rate, dtx_drain.cpu
+    );
+    println!(
+        "DTX job / bare: end to end {:.0} %, drain {:.0} %",
+        100.0 * dtx_many.rate / bare.rate,
+        100.0 * dtx_drain.rate / bare_drain.rate
+    );
+    let (celery_end_to_end, celery_drain) = if with_celery {
+        let celery = celery(jobs)?;
+        println!("Celery drain {:.0} jobs/s", celery.drain);
+        println!(
+            "ratio to Celery — end to end: bare {}, DTX job {}; drain: bare {}, DTX job {}",
+            ratio(bare.rate, celery.end_to_end),
+            ratio(dtx_one.rate, celery.end_to_end),
+            ratio(bare_drain.rate, celery.drain),
+            ratio(dtx_drain.rate, celery.drain)
+        );
+        (celery.end_to_end, celery.drain)
+    } else {
+        (0.0, 0.0)
+    };
+    Ok(RunFigures { dtx_one, dtx_many, dtx_drain, celery_end_to_end, celery_drain })
+}
+
 /// `batch`: tasks the bare worker fetches per poll (the DTX pool fetches as
 /// many as its concurrency, so a long job never holds back queued ones).
+/// `runs` repeats the distributed comparison and prints the median of each
+/// figure; the embedded figure is measured once, after.
 pub async fn run(
     jobs: u64,
     concurrency: usize,
     batch: Option<usize>,
     producers: usize,
+    runs: usize,
     with_celery: bool,
     with_embedded: bool,
 ) -> anyhow::Result<()> {
-    let batch = batch.unwrap_or(concurrency);
+    let setup = Setup { jobs, concurrency, batch: batch.unwrap_or(concurrency), producers, with_celery };
     let args = vec!["--worker-concurrency".to_owned(), concurrency.to_string()];
     let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(args.clone(), false)).await;
     println!(
-        "bench jobs: {jobs} no-op jobs, one worker process, concurrency {concurrency}, fetch batch {batch}, \
-         1 and {producers} producers, PostgreSQL + Redis 127.0.0.1"
+        "bench jobs: {jobs} no-op jobs, one worker process, concurrency {concurrency}, fetch batch {}, \
+         1 and {producers} producers, PostgreSQL + Redis 127.0.0.1, {runs} run(s)",
+        setup.batch
     );
-    let prefix = app.redis_prefix.clone().unwrap_or_else(|| "bench".into());
-    bare_queue(&prefix, jobs, concurrency, batch, 1).await?;
-    let bare_end_to_end = bare_queue(&prefix, jobs, concurrency, batch, producers).await?;
-    let (bare_drain, bare_drain_cpu) = bare_queue_drain(&prefix, jobs, concurrency, batch).await?;
-    let bare = Rates { end_to_end: bare_end_to_end, drain: bare_drain };
-    ledger_jobs(&app, jobs, 1, "DTX job, ledger + apalis-redis").await?;
-    let full_end_to_end = ledger_jobs(&app, jobs, producers, "DTX job, ledger + apalis-redis").await?;
-    let (full_drain, full_drain_cpu) = ledger_drain(&app, jobs).await?;
-    let full = Rates { end_to_end: full_end_to_end, drain: full_drain };
-    println!(
-        "drain (queued first, one worker, first to last completion): bare {:.0} jobs/s ({bare_drain_cpu}), \
-         DTX job {:.0} jobs/s ({full_drain_cpu})",
-        bare.drain, full.drain
-    );
-    println!(
-        "DTX job / bare: end to end {:.0} %, drain {:.0} %",
-        100.0 * full.end_to_end / bare.end_to_end,
-        100.0 * full.drain / bare.drain
-    );
+    let mut figures = Vec::with_capacity(runs);
+    for n in 1..=runs.max(1) {
+        println!("\n— run {n} —");
+        figures.push(one_run(&app, &setup, n).await?);
+    }
+    summarise(&figures, producers);
     drop(app);
     if with_embedded {
         let embedded = TestApp::spawn_with(Mode::Embedded.backend(), Mode::Embedded.options(args, false)).await;
@@ -451,19 +591,6 @@ pub async fn run(
         // instead of losing the rest of the run.
         if let Err(err) = ledger_jobs(&embedded, jobs, producers, "DTX job embedded, SQLite + apalis-sqlite").await {
             println!("DTX job embedded, SQLite + apalis-sqlite: stopped after a refused enqueue ({err})");
-        }
-    }
-    if with_celery {
-        let celery = celery(jobs)?;
-        println!("Celery drain {:.0} jobs/s", celery.drain);
-        if celery.end_to_end > 0.0 && celery.drain > 0.0 {
-            println!(
-                "ratio to Celery — end to end: bare {:.1}x, DTX job {:.1}x; drain: bare {:.1}x, DTX job {:.1}x",
-                bare.end_to_end / celery.end_to_end,
-                full.end_to_end / celery.end_to_end,
-                bare.drain / celery.drain,
-                full.drain / celery.drain
-            );
         }
     }
     Ok(())

@@ -38,6 +38,9 @@ enum Command {
         backend: BackendArg,
         #[arg(long, default_value_t = 2000)]
         matches: i64,
+        /// Repeat the sync (a fresh database each time) and print each run and the median.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
     },
     /// No-op jobs through apalis-redis (bare and with the ledger), beside Celery.
     Jobs {
@@ -51,6 +54,9 @@ enum Command {
         /// Concurrent producers of the multi-producer run (a run with one producer is always made too).
         #[arg(long, default_value_t = 8)]
         producers: usize,
+        /// Repeat the distributed comparison this many times; each run is printed, then the medians.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
         /// Skip the Celery comparison (it installs celery into a venv on first use).
         #[arg(long)]
         no_celery: bool,
@@ -102,11 +108,11 @@ fn main() -> anyhow::Result<()> {
                 };
                 bench::api::run(backend, std::time::Duration::from_secs(seconds), connections, no_cache).await
             }
-            Command::Jobs { jobs, concurrency, batch_size, producers, no_celery, no_embedded } => {
-                bench::jobs::run(jobs, concurrency, batch_size, producers, !no_celery, !no_embedded).await
+            Command::Jobs { jobs, concurrency, batch_size, producers, runs, no_celery, no_embedded } => {
+                bench::jobs::run(jobs, concurrency, batch_size, producers, runs, !no_celery, !no_embedded).await
             }
             Command::Tick { spectators, seconds } => bench::tick::run(spectators, seconds).await,
-            Command::Ingest { backend, matches } => bench::ingest::run(backend.mode(), matches).await,
+            Command::Ingest { backend, matches, runs } => bench::ingest::run(backend.mode(), matches, runs).await,
             Command::Recompute { backend, players, matches } => {
                 bench::recompute::run(backend.mode(), players, matches).await
             }
