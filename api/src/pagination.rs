@@ -2,7 +2,10 @@
 
 use poem_openapi::Object;
 use poem_openapi::types::{ParseFromJSON, ToJSON, Type};
-use sea_orm::{ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QuerySelect, Select};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
+};
 
 use crate::error::ApiResult;
 
@@ -59,5 +62,26 @@ impl PageRequest {
 
     pub fn wrap<T: Type + ParseFromJSON + ToJSON>(&self, count: u64, results: Vec<T>) -> Page<T> {
         Page { count, page: self.page, page_size: self.page_size, results }
+    }
+
+    /// A page of an event list (a draft's, a hero draft's, a bracket's):
+    /// the rows of `owner` with ids above `after`, oldest first.
+    pub async fn events<E, V, C>(
+        &self,
+        db: &C,
+        (owner_column, owner): (E::Column, i64),
+        id_column: E::Column,
+        after: Option<i64>,
+    ) -> ApiResult<Page<V>>
+    where
+        E: EntityTrait,
+        E::Model: FromQueryResult + Send + Sync,
+        V: From<E::Model> + Type + ParseFromJSON + ToJSON,
+        C: ConnectionTrait,
+    {
+        let select =
+            E::find().filter(owner_column.eq(owner)).filter(id_column.gt(after.unwrap_or(0))).order_by_asc(id_column);
+        let (count, rows) = self.fetch(db, select).await?;
+        Ok(self.wrap(count, rows.into_iter().map(Into::into).collect()))
     }
 }

@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use worker::domain::brackets::seeding::Seeding;
 use worker::domain::brackets::service::{self, BracketRequest, Format, ResultSource};
 
@@ -202,12 +201,7 @@ impl BracketsApi {
         use entity::bracket_event::{Column, Entity};
         worker::domain::rosters::find_tournament(&state.db, id.0).await?;
         let req = PageRequest::new(page.0, page_size.0);
-        let select = Entity::find()
-            .filter(Column::TournamentId.eq(id.0))
-            .filter(Column::Id.gt(after.0.unwrap_or(0)))
-            .order_by_asc(Column::Id);
-        let (count, rows) = req.fetch(&state.db, select).await?;
-        Ok(Json(req.wrap(count, rows.into_iter().map(Into::into).collect())))
+        Ok(Json(req.events::<Entity, _, _>(&state.db, (Column::TournamentId, id.0), Column::Id, after.0).await?))
     }
 
     /// Record a game's result (organisers): the winner and loser move on, the tournament closes after its last game.

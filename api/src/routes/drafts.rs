@@ -7,7 +7,6 @@ use entity::{DraftStyle, draft_event};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use worker::domain::rosters::find_tournament;
 use worker::domain::team_draft::rules::RandomDice;
 use worker::domain::team_draft::service;
@@ -92,14 +91,10 @@ impl DraftsApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))] page: Query<Option<u64>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] page_size: Query<Option<u64>>,
     ) -> ApiResult<Json<Page<DraftEventView>>> {
+        use draft_event::{Column, Entity};
         service::snapshot(&state.db, id.0).await?;
         let req = PageRequest::new(page.0, page_size.0);
-        let select = draft_event::Entity::find()
-            .filter(draft_event::Column::DraftId.eq(id.0))
-            .filter(draft_event::Column::Id.gt(after.0.unwrap_or(0)))
-            .order_by_asc(draft_event::Column::Id);
-        let (count, rows) = req.fetch(&state.db, select).await?;
-        Ok(Json(req.wrap(count, rows.into_iter().map(Into::into).collect())))
+        Ok(Json(req.events::<Entity, _, _>(&state.db, (Column::DraftId, id.0), Column::Id, after.0).await?))
     }
 
     /// Pick a player: the captain whose turn it is, or an organiser.

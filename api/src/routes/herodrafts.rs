@@ -261,12 +261,7 @@ impl HeroDraftsApi {
         use entity::hero_draft_event::{Column, Entity};
         service::snapshot(&state.db, id.0).await?;
         let req = PageRequest::new(page.0, page_size.0);
-        let select = Entity::find()
-            .filter(Column::HeroDraftId.eq(id.0))
-            .filter(Column::Id.gt(after.0.unwrap_or(0)))
-            .order_by_asc(Column::Id);
-        let (count, rows) = req.fetch(&state.db, select).await?;
-        Ok(Json(req.wrap(count, rows.into_iter().map(Into::into).collect())))
+        Ok(Json(req.events::<Entity, _, _>(&state.db, (Column::HeroDraftId, id.0), Column::Id, after.0).await?))
     }
 
     /// Heroes still available.
