@@ -105,3 +105,23 @@ pub async fn advance_hero_draft(app: &crate::TestApp, id: i64, captains: [&str; 
 pub async fn start_hero_draft(app: &crate::TestApp, id: i64) -> usize {
     advance_hero_draft(app, id, ["radiant_cap", "dire_cap"], HeroStage::Drafting).await
 }
+
+/// `count` dead runs of `kind` written straight into the ledger (ids
+/// `bulk1`…), as an outage would leave them: more than the API would make in
+/// a test's time.
+pub async fn dead_runs(app: &crate::TestApp, kind: &str, count: u32) {
+    use sea_orm::ConnectionTrait;
+    let sql = match app.db().get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => format!(
+            "INSERT INTO job_runs (id, kind, args, status, attempts, max_attempts, enqueued_at) \
+             SELECT 'bulk' || n, '{kind}', '{{}}'::jsonb, 'dead', 1, 3, TIMESTAMPTZ '2026-12-01T00:00:00Z' \
+             FROM generate_series(1, {count}) AS n"
+        ),
+        _ => format!(
+            "INSERT INTO job_runs (id, kind, args, status, attempts, max_attempts, enqueued_at) \
+             SELECT 'bulk' || n, '{kind}', '{{}}', 'dead', 1, 3, '2026-12-01T00:00:00Z' FROM \
+             (WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {count}) SELECT n FROM s)"
+        ),
+    };
+    app.db().execute_unprepared(&sql).await.expect("dead runs written");
+}

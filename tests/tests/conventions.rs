@@ -151,7 +151,7 @@ async fn errors_follow_one_rule_and_say_what_is_in_the_way(backend: Backend) {
 /// The error codes the document lists: `NNN \`code\`` in each operation's
 /// summary and description, by operation id.
 fn documented_errors(doc: &Value) -> BTreeMap<String, BTreeSet<(u16, String)>> {
-    let pair = regex::Regex::new(r"\b(4\d\d) `([a-z_]+)`").unwrap();
+    let pair = regex::Regex::new(r"\b(4\d\d)\s+`([a-z_]+)`").unwrap();
     let mut found: BTreeMap<String, BTreeSet<(u16, String)>> = BTreeMap::new();
     for ops in doc["paths"].as_object().unwrap().values() {
         for op in ops.as_object().unwrap().values() {
@@ -333,6 +333,17 @@ async fn every_documented_error_code_is_answered(mode: Mode) {
     seen.push(("createHeroDraft", staff.post(&format!("/api/games/{second}/herodraft"), json!({})).await));
     seen.push(("createHeroDraft", staff.post(&format!("/api/games/{first}/herodraft"), json!({})).await));
 
+    // The job steering calls: a cancelled run is finished; a filter over 10 000 runs is refused whole.
+    let run = staff.post("/api/jobs", json!({"kind": "refresh_discord_avatars"})).await;
+    let cancel = format!("/api/jobs/{}/cancel", run.body["id"].as_str().expect("a run id"));
+    assert_eq!(staff.post(&cancel, json!({})).await.status, 200);
+    seen.push(("cancelJob", staff.post(&cancel, json!({})).await));
+    fixtures::dead_runs(&app, "refresh_steam_profiles", 10_001).await;
+    seen.push((
+        "bulkJobs",
+        staff.post("/api/jobs/bulk", json!({"action": "retry", "kind": "refresh_steam_profiles"})).await,
+    ));
+
     let answered: BTreeMap<String, BTreeSet<(u16, String)>> =
         seen.iter().fold(BTreeMap::new(), |mut acc, (op, resp)| {
             acc.entry((*op).to_owned()).or_default().insert((resp.status, resp.error_code()));
@@ -342,13 +353,14 @@ async fn every_documented_error_code_is_answered(mode: Mode) {
     let documented = documented_errors(&doc);
     let walked: usize = answered.values().map(BTreeSet::len).sum();
     assert!(walked >= 30, "{walked} error answers walked");
+    assert_eq!(documented.keys().collect::<Vec<_>>(), answered.keys().collect::<Vec<_>>(), "operations walked");
     for (op, pairs) in &answered {
         assert_eq!(documented.get(op), Some(pairs), "{op}: the document's codes (left) and the answers (right)");
     }
     // Every answered code the README quotes, it quotes with the status the api answers.
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     let status_of: BTreeMap<&str, u16> = answered.values().flatten().map(|(s, c)| (c.as_str(), *s)).collect();
-    let quoted = regex::Regex::new(r"\b(4\d\d) `([a-z_]+)`").unwrap();
+    let quoted = regex::Regex::new(r"\b(4\d\d)\s+`([a-z_]+)`").unwrap();
     for c in quoted.captures_iter(&readme) {
         if let Some(status) = status_of.get(&c[2]) {
             assert_eq!(c[1].parse::<u16>().unwrap(), *status, "README quotes {} `{}`", &c[1], &c[2]);

@@ -318,19 +318,7 @@ async fn bulk_retry_and_cancel_by_filter_count_their_runs(mode: Mode) {
     assert_eq!(staff.get("/api/jobs?status=cancelled").await.body["count"], 2);
 
     // 10 001 dead runs: too many for one call; nothing changes.
-    use sea_orm::ConnectionTrait;
-    let insert = "INSERT INTO job_runs (id, kind, args, status, attempts, max_attempts, enqueued_at) \
-                  SELECT 'bulk' || n, 'refresh_discord_avatars', '{}', 'dead', 1, 3, '2026-12-01T00:00:00Z' FROM ";
-    let sql = match mode {
-        Mode::Embedded => format!(
-            "{insert}(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 10001) SELECT n FROM s)"
-        ),
-        Mode::Distributed => "INSERT INTO job_runs (id, kind, args, status, attempts, max_attempts, enqueued_at) \
-                              SELECT 'bulk' || n, 'refresh_discord_avatars', '{}'::jsonb, 'dead', 1, 3, \
-                              TIMESTAMPTZ '2026-12-01T00:00:00Z' FROM generate_series(1, 10001) AS n"
-            .to_owned(),
-    };
-    app.db().execute_unprepared(&sql).await.unwrap();
+    tests::fixtures::dead_runs(&app, "refresh_discord_avatars", 10_001).await;
     let refused = staff.post("/api/jobs/bulk", json!({"action": "retry", "kind": "refresh_discord_avatars"})).await;
     assert_eq!((refused.status, refused.error_code().as_str()), (422, "too_many_runs"), "{}", refused.text);
     assert_eq!(refused.body["error"]["details"]["matched"], 10_001);

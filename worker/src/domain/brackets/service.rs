@@ -980,23 +980,8 @@ pub struct LeftGame {
 /// started since the night began, is linked to it with its result; every
 /// other waiting game is reported with why it was left.
 pub async fn auto_link(svc: &Services, steam_league_id: i64) -> DomainResult<AutoLinked> {
-    let Some(league) =
-        league::Entity::find().filter(league::Column::SteamLeagueId.eq(steam_league_id)).one(&svc.db).await?
-    else {
-        return Err(DomainError::NotFound("league"));
-    };
-    let running = tournament::Entity::find()
-        .filter(tournament::Column::LeagueId.eq(league.id))
-        .filter(tournament::Column::State.eq(TournamentState::InProgress))
-        .all(&svc.db)
-        .await?;
     let mut done = AutoLinked::default();
-    for t in running {
-        let waiting: Vec<game::Model> = games_of(&svc.db, t.id)
-            .await?
-            .into_iter()
-            .filter(|g| g.winning_team_id.is_none() && g.radiant_team_id.is_some() && g.dire_team_id.is_some())
-            .collect();
+    for (t, waiting) in waiting_games(&svc.db, steam_league_id).await? {
         for g in waiting {
             let since = t.date_played - Duration::hours(MATCH_WINDOW_BEFORE);
             let candidates: Vec<Suggestion> = suggestions(&svc.db, g.id, 50)
@@ -1026,6 +1011,40 @@ pub async fn auto_link(svc: &Services, steam_league_id: i64) -> DomainResult<Aut
         }
     }
     Ok(done)
+}
+
+/// The games [`auto_link`] looks at, by tournament: of the league's
+/// tournaments in progress, those with both teams and no result.
+async fn waiting_games<C: ConnectionTrait>(
+    db: &C,
+    steam_league_id: i64,
+) -> DomainResult<Vec<(tournament::Model, Vec<game::Model>)>> {
+    let Some(league) = league::Entity::find().filter(league::Column::SteamLeagueId.eq(steam_league_id)).one(db).await?
+    else {
+        return Err(DomainError::NotFound("league"));
+    };
+    let running = tournament::Entity::find()
+        .filter(tournament::Column::LeagueId.eq(league.id))
+        .filter(tournament::Column::State.eq(TournamentState::InProgress))
+        .all(db)
+        .await?;
+    let mut found = Vec::with_capacity(running.len());
+    for t in running {
+        let waiting: Vec<game::Model> = games_of(db, t.id)
+            .await?
+            .into_iter()
+            .filter(|g| g.winning_team_id.is_none() && g.radiant_team_id.is_some() && g.dire_team_id.is_some())
+            .collect();
+        if !waiting.is_empty() {
+            found.push((t, waiting));
+        }
+    }
+    Ok(found)
+}
+
+/// Whether [`auto_link`] has a game to look at in the league.
+pub async fn has_waiting_games<C: ConnectionTrait>(db: &C, steam_league_id: i64) -> DomainResult<bool> {
+    Ok(!waiting_games(db, steam_league_id).await?.is_empty())
 }
 
 /// Deletes a game, clearing the links of games that fed it.

@@ -314,6 +314,11 @@ async fn sync_locked(
     save_failed(ctx, state.id, &failed).await?;
     if ingested > 0 {
         after_new_matches(ctx, steam_league_id).await?;
+    } else if crate::domain::brackets::service::has_waiting_games(&ctx.db, steam_league_id).await? {
+        // A game may have become ready after its match was stored (a bracket
+        // generated or advanced, a game entered, after the sync that stored it).
+        let link = NewJob::new(Job::AutoLinkGames(AutoLinkGames { steam_league_id }));
+        ctx.enqueuer.enqueue(link).await.map_err(|e| JobError::transient(e.to_string()))?;
     }
     if let Some(err) = stop {
         return Err(err);
