@@ -148,10 +148,15 @@ async fn errors_follow_one_rule_and_say_what_is_in_the_way(backend: Backend) {
     }
 }
 
+/// How the document and the README quote an error: `NNN \`code\``.
+fn quoted_errors() -> regex::Regex {
+    regex::Regex::new(r"\b(4\d\d)\s+`([a-z_]+)`").unwrap()
+}
+
 /// The error codes the document lists: `NNN \`code\`` in each operation's
 /// summary and description, by operation id.
 fn documented_errors(doc: &Value) -> BTreeMap<String, BTreeSet<(u16, String)>> {
-    let pair = regex::Regex::new(r"\b(4\d\d)\s+`([a-z_]+)`").unwrap();
+    let pair = quoted_errors();
     let mut found: BTreeMap<String, BTreeSet<(u16, String)>> = BTreeMap::new();
     for ops in doc["paths"].as_object().unwrap().values() {
         for op in ops.as_object().unwrap().values() {
@@ -360,7 +365,7 @@ async fn every_documented_error_code_is_answered(mode: Mode) {
     // Every answered code the README quotes, it quotes with the status the api answers.
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     let status_of: BTreeMap<&str, u16> = answered.values().flatten().map(|(s, c)| (c.as_str(), *s)).collect();
-    let quoted = regex::Regex::new(r"\b(4\d\d)\s+`([a-z_]+)`").unwrap();
+    let quoted = quoted_errors();
     for c in quoted.captures_iter(&readme) {
         if let Some(status) = status_of.get(&c[2]) {
             assert_eq!(c[1].parse::<u16>().unwrap(), *status, "README quotes {} `{}`", &c[1], &c[2]);

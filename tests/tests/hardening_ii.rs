@@ -259,32 +259,12 @@ async fn a_trickled_header_is_cut_at_the_header_timeout() {
     assert_eq!(app.anon().get("/api/health").await.status, 200);
 }
 
-/// Collects what the process logs.
-#[derive(Clone, Default)]
-struct Logged(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl Write for Logged {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Finding 10: sixty connections refused by the per-address cap log one
 /// WARN line (with a count), not sixty.
 #[tokio::test]
 async fn refused_connections_log_once_a_minute() {
-    let logged = Logged::default();
-    let sink = logged.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .init();
+    let logged = tests::CapturedLogs::default();
+    tracing_subscriber::fmt().with_max_level(tracing::Level::WARN).with_ansi(false).with_writer(logged.clone()).init();
     let app = TestApp::spawn_with(
         Backend::Sqlite,
         Options { args: args(&["--max-connections-per-ip", "2"]), ..Default::default() },
@@ -308,7 +288,7 @@ async fn refused_connections_log_once_a_minute() {
     .await
     .unwrap();
     assert_eq!(refused, 60, "every connection past the cap is closed unanswered");
-    let text = String::from_utf8(logged.0.lock().unwrap().clone()).unwrap();
+    let text = logged.text();
     let lines = text.lines().filter(|l| l.contains("too many connections")).count();
     assert_eq!(lines, 1, "one line for the flood:\n{text}");
 }

@@ -422,28 +422,12 @@ in_both_modes!(
     a_request_trace_travels_in_the_envelope_of_the_job_it_enqueues,
 );
 
-/// Collects what the process logs at WARN and above.
-#[derive(Clone, Default)]
-struct Warnings(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Warnings {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// An idle embedded worker starts a new run promptly — every enqueue wakes
 /// it, no poll interval to wait out — and a healthy run logs no warning.
 #[tokio::test]
 async fn an_idle_embedded_worker_starts_a_new_run_within_300_ms_and_logs_no_warning() {
-    let warnings = Warnings::default();
-    let sink = warnings.clone();
-    tracing_subscriber::fmt().with_max_level(tracing::Level::WARN).with_writer(move || sink.clone()).init();
+    let warnings = tests::CapturedLogs::default();
+    tracing_subscriber::fmt().with_max_level(tracing::Level::WARN).with_writer(warnings.clone()).init();
     let app = TestApp::spawn_with(Mode::Embedded.backend(), Mode::Embedded.options(vec![], true)).await;
     let staff = app.staff("admin").await;
     let mut waits = Vec::new();
@@ -460,7 +444,7 @@ async fn an_idle_embedded_worker_starts_a_new_run_within_300_ms_and_logs_no_warn
     let p95 = waits[waits.len() * 95 / 100 - 1];
     eprintln!("embedded enqueue -> start, ms: {waits:?}");
     assert!(p95 <= 300, "p95 {p95} ms: {waits:?}");
-    let logged = String::from_utf8(warnings.0.lock().unwrap().clone()).unwrap();
+    let logged = warnings.text();
     assert!(logged.is_empty(), "a healthy run logged:\n{logged}");
 }
 

@@ -1,7 +1,6 @@
 //! The Steam client under pressure: one rate limit shared by processes,
 //! Retry-After honoured, the API key in no log line or ledger error.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -67,31 +66,11 @@ async fn retry_after_is_honoured() {
     assert!(history[1].duration_since(history[0]) >= Duration::from_secs(1), "waited Retry-After before calling again");
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 /// Everything that can fail loudly fails, at TRACE level: the key shows up
 /// in neither the logs nor the ledger.
 #[tokio::test]
 async fn the_api_key_never_appears_in_logs_or_errors() {
-    let logs = Captured::default();
+    let logs = tests::CapturedLogs::default();
     tracing_subscriber::fmt().with_writer(logs.clone()).with_max_level(tracing::Level::TRACE).with_ansi(false).init();
 
     // Throttled beyond the inline wait: the job fails with Retry-After.
@@ -119,7 +98,7 @@ async fn the_api_key_never_appears_in_logs_or_errors() {
     assert!(err.to_string().contains("unreachable"), "{err}");
     tracing::error!(error = %err, "logged like the runner does");
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(text.contains("Steam asked us to wait") || text.contains("rate limited"), "the failures were logged");
     assert!(!text.contains(API_KEY), "the API key leaked into the logs");
     assert!(!err.to_string().contains(API_KEY));

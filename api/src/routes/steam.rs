@@ -199,14 +199,6 @@ async fn league_by_id<C: ConnectionTrait>(db: &C, id: i64) -> ApiResult<league::
     league::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ApiError::not_found("league"))
 }
 
-async fn league_by_steam_id<C: ConnectionTrait>(db: &C, steam_league_id: i64) -> ApiResult<league::Model> {
-    league::Entity::find()
-        .filter(league::Column::SteamLeagueId.eq(steam_league_id))
-        .one(db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("league"))
-}
-
 /// Every player of a league with games, joined to their users.
 /// One page of a league's leaderboard, sorted and paginated in SQL (only
 /// the page's rows and users are loaded); ties broken by user id so pages
@@ -528,7 +520,7 @@ impl SteamApi {
     ) -> ApiResult<CachedJson<serde_json::Value>> {
         let league = match league_id.0 {
             Some(id) => league_by_id(&state.db, id).await?,
-            None => league_by_steam_id(&state.db, state.settings.core.default_league_id).await?,
+            None => worker::domain::leagues::find_by_steam_id(&state.db, state.settings.core.default_league_id).await?,
         };
         let steam = &state.jobs.steam;
         cached(&state.cache, ns::STEAM, &format!("live:{}", league.steam_league_id), LIVE_TTL, || async move {

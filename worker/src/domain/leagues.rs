@@ -34,14 +34,7 @@ pub async fn league_of<C: ConnectionTrait>(db: &C, scope: Scope) -> DomainResult
         Scope::League(id) => {
             Ok(Some(league::Entity::find_by_id(id).one(db).await?.ok_or(DomainError::NotFound("league"))?.id))
         }
-        Scope::SteamLeague(steam) => Ok(Some(
-            league::Entity::find()
-                .filter(league::Column::SteamLeagueId.eq(steam))
-                .one(db)
-                .await?
-                .ok_or(DomainError::NotFound("league"))?
-                .id,
-        )),
+        Scope::SteamLeague(steam) => Ok(Some(find_by_steam_id(db, steam).await?.id)),
         Scope::Tournament(id) => tournament_league(tournament::Entity::find_by_id(id).one(db).await?),
         Scope::Team(id) => {
             let t = team::Entity::find_by_id(id).one(db).await?.ok_or(DomainError::NotFound("team"))?;
@@ -64,8 +57,7 @@ pub async fn league_of<C: ConnectionTrait>(db: &C, scope: Scope) -> DomainResult
         }
         Scope::Match(id) => {
             let m = steam_match::Entity::find_by_id(id).one(db).await?.ok_or(DomainError::NotFound("match"))?;
-            let league = league::Entity::find().filter(league::Column::SteamLeagueId.eq(m.league_id)).one(db).await?;
-            Ok(league.map(|l| l.id))
+            Ok(by_steam_id(db, m.league_id).await?.map(|l| l.id))
         }
     }
 }
@@ -93,12 +85,14 @@ pub async fn may_organise<C: ConnectionTrait>(db: &C, actor: &user::Model, scope
     }
 }
 
-async fn league_by_steam_id<C: ConnectionTrait>(db: &C, steam_league_id: i64) -> DomainResult<league::Model> {
-    league::Entity::find()
-        .filter(league::Column::SteamLeagueId.eq(steam_league_id))
-        .one(db)
-        .await?
-        .ok_or(DomainError::NotFound("league"))
+/// The league registered for a Steam league id, if any.
+pub async fn by_steam_id<C: ConnectionTrait>(db: &C, steam_league_id: i64) -> DomainResult<Option<league::Model>> {
+    Ok(league::Entity::find().filter(league::Column::SteamLeagueId.eq(steam_league_id)).one(db).await?)
+}
+
+/// The league registered for a Steam league id; `NotFound` without one.
+pub async fn find_by_steam_id<C: ConnectionTrait>(db: &C, steam_league_id: i64) -> DomainResult<league::Model> {
+    by_steam_id(db, steam_league_id).await?.ok_or(DomainError::NotFound("league"))
 }
 
 /// The admins of a league, by when they were granted.
@@ -106,7 +100,7 @@ pub async fn admins<C: ConnectionTrait>(
     db: &C,
     steam_league_id: i64,
 ) -> DomainResult<Vec<(league_admin::Model, user::Model)>> {
-    let l = league_by_steam_id(db, steam_league_id).await?;
+    let l = find_by_steam_id(db, steam_league_id).await?;
     let grants = league_admin::Entity::find()
         .filter(league_admin::Column::LeagueId.eq(l.id))
         .order_by_asc(league_admin::Column::Id)
@@ -123,7 +117,7 @@ pub async fn grant_admin(
     user_id: i64,
     by: i64,
 ) -> DomainResult<league_admin::Model> {
-    let l = league_by_steam_id(&svc.db, steam_league_id).await?;
+    let l = find_by_steam_id(&svc.db, steam_league_id).await?;
     if user::Entity::find_by_id(user_id).one(&svc.db).await?.is_none() {
         return Err(DomainError::unknown("unknown_user", "user_id does not exist"));
     }
@@ -149,7 +143,7 @@ pub async fn grant_admin(
 }
 
 pub async fn revoke_admin(svc: &Services, steam_league_id: i64, user_id: i64) -> DomainResult<()> {
-    let l = league_by_steam_id(&svc.db, steam_league_id).await?;
+    let l = find_by_steam_id(&svc.db, steam_league_id).await?;
     let removed = league_admin::Entity::delete_many()
         .filter(league_admin::Column::LeagueId.eq(l.id))
         .filter(league_admin::Column::UserId.eq(user_id))

@@ -5,7 +5,7 @@
 //! leaderboard read after the call already shows the change.
 
 use chrono::Utc;
-use entity::{game, league, steam_match};
+use entity::{game, steam_match};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
@@ -58,8 +58,7 @@ pub async fn include(svc: &Services, match_id: i64) -> DomainResult<steam_match:
 /// Rebuilds the stats and league MMR of the match's league (when one is
 /// registered for its Steam league), commits, and drops what was cached.
 async fn recount(svc: &Services, txn: sea_orm::DatabaseTransaction, m: &steam_match::Model) -> DomainResult<()> {
-    let league = league::Entity::find().filter(league::Column::SteamLeagueId.eq(m.league_id)).one(&txn).await?;
-    if let Some(league) = league {
+    if let Some(league) = crate::domain::leagues::by_steam_id(&txn, m.league_id).await? {
         let cfg = MmrConfig { min_games: i64::from(svc.settings.league_mmr_min_games), ..MmrConfig::default() };
         crate::domain::stats::rebuild_league_stats(&txn, &league, &cfg).await?;
     }

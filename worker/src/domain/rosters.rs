@@ -142,13 +142,17 @@ async fn check_attendance(
     members: &BTreeSet<i64>,
     attendees: &Attendees,
 ) -> DomainResult<()> {
-    let known: BTreeSet<i64> = user::Entity::find()
-        .filter(user::Column::Id.is_in(attendees.drop_ins.iter().copied()))
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(|u| u.id)
-        .collect();
+    let known: BTreeSet<i64> = if attendees.drop_ins.is_empty() {
+        BTreeSet::new()
+    } else {
+        user::Entity::find()
+            .filter(user::Column::Id.is_in(attendees.drop_ins.iter().copied()))
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|u| u.id)
+            .collect()
+    };
     let unknown: Vec<i64> = attendees.drop_ins.difference(&known).copied().collect();
     if !unknown.is_empty() {
         return Err(DomainError::unknown("unknown_users", "some dropin_member_ids name no user")

@@ -1019,10 +1019,7 @@ async fn waiting_games<C: ConnectionTrait>(
     db: &C,
     steam_league_id: i64,
 ) -> DomainResult<Vec<(tournament::Model, Vec<game::Model>)>> {
-    let Some(league) = league::Entity::find().filter(league::Column::SteamLeagueId.eq(steam_league_id)).one(db).await?
-    else {
-        return Err(DomainError::NotFound("league"));
-    };
+    let league = crate::domain::leagues::find_by_steam_id(db, steam_league_id).await?;
     let running = tournament::Entity::find()
         .filter(tournament::Column::LeagueId.eq(league.id))
         .filter(tournament::Column::State.eq(TournamentState::InProgress))

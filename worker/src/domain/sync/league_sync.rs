@@ -44,9 +44,7 @@ pub fn failed_list(state: &league_sync_state::Model) -> Vec<FailedMatch> {
 
 /// The league row of a Steam league id; unknown leagues are bad input.
 pub async fn find_league(ctx: &JobContext, steam_league_id: i64) -> Result<league::Model, JobError> {
-    league::Entity::find()
-        .filter(league::Column::SteamLeagueId.eq(steam_league_id))
-        .one(&ctx.db)
+    crate::domain::leagues::by_steam_id(&ctx.db, steam_league_id)
         .await?
         .ok_or_else(|| JobError::Permanent(format!("unknown league {steam_league_id} (create it first)")))
 }
