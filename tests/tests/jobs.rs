@@ -706,3 +706,48 @@ async fn a_run_without_journal_state_is_claimed_by_the_database() {
     assert_eq!(row(orphan.id.clone()).await, ["dead|1||closed"]);
     assert!(!tests::claims(ledger, "01notarun", 1).await, "an unknown run is refused");
 }
+
+/// Distributed mode (issue 28): a claim that overtakes its run's record — the
+/// task reached the queue, the record is still on its way — is not refused:
+/// the task comes back until the run is recorded, then the run is claimed
+/// once and runs. (Before, the claim found no run anywhere, the delivery was
+/// skipped as a duplicate and the run, once recorded, never ran.)
+#[tokio::test]
+async fn a_claim_that_overtakes_its_record_is_delivered_again_then_claimed_once() {
+    let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(vec![], true)).await;
+    let staff = app.staff("admin").await;
+    let enqueuer = app.state.jobs.enqueuer.clone();
+    let job = worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
+    let run_id = worker::jobs::enqueue::new_run_id();
+    let envelope = worker::jobs::payload::Envelope::new(run_id.clone(), 1, 3, job.clone(), None);
+    let task = worker::jobs::enqueue::envelope_value(&envelope);
+    enqueuer.queue.push(worker::jobs::payload::Lane::Bulk, task, None).await.unwrap();
+
+    // Delivered (the pool polls every 200 ms; a redelivery comes a second later)
+    // more than once while the run is unknown: the task stays with the queue.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert!(queue_holds(&app, &run_id).await, "the task is kept");
+    let (prefix, mut redis) = (app.redis_prefix.clone().unwrap(), app.state.jobs.redis.clone().unwrap());
+    let done: Vec<String> =
+        redis::cmd("SMEMBERS").arg(format!("{prefix}:jobs:done")).query_async(&mut redis).await.unwrap();
+    assert!(done.is_empty(), "no delivery was dropped as a duplicate: {done:?}");
+    assert_eq!(app.count("job_runs").await, 0);
+
+    // The record arrives: the next delivery claims the run, once.
+    let run = worker::jobs::ledger::NewRun {
+        id: run_id.clone(),
+        job,
+        enqueued_by: None,
+        idempotency_key: None,
+        run_at: None,
+    };
+    enqueuer.ledger.insert(run).await.unwrap();
+    let ran = job_reaches(&staff, &run_id, "succeeded").await;
+    let attempts: Vec<(i64, String)> = ran["attempt_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["attempt"].as_i64().unwrap(), a["outcome"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    assert_eq!(attempts, [(1, "succeeded".to_owned())], "{ran}");
+}

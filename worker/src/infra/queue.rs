@@ -268,6 +268,47 @@ pub async fn promote_due(conn: &redis::aio::ConnectionManager, queue: &str) -> r
     }
 }
 
+/// Where a task delivered by a Redis lane sits until it is acknowledged: its
+/// worker's in-flight set. The pool's Redis workers do not have apalis
+/// acknowledge their tasks (`persist_results` off, see [`Queue::redis`]):
+/// the ledger write that ends a run — its finish, or the release of a
+/// hand-back — makes the acknowledgement's moves in the same script call,
+/// and a delivery that ends without one is acknowledged by
+/// [`Queue::acknowledge`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InFlight {
+    pub lane: Lane,
+    pub task_id: String,
+    /// The worker's in-flight set (apalis-redis' key).
+    pub set: String,
+}
+
+/// How a delivery ends in the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ack {
+    /// Done with: into the done set (forgotten by the daily prune).
+    Done,
+    /// To be delivered again in a second (the delivery failed before the
+    /// ledger could record its end: Redis went away, a panic).
+    Retry,
+}
+
+/// Acknowledges a delivery: takes the task out of its worker's in-flight
+/// set and, if it was there, makes the moves of apalis-redis' own
+/// acknowledgement of a done task, or schedules it again.
+/// KEYS: in-flight set, done set, scheduled set. ARGV: task id, meta key,
+/// 'done' | 'retry', the due second of a retry.
+const ACKNOWLEDGE: &str = r"
+if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+if ARGV[3] == 'done' then
+  redis.call('SADD', KEYS[2], ARGV[1])
+  redis.call('HSET', ARGV[2], 'status', 'Done')
+else
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+end
+return 1
+";
+
 /// The apalis-redis settings of a queue named `name` (its Redis key).
 ///
 /// Task leases are off: apalis-redis 1.0 takes a lease with
@@ -393,9 +434,48 @@ impl Queue {
                 .heartbeat_interval(config.heartbeat)
                 .missed_heartbeats(Self::MISSED_HEARTBEATS)
         };
-        let configs = Lanes { interactive: lane_config(Lane::Interactive), bulk: lane_config(Lane::Bulk) };
+        // The pool's workers acknowledge their tasks themselves (see [`InFlight`]).
+        let configs = Lanes {
+            interactive: lane_config(Lane::Interactive).persist_results(false),
+            bulk: lane_config(Lane::Bulk).persist_results(false),
+        };
         let storages = configs.map(|_, cfg| RedisStorage::new(conn.clone()).with_config(cfg.clone()));
         Self::Redis { storages, conn, configs }
+    }
+
+    /// Where a task `worker` took from `lane` waits for its acknowledgement;
+    /// `None` where apalis acknowledges (SQLite).
+    pub fn in_flight(&self, lane: Lane, worker: &str, task_id: &str) -> Option<InFlight> {
+        match self {
+            Self::Redis { configs, .. } => Some(InFlight {
+                lane,
+                task_id: task_id.to_owned(),
+                set: format!("{}:{worker}", configs.get(lane).inflight_jobs_set()),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Acknowledges a delivery no ledger write acknowledged (see [`InFlight`]).
+    pub async fn acknowledge(&self, delivery: &InFlight, ack: Ack) -> Result<(), QueueError> {
+        let Self::Redis { conn, configs, .. } = self else { return Ok(()) };
+        let config = configs.get(delivery.lane);
+        let (how, retry_at) = match ack {
+            Ack::Done => ("done", 0),
+            Ack::Retry => ("retry", Utc::now().timestamp() + 1),
+        };
+        let _: i64 = redis::Script::new(ACKNOWLEDGE)
+            .key(&delivery.set)
+            .key(config.done_jobs_set())
+            .key(config.scheduled_jobs_set())
+            .arg(&delivery.task_id)
+            .arg(format!("{}:{}", config.job_meta_hash(), delivery.task_id))
+            .arg(how)
+            .arg(retry_at)
+            .invoke_async(&mut conn.clone())
+            .await
+            .map_err(|e| QueueError::Cleanup(e.to_string()))?;
+        Ok(())
     }
 
     /// The SQLite queues in the database file itself (tables created once).

@@ -37,6 +37,10 @@ impl PausedKinds {
         self.0.read().expect("paused kinds").contains(kind)
     }
 
+    pub fn list(&self) -> Vec<String> {
+        self.0.read().expect("paused kinds").iter().cloned().collect()
+    }
+
     /// Reads the paused kinds again; answers them.
     pub async fn refresh(&self, db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
         let kinds = paused_kinds(db).await?;

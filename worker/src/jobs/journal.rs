@@ -47,12 +47,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use entity::{JobStatus, job_run};
 use redis::aio::ConnectionManager;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Statement, TransactionTrait, Value};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::infra::lock::Locks;
-use crate::infra::queue::LaneConfigs;
+use crate::infra::queue::{InFlight, LaneConfigs};
 use crate::infra::rows::{cell, rows_per_statement, rows_table, upsert};
 use crate::jobs::group_commit::Claim;
 use crate::jobs::ledger::{self, Cancelled, Finish, Inserted, NewRun};
@@ -99,8 +99,13 @@ const WRITES_WAITING: usize = 4096;
 ///   moves the records of runs that wait long, and those a settle needs.)
 /// - `c` claim: by the ledger's rule (`ledger::claim`); a running run whose
 ///   cancel was asked answers 2 (the runner ends it `cancelled`).
-/// - `s` set: the status (and attempt, when given).
-/// - `l` release (a hand-back): a running attempt waits again.
+/// - `s` set: the status (and attempt, when given). A finish names its
+///   delivery: the task leaves its worker's in-flight set for the done set
+///   (apalis-redis' acknowledgement, made here instead: see
+///   [`crate::infra::queue::InFlight`]), whatever the answer.
+/// - `l` release (a hand-back): a running attempt waits again; its task
+///   leaves the in-flight set for the front of the queue, whatever the
+///   answer, so a restarted worker starts it at once.
 /// - `x` cancel: a waiting run becomes `cancelled` (1); a running one gets
 ///   its cancel flag and the alternative record (2).
 /// - `r` record only (progress).
@@ -110,31 +115,58 @@ const WRITES_WAITING: usize = 4096;
 /// records of the writes that took go to the stream as one entry.
 /// KEYS: stream, waiting set, waiting records, then the interactive lane's
 /// task data hash, active list, scheduled set, signal list, task metadata
-/// prefix, the same five of the bulk lane, then each write's state hash.
+/// prefix, done set, the same six of the bulk lane, then each write's state
+/// hash.
 /// ARGV: ttl, then per write: op, status, attempts ('' keeps), record, run
-/// id, task id (or the alternative record of a cancel), task, due (unix
-/// seconds; 0 now), lane ('i' | 'b').
-static WRITE: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(WRITE_LUA));
+/// id, task id (or the alternative record of a cancel), task (or the
+/// in-flight set of a finish or release; '' none), due (unix seconds; 0
+/// now), lane ('i' | 'b').
+static WRITE: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(&[RULES_LUA, WRITE_LUA].concat()));
+
+/// What the journal's scripts share: the claim rule of `ledger::claim` on a
+/// run's state hash, and how a record joins a batch — its run's waiting
+/// `queued` record first.
+const RULES_LUA: &str = r"
+local function waiting_state(s) return s == 'queued' or s == 'scheduled' or s == 'failed' end
+-- state: HMGET status, attempts, cancel. 1 claims, 2 a cancel was asked of the
+-- running run, 0 refused (a duplicate delivery, a finished run), -1 unknown here.
+local function claim_answer(state, attempt)
+  if not state[1] then return -1 end
+  local held = tonumber(state[2])
+  if state[1] == 'running' and state[3] then return 2 end
+  if (waiting_state(state[1]) and held == attempt - 1)
+      or (state[1] == 'running' and (held == attempt - 1 or held == attempt)) then
+    return 1
+  end
+  return 0
+end
+local function append(records, waiting_set, waiting_records, run, record)
+  local queued = redis.call('HGET', waiting_records, run)
+  if queued then
+    redis.call('HDEL', waiting_records, run)
+    redis.call('ZREM', waiting_set, run)
+    records[#records + 1] = 'r'
+    records[#records + 1] = queued
+  end
+  records[#records + 1] = 'r'
+  records[#records + 1] = record
+end
+";
+
 const WRITE_LUA: &str = r"
 local records, answers, now = {}, {}, nil
 local available = {}
-local function waiting_state(s) return s == 'queued' or s == 'scheduled' or s == 'failed' end
-for i = 14, #KEYS do
-  local b = 1 + (i - 14) * 9
+for i = 16, #KEYS do
+  local b = 1 + (i - 16) * 9
   local op, status, attempts, record, run = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
   local answer = 1
   if op ~= 'e' then
     local state = redis.call('HMGET', KEYS[i], 'status', 'attempts', 'cancel')
     local held, attempt = tonumber(state[2]), tonumber(attempts)
-    if not state[1] then
+    if op == 'c' then
+      answer = claim_answer(state, attempt)
+    elseif not state[1] then
       answer = -1
-    elseif op == 'c' then
-      if state[1] == 'running' and state[3] then
-        answer = 2
-      elseif not ((waiting_state(state[1]) and held == attempt - 1)
-          or (state[1] == 'running' and (held == attempt - 1 or held == attempt))) then
-        answer = 0
-      end
     elseif op == 'l' then
       if not (state[1] == 'running' and held == attempt + 1) then answer = 0 end
     elseif op == 'x' then
@@ -166,20 +198,12 @@ for i = 14, #KEYS do
       redis.call('HSET', KEYS[3], run, record)
       redis.call('ZADD', KEYS[2], now, run)
     elseif record then
-      local queued = redis.call('HGET', KEYS[3], run)
-      if queued then
-        redis.call('HDEL', KEYS[3], run)
-        redis.call('ZREM', KEYS[2], run)
-        records[#records + 1] = 'r'
-        records[#records + 1] = queued
-      end
-      records[#records + 1] = 'r'
-      records[#records + 1] = record
+      append(records, KEYS[2], KEYS[3], run, record)
     end
     redis.call('EXPIRE', KEYS[i], ARGV[1])
     if op == 'e' then
       local q = 4
-      if ARGV[b + 9] == 'b' then q = 9 end
+      if ARGV[b + 9] == 'b' then q = 10 end
       local task, due = ARGV[b + 6], tonumber(ARGV[b + 8])
       if redis.call('HSETNX', KEYS[q], task, ARGV[b + 7]) == 1 then
         redis.call('HSET', KEYS[q + 4] .. ':' .. task, 'attempts', 0, 'max_attempts', 25, 'status', 'Pending',
@@ -190,6 +214,19 @@ for i = 14, #KEYS do
           redis.call('RPUSH', KEYS[q + 1], task)
           available[q] = true
         end
+      end
+    end
+  end
+  if (op == 's' or op == 'l') and ARGV[b + 7] ~= '' then
+    local q, task = 4, ARGV[b + 6]
+    if ARGV[b + 9] == 'b' then q = 10 end
+    if redis.call('SREM', ARGV[b + 7], task) == 1 then
+      if op == 's' then
+        redis.call('SADD', KEYS[q + 5], task)
+        redis.call('HSET', KEYS[q + 4] .. ':' .. task, 'status', 'Done')
+      else
+        redis.call('LPUSH', KEYS[q + 1], task)
+        available[q] = true
       end
     end
   end
@@ -227,6 +264,93 @@ if #records > 0 then redis.call('XADD', KEYS[1], '*', unpack(records)) end
 return #runs
 ";
 
+/// A worker's fetch with the claims of the tasks it starts at once, in one
+/// step: the moves of apalis-redis 1.0's own `fetch_next.lua` (the worker
+/// must be registered; due tasks are promoted — at most 1 000, so a backlog
+/// never reaches Lua's `unpack` limit; up to a batch leaves the active list
+/// for the worker's in-flight set and comes back with its data and
+/// metadata), then the first ARGV[4] tasks whose envelope it can read (of a
+/// payload version up to ARGV[8], of a kind not paused) are claimed by the
+/// claim rule, each answer added to the task's metadata as `claim`. The
+/// others are claimed when they start, as before.
+/// KEYS: workers set, active list, this worker's in-flight set, task data
+/// hash, signal list, task metadata prefix, scheduled set, stream, waiting
+/// set, waiting records.
+/// ARGV: now (unix seconds), batch, worker, claims at most, state key
+/// prefix, state ttl, the claim's time (RFC 3339), newest payload version
+/// read, then the paused kinds.
+static FETCH: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(&[RULES_LUA, FETCH_LUA].concat()));
+const FETCH_LUA: &str = r"
+if not redis.call('ZSCORE', KEYS[1], ARGV[3]) then
+  return redis.error_reply('Cant fetch next: worker not registered')
+end
+local due = redis.call('ZRANGEBYSCORE', KEYS[7], 0, ARGV[1], 'LIMIT', 0, 1000)
+if #due > 0 then
+  redis.call('RPUSH', KEYS[2], unpack(due))
+  redis.call('ZREM', KEYS[7], unpack(due))
+  redis.call('DEL', KEYS[5])
+  redis.call('LPUSH', KEYS[5], 1)
+end
+local batch = tonumber(ARGV[2])
+local tasks = redis.call('LRANGE', KEYS[2], 0, batch - 1)
+local data, meta = {}, {}
+if #tasks > 0 then
+  redis.call('SADD', KEYS[3], unpack(tasks))
+  redis.call('LTRIM', KEYS[2], #tasks, -1)
+  data = redis.call('HMGET', KEYS[4], unpack(tasks))
+  local paused, records, claims = {}, {}, 0
+  for k = 9, #ARGV do paused[ARGV[k]] = true end
+  for n, task in ipairs(tasks) do
+    local fields = redis.call('HGETALL', KEYS[6] .. ':' .. task)
+    table.insert(fields, 1, task)
+    if claims < tonumber(ARGV[4]) and data[n] then
+      local read, envelope = pcall(cjson.decode, data[n])
+      local v = read and type(envelope) == 'table' and (envelope.v or 1)
+      if v and type(v) == 'number' and v >= 1 and v <= tonumber(ARGV[8]) and type(envelope.run_id) == 'string'
+          and type(envelope.attempt) == 'number' and type(envelope.job) == 'table'
+          and type(envelope.job.kind) == 'string' and not paused[envelope.job.kind] then
+        claims = claims + 1
+        local run, attempt, key = envelope.run_id, envelope.attempt, ARGV[5] .. envelope.run_id
+        local answer = claim_answer(redis.call('HMGET', key, 'status', 'attempts', 'cancel'), attempt)
+        if answer == 1 then
+          redis.call('HSET', key, 'status', 'running', 'attempts', attempt)
+          redis.call('EXPIRE', key, ARGV[6])
+          local record = cjson.encode({t = 'claimed', id = run, attempt = attempt, at = ARGV[7], worker = ARGV[3]})
+          append(records, KEYS[9], KEYS[10], run, record)
+        end
+        fields[#fields + 1] = 'claim'
+        fields[#fields + 1] = tostring(answer)
+      end
+    end
+    meta[n] = fields
+  end
+  if #records > 0 then redis.call('XADD', KEYS[8], '*', unpack(records)) end
+end
+if #tasks < batch then redis.call('DEL', KEYS[5]) end
+return {data, meta}
+";
+
+/// What a fetch may claim (see [`FETCH`]).
+pub struct FetchClaims<'a> {
+    /// Tasks it claims at most: those the worker starts at once.
+    pub limit: usize,
+    /// The newest payload version the worker reads.
+    pub understands: u32,
+    pub paused: &'a [String],
+}
+
+/// The claim a fetch made of a delivered task, from its metadata's `claim`:
+/// `None` when the fetch did not claim it, or found no state to claim by
+/// (the runner claims it then, the database deciding).
+pub fn fetched_claim(answer: Option<&str>) -> Option<ClaimOutcome> {
+    match answer? {
+        "1" => Some(ClaimOutcome::Claimed),
+        "2" => Some(ClaimOutcome::CancelRequested),
+        "0" => Some(ClaimOutcome::Refused),
+        _ => None,
+    }
+}
+
 /// The apalis-redis keys of the queue the journal sits beside.
 #[derive(Clone)]
 struct QueueKeys {
@@ -235,6 +359,7 @@ struct QueueKeys {
     scheduled: String,
     signal: String,
     task_meta: String,
+    done: String,
 }
 
 impl QueueKeys {
@@ -245,6 +370,7 @@ impl QueueKeys {
             scheduled: config.scheduled_jobs_set(),
             signal: config.signal_list(),
             task_meta: config.job_meta_hash(),
+            done: config.done_jobs_set(),
         }
     }
 }
@@ -260,14 +386,14 @@ struct Push {
 
 /// What a write does besides recording (the script's operations).
 enum Op {
-    /// Sets the run's state.
-    Set,
+    /// Sets the run's state (a finish: and acknowledges its delivery).
+    Set(Option<InFlight>),
     /// Sets the run's state if the claim rule allows.
     Claim,
     /// Sets the run's state and puts its first task on the queue.
     Enqueue(Push),
-    /// A running attempt waits again.
-    Release,
+    /// A running attempt waits again (and its delivery's task too).
+    Release(Option<InFlight>),
     /// Cancels a waiting run, or flags a running one (with this record).
     Cancel(String),
     /// Only the record.
@@ -627,11 +753,39 @@ impl Journal {
             .map_err(redis_err)
     }
 
+    /// Fetches up to a batch of `config`'s queue for `worker`, claiming the
+    /// first of them in the same step (see [`FETCH`]); the tasks as
+    /// apalis-redis' own fetch returns them, each claim in its metadata.
+    pub async fn fetch(
+        &self,
+        config: &apalis_redis::Config,
+        worker: &str,
+        claims: &FetchClaims<'_>,
+    ) -> Result<Vec<apalis_redis::RedisTask>, apalis_redis::Error> {
+        let at = Utc::now();
+        let mut call = FETCH.prepare_invoke();
+        call.key(config.workers_set()).key(config.active_jobs_list());
+        call.key(format!("{}:{worker}", config.inflight_jobs_set())).key(config.job_data_hash());
+        call.key(config.signal_list()).key(config.job_meta_hash()).key(config.scheduled_jobs_set());
+        call.key(&self.stream).key(&self.waiting.set).key(&self.waiting.records);
+        call.arg(at.timestamp()).arg(config.batch_size).arg(worker).arg(claims.limit);
+        call.arg(&self.state_prefix).arg(STATE_TTL_SECS);
+        call.arg(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)).arg(claims.understands).arg(claims.paused);
+        let fetched: Vec<redis::Value> = call.invoke_async(&mut self.conn.clone()).await?;
+        let tasks = apalis_redis::queries::deserialize_with_meta(fetched)?;
+        if tasks.iter().any(|task| task.meta.get("claim").is_some_and(|answer| answer == "1")) {
+            self.appended.notify_one();
+        }
+        Ok(tasks.into_iter().map(apalis_redis::queries::CompactTask::into_full_compact).collect())
+    }
+
     /// Claims an attempt; `Refused` for a duplicate delivery. A run whose
     /// state is not in Redis (expired, or older than the journal) is claimed
-    /// in the database, by the same rule. (A task never reaches the queue
-    /// before its run's state: an enqueue writes both in one step, a keyed
-    /// enqueue or a retry seeds the state first.)
+    /// in the database, by the same rule; one the database does not know
+    /// either is `NotRecorded` (its task overtook its record: it is
+    /// delivered again). (Here a task never reaches the queue before its
+    /// run's state: an enqueue writes both in one step, a keyed enqueue or a
+    /// retry seeds the state first.)
     pub async fn claim(&self, claim: &Claim) -> Result<ClaimOutcome, DbErr> {
         let record = Record::Claimed {
             id: claim.id.clone(),
@@ -640,34 +794,41 @@ impl Journal {
             worker: claim.worker.clone(),
         };
         match self.write(&record, Op::Claim, JobStatus::Running, Some(claim.attempt)).await? {
-            1 => return Ok(ClaimOutcome::Claimed),
-            2 => return Ok(ClaimOutcome::CancelRequested),
-            0 => return Ok(ClaimOutcome::Refused),
-            _ => {}
+            1 => Ok(ClaimOutcome::Claimed),
+            2 => Ok(ClaimOutcome::CancelRequested),
+            0 => Ok(ClaimOutcome::Refused),
+            _ => self.claim_in_database(claim).await,
         }
+    }
+
+    /// The claim of a run Redis holds no state of (see [`Journal::claim`]).
+    async fn claim_in_database(&self, claim: &Claim) -> Result<ClaimOutcome, DbErr> {
         self.settle().await?;
         if ledger::cancel_requested(&self.db, &claim.id).await? {
             return Ok(ClaimOutcome::CancelRequested);
         }
         let won = ledger::claim(&self.db, &claim.id, claim.attempt, &claim.worker, Utc::now()).await?;
         if !won {
-            return Ok(ClaimOutcome::Refused);
+            let recorded = job_run::Entity::find_by_id(claim.id.as_str()).one(&self.db).await?.is_some();
+            return Ok(if recorded { ClaimOutcome::Refused } else { ClaimOutcome::NotRecorded });
         }
         self.seed(&claim.id, JobStatus::Running, claim.attempt).await?;
         Ok(ClaimOutcome::Claimed)
     }
 
-    /// Records the end of an attempt.
-    pub async fn finish(&self, finish: Finish) -> Result<(), DbErr> {
+    /// Records the end of an attempt and acknowledges its `delivery`.
+    pub async fn finish(&self, finish: Finish, delivery: Option<&InFlight>) -> Result<(), DbErr> {
         let Finish { id, attempt, status, result, error } = finish;
         let record = Record::Finished { id, status, result, error, at: Utc::now(), attempt };
-        self.write(&record, Op::Set, status, None).await.map(|_| ())
+        self.write(&record, Op::Set(delivery.cloned()), status, None).await.map(|_| ())
     }
 
-    /// Hands a running attempt back: the run waits again.
-    pub async fn release(&self, id: &str, attempt: i32) -> Result<(), DbErr> {
+    /// Hands a running attempt back: the run waits again, and the task of
+    /// its `delivery` goes to the front of the queue.
+    pub async fn release(&self, id: &str, attempt: i32, delivery: Option<&InFlight>) -> Result<(), DbErr> {
         let record = Record::Released { id: id.to_owned(), attempt, at: Utc::now() };
-        if self.write(&record, Op::Release, JobStatus::Queued, Some(attempt - 1)).await? == -1 {
+        let op = Op::Release(delivery.cloned());
+        if self.write(&record, op, JobStatus::Queued, Some(attempt - 1)).await? == -1 {
             self.settle().await?;
             ledger::release(&self.db, id, attempt, Utc::now()).await?;
         }
@@ -754,6 +915,8 @@ pub enum ClaimOutcome {
     Refused,
     /// The run was cancelled while running and its worker died: end it.
     CancelRequested,
+    /// The ledger has no such run (yet): its task overtook its record.
+    NotRecorded,
 }
 
 /// Up to `count` entries of `stream` between `bounds`, as `(id, [field, value…])`
@@ -832,15 +995,16 @@ impl Batches {
         let mut call = WRITE.prepare_invoke();
         call.key(&self.stream).key(&self.waiting.set).key(&self.waiting.records);
         for lane in [&self.interactive, &self.bulk] {
-            call.key(&lane.task_data).key(&lane.active).key(&lane.scheduled).key(&lane.signal).key(&lane.task_meta);
+            call.key(&lane.task_data).key(&lane.active).key(&lane.scheduled).key(&lane.signal);
+            call.key(&lane.task_meta).key(&lane.done);
         }
         call.arg(STATE_TTL_SECS);
         for write in batch {
             let op = match write.op {
-                Op::Set => "s",
+                Op::Set(_) => "s",
                 Op::Claim => "c",
                 Op::Enqueue(_) => "e",
-                Op::Release => "l",
+                Op::Release(_) => "l",
                 Op::Cancel(_) => "x",
                 Op::Record => "r",
             };
@@ -856,7 +1020,11 @@ impl Batches {
                     call.arg(&push.task_id).arg(&push.task).arg(push.due).arg(lane)
                 }
                 Op::Cancel(requested) => call.arg(requested).arg("").arg(0).arg(""),
-                Op::Set | Op::Claim | Op::Release | Op::Record => call.arg("").arg("").arg(0).arg(""),
+                Op::Set(Some(delivery)) | Op::Release(Some(delivery)) => {
+                    let lane = if delivery.lane == Lane::Bulk { "b" } else { "i" };
+                    call.arg(&delivery.task_id).arg(&delivery.set).arg(0).arg(lane)
+                }
+                Op::Set(None) | Op::Claim | Op::Release(None) | Op::Record => call.arg("").arg("").arg(0).arg(""),
             };
         }
         call.invoke_async(&mut self.conn.clone()).await

@@ -7,6 +7,7 @@ use chrono::Utc;
 use entity::{JobStatus, job_run};
 use sea_orm::{DatabaseConnection, DbErr};
 
+use crate::infra::queue::InFlight;
 use crate::jobs::group_commit::{Claim, LedgerWriter};
 use crate::jobs::journal::{ClaimOutcome, Journal};
 use crate::jobs::ledger::{self, Cancelled, Finish, Inserted, NewRun};
@@ -39,17 +40,24 @@ impl Recorder {
 
     /// Records the end of an attempt.
     pub async fn finish(&self, finish: Finish) -> Result<(), DbErr> {
+        self.finish_acknowledging(finish, None).await
+    }
+
+    /// Records the end of an attempt; the journal also acknowledges its
+    /// `delivery` in the same step (embedded, apalis acknowledges).
+    pub async fn finish_acknowledging(&self, finish: Finish, delivery: Option<&InFlight>) -> Result<(), DbErr> {
         match self {
             Self::Direct(writer) => writer.finish(finish).await,
-            Self::Journal(journal) => journal.finish(finish).await,
+            Self::Journal(journal) => journal.finish(finish, delivery).await,
         }
     }
 
-    /// Hands a running attempt back: the run waits again for the same attempt.
-    pub async fn release(&self, id: &str, attempt: i32) -> Result<(), DbErr> {
+    /// Hands a running attempt back: the run waits again for the same
+    /// attempt (the journal puts its `delivery`'s task back in the same step).
+    pub async fn release(&self, id: &str, attempt: i32, delivery: Option<&InFlight>) -> Result<(), DbErr> {
         match self {
             Self::Direct(writer) => ledger::release(writer.db(), id, attempt, Utc::now()).await,
-            Self::Journal(journal) => journal.release(id, attempt).await,
+            Self::Journal(journal) => journal.release(id, attempt, delivery).await,
         }
     }
 

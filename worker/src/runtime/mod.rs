@@ -5,6 +5,7 @@
 
 pub mod backoff;
 pub mod context;
+pub mod fetch;
 pub mod ops;
 pub mod pool;
 pub mod runner;

@@ -23,11 +23,19 @@ use apalis_core::backend::ext::poll_strategy::Strategy;
 use apalis_redis::RedisStorage;
 use apalis_sqlite::SqliteStorage;
 
-use crate::infra::queue::{Hold, Queue, RawCodec, RawTask};
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
+
+use crate::infra::queue::{Ack, Hold, Queue, RawCodec, RawTask};
+use crate::jobs::JobError;
 use crate::jobs::control::PAUSES_CHANNEL;
+use crate::jobs::journal::fetched_claim;
 use crate::jobs::payload::Lane;
+use crate::jobs::recorder::Recorder;
 use crate::runtime::context::JobContext;
-use crate::runtime::runner::{self, Delivered};
+use crate::runtime::fetch::{ClaimingFetch, SlotTaken, Slots};
+use crate::runtime::runner::{self, Delivered, Outcome};
 
 /// How often idle workers look for due tasks.
 const POLL: Duration = Duration::from_millis(200);
@@ -37,15 +45,53 @@ const MAINTAIN_EVERY: Duration = Duration::from_secs(1);
 /// back and acknowledge them before the pool stops regardless.
 const HAND_BACK_MARGIN: Duration = Duration::from_secs(5);
 
+/// Runs a delivery and ends it in the queue. On Redis the pool's workers
+/// acknowledge their own tasks (see [`crate::infra::queue::InFlight`]): the run's last ledger
+/// write did, or this acknowledges it here — done, or due again in a second
+/// when the run could not be recorded (or panicked). Under apalis-sqlite an
+/// error (and a hand-back) has apalis deliver the task again.
 async fn handle(
     task: RawTask,
     task_id: TaskId,
     worker: WorkerContext,
+    meta: MetadataStore,
     ctx: Data<JobContext>,
     lane: Data<Lane>,
+    slots: Data<Arc<Slots>>,
 ) -> Result<(), BoxDynError> {
-    let delivered = Delivered { task, task_id: task_id.to_string(), lane: *lane, worker: worker.name() };
-    runner::execute(delivered, &ctx).await.map(|_| ()).map_err(|e| -> BoxDynError { e.to_string().into() })
+    let queue = &ctx.enqueuer.queue;
+    let task_id = task_id.to_string();
+    let in_flight = queue.in_flight(*lane, worker.name(), &task_id);
+    let _slot = in_flight.is_some().then(|| SlotTaken::of(&slots));
+    let claimed = fetched_claim(meta.get("claim"));
+    let delivered =
+        Delivered { task, task_id, lane: *lane, worker: worker.name(), in_flight: in_flight.clone(), claimed };
+    let ran = match AssertUnwindSafe(runner::execute(delivered, &ctx)).catch_unwind().await {
+        Ok(ran) => ran,
+        Err(panic) => {
+            let message = panic.downcast_ref::<&str>().map(|m| (*m).to_owned());
+            let message = message.or_else(|| panic.downcast_ref::<String>().cloned());
+            tracing::error!(panic = message.as_deref().unwrap_or("?"), "job panicked; its task is delivered again");
+            Err(JobError::transient("the job panicked"))
+        }
+    };
+    let Some(in_flight) = in_flight else {
+        return match ran {
+            Ok(Outcome::HandedBack) => Err("handed back at shutdown".into()),
+            Ok(_) => Ok(()),
+            Err(err) => Err(err.to_string().into()),
+        };
+    };
+    let ack = match &ran {
+        Ok(outcome) if outcome.acknowledged() => return Ok(()),
+        Ok(_) => Ack::Done,
+        Err(_) => Ack::Retry,
+    };
+    if let Err(err) = queue.acknowledge(&in_flight, ack).await {
+        let task_id = &in_flight.task_id;
+        tracing::warn!(error = %err, task_id, "acknowledging a delivery failed; it returns with its worker's in-flight set");
+    }
+    ran.map(|_| ()).map_err(|e| e.to_string().into())
 }
 
 /// A worker name no other live process uses.
@@ -63,16 +109,16 @@ type Started = Arc<Mutex<Vec<WorkerContext>>>;
 
 /// Registers one lane's worker on `monitor`.
 macro_rules! register_lane {
-    ($monitor:expr, $backend:expr, $ctx:expr, $name:expr, $lane:expr, $concurrency:expr) => {{
-        let (ctx, name, lane, concurrency) = ($ctx.clone(), $name.clone(), $lane, $concurrency);
+    ($monitor:expr, $backend:expr, $slots:expr, $ctx:expr, $name:expr, $lane:expr, $concurrency:expr) => {{
+        let (ctx, name, lane, concurrency, slots) = ($ctx.clone(), $name.clone(), $lane, $concurrency, $slots);
         let backend = $backend;
         $monitor.register(move |restarts| {
             WorkerBuilder::new(format!("{name}-{}-{restarts}", lane.as_str()))
                 .backend(backend.clone())
                 .data(ctx.clone())
                 .data(lane)
+                .data(slots.clone())
                 .concurrency(concurrency)
-                .catch_panic()
                 .build(handle)
         })
     }};
@@ -108,17 +154,24 @@ pub async fn run(
     let mut promoted = Vec::new();
     match ctx.enqueuer.queue.clone() {
         Queue::Redis { conn, configs, .. } => {
+            let Recorder::Journal(journal) = &ctx.enqueuer.ledger else {
+                anyhow::bail!("a Redis queue without its ledger journal");
+            };
             promoted = ctx.enqueuer.queue.redis_names();
             for queue in &promoted {
                 // Before the first fetch: a backlog must not reach apalis' own promotion.
                 crate::infra::queue::promote_due(&conn, queue).await?;
             }
             for (lane, concurrency) in [(Lane::Interactive, interactive), (Lane::Bulk, bulk)] {
-                let backend = RedisStorage::<RawTask>::new(conn.clone())
-                    .with_config(configs.get(lane).clone())
-                    .with_codec(RawCodec)
-                    .poll_with_interval(POLL);
-                monitor = register_lane!(monitor, backend, ctx, name, lane, concurrency);
+                let slots = Slots::new(concurrency);
+                let storage = RedisStorage::<RawTask>::new(conn.clone()).with_config(configs.get(lane).clone());
+                let (paused, understands) = (ctx.paused.clone(), settings.payload_version);
+                let queue = ctx.enqueuer.queue.clone();
+                let backend =
+                    ClaimingFetch::new(storage, lane, journal.clone(), queue, paused, understands, slots.clone())
+                        .with_codec(RawCodec)
+                        .poll_with_interval(POLL);
+                monitor = register_lane!(monitor, backend, slots, ctx, name, lane, concurrency);
             }
         }
         Queue::Sqlite { storages, configs, wake } => {
@@ -128,7 +181,7 @@ pub async fn run(
                     .with_config(configs.get(lane).clone())
                     .with_codec(RawCodec)
                     .poll_with_strategy(strategy);
-                monitor = register_lane!(monitor, backend, ctx, name, lane, concurrency);
+                monitor = register_lane!(monitor, backend, Slots::new(concurrency), ctx, name, lane, concurrency);
             }
         }
         Queue::Unavailable => anyhow::bail!("no job queue: PostgreSQL needs REDIS_URL"),

@@ -13,7 +13,7 @@ use chrono::Utc;
 use entity::JobStatus;
 use tracing::Instrument;
 
-use crate::infra::queue::{Hold, RawTask};
+use crate::infra::queue::{Hold, InFlight, RawTask};
 use crate::jobs::JobError;
 use crate::jobs::enqueue::envelope_value;
 use crate::jobs::group_commit::Claim;
@@ -29,6 +29,9 @@ const BACKOFF_CAP: Duration = Duration::from_secs(300);
 /// where it stands (its open transaction rolls back): a cancel ends a run
 /// within 5 s.
 const CANCEL_GRACE: Duration = Duration::from_secs(3);
+/// How long a task whose run the ledger does not know is delivered again
+/// (its record may still be on its way) before it is dropped.
+const RECORD_WAIT: Duration = Duration::from_secs(600);
 
 /// One delivery of a task to this process.
 pub struct Delivered<'a> {
@@ -38,6 +41,11 @@ pub struct Delivered<'a> {
     pub lane: Lane,
     /// The apalis worker that took it.
     pub worker: &'a str,
+    /// Where it waits for its acknowledgement, when the run's last ledger
+    /// write makes it (Redis; `None` where apalis acknowledges).
+    pub in_flight: Option<InFlight>,
+    /// The claim the fetch made in the same step, if it made one.
+    pub claimed: Option<ClaimOutcome>,
 }
 
 /// What became of a delivery.
@@ -61,6 +69,12 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Whether the ledger write that ended it also acknowledged the
+    /// delivery (a finish or a release); the others are acknowledged apart.
+    pub fn acknowledged(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Retrying | Self::Dead | Self::Cancelled | Self::HandedBack)
+    }
+
     /// The `outcome` label of `dtx_jobs_total`.
     pub fn label(self) -> &'static str {
         match self {
@@ -78,8 +92,8 @@ impl Outcome {
 }
 
 /// Runs a delivered task. An `Err` means the task must come back: the
-/// ledger could not be written (the database is down), or the pool handed
-/// the run back while shutting down.
+/// ledger could not be written (the database is down); `HandedBack` that
+/// the pool handed the run back while shutting down.
 pub async fn execute(delivered: Delivered<'_>, ctx: &JobContext) -> Result<Outcome, JobError> {
     let started = Instant::now();
     let envelope = match payload::decode(&delivered.task.0, ctx.settings.payload_version) {
@@ -134,6 +148,10 @@ async fn run(envelope: Envelope, delivered: &Delivered<'_>, ctx: &JobContext) ->
     if ctx.paused.contains(kind)
         && let Some(hold) = Hold::paused(kind)
     {
+        if delivered.claimed == Some(ClaimOutcome::Claimed) {
+            // Paused after its fetch claimed it: the run waits again.
+            ledger.release(&run_id, attempt, None).await?;
+        }
         let token = format!("{run_id}:{attempt}:{}", delivered.task_id);
         let queue = &ctx.enqueuer.queue;
         queue
@@ -143,15 +161,27 @@ async fn run(envelope: Envelope, delivered: &Delivered<'_>, ctx: &JobContext) ->
         tracing::info!("job kind paused; run held until resumed");
         return Ok(Outcome::Held);
     }
-    let claim = Claim { id: run_id.clone(), attempt, worker: delivered.worker.to_owned() };
-    match ledger.claim(claim).await? {
+    let delivery = delivered.in_flight.as_ref();
+    let claimed = match delivered.claimed {
+        Some(claimed) => claimed,
+        None => ledger.claim(Claim { id: run_id.clone(), attempt, worker: delivered.worker.to_owned() }).await?,
+    };
+    match claimed {
         ClaimOutcome::Claimed => {}
+        ClaimOutcome::NotRecorded if enqueued_within(&run_id, RECORD_WAIT) => {
+            tracing::info!("the run is not recorded yet; its task comes again in a second");
+            return Err(JobError::transient("the run is not recorded yet"));
+        }
+        ClaimOutcome::NotRecorded => {
+            tracing::warn!("a task of a run the ledger never recorded dropped");
+            return Ok(Outcome::Skipped);
+        }
         ClaimOutcome::Refused => {
             tracing::info!("duplicate delivery skipped");
             return Ok(Outcome::Skipped);
         }
         ClaimOutcome::CancelRequested => {
-            ledger.finish(Finish::cancelled(&run_id, attempt)).await?;
+            ledger.finish_acknowledging(Finish::cancelled(&run_id, attempt), delivery).await?;
             return Ok(Outcome::Cancelled);
         }
     }
@@ -172,30 +202,32 @@ async fn run(envelope: Envelope, delivered: &Delivered<'_>, ctx: &JobContext) ->
     }
     let result = match ran {
         Ran::HandedBack => {
-            ledger.release(&run_id, attempt).await?;
+            ledger.release(&run_id, attempt, delivery).await?;
             tracing::warn!("shutting down: run handed back to the queue unfinished");
-            record(kind, Outcome::HandedBack, Duration::ZERO);
-            return Err(JobError::transient("handed back at shutdown"));
+            return Ok(Outcome::HandedBack);
         }
         Ran::Finished(result) => result,
     };
     Ok(match result {
         Ok(value) => {
-            ledger.finish(Finish::succeeded(&run_id, attempt, value)).await?;
+            ledger.finish_acknowledging(Finish::succeeded(&run_id, attempt, value), delivery).await?;
             Outcome::Succeeded
         }
         Err(JobError::Cancelled) => {
-            ledger.finish(Finish::cancelled(&run_id, attempt)).await?;
+            ledger.finish_acknowledging(Finish::cancelled(&run_id, attempt), delivery).await?;
             tracing::info!("job cancelled at a safe point");
             Outcome::Cancelled
         }
         Err(err) if err.is_permanent() || attempt >= envelope.max_attempts => {
-            ledger.finish(Finish::errored(&run_id, attempt, JobStatus::Dead, err.to_string())).await?;
+            ledger
+                .finish_acknowledging(Finish::errored(&run_id, attempt, JobStatus::Dead, err.to_string()), delivery)
+                .await?;
             tracing::warn!(error = %err, "job dead");
             Outcome::Dead
         }
         Err(err) => {
-            ledger.finish(Finish::errored(&run_id, attempt, JobStatus::Failed, err.to_string())).await?;
+            let failed = Finish::errored(&run_id, attempt, JobStatus::Failed, err.to_string());
+            ledger.finish_acknowledging(failed, delivery).await?;
             let base = Duration::from_millis(ctx.settings.job_backoff_base_ms);
             let delay = backoff::delay(base, BACKOFF_CAP, attempt + 1, rand::random::<f64>(), err.retry_after());
             tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "job failed; will retry");
@@ -210,6 +242,13 @@ async fn run(envelope: Envelope, delivered: &Delivered<'_>, ctx: &JobContext) ->
             Outcome::Retrying
         }
     })
+}
+
+/// Whether the run (its id a ULID, as enqueues make them) was enqueued
+/// within `within`; an id of another shape, never.
+fn enqueued_within(run_id: &str, within: Duration) -> bool {
+    let Ok(id) = ulid::Ulid::from_string(&run_id.to_ascii_uppercase()) else { return false };
+    id.datetime().elapsed().map_or(true, |age| age < within)
 }
 
 enum Ran {

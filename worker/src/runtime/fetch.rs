@@ -1,0 +1,236 @@
+//! The pool's Redis backend: apalis-redis' storage, except that the fetch
+//! claims the tasks the worker starts at once in the same script call
+//! ([`Journal::fetch`]) — a job costs Redis one call fewer. Registration,
+//! heartbeats, the recovery of dead workers' tasks and pushes stay
+//! apalis-redis' own, and so does the key layout.
+//!
+//! How many tasks a fetch claims: the worker's free slots ([`Slots`]), so
+//! the rest of a batch, which waits for a slot, is claimed when it starts.
+//! Tasks still buffered when the worker stops go back to the queue (a
+//! claimed one through the ledger's release, as a hand-back).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+
+use apalis::prelude::*;
+use apalis_core::backend::BackendConfig;
+use apalis_core::backend::WireFormatBackend;
+use apalis_core::backend::future::BoxSyncFuture;
+use apalis_redis::{RedisStorage, RedisTask};
+use futures_util::FutureExt;
+
+use crate::infra::queue::{Ack, Queue, RawTask};
+use crate::jobs::control::PausedKinds;
+use crate::jobs::journal::{FetchClaims, Journal};
+use crate::jobs::payload::Lane;
+
+/// A worker's slots: how many of its deliveries run now.
+#[derive(Debug)]
+pub struct Slots {
+    concurrency: usize,
+    busy: AtomicUsize,
+}
+
+impl Slots {
+    pub fn new(concurrency: usize) -> Arc<Self> {
+        Arc::new(Self { concurrency, busy: AtomicUsize::new(0) })
+    }
+
+    fn free(&self) -> usize {
+        self.concurrency.saturating_sub(self.busy.load(Ordering::Relaxed))
+    }
+}
+
+/// A delivery's hold on a slot, taken when the backend hands the task over
+/// and let go when the delivery ends.
+pub struct SlotTaken(Arc<Slots>);
+
+impl SlotTaken {
+    /// Takes the slot of a delivery the backend handed over.
+    pub fn of(slots: &Arc<Slots>) -> Self {
+        Self(slots.clone())
+    }
+}
+
+impl Drop for SlotTaken {
+    fn drop(&mut self) {
+        let _ = self.0.busy.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+}
+
+type Fetched = Result<Vec<RedisTask>, apalis_redis::Error>;
+
+/// See the module's documentation.
+pub struct ClaimingFetch {
+    inner: RedisStorage<RawTask>,
+    lane: Lane,
+    journal: Journal,
+    queue: Queue,
+    paused: PausedKinds,
+    understands: u32,
+    slots: Arc<Slots>,
+    fetching: Option<BoxSyncFuture<Fetched>>,
+    buffer: VecDeque<RedisTask>,
+    closing: Option<BoxSyncFuture<()>>,
+}
+
+impl ClaimingFetch {
+    pub fn new(
+        inner: RedisStorage<RawTask>,
+        lane: Lane,
+        journal: Journal,
+        queue: Queue,
+        paused: PausedKinds,
+        understands: u32,
+        slots: Arc<Slots>,
+    ) -> Self {
+        Self {
+            inner,
+            lane,
+            journal,
+            queue,
+            paused,
+            understands,
+            slots,
+            fetching: None,
+            buffer: VecDeque::new(),
+            closing: None,
+        }
+    }
+
+    fn fetch(&self, worker: &WorkerContext) -> BoxSyncFuture<Fetched> {
+        let (journal, config, worker) =
+            (self.journal.clone(), self.inner.get_config().clone(), worker.name().to_owned());
+        let (paused, understands, limit) = (self.paused.list(), self.understands, self.slots.free().max(1));
+        async move {
+            let claims = FetchClaims { limit, understands, paused: &paused };
+            journal.fetch(&config, &worker, &claims).await
+        }
+        .boxed()
+        .into()
+    }
+
+    /// Puts the buffered tasks back: claimed ones are released (as a
+    /// hand-back), the others acknowledged for a retry.
+    fn put_back(&mut self, worker: &WorkerContext) -> BoxSyncFuture<()> {
+        let tasks: Vec<RedisTask> = self.buffer.drain(..).collect();
+        let (journal, queue, lane, worker) =
+            (self.journal.clone(), self.queue.clone(), self.lane, worker.name().to_owned());
+        async move {
+            for task in tasks {
+                let task_id = task.ctx().task_id().map(ToString::to_string).unwrap_or_default();
+                let Some(in_flight) = queue.in_flight(lane, &worker, &task_id) else { continue };
+                let claimed = task.ctx().metadata().get("claim") == Some("1");
+                let released = match claimed.then(|| run_and_attempt(&task.args)).flatten() {
+                    Some((run, attempt)) => {
+                        journal.release(&run, attempt, Some(&in_flight)).await.map_err(|e| e.to_string())
+                    }
+                    None => queue.acknowledge(&in_flight, Ack::Retry).await.map_err(|e| e.to_string()),
+                };
+                if let Err(err) = released {
+                    tracing::warn!(error = err, task_id, "a fetched task not started could not be put back");
+                }
+            }
+        }
+        .boxed()
+        .into()
+    }
+}
+
+/// The run id and attempt of a task's envelope.
+fn run_and_attempt(task: &[u8]) -> Option<(String, i32)> {
+    let envelope: serde_json::Value = serde_json::from_slice(task).ok()?;
+    let attempt = i32::try_from(envelope.get("attempt")?.as_i64()?).ok()?;
+    Some((envelope.get("run_id")?.as_str()?.to_owned(), attempt))
+}
+
+impl Clone for ClaimingFetch {
+    fn clone(&self) -> Self {
+        Self::new(
+            self.inner.clone(),
+            self.lane,
+            self.journal.clone(),
+            self.queue.clone(),
+            self.paused.clone(),
+            self.understands,
+            self.slots.clone(),
+        )
+    }
+}
+
+impl Backend for ClaimingFetch {
+    type Task = RedisTask;
+    type Error = apalis_redis::Error;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>, worker: &WorkerContext) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx, worker)
+    }
+
+    fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+        worker: &WorkerContext,
+    ) -> Poll<Option<Result<Self::Task, Self::Error>>> {
+        loop {
+            if let Some(task) = self.buffer.pop_front() {
+                self.slots.busy.fetch_add(1, Ordering::Relaxed);
+                return Poll::Ready(Some(Ok(task)));
+            }
+            if self.fetching.is_none() {
+                self.fetching = Some(self.fetch(worker));
+            }
+            let fetching = self.fetching.as_mut().expect("a fetch in flight");
+            let fetched = match fetching.poll_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(fetched) => fetched,
+            };
+            self.fetching = None;
+            match fetched {
+                // The poll strategy wakes the worker for the next look.
+                Ok(tasks) if tasks.is_empty() => return Poll::Pending,
+                Ok(tasks) => self.buffer.extend(tasks),
+                Err(err) => return Poll::Ready(Some(Err(err))),
+            }
+        }
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>, worker: &WorkerContext) -> Poll<Result<(), Self::Error>> {
+        if self.closing.is_none() && !self.buffer.is_empty() {
+            self.closing = Some(self.put_back(worker));
+        }
+        if let Some(closing) = &mut self.closing {
+            if closing.poll_unpin(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.closing = None;
+        }
+        self.inner.poll_close(cx, worker)
+    }
+}
+
+impl BackendConfig for ClaimingFetch {
+    type Args = <RedisStorage<RawTask> as BackendConfig>::Args;
+    type Id = <RedisStorage<RawTask> as BackendConfig>::Id;
+    type Kind = <RedisStorage<RawTask> as BackendConfig>::Kind;
+    type Config = <RedisStorage<RawTask> as BackendConfig>::Config;
+    type Layer = <RedisStorage<RawTask> as BackendConfig>::Layer;
+
+    fn config(&self) -> &Self::Config {
+        self.inner.config()
+    }
+
+    fn middleware(&mut self, worker: &mut WorkerContext) -> Self::Layer {
+        self.inner.middleware(worker)
+    }
+}
+
+impl WireFormatBackend for ClaimingFetch {
+    type Codec = <RedisStorage<RawTask> as WireFormatBackend>::Codec;
+    type Compact = <RedisStorage<RawTask> as WireFormatBackend>::Compact;
+
+    fn codec(&self) -> &Self::Codec {
+        self.inner.codec()
+    }
+}
