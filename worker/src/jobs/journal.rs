@@ -35,6 +35,11 @@
 //! by the same call, with the moves of apalis-redis' own push (so the
 //! queue's key layout is apalis-redis 1.0's).
 //!
+//! A job costs its worker two calls: the pool's fetch claims the tasks it
+//! starts at once in the fetch's own script call ([`FETCH`]), and a run's
+//! finish acknowledges its delivery in the finish's ([`WRITE`]; apalis'
+//! own acknowledgement is off, see [`crate::infra::queue::InFlight`]).
+//!
 //! One flusher per deployment writes at a time (a lease in Redis), so each
 //! run's records are applied in stream order. Readers that must see their
 //! own writes (the jobs API, the queue summary) call [`Journal::settle`]
@@ -264,21 +269,21 @@ if #records > 0 then redis.call('XADD', KEYS[1], '*', unpack(records)) end
 return #runs
 ";
 
-/// A worker's fetch with the claims of the tasks it starts at once, in one
-/// step: the moves of apalis-redis 1.0's own `fetch_next.lua` (the worker
-/// must be registered; due tasks are promoted — at most 1 000, so a backlog
-/// never reaches Lua's `unpack` limit; up to a batch leaves the active list
-/// for the worker's in-flight set and comes back with its data and
-/// metadata), then the first ARGV[4] tasks whose envelope it can read (of a
-/// payload version up to ARGV[8], of a kind not paused) are claimed by the
-/// claim rule, each answer added to the task's metadata as `claim`. The
-/// others are claimed when they start, as before.
+/// A worker's fetch of the tasks it starts at once, with their claims, in
+/// one step: the moves of apalis-redis 1.0's own `fetch_next.lua` (the
+/// worker must be registered; due tasks are promoted — at most 1 000, so a
+/// backlog never reaches Lua's `unpack` limit; up to ARGV[2] tasks leave the
+/// active list for the worker's in-flight set and come back with their data
+/// and metadata), then each task whose envelope it can read (of a payload
+/// version up to ARGV[7], of a kind not paused) is claimed by the claim
+/// rule, the answer added to the task's metadata as `claim`. The others are
+/// claimed by the runner, as before.
 /// KEYS: workers set, active list, this worker's in-flight set, task data
 /// hash, signal list, task metadata prefix, scheduled set, stream, waiting
 /// set, waiting records.
-/// ARGV: now (unix seconds), batch, worker, claims at most, state key
-/// prefix, state ttl, the claim's time (RFC 3339), newest payload version
-/// read, then the paused kinds.
+/// ARGV: now (unix seconds), tasks at most, worker, state key prefix, state
+/// ttl, the claim's time (RFC 3339), newest payload version read, then the
+/// paused kinds.
 static FETCH: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(&[RULES_LUA, FETCH_LUA].concat()));
 const FETCH_LUA: &str = r"
 if not redis.call('ZSCORE', KEYS[1], ARGV[3]) then
@@ -298,24 +303,23 @@ if #tasks > 0 then
   redis.call('SADD', KEYS[3], unpack(tasks))
   redis.call('LTRIM', KEYS[2], #tasks, -1)
   data = redis.call('HMGET', KEYS[4], unpack(tasks))
-  local paused, records, claims = {}, {}, 0
-  for k = 9, #ARGV do paused[ARGV[k]] = true end
+  local paused, records = {}, {}
+  for k = 8, #ARGV do paused[ARGV[k]] = true end
   for n, task in ipairs(tasks) do
     local fields = redis.call('HGETALL', KEYS[6] .. ':' .. task)
     table.insert(fields, 1, task)
-    if claims < tonumber(ARGV[4]) and data[n] then
+    if data[n] then
       local read, envelope = pcall(cjson.decode, data[n])
       local v = read and type(envelope) == 'table' and (envelope.v or 1)
-      if v and type(v) == 'number' and v >= 1 and v <= tonumber(ARGV[8]) and type(envelope.run_id) == 'string'
+      if v and type(v) == 'number' and v >= 1 and v <= tonumber(ARGV[7]) and type(envelope.run_id) == 'string'
           and type(envelope.attempt) == 'number' and type(envelope.job) == 'table'
           and type(envelope.job.kind) == 'string' and not paused[envelope.job.kind] then
-        claims = claims + 1
-        local run, attempt, key = envelope.run_id, envelope.attempt, ARGV[5] .. envelope.run_id
+        local run, attempt, key = envelope.run_id, envelope.attempt, ARGV[4] .. envelope.run_id
         local answer = claim_answer(redis.call('HMGET', key, 'status', 'attempts', 'cancel'), attempt)
         if answer == 1 then
           redis.call('HSET', key, 'status', 'running', 'attempts', attempt)
-          redis.call('EXPIRE', key, ARGV[6])
-          local record = cjson.encode({t = 'claimed', id = run, attempt = attempt, at = ARGV[7], worker = ARGV[3]})
+          redis.call('EXPIRE', key, ARGV[5])
+          local record = cjson.encode({t = 'claimed', id = run, attempt = attempt, at = ARGV[6], worker = ARGV[3]})
           append(records, KEYS[9], KEYS[10], run, record)
         end
         fields[#fields + 1] = 'claim'
@@ -330,10 +334,10 @@ if #tasks < batch then redis.call('DEL', KEYS[5]) end
 return {data, meta}
 ";
 
-/// What a fetch may claim (see [`FETCH`]).
-pub struct FetchClaims<'a> {
-    /// Tasks it claims at most: those the worker starts at once.
-    pub limit: usize,
+/// A worker's fetch (see [`FETCH`]).
+pub struct Fetch<'a> {
+    /// Tasks it takes at most: as many as the worker starts at once.
+    pub take: usize,
     /// The newest payload version the worker reads.
     pub understands: u32,
     pub paused: &'a [String],
@@ -753,14 +757,14 @@ impl Journal {
             .map_err(redis_err)
     }
 
-    /// Fetches up to a batch of `config`'s queue for `worker`, claiming the
-    /// first of them in the same step (see [`FETCH`]); the tasks as
-    /// apalis-redis' own fetch returns them, each claim in its metadata.
+    /// Fetches tasks of `config`'s queue for `worker` and claims them in
+    /// the same step (see [`FETCH`]); the tasks as apalis-redis' own fetch
+    /// returns them, each claim in its metadata.
     pub async fn fetch(
         &self,
         config: &apalis_redis::Config,
         worker: &str,
-        claims: &FetchClaims<'_>,
+        fetch: &Fetch<'_>,
     ) -> Result<Vec<apalis_redis::RedisTask>, apalis_redis::Error> {
         let at = Utc::now();
         let mut call = FETCH.prepare_invoke();
@@ -768,9 +772,8 @@ impl Journal {
         call.key(format!("{}:{worker}", config.inflight_jobs_set())).key(config.job_data_hash());
         call.key(config.signal_list()).key(config.job_meta_hash()).key(config.scheduled_jobs_set());
         call.key(&self.stream).key(&self.waiting.set).key(&self.waiting.records);
-        call.arg(at.timestamp()).arg(config.batch_size).arg(worker).arg(claims.limit);
-        call.arg(&self.state_prefix).arg(STATE_TTL_SECS);
-        call.arg(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)).arg(claims.understands).arg(claims.paused);
+        call.arg(at.timestamp()).arg(fetch.take).arg(worker).arg(&self.state_prefix).arg(STATE_TTL_SECS);
+        call.arg(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)).arg(fetch.understands).arg(fetch.paused);
         let fetched: Vec<redis::Value> = call.invoke_async(&mut self.conn.clone()).await?;
         let tasks = apalis_redis::queries::deserialize_with_meta(fetched)?;
         if tasks.iter().any(|task| task.meta.get("claim").is_some_and(|answer| answer == "1")) {

@@ -1,13 +1,15 @@
 //! The pool's Redis backend: apalis-redis' storage, except that the fetch
-//! claims the tasks the worker starts at once in the same script call
-//! ([`Journal::fetch`]) — a job costs Redis one call fewer. Registration,
-//! heartbeats, the recovery of dead workers' tasks and pushes stay
-//! apalis-redis' own, and so does the key layout.
+//! claims the tasks it takes in the same script call ([`Journal::fetch`]) —
+//! a job costs Redis one call fewer. Registration, heartbeats, the recovery
+//! of dead workers' tasks and pushes stay apalis-redis' own, and so does
+//! the key layout.
 //!
-//! How many tasks a fetch claims: the worker's free slots ([`Slots`]), so
-//! the rest of a batch, which waits for a slot, is claimed when it starts.
-//! Tasks still buffered when the worker stops go back to the queue (a
-//! claimed one through the ledger's release, as a hand-back).
+//! A fetch takes as many tasks as the worker has free slots ([`Slots`]; at
+//! most the configured batch), so every task it claims starts at once and
+//! none waits, claimed, behind a long job — and a long job never holds back
+//! tasks another worker could start. Tasks still buffered when the worker
+//! stops (it stopped between a fetch and its start) go back to the queue, a
+//! claimed one through the ledger's release, as a hand-back.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -23,7 +25,7 @@ use futures_util::FutureExt;
 
 use crate::infra::queue::{Ack, Queue, RawTask};
 use crate::jobs::control::PausedKinds;
-use crate::jobs::journal::{FetchClaims, Journal};
+use crate::jobs::journal::{Fetch, Journal};
 use crate::jobs::payload::Lane;
 
 /// A worker's slots: how many of its deliveries run now.
@@ -103,10 +105,11 @@ impl ClaimingFetch {
     fn fetch(&self, worker: &WorkerContext) -> BoxSyncFuture<Fetched> {
         let (journal, config, worker) =
             (self.journal.clone(), self.inner.get_config().clone(), worker.name().to_owned());
-        let (paused, understands, limit) = (self.paused.list(), self.understands, self.slots.free().max(1));
+        let take = self.slots.free().clamp(1, config.batch_size.max(1));
+        let (paused, understands) = (self.paused.list(), self.understands);
         async move {
-            let claims = FetchClaims { limit, understands, paused: &paused };
-            journal.fetch(&config, &worker, &claims).await
+            let fetch = Fetch { take, understands, paused: &paused };
+            journal.fetch(&config, &worker, &fetch).await
         }
         .boxed()
         .into()
