@@ -751,3 +751,50 @@ async fn a_claim_that_overtakes_its_record_is_delivered_again_then_claimed_once(
         .collect();
     assert_eq!(attempts, [(1, "succeeded".to_owned())], "{ran}");
 }
+
+/// Distributed mode: the pool's workers acknowledge their own deliveries —
+/// a run's finish in the same script call as its ledger record, the others
+/// (a duplicate delivery skipped, an undecodable task dead-lettered) apart.
+/// Every delivery ends in the queue's done set and none stays in a worker's
+/// in-flight set, where a restart would find it again.
+#[tokio::test]
+async fn every_delivery_is_acknowledged_once_its_run_ends() {
+    let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(vec![], true)).await;
+    let staff = app.staff("admin").await;
+    let enqueuer = app.state.jobs.enqueuer.clone();
+    let job = worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
+    let (run, _) = enqueuer.enqueue(NewJob::new(job.clone())).await.unwrap();
+    job_reaches(&staff, &run.id, "succeeded").await;
+    // The same attempt delivered again (refused by its claim), and a task no build can read.
+    let again = worker::jobs::payload::Envelope::new(run.id.clone(), 1, 3, job, None);
+    let bulk = worker::jobs::payload::Lane::Bulk;
+    enqueuer.queue.push(bulk, worker::jobs::enqueue::envelope_value(&again), None).await.unwrap();
+    enqueuer.queue.push(bulk, json!({"v": 2, "run_id": "unreadable", "attempt": 1}), None).await.unwrap();
+
+    let (prefix, redis) = (app.redis_prefix.clone().unwrap(), app.state.jobs.redis.clone().unwrap());
+    let queue = format!("{prefix}:jobs");
+    let done = eventually("three deliveries acknowledged", DEADLINE, || {
+        let (mut redis, queue) = (redis.clone(), queue.clone());
+        async move {
+            let done: Vec<String> =
+                redis::cmd("SMEMBERS").arg(format!("{queue}:done")).query_async(&mut redis).await.unwrap();
+            (done.len() == 3).then_some(done)
+        }
+    })
+    .await;
+    let mut redis = redis.clone();
+    let in_flight: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{queue}:inflight:*")).query_async(&mut redis).await.unwrap();
+    for set in in_flight {
+        let left: Vec<String> = redis::cmd("SMEMBERS").arg(&set).query_async(&mut redis).await.unwrap();
+        assert!(left.is_empty(), "{set} still holds {left:?}");
+    }
+    for task in &done {
+        let status: Option<String> =
+            redis::cmd("HGET").arg(format!("{queue}:meta:{task}")).arg("status").query_async(&mut redis).await.unwrap();
+        assert_eq!(status.as_deref(), Some("Done"), "task {task}");
+    }
+    let active: i64 = redis::cmd("LLEN").arg(format!("{queue}:active")).query_async(&mut redis).await.unwrap();
+    let scheduled: i64 = redis::cmd("ZCARD").arg(format!("{queue}:scheduled")).query_async(&mut redis).await.unwrap();
+    assert_eq!((active, scheduled), (0, 0), "nothing comes back");
+}
