@@ -184,17 +184,26 @@ where
     }
 }
 
-/// Moves at most ARGV[2] due tasks from the scheduled set to the active list
-/// (the same moves apalis-redis' fetch makes, but bounded) and answers how
-/// many due tasks are left.
-const PROMOTE: &str = r"
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], 0, ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-if #ids > 0 then
-  redis.call('RPUSH', KEYS[2], unpack(ids))
-  redis.call('ZREM', KEYS[1], unpack(ids))
-  redis.call('DEL', KEYS[3])
-  redis.call('LPUSH', KEYS[3], 1)
+/// A Lua function for scripts that promote due tasks: moves at most `limit`
+/// tasks due by `now` from the scheduled set to the active list and rings
+/// the signal list (the moves apalis-redis' fetch makes, but bounded).
+pub const PROMOTE_LUA: &str = r"
+local function promote(scheduled, active, signal, now, limit)
+  local ids = redis.call('ZRANGEBYSCORE', scheduled, 0, now, 'LIMIT', 0, limit)
+  if #ids > 0 then
+    redis.call('RPUSH', active, unpack(ids))
+    redis.call('ZREM', scheduled, unpack(ids))
+    redis.call('DEL', signal)
+    redis.call('LPUSH', signal, 1)
+  end
 end
+";
+
+/// Promotes at most ARGV[2] due tasks (see [`PROMOTE_LUA`]) and answers how
+/// many due tasks are left.
+/// KEYS: scheduled set, active list, signal list. ARGV: now, limit.
+const PROMOTE: &str = r"
+promote(KEYS[1], KEYS[2], KEYS[3], ARGV[1], tonumber(ARGV[2]))
 return redis.call('ZCOUNT', KEYS[1], 0, ARGV[1])
 ";
 
@@ -252,7 +261,7 @@ pub async fn promote_due_forever(
 
 /// Promotes every due task of `queue` now, in chunks.
 pub async fn promote_due(conn: &redis::aio::ConnectionManager, queue: &str) -> redis::RedisResult<()> {
-    let script = redis::Script::new(PROMOTE);
+    let script = redis::Script::new(&[PROMOTE_LUA, PROMOTE].concat());
     loop {
         let left: u64 = script
             .key(format!("{queue}:scheduled"))

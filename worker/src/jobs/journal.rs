@@ -57,7 +57,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::infra::lock::Locks;
-use crate::infra::queue::{InFlight, LaneConfigs};
+use crate::infra::queue::{InFlight, LaneConfigs, PROMOTE_LUA};
 use crate::infra::rows::{cell, rows_per_statement, rows_table, upsert};
 use crate::jobs::group_commit::Claim;
 use crate::jobs::ledger::{self, Cancelled, Finish, Inserted, NewRun};
@@ -284,18 +284,13 @@ return #runs
 /// ARGV: now (unix seconds), tasks at most, worker, state key prefix, state
 /// ttl, the claim's time (RFC 3339), newest payload version read, then the
 /// paused kinds.
-static FETCH: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(&[RULES_LUA, FETCH_LUA].concat()));
+static FETCH: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(&[RULES_LUA, PROMOTE_LUA, FETCH_LUA].concat()));
 const FETCH_LUA: &str = r"
 if not redis.call('ZSCORE', KEYS[1], ARGV[3]) then
   return redis.error_reply('Cant fetch next: worker not registered')
 end
-local due = redis.call('ZRANGEBYSCORE', KEYS[7], 0, ARGV[1], 'LIMIT', 0, 1000)
-if #due > 0 then
-  redis.call('RPUSH', KEYS[2], unpack(due))
-  redis.call('ZREM', KEYS[7], unpack(due))
-  redis.call('DEL', KEYS[5])
-  redis.call('LPUSH', KEYS[5], 1)
-end
+promote(KEYS[7], KEYS[2], KEYS[5], ARGV[1], 1000)
 local batch = tonumber(ARGV[2])
 local tasks = redis.call('LRANGE', KEYS[2], 0, batch - 1)
 local data, meta = {}, {}

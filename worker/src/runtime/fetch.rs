@@ -64,49 +64,37 @@ impl Drop for SlotTaken {
 
 type Fetched = Result<Vec<RedisTask>, apalis_redis::Error>;
 
+/// What a lane's fetch works with.
+#[derive(Clone)]
+pub struct FetchFor {
+    pub lane: Lane,
+    pub journal: Journal,
+    pub queue: Queue,
+    pub paused: PausedKinds,
+    /// The newest payload version this worker reads.
+    pub understands: u32,
+    pub slots: Arc<Slots>,
+}
+
 /// See the module's documentation.
 pub struct ClaimingFetch {
     inner: RedisStorage<RawTask>,
-    lane: Lane,
-    journal: Journal,
-    queue: Queue,
-    paused: PausedKinds,
-    understands: u32,
-    slots: Arc<Slots>,
+    lane: FetchFor,
     fetching: Option<BoxSyncFuture<Fetched>>,
     buffer: VecDeque<RedisTask>,
     closing: Option<BoxSyncFuture<()>>,
 }
 
 impl ClaimingFetch {
-    pub fn new(
-        inner: RedisStorage<RawTask>,
-        lane: Lane,
-        journal: Journal,
-        queue: Queue,
-        paused: PausedKinds,
-        understands: u32,
-        slots: Arc<Slots>,
-    ) -> Self {
-        Self {
-            inner,
-            lane,
-            journal,
-            queue,
-            paused,
-            understands,
-            slots,
-            fetching: None,
-            buffer: VecDeque::new(),
-            closing: None,
-        }
+    pub fn new(inner: RedisStorage<RawTask>, lane: FetchFor) -> Self {
+        Self { inner, lane, fetching: None, buffer: VecDeque::new(), closing: None }
     }
 
     fn fetch(&self, worker: &WorkerContext) -> BoxSyncFuture<Fetched> {
-        let (journal, config, worker) =
-            (self.journal.clone(), self.inner.get_config().clone(), worker.name().to_owned());
-        let take = self.slots.free().clamp(1, config.batch_size.max(1));
-        let (paused, understands) = (self.paused.list(), self.understands);
+        let FetchFor { journal, paused, understands, slots, .. } = &self.lane;
+        let (journal, config, worker) = (journal.clone(), self.inner.get_config().clone(), worker.name().to_owned());
+        let take = slots.free().clamp(1, config.batch_size.max(1));
+        let (paused, understands) = (paused.list(), *understands);
         async move {
             let fetch = Fetch { take, understands, paused: &paused };
             journal.fetch(&config, &worker, &fetch).await
@@ -119,8 +107,8 @@ impl ClaimingFetch {
     /// hand-back), the others acknowledged for a retry.
     fn put_back(&mut self, worker: &WorkerContext) -> BoxSyncFuture<()> {
         let tasks: Vec<RedisTask> = self.buffer.drain(..).collect();
-        let (journal, queue, lane, worker) =
-            (self.journal.clone(), self.queue.clone(), self.lane, worker.name().to_owned());
+        let FetchFor { journal, queue, lane, .. } = self.lane.clone();
+        let worker = worker.name().to_owned();
         async move {
             for task in tasks {
                 let task_id = task.ctx().task_id().map(ToString::to_string).unwrap_or_default();
@@ -151,15 +139,7 @@ fn run_and_attempt(task: &[u8]) -> Option<(String, i32)> {
 
 impl Clone for ClaimingFetch {
     fn clone(&self) -> Self {
-        Self::new(
-            self.inner.clone(),
-            self.lane,
-            self.journal.clone(),
-            self.queue.clone(),
-            self.paused.clone(),
-            self.understands,
-            self.slots.clone(),
-        )
+        Self::new(self.inner.clone(), self.lane.clone())
     }
 }
 
@@ -178,7 +158,7 @@ impl Backend for ClaimingFetch {
     ) -> Poll<Option<Result<Self::Task, Self::Error>>> {
         loop {
             if let Some(task) = self.buffer.pop_front() {
-                self.slots.busy.fetch_add(1, Ordering::Relaxed);
+                self.lane.slots.busy.fetch_add(1, Ordering::Relaxed);
                 return Poll::Ready(Some(Ok(task)));
             }
             if self.fetching.is_none() {

@@ -34,7 +34,7 @@ use crate::jobs::journal::fetched_claim;
 use crate::jobs::payload::Lane;
 use crate::jobs::recorder::Recorder;
 use crate::runtime::context::JobContext;
-use crate::runtime::fetch::{ClaimingFetch, SlotTaken, Slots};
+use crate::runtime::fetch::{ClaimingFetch, FetchFor, SlotTaken, Slots};
 use crate::runtime::runner::{self, Delivered, Outcome};
 
 /// How often idle workers look for due tasks.
@@ -165,12 +165,15 @@ pub async fn run(
             for (lane, concurrency) in [(Lane::Interactive, interactive), (Lane::Bulk, bulk)] {
                 let slots = Slots::new(concurrency);
                 let storage = RedisStorage::<RawTask>::new(conn.clone()).with_config(configs.get(lane).clone());
-                let (paused, understands) = (ctx.paused.clone(), settings.payload_version);
-                let queue = ctx.enqueuer.queue.clone();
-                let backend =
-                    ClaimingFetch::new(storage, lane, journal.clone(), queue, paused, understands, slots.clone())
-                        .with_codec(RawCodec)
-                        .poll_with_interval(POLL);
+                let fetch = FetchFor {
+                    lane,
+                    journal: journal.clone(),
+                    queue: ctx.enqueuer.queue.clone(),
+                    paused: ctx.paused.clone(),
+                    understands: settings.payload_version,
+                    slots: slots.clone(),
+                };
+                let backend = ClaimingFetch::new(storage, fetch).with_codec(RawCodec).poll_with_interval(POLL);
                 monitor = register_lane!(monitor, backend, slots, ctx, name, lane, concurrency);
             }
         }
