@@ -1278,6 +1278,15 @@ mod tests {
     }
 
     #[test]
+    fn a_fetched_claim_is_read_from_its_metadata() {
+        assert_eq!(fetched_claim(Some("1")), Some(ClaimOutcome::Claimed));
+        assert_eq!(fetched_claim(Some("2")), Some(ClaimOutcome::CancelRequested));
+        assert_eq!(fetched_claim(Some("0")), Some(ClaimOutcome::Refused));
+        assert_eq!(fetched_claim(Some("-1")), None, "no state in Redis: the runner claims");
+        assert_eq!(fetched_claim(None), None, "not claimed by the fetch");
+    }
+
+    #[test]
     fn a_whole_life_in_one_flush_is_one_finished_row() {
         let records = vec![queued("a"), claimed("a", 1, 1), finished("a", JobStatus::Succeeded, None, 2)];
         let folded = fold(records);

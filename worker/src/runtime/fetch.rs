@@ -217,3 +217,29 @@ impl WireFormatBackend for ClaimingFetch {
         self.inner.codec()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_is_taken_when_handed_over_and_freed_when_the_delivery_ends() {
+        let slots = Slots::new(3);
+        assert_eq!(slots.free(), 3);
+        slots.busy.fetch_add(1, Ordering::Relaxed);
+        let taken = SlotTaken::of(&slots);
+        assert_eq!(slots.free(), 2);
+        drop(taken);
+        assert_eq!(slots.free(), 3);
+        drop(SlotTaken::of(&slots));
+        assert_eq!(slots.free(), 3, "never below none busy");
+    }
+
+    #[test]
+    fn a_buffered_task_names_its_run_and_attempt() {
+        let task = br#"{"v": 2, "run_id": "01abc", "attempt": 2, "max_attempts": 3, "job": {"kind": "x"}}"#;
+        assert_eq!(run_and_attempt(task), Some(("01abc".to_owned(), 2)));
+        assert_eq!(run_and_attempt(b"{\"run_id\": 5}"), None);
+        assert_eq!(run_and_attempt(b"not json"), None);
+    }
+}

@@ -293,3 +293,19 @@ fn record(kind: &'static str, outcome: Outcome, elapsed: Duration) {
     }
     tracing::info!(kind, outcome = outcome.label(), elapsed_ms = elapsed.as_millis() as u64, "job finished");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_is_recent_by_its_ulid() {
+        let now = crate::jobs::enqueue::new_run_id();
+        assert!(enqueued_within(&now, Duration::from_secs(600)));
+        let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+        let old = ulid::Ulid::from_datetime(hour_ago).to_string().to_lowercase();
+        assert!(!enqueued_within(&old, Duration::from_secs(600)));
+        assert!(enqueued_within(&old, Duration::from_secs(7200)));
+        assert!(!enqueued_within("not-a-run-id", Duration::from_secs(600)), "an id of another shape is never recent");
+    }
+}
