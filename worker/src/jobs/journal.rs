@@ -1138,6 +1138,13 @@ impl Flusher {
         metrics::histogram!("dtx_ledger_batch_size").record(records.len() as f64);
         let folded = fold(records);
         let txn = self.db.begin().await?;
+        if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            // The known runs' update joins `job_runs` to a JSON recordset the planner
+            // guesses at 100 rows; while the table's statistics lag its growth (a
+            // busy ledger's first minutes) it hashes the whole table for every flush
+            // instead of looking each run up by its key.
+            txn.execute_unprepared("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off").await?;
+        }
         write_folded(&txn, folded).await?;
         txn.commit().await?;
         // Everything up to the last record written goes, whole stream nodes at a time.
