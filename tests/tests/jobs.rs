@@ -798,3 +798,59 @@ async fn every_delivery_is_acknowledged_once_its_run_ends() {
     let scheduled: i64 = redis::cmd("ZCARD").arg(format!("{queue}:scheduled")).query_async(&mut redis).await.unwrap();
     assert_eq!((active, scheduled), (0, 0), "nothing comes back");
 }
+
+/// PostgreSQL: a flush updates its known runs by their key even while
+/// `job_runs` has grown past its statistics (a busy ledger's first minutes,
+/// before autovacuum analyzes it). Without the flush's planner settings the
+/// same statement hashes the whole table — every flush read every run.
+#[tokio::test]
+async fn a_flush_looks_its_runs_up_by_key_while_the_ledger_grows() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    use worker::jobs::journal::{FLUSH_PLANNER, Record, fold, update_statement};
+    let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(vec![], false)).await;
+    let db = app.db();
+    db.execute_unprepared(
+        "INSERT INTO job_runs (id, kind, args, status, attempts, max_attempts, enqueued_at) \
+         SELECT lpad(i::text, 26, '0'), 'check_scheduled_events', '{}', 'queued', 0, 3, now() \
+         FROM generate_series(1, 30000) i",
+    )
+    .await
+    .unwrap();
+    let at = chrono::Utc::now();
+    let id = format!("{:026}", 17);
+    let records = vec![
+        Record::Claimed { id: id.clone(), attempt: 1, at, worker: "w".into() },
+        Record::Finished {
+            id: id.clone(),
+            status: entity::JobStatus::Succeeded,
+            result: Some(json!({})),
+            error: None,
+            at,
+            attempt: 1,
+        },
+    ];
+    let update = update_statement(db.get_database_backend(), &fold(records));
+    let plan = |planner: Option<&'static str>| {
+        let update = update.clone();
+        async move {
+            let txn = db.begin().await.unwrap();
+            if let Some(settings) = planner {
+                txn.execute_unprepared(settings).await.unwrap();
+            }
+            let explain = sea_orm::Statement::from_sql_and_values(
+                txn.get_database_backend(),
+                format!("EXPLAIN {}", update.sql),
+                update.values.clone().map(|v| v.0).unwrap_or_default(),
+            );
+            let rows = txn.query_all_raw(explain).await.unwrap();
+            let plan: Vec<String> = rows.iter().map(|r| r.try_get_by_index::<String>(0).unwrap()).collect();
+            txn.rollback().await.unwrap();
+            plan.join("\n")
+        }
+    };
+    let unguided = plan(None).await;
+    assert!(unguided.contains("Seq Scan on job_runs"), "the planner's own choice here scans the table:\n{unguided}");
+    let flush = plan(Some(FLUSH_PLANNER)).await;
+    assert!(flush.contains("Index Scan using job_runs_pkey"), "{flush}");
+    assert!(!flush.contains("Seq Scan on job_runs"), "{flush}");
+}

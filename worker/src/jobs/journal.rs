@@ -1139,11 +1139,7 @@ impl Flusher {
         let folded = fold(records);
         let txn = self.db.begin().await?;
         if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            // The known runs' update joins `job_runs` to a JSON recordset the planner
-            // guesses at 100 rows; while the table's statistics lag its growth (a
-            // busy ledger's first minutes) it hashes the whole table for every flush
-            // instead of looking each run up by its key.
-            txn.execute_unprepared("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off").await?;
+            txn.execute_unprepared(FLUSH_PLANNER).await?;
         }
         write_folded(&txn, folded).await?;
         txn.commit().await?;
@@ -1161,6 +1157,13 @@ impl Flusher {
         Ok(entries.len())
     }
 }
+
+/// The planner settings of a flush's transaction on PostgreSQL. The known
+/// runs' update joins `job_runs` to a JSON recordset the planner guesses at
+/// 100 rows; while the table's statistics lag its growth (a busy ledger's
+/// first minutes) it hashed the whole table for every flush instead of
+/// looking each run up by its key.
+pub const FLUSH_PLANNER: &str = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off";
 
 /// New runs as whole rows (an existing row — a re-applied flush — takes the
 /// new values); known runs as one UPDATE … FROM per chunk.
@@ -1214,7 +1217,12 @@ async fn insert_rows<C: ConnectionTrait>(db: &C, runs: Vec<job_run::Model>) -> R
 }
 
 async fn update_chunk<C: ConnectionTrait>(db: &C, runs: &[(String, Folded)]) -> Result<(), DbErr> {
-    let backend = db.get_database_backend();
+    db.execute_raw(update_statement(db.get_database_backend(), runs)).await?;
+    Ok(())
+}
+
+/// The update of known runs a flush makes (one statement per chunk).
+pub fn update_statement(backend: sea_orm::DatabaseBackend, runs: &[(String, Folded)]) -> Statement {
     let rows = runs
         .iter()
         .map(|(id, f)| {
@@ -1250,8 +1258,7 @@ async fn update_chunk<C: ConnectionTrait>(db: &C, runs: &[(String, Folded)]) -> 
          FROM {table} AS v WHERE j.id = v.id",
         log = ledger::append_log(backend, "j.attempt_log", "v.log")
     );
-    db.execute_raw(Statement::from_sql_and_values(backend, sql, params)).await?;
-    Ok(())
+    Statement::from_sql_and_values(backend, sql, params)
 }
 
 #[cfg(test)]
