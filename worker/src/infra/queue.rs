@@ -18,7 +18,7 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -202,7 +202,9 @@ end
 /// Promotes at most ARGV[2] due tasks (see [`PROMOTE_LUA`]) and answers how
 /// many due tasks are left.
 /// KEYS: scheduled set, active list, signal list. ARGV: now, limit.
-const PROMOTE: &str = r"
+static PROMOTE: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(&[PROMOTE_LUA, PROMOTE_LUA_CALL].concat()));
+const PROMOTE_LUA_CALL: &str = r"
 promote(KEYS[1], KEYS[2], KEYS[3], ARGV[1], tonumber(ARGV[2]))
 return redis.call('ZCOUNT', KEYS[1], 0, ARGV[1])
 ";
@@ -261,9 +263,8 @@ pub async fn promote_due_forever(
 
 /// Promotes every due task of `queue` now, in chunks.
 pub async fn promote_due(conn: &redis::aio::ConnectionManager, queue: &str) -> redis::RedisResult<()> {
-    let script = redis::Script::new(&[PROMOTE_LUA, PROMOTE].concat());
     loop {
-        let left: u64 = script
+        let left: u64 = PROMOTE
             .key(format!("{queue}:scheduled"))
             .key(format!("{queue}:active"))
             .key(format!("{queue}:signal"))
@@ -307,7 +308,8 @@ pub enum Ack {
 /// acknowledgement of a done task, or schedules it again.
 /// KEYS: in-flight set, done set, scheduled set. ARGV: task id, meta key,
 /// 'done' | 'retry', the due second of a retry.
-const ACKNOWLEDGE: &str = r"
+static ACKNOWLEDGE: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(ACKNOWLEDGE_LUA));
+const ACKNOWLEDGE_LUA: &str = r"
 if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
 if ARGV[3] == 'done' then
   redis.call('SADD', KEYS[2], ARGV[1])
@@ -473,7 +475,7 @@ impl Queue {
             Ack::Done => ("done", 0),
             Ack::Retry => ("retry", Utc::now().timestamp() + 1),
         };
-        let _: i64 = redis::Script::new(ACKNOWLEDGE)
+        let _: i64 = ACKNOWLEDGE
             .key(&delivery.set)
             .key(config.done_jobs_set())
             .key(config.scheduled_jobs_set())

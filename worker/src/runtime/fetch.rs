@@ -79,19 +79,19 @@ pub struct FetchFor {
 /// See the module's documentation.
 pub struct ClaimingFetch {
     inner: RedisStorage<RawTask>,
-    lane: FetchFor,
+    setup: FetchFor,
     fetching: Option<BoxSyncFuture<Fetched>>,
     buffer: VecDeque<RedisTask>,
     closing: Option<BoxSyncFuture<()>>,
 }
 
 impl ClaimingFetch {
-    pub fn new(inner: RedisStorage<RawTask>, lane: FetchFor) -> Self {
-        Self { inner, lane, fetching: None, buffer: VecDeque::new(), closing: None }
+    pub fn new(inner: RedisStorage<RawTask>, setup: FetchFor) -> Self {
+        Self { inner, setup, fetching: None, buffer: VecDeque::new(), closing: None }
     }
 
     fn fetch(&self, worker: &WorkerContext) -> BoxSyncFuture<Fetched> {
-        let FetchFor { journal, paused, understands, slots, .. } = &self.lane;
+        let FetchFor { journal, paused, understands, slots, .. } = &self.setup;
         let (journal, config, worker) = (journal.clone(), self.inner.get_config().clone(), worker.name().to_owned());
         let take = slots.free().clamp(1, config.batch_size.max(1));
         let (paused, understands) = (paused.list(), *understands);
@@ -107,7 +107,7 @@ impl ClaimingFetch {
     /// hand-back), the others acknowledged for a retry.
     fn put_back(&mut self, worker: &WorkerContext) -> BoxSyncFuture<()> {
         let tasks: Vec<RedisTask> = self.buffer.drain(..).collect();
-        let FetchFor { journal, queue, lane, .. } = self.lane.clone();
+        let FetchFor { journal, queue, lane, .. } = self.setup.clone();
         let worker = worker.name().to_owned();
         async move {
             for task in tasks {
@@ -139,7 +139,7 @@ fn run_and_attempt(task: &[u8]) -> Option<(String, i32)> {
 
 impl Clone for ClaimingFetch {
     fn clone(&self) -> Self {
-        Self::new(self.inner.clone(), self.lane.clone())
+        Self::new(self.inner.clone(), self.setup.clone())
     }
 }
 
@@ -158,7 +158,7 @@ impl Backend for ClaimingFetch {
     ) -> Poll<Option<Result<Self::Task, Self::Error>>> {
         loop {
             if let Some(task) = self.buffer.pop_front() {
-                self.lane.slots.busy.fetch_add(1, Ordering::Relaxed);
+                self.setup.slots.busy.fetch_add(1, Ordering::Relaxed);
                 return Poll::Ready(Some(Ok(task)));
             }
             if self.fetching.is_none() {

@@ -15,6 +15,7 @@
 //! workers stop fetching and running jobs go on.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,9 +23,6 @@ use apalis::prelude::*;
 use apalis_core::backend::ext::poll_strategy::Strategy;
 use apalis_redis::RedisStorage;
 use apalis_sqlite::SqliteStorage;
-
-use std::panic::AssertUnwindSafe;
-
 use futures_util::FutureExt;
 
 use crate::infra::queue::{Ack, Hold, Queue, RawCodec, RawTask};
@@ -48,7 +46,7 @@ const HAND_BACK_MARGIN: Duration = Duration::from_secs(5);
 /// Runs a delivery and ends it in the queue. On Redis the pool's workers
 /// acknowledge their own tasks (see [`crate::infra::queue::InFlight`]): the run's last ledger
 /// write did, or this acknowledges it here — done, or due again in a second
-/// when the run could not be recorded (or panicked). Under apalis-sqlite an
+/// when the run could not be recorded (or the runner panicked). Under apalis-sqlite an
 /// error (and a hand-back) has apalis deliver the task again.
 async fn handle(
     task: RawTask,
@@ -68,11 +66,10 @@ async fn handle(
         Delivered { task, task_id, lane: *lane, worker: worker.name(), in_flight: in_flight.clone(), claimed };
     let ran = match AssertUnwindSafe(runner::execute(delivered, &ctx)).catch_unwind().await {
         Ok(ran) => ran,
+        // The runner's own code panicked (a job's panic is a failure of its run).
         Err(panic) => {
-            let message = panic.downcast_ref::<&str>().map(|m| (*m).to_owned());
-            let message = message.or_else(|| panic.downcast_ref::<String>().cloned());
-            tracing::error!(panic = message.as_deref().unwrap_or("?"), "job panicked; its task is delivered again");
-            Err(JobError::transient("the job panicked"))
+            tracing::error!(panic = runner::panic_message(&*panic), "delivery panicked; its task comes again");
+            Err(JobError::transient("the delivery panicked"))
         }
     };
     let Some(in_flight) = in_flight else {

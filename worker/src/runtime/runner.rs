@@ -7,10 +7,12 @@
 //! Every log line of a run carries its `run_id` (the job's future runs in
 //! its span).
 
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use entity::JobStatus;
+use futures_util::FutureExt;
 use tracing::Instrument;
 
 use crate::infra::queue::{Hold, InFlight, RawTask};
@@ -190,8 +192,10 @@ async fn run(envelope: Envelope, delivered: &Delivered<'_>, ctx: &JobContext) ->
     let policy = envelope.job.policy();
     let job_ctx = ctx.for_run(handle.clone());
     let ran = tokio::select! {
-        result = tokio::time::timeout(policy.timeout, envelope.job.run(&job_ctx)) => Ran::Finished(match result {
-            Ok(result) => result,
+        result = tokio::time::timeout(policy.timeout, AssertUnwindSafe(envelope.job.run(&job_ctx)).catch_unwind()) => Ran::Finished(match result {
+            // A job that panics failed: retried with backoff, dead after its attempts.
+            Ok(Err(panic)) => Err(JobError::transient(format!("the job panicked: {}", panic_message(&*panic)))),
+            Ok(Ok(result)) => result,
             Err(_) => Err(JobError::transient(format!("timed out after {}s", policy.timeout.as_secs()))),
         }),
         () = supervise(&handle, ctx) => Ran::Finished(Err(JobError::Cancelled)),
@@ -242,6 +246,11 @@ async fn run(envelope: Envelope, delivered: &Delivered<'_>, ctx: &JobContext) ->
             Outcome::Retrying
         }
     })
+}
+
+/// What a panic said, when it said it as text.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str)).unwrap_or("?")
 }
 
 /// Whether the run (its id a ULID, as enqueues make them) was enqueued
