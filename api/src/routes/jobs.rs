@@ -362,13 +362,13 @@ impl JobsApi {
     ) -> ApiResult<Accepted> {
         viewer.require_staff()?;
         let run = find_run(&state, &id.0).await?;
-        if state.jobs.enqueuer.retry(&run).await.map_err(enqueue_error)?.is_none() {
+        let Some(requeued) = state.jobs.enqueuer.retry(&run).await.map_err(enqueue_error)? else {
             return Err(ApiError::conflict(
                 "not_retryable",
                 format!("only failed or dead jobs can be retried; this one is {}", run.status.as_str()),
             ));
-        }
-        Ok(Accepted::Accepted(Json(find_run(&state, &id.0).await?.into())))
+        };
+        Ok(Accepted::Accepted(Json(requeued.into())))
     }
 
     /// Per kind: lane, paused, runs by state, age of the oldest queued run, live workers (staff).

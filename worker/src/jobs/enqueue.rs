@@ -219,17 +219,19 @@ impl Enqueuer {
         Ok(())
     }
 
-    /// Enqueues a failed or dead run again; `None` when it is neither (or
-    /// its arguments no longer parse).
-    pub async fn retry(&self, run: &job_run::Model) -> Result<Option<()>, EnqueueError> {
+    /// Enqueues a failed or dead run again and answers it as the retry left
+    /// it (`queued`: a worker may start it before the caller reads it back);
+    /// `None` when it is neither failed nor dead (or its arguments no longer
+    /// parse).
+    pub async fn retry(&self, run: &job_run::Model) -> Result<Option<job_run::Model>, EnqueueError> {
         let Ok(job) = Job::parse_stored(&run.kind, run.args.clone()) else { return Ok(None) };
         self.ledger.settle().await?;
-        let Some((attempt, max_attempts)) = ledger::requeue(&self.db, &run.id).await? else { return Ok(None) };
-        self.ledger.requeued(&run.id, attempt - 1).await?;
+        let Some(requeued) = ledger::requeue(&self.db, &run.id).await? else { return Ok(None) };
+        self.ledger.requeued(&run.id, requeued.attempts).await?;
         let lane = job.lane();
-        let envelope = Envelope::new(run.id.clone(), attempt, max_attempts, job, None);
+        let envelope = Envelope::new(run.id.clone(), requeued.attempts + 1, requeued.max_attempts, job, None);
         self.queue.push(lane, envelope_value(&envelope), None).await?;
-        Ok(Some(()))
+        Ok(Some(requeued))
     }
 }
 

@@ -315,10 +315,10 @@ pub async fn cancel_requested<C: ConnectionTrait>(db: &C, id: &str) -> Result<bo
 }
 
 /// Puts a failed or dead run back to `queued` for a manual retry; returns
-/// the attempt to enqueue and the new attempt limit, or `None` when the run
-/// is not retryable. A failed run's own retry is still on the queue: the
+/// the run as the retry left it (its next attempt is `attempts + 1`), or
+/// `None` when the run is not retryable. A failed run's own retry is still on the queue: the
 /// manual one takes the attempt after it, so that one is refused on arrival.
-pub async fn requeue<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<(i32, i32)>, DbErr> {
+pub async fn requeue<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<job_run::Model>, DbErr> {
     let Some(run) = job_run::Entity::find_by_id(id.to_owned()).one(db).await? else { return Ok(None) };
     let skipped = match run.status {
         JobStatus::Failed => 1,
@@ -337,7 +337,8 @@ pub async fn requeue<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<(i32
         .filter(job_run::Column::Attempts.eq(run.attempts))
         .exec(db)
         .await?;
-    Ok((updated.rows_affected == 1).then_some((held + 1, max_attempts)))
+    let requeued = job_run::Model { status: JobStatus::Queued, attempts: held, max_attempts, finished_at: None, ..run };
+    Ok((updated.rows_affected == 1).then_some(requeued))
 }
 
 /// Dead-letters a task that cannot be read: its run ends `dead` with the
