@@ -8,13 +8,14 @@
 //! most the configured batch), so every task it claims starts at once and
 //! none waits, claimed, behind a long job — and a long job never holds back
 //! tasks another worker could start. Tasks still buffered when the worker
-//! stops (it stopped between a fetch and its start) go back to the queue, a
-//! claimed one through the ledger's release, as a hand-back.
+//! stops (it stopped between a fetch and its start, or during a fetch) go
+//! back to the queue, a claimed one through the ledger's release, as a
+//! hand-back.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use apalis::prelude::*;
 use apalis_core::backend::BackendConfig;
@@ -103,6 +104,18 @@ impl ClaimingFetch {
         .into()
     }
 
+    /// Polls the fetch in flight (if any) to its end, buffering what it
+    /// brought; answers how many tasks that was.
+    fn poll_fetching(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize, apalis_redis::Error>> {
+        let Some(fetching) = self.fetching.as_mut() else { return Poll::Ready(Ok(0)) };
+        let fetched = ready!(fetching.poll_unpin(cx));
+        self.fetching = None;
+        let tasks = fetched?;
+        let brought = tasks.len();
+        self.buffer.extend(tasks);
+        Poll::Ready(Ok(brought))
+    }
+
     /// Puts the buffered tasks back: claimed ones are released (as a
     /// hand-back), the others acknowledged for a retry.
     fn put_back(&mut self, worker: &WorkerContext) -> BoxSyncFuture<()> {
@@ -164,24 +177,25 @@ impl Backend for ClaimingFetch {
             if self.fetching.is_none() {
                 self.fetching = Some(self.fetch(worker));
             }
-            let fetching = self.fetching.as_mut().expect("a fetch in flight");
-            let fetched = match fetching.poll_unpin(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(fetched) => fetched,
-            };
-            self.fetching = None;
-            match fetched {
+            match ready!(self.poll_fetching(cx)) {
                 // The poll strategy wakes the worker for the next look.
-                Ok(tasks) if tasks.is_empty() => return Poll::Pending,
-                Ok(tasks) => self.buffer.extend(tasks),
+                Ok(0) => return Poll::Pending,
+                Ok(_) => {}
                 Err(err) => return Poll::Ready(Some(Err(err))),
             }
         }
     }
 
     fn poll_close(&mut self, cx: &mut Context<'_>, worker: &WorkerContext) -> Poll<Result<(), Self::Error>> {
-        if self.closing.is_none() && !self.buffer.is_empty() {
-            self.closing = Some(self.put_back(worker));
+        if self.closing.is_none() {
+            // What a fetch in flight at the stop takes goes back with the rest,
+            // rather than wait in this worker's in-flight set for its recovery.
+            if let Err(err) = ready!(self.poll_fetching(cx)) {
+                tracing::warn!(error = %err, "a fetch in flight at the worker's stop failed");
+            }
+            if !self.buffer.is_empty() {
+                self.closing = Some(self.put_back(worker));
+            }
         }
         if let Some(closing) = &mut self.closing {
             if closing.poll_unpin(cx).is_pending() {
