@@ -955,14 +955,24 @@ struct Batches {
 
 impl Batches {
     /// Takes the writes waiting (at most [`WRITES_PER_BATCH`]) and sends them
-    /// as one [`WRITE`] call, until every journal handle is gone. (Measured
-    /// with `bench jobs`: a writer for enqueues apart from the runs' writer,
-    /// one producer ~18 % faster, eight level; four calls in flight on one
-    /// shared writer, or two per writer, no gain beyond the noise and no
-    /// lower enqueue p99.)
+    /// as one [`WRITE`] call, until every journal handle is gone. Before a
+    /// call it yields once and takes what arrived meanwhile: the writes that
+    /// tasks woken with the first one were about to send join its call.
+    /// (Measured with `bench jobs`: the yield, one producer +6 % and its CPU
+    /// a job −12 %, eight producers +11 %, drained +5 %; two or three yields
+    /// no better. A writer for enqueues apart from the runs' writer, one
+    /// producer ~18 % faster, eight level; four calls in flight on one shared
+    /// writer, or two per writer, no gain beyond the noise and no lower
+    /// enqueue p99.)
     async fn write_forever(self, mut waiting: mpsc::Receiver<Write>, appended: Weak<Notify>) {
         let mut batch = Vec::with_capacity(WRITES_PER_BATCH);
         while waiting.recv_many(&mut batch, WRITES_PER_BATCH).await > 0 {
+            tokio::task::yield_now().await;
+            while batch.len() < WRITES_PER_BATCH
+                && let Ok(write) = waiting.try_recv()
+            {
+                batch.push(write);
+            }
             self.answer(std::mem::take(&mut batch), &appended).await;
         }
     }
