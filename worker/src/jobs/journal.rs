@@ -961,10 +961,10 @@ impl Batches {
     /// (Measured with `bench jobs`: the yield, one producer +6 % and its CPU
     /// a job −12 %, eight producers +11 %, drained +5 %; two or three yields
     /// no better; the enqueues' writer alone without it, one producer −8 %
-    /// and eight −11 % over sixteen rounds. A writer for enqueues apart from the runs' writer, one
-    /// producer ~18 % faster, eight level; four calls in flight on one shared
-    /// writer, or two per writer, no gain beyond the noise and no lower
-    /// enqueue p99.)
+    /// and eight −11 % over sixteen rounds. A writer for enqueues apart from
+    /// the runs' writer, one producer ~18 % faster, eight level; four calls in
+    /// flight on one shared writer, or two per writer, no gain beyond the
+    /// noise and no lower enqueue p99.)
     async fn write_forever(self, mut waiting: mpsc::Receiver<Write>, appended: Weak<Notify>) {
         let mut batch = Vec::with_capacity(WRITES_PER_BATCH);
         while waiting.recv_many(&mut batch, WRITES_PER_BATCH).await > 0 {
