@@ -569,6 +569,8 @@ async fn an_enqueue_writes_its_record_and_its_task_in_one_step() {
         redis::cmd("HGETALL").arg(format!("{queue}:ledger:run:{}", run.id)).query_async(&mut redis).await.unwrap();
     assert_eq!(state.get("status").map(String::as_str), Some("queued"));
     assert_eq!(state.get("attempts").map(String::as_str), Some("0"));
+    let signal: bool = redis::cmd("EXISTS").arg(format!("{queue}:signal")).query_async(&mut redis).await.unwrap();
+    assert!(!signal, "apalis-redis' signal list, which nothing reads, is left alone");
 
     // apalis-redis' own push, for reference: the same task metadata.
     let reference = worker::jobs::payload::Envelope::new("reference".into(), 1, 3, job(), None);
@@ -604,6 +606,42 @@ async fn an_enqueue_writes_its_record_and_its_task_in_one_step() {
     assert!(task.contains(&later.id));
     enqueuer.ledger.settle().await.unwrap();
     assert_eq!(app.count("job_runs").await, 2, "both runs reached the ledger");
+}
+
+/// Distributed mode: an enqueue does not queue behind the process' other
+/// Redis calls. The process' shared connection is multiplexed (Redis
+/// answers its calls in order): a blocking call on it — here a `BLPOP`,
+/// standing for a worker pool's fetches or an API's cache reads — held every
+/// enqueue of the process until it answered.
+#[tokio::test]
+async fn an_enqueue_does_not_wait_behind_the_process_other_redis_calls() {
+    let app = TestApp::spawn_with(Mode::Distributed.backend(), Mode::Distributed.options(vec![], false)).await;
+    let shared = app.state.jobs.redis.clone().unwrap();
+    let held = format!("{}:test:held", app.redis_prefix.clone().unwrap());
+    let blocking = tokio::spawn({
+        let (mut shared, held) = (shared.clone(), held.clone());
+        // Below the connection's 3 s response timeout.
+        async move { redis::cmd("BLPOP").arg(&held).arg(2).query_async::<Option<(String, String)>>(&mut shared).await }
+    });
+    let mut other = worker::infra::db::connect_redis(&tests::redis_url()).await.unwrap();
+    eventually("the BLPOP to block", DEADLINE, || {
+        let mut other = other.clone();
+        async move {
+            let info: String = redis::cmd("INFO").arg("clients").query_async(&mut other).await.unwrap();
+            info.lines().any(|l| l.strip_prefix("blocked_clients:").is_some_and(|n| n.trim() != "0")).then_some(())
+        }
+    })
+    .await;
+
+    let job = worker::jobs::Job::CheckScheduledEvents(worker::jobs::payload::CheckScheduledEvents {});
+    app.state.jobs.enqueuer.enqueue(NewJob::new(job)).await.unwrap();
+    let _: i64 = redis::cmd("LPUSH").arg(&held).arg("released").query_async(&mut other).await.unwrap();
+    let answered = blocking.await.unwrap().unwrap();
+    assert_eq!(
+        answered,
+        Some((held, "released".to_owned())),
+        "the enqueue answered only after the blocking call timed out"
+    );
 }
 
 /// Distributed mode: a run's `queued` record waits in Redis for its claim,

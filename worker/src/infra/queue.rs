@@ -185,27 +185,28 @@ where
 }
 
 /// A Lua function for scripts that promote due tasks: moves at most `limit`
-/// tasks due by `now` from the scheduled set to the active list and rings
-/// the signal list (the moves apalis-redis' fetch makes, but bounded).
+/// tasks due by `now` from the scheduled set to the active list (the moves
+/// apalis-redis' fetch makes, but bounded). apalis-redis' own scripts also
+/// ring a `{queue}:signal` list, which nothing in apalis-redis 1.0 reads (its
+/// workers poll); ours leave it alone: three commands a job fewer (`bench
+/// jobs`, one producer +10 % over sixteen order-swapped rounds).
 pub const PROMOTE_LUA: &str = r"
-local function promote(scheduled, active, signal, now, limit)
+local function promote(scheduled, active, now, limit)
   local ids = redis.call('ZRANGEBYSCORE', scheduled, 0, now, 'LIMIT', 0, limit)
   if #ids > 0 then
     redis.call('RPUSH', active, unpack(ids))
     redis.call('ZREM', scheduled, unpack(ids))
-    redis.call('DEL', signal)
-    redis.call('LPUSH', signal, 1)
   end
 end
 ";
 
 /// Promotes at most ARGV[2] due tasks (see [`PROMOTE_LUA`]) and answers how
 /// many due tasks are left.
-/// KEYS: scheduled set, active list, signal list. ARGV: now, limit.
+/// KEYS: scheduled set, active list. ARGV: now, limit.
 static PROMOTE: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(&[PROMOTE_LUA, PROMOTE_LUA_CALL].concat()));
 const PROMOTE_LUA_CALL: &str = r"
-promote(KEYS[1], KEYS[2], KEYS[3], ARGV[1], tonumber(ARGV[2]))
+promote(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]))
 return redis.call('ZCOUNT', KEYS[1], 0, ARGV[1])
 ";
 
@@ -214,7 +215,7 @@ const PROMOTE_CHUNK: u64 = 1000;
 
 /// Makes the tasks held at the given seconds due now, at most 1 000 per
 /// second per call; answers how many it moved.
-/// KEYS: scheduled set, active list, signal list.
+/// KEYS: scheduled set, active list.
 /// ARGV: the first and last held second, then the seconds to release.
 const RELEASE_HELD: &str = r"
 if redis.call('ZCOUNT', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
@@ -226,10 +227,6 @@ for i = 3, #ARGV do
     redis.call('ZREM', KEYS[1], unpack(ids))
     moved = moved + #ids
   end
-end
-if moved > 0 then
-  redis.call('DEL', KEYS[3])
-  redis.call('LPUSH', KEYS[3], 1)
 end
 return moved
 ";
@@ -267,7 +264,6 @@ pub async fn promote_due(conn: &redis::aio::ConnectionManager, queue: &str) -> r
         let left: u64 = PROMOTE
             .key(format!("{queue}:scheduled"))
             .key(format!("{queue}:active"))
-            .key(format!("{queue}:signal"))
             .arg(chrono::Utc::now().timestamp())
             .arg(PROMOTE_CHUNK)
             .invoke_async(&mut conn.clone())
@@ -399,6 +395,8 @@ pub enum Queue {
         /// Pushes, per lane.
         storages: Lanes<RedisStorage<serde_json::Value>>,
         conn: redis::aio::ConnectionManager,
+        /// The ledger journal's enqueues' own connection (see [`crate::jobs::journal::Journal::start`]).
+        enqueues: redis::aio::ConnectionManager,
         configs: LaneConfigs,
     },
     Sqlite {
@@ -438,7 +436,11 @@ fn due_builder(task: TaskBuilder<serde_json::Value>, run_at: Option<DateTime<Utc
 impl Queue {
     pub const MISSED_HEARTBEATS: usize = 3;
 
-    pub fn redis(conn: redis::aio::ConnectionManager, config: &QueueConfig) -> Self {
+    pub fn redis(
+        conn: redis::aio::ConnectionManager,
+        enqueues: redis::aio::ConnectionManager,
+        config: &QueueConfig,
+    ) -> Self {
         let lane_config = |lane: Lane| {
             let batch = if lane == Lane::Bulk { config.bulk_batch } else { config.interactive_batch };
             redis_config(&redis_queue_name(&config.prefix, lane), batch)
@@ -451,7 +453,7 @@ impl Queue {
             bulk: lane_config(Lane::Bulk).persist_results(false),
         };
         let storages = configs.map(|_, cfg| RedisStorage::new(conn.clone()).with_config(cfg.clone()));
-        Self::Redis { storages, conn, configs }
+        Self::Redis { storages, conn, enqueues, configs }
     }
 
     /// Where a task `worker` took from `lane` waits for its acknowledgement;
@@ -563,7 +565,7 @@ impl Queue {
                 for lane in Lane::ALL {
                     let config = configs.get(lane);
                     let mut call = script.key(config.scheduled_jobs_set());
-                    call.key(config.active_jobs_list()).key(config.signal_list());
+                    call.key(config.active_jobs_list());
                     call.arg(HOLD_BASE).arg(HOLD_BASE + HOLD_SLOTS).arg(&seconds);
                     moved += call.invoke_async::<u64>(&mut conn.clone()).await.map_err(|e| cleanup(e.to_string()))?;
                 }

@@ -148,7 +148,9 @@ impl Enqueuer {
     /// to a Redis queue, else straight to the database (needs a Tokio runtime).
     pub fn new(db: DatabaseConnection, queue: Queue) -> Self {
         let ledger = match &queue {
-            Queue::Redis { conn, configs, .. } => Recorder::Journal(Journal::start(conn.clone(), configs, db.clone())),
+            Queue::Redis { conn, enqueues, configs, .. } => {
+                Recorder::Journal(Journal::start(conn.clone(), enqueues.clone(), configs, db.clone()))
+            }
             _ => Recorder::Direct(LedgerWriter::start(db.clone())),
         };
         Self { db, queue, ledger }

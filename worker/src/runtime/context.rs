@@ -103,7 +103,16 @@ impl JobContext {
             interactive_batch: settings.worker_interactive_concurrency as usize,
         };
         let queue = match (&redis, db.get_database_backend()) {
-            (Some(conn), _) => Queue::redis(conn.clone(), &queue_config),
+            (Some(conn), _) => {
+                // The journal's enqueues get a connection of their own (see `Journal::start`).
+                let enqueues = match &settings.redis_url {
+                    Some(url) => crate::infra::db::connect_redis(url)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("cannot connect to REDIS_URL: {e}"))?,
+                    None => conn.clone(),
+                };
+                Queue::redis(conn.clone(), enqueues, &queue_config)
+            }
             (None, sea_orm::DatabaseBackend::Sqlite) => Queue::sqlite(db.get_sqlite_connection_pool(), &queue_config)
                 .await
                 .map_err(|e| anyhow::anyhow!("job queue set-up: {e}"))?,
