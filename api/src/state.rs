@@ -52,11 +52,7 @@ impl AppState {
             .await
             .map_err(|e| anyhow::anyhow!("cannot open DATABASE_URL: {e}"))?;
         let redis = match &settings.core.redis_url {
-            Some(url) => Some(
-                worker::infra::db::connect_redis(url)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("cannot connect to REDIS_URL: {e}"))?,
-            ),
+            Some(url) => Some(worker::infra::db::connect_redis_url(url).await?),
             None => None,
         };
         let prefix = settings.core.redis_prefix.clone();

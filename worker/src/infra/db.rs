@@ -89,6 +89,11 @@ pub async fn connect_redis(url: &str) -> redis::RedisResult<redis::aio::Connecti
     redis::aio::ConnectionManager::new_with_config(client, config).await
 }
 
+/// [`connect_redis`] at a process' start: the error names the variable.
+pub async fn connect_redis_url(url: &str) -> anyhow::Result<redis::aio::ConnectionManager> {
+    connect_redis(url).await.map_err(|e| anyhow::anyhow!("cannot connect to REDIS_URL: {e}"))
+}
+
 /// Runs `read` on one snapshot of the database, in a read-only transaction:
 /// the SELECTs that make up one view (a draft with its teams and rounds)
 /// must not straddle another request's commit, or a client sees a round

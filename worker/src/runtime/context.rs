@@ -106,9 +106,7 @@ impl JobContext {
             (Some(conn), _) => {
                 // The journal's enqueues get a connection of their own (see `Journal::start`).
                 let enqueues = match &settings.redis_url {
-                    Some(url) => crate::infra::db::connect_redis(url)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("cannot connect to REDIS_URL: {e}"))?,
+                    Some(url) => crate::infra::db::connect_redis_url(url).await?,
                     None => conn.clone(),
                 };
                 Queue::redis(conn.clone(), enqueues, &queue_config)
@@ -223,11 +221,7 @@ pub async fn boot(settings: CoreSettings) -> anyhow::Result<JobContext> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot open DATABASE_URL: {e}"))?;
     let redis = match &settings.redis_url {
-        Some(url) => Some(
-            crate::infra::db::connect_redis(url)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot connect to REDIS_URL: {e}"))?,
-        ),
+        Some(url) => Some(crate::infra::db::connect_redis_url(url).await?),
         None => None,
     };
     let cache = JobContext::default_cache(&settings, &redis);
